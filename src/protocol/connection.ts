@@ -1,0 +1,374 @@
+/**
+ * A WebSocket connection with no I/O of its own (sans-I/O): bytes from the transport go in through
+ * `receive`, and out come events and bytes to write, through the handler. It composes the `Receiver`,
+ * the frame serializer and the `CloseHandshake`, and answers pings and close frames as RFC 6455 asks.
+ * The I/O layer (`src/node/`) owns sockets, timers and user-facing events; everything here is pure
+ * state over bytes, so it can be tested by wiring two connections back to back.
+ */
+import { ProtocolError } from './errors.js';
+import { CloseCode } from './close-codes.js';
+import { DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, Opcode } from './constants.js';
+import type { Role } from './frame-parser.js';
+import { Receiver, type ReceiverHandler } from './receiver.js';
+import {
+  MaskKeyPool,
+  checkControlPayload,
+  encodeClosePayload,
+  serializeFrame,
+  serializeTextFrame,
+  type ChunkSink,
+} from './frame-serializer.js';
+import { CloseHandshake, type CloseResult, type ReadyState } from './close-handshake.js';
+import type { MessageDecoder, MessageEncoder } from './extension.js';
+
+/** What a connection asks of the layer above it. Handlers must not throw. */
+export interface ConnectionHandler extends ChunkSink {
+  // `write(chunk)`, from `ChunkSink`: bytes to write to the transport, in order.
+  /** A complete message. Text arrives as validated UTF-8 bytes with `isBinary` false. */
+  onMessage(data: Buffer | Buffer[], isBinary: boolean): void;
+  onPing(data: Buffer): void;
+  onPong(data: Buffer): void;
+  /** The peer's close frame arrived; our answering close frame (if one was due) is already written. */
+  onCloseFrame(code: number, reason: Buffer): void;
+  /** The peer broke the protocol or a limit; a close frame with `error.closeCode` is already written. */
+  onProtocolError(error: ProtocolError): void;
+  /** The protocol is done with the transport: flush what was written, then close it. */
+  closeTransport(): void;
+}
+
+export interface ConnectionOptions {
+  readonly role: Role;
+  /** Largest incoming message in bytes. Default 64 MiB. */
+  readonly maxPayload?: number;
+  /** Largest number of frames in one incoming message. Default unlimited. */
+  readonly maxFragments?: number;
+  /** Answer pings with pongs automatically (RFC 6455 §5.5.2). Default true. */
+  readonly autoPong?: boolean;
+  readonly skipUtf8Validation?: boolean;
+  /** Deliver multi-frame messages as lists of pieces. */
+  readonly keepFragments?: boolean;
+  /** Source of masking keys (clients). Default: a pooled CSPRNG. Tests may pass a fixed key. */
+  readonly maskKey?: () => Uint8Array;
+  /** The negotiated extension, if any. */
+  readonly decoder?: MessageDecoder | null;
+  readonly encoder?: MessageEncoder | null;
+}
+
+/** Options of one outgoing data frame. */
+export interface SendOptions {
+  /** Last frame of the message (default true); false starts or continues a fragmented message. */
+  readonly fin?: boolean;
+  /** Run the message through the negotiated extension (e.g. compress it). Default false. */
+  readonly compress?: boolean;
+}
+
+/** An outgoing message waiting behind an asynchronous extension, to keep send order. */
+interface PendingFrame {
+  opcode: number;
+  payload: Buffer;
+  fin: boolean;
+  /** null: not to be encoded; a buffer list: the encoder's output, once it is ready. */
+  encoded: Buffer[] | null;
+  encode: boolean;
+  done: boolean;
+  /** A close frame to send after everything before it, and then possibly close the transport. */
+  close: boolean;
+}
+
+const sharedMaskPool = new MaskKeyPool();
+const defaultMaskKey = (): Uint8Array => sharedMaskPool.next();
+
+export class Connection implements ReceiverHandler {
+  readonly role: Role;
+  private readonly handler: ConnectionHandler;
+  private readonly receiver: Receiver;
+  private readonly closing: CloseHandshake;
+  private readonly autoPong: boolean;
+  private readonly maskKey: (() => Uint8Array) | null;
+  private encoder: MessageEncoder | null;
+
+  /** Opcode of the outgoing fragmented message in progress, or -1. */
+  private sendingOpcode = -1;
+  private sendingEncoded = false;
+  /** Frames waiting for the encoder, in order. Empty almost always: then sends go straight out. */
+  private pending: PendingFrame[] = [];
+  private pendingBytes = 0;
+  private encoding = false;
+
+  constructor(options: ConnectionOptions, handler: ConnectionHandler) {
+    this.role = options.role;
+    this.handler = handler;
+    this.autoPong = options.autoPong !== false;
+    this.maskKey = options.role === 'client' ? (options.maskKey ?? defaultMaskKey) : null;
+    this.encoder = options.encoder ?? null;
+    this.closing = new CloseHandshake(options.role);
+    this.receiver = new Receiver(
+      {
+        role: options.role,
+        maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+        ...(options.maxFragments !== undefined && { maxFragments: options.maxFragments }),
+        ...(options.skipUtf8Validation !== undefined && { skipUtf8Validation: options.skipUtf8Validation }),
+        ...(options.keepFragments !== undefined && { keepFragments: options.keepFragments }),
+        decoder: options.decoder ?? null,
+      },
+      this,
+    );
+  }
+
+  /** Install the negotiated extension (before the first frame either way). */
+  setExtension(decoder: MessageDecoder | null, encoder: MessageEncoder | null): void {
+    this.receiver.setDecoder(decoder);
+    this.encoder = encoder;
+  }
+
+  get readyState(): ReadyState {
+    return this.closing.readyState;
+  }
+
+  /** Bytes of outgoing messages held back while the extension works on earlier ones. */
+  get queuedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  /** The receiver is paused on the extension: the I/O layer may stop reading. */
+  get receivePaused(): boolean {
+    return this.receiver.isPaused;
+  }
+
+  get closeSent(): boolean {
+    return this.closing.closeSent;
+  }
+
+  get closeReceived(): boolean {
+    return this.closing.closeReceived;
+  }
+
+  /** A client that completed the closing handshake and waits for the server to close TCP. */
+  get awaitingPeerClose(): boolean {
+    return this.closing.awaitingPeerClose;
+  }
+
+  // --- input ---------------------------------------------------------------------------------------
+
+  /** Bytes from the transport. The chunk becomes ours (it is unmasked in place). */
+  receive(chunk: Buffer): void {
+    if (!this.closing.canReceive) return;
+    this.receiver.push(chunk);
+  }
+
+  /**
+   * The transport is closed (by us after `closeTransport`, by the peer, or lost). Returns how the
+   * connection ended: 1006 and not clean unless the closing handshake completed.
+   */
+  transportClosed(): CloseResult {
+    this.receiver.stop();
+    this.pending = [];
+    this.pendingBytes = 0;
+    return this.closing.closeTransport();
+  }
+
+  // --- output --------------------------------------------------------------------------------------
+
+  /** Send text (a string, or bytes the caller guarantees are UTF-8). */
+  sendText(data: string | Uint8Array, options?: SendOptions): void {
+    this.sendData(Opcode.Text, data, options);
+  }
+
+  sendBinary(data: Uint8Array, options?: SendOptions): void {
+    this.sendData(Opcode.Binary, data, options);
+  }
+
+  /** Whether data frames may still be sent (no close frame sent or received). */
+  get canSend(): boolean {
+    return this.closing.canSendData;
+  }
+
+  private sendData(kind: number, data: string | Uint8Array, options: SendOptions | undefined): void {
+    if (!this.closing.canSendData) {
+      throw new Error(`Cannot send a message: the connection is ${this.closing.closeSent ? 'closing' : 'closed by the peer'}`);
+    }
+    const fin = options?.fin !== false;
+    let opcode: number = kind;
+    let encode = options?.compress === true && this.encoder !== null;
+    if (this.sendingOpcode !== -1) {
+      // RFC 6455 §5.4: a fragmented message continues with continuation frames of the same kind.
+      if (this.sendingOpcode !== kind) {
+        throw new Error('Cannot interleave a message of another type with a fragmented message in progress');
+      }
+      opcode = Opcode.Continuation;
+      encode = this.sendingEncoded;
+    } else {
+      this.sendingEncoded = encode;
+    }
+    this.sendingOpcode = fin ? -1 : kind;
+
+    if (!encode && this.pending.length === 0) {
+      const mask = this.maskKey === null ? null : this.maskKey();
+      if (typeof data === 'string') serializeTextFrame(this.handler, data, fin, 0, mask, opcode);
+      else serializeFrame(this.handler, opcode, data, fin, 0, mask);
+      return;
+    }
+    const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBuffer(data);
+    this.enqueue({ opcode, payload, fin, encoded: null, encode, done: !encode, close: false });
+  }
+
+  ping(data: Uint8Array = EMPTY_BUFFER): void {
+    this.sendControl(Opcode.Ping, data);
+  }
+
+  pong(data: Uint8Array = EMPTY_BUFFER): void {
+    this.sendControl(Opcode.Pong, data);
+  }
+
+  private sendControl(opcode: number, data: Uint8Array): void {
+    checkControlPayload(data, opcode === Opcode.Ping ? 'Ping' : 'Pong');
+    if (this.closing.closeSent) {
+      throw new Error(`Cannot send a ${opcode === Opcode.Ping ? 'ping' : 'pong'}: a close frame was sent`);
+    }
+    // Control frames may be sent in the middle of a fragmented message (RFC 6455 §5.4), and they do
+    // not wait for messages held by the extension.
+    serializeFrame(this.handler, opcode, data, true, 0, this.maskKey === null ? null : this.maskKey());
+  }
+
+  /**
+   * Start the closing handshake (RFC 6455 §7.1.2) with an optional code and reason (validated:
+   * `RangeError` for a code that may not be sent or a reason over 123 bytes). Messages accepted
+   * before are sent first. Does nothing if a close frame was already sent.
+   */
+  close(code?: number, reason?: string | Uint8Array): void {
+    const payload = encodeClosePayload(code, reason);
+    if (!this.closing.sendClose()) return;
+    this.sendingOpcode = -1;
+    if (this.pending.length === 0) this.writeClose(payload);
+    else this.enqueue({ opcode: Opcode.Close, payload, fin: true, encoded: null, encode: false, done: true, close: true });
+  }
+
+  /**
+   * Fail the connection (RFC 6455 §7.1.7) for a reason of the layer above (a policy violation, a slow
+   * consumer, an internal error): a close frame with `code`, then the transport is closed at once.
+   */
+  fail(code: number, reason = ''): void {
+    this.failWith(code, reason, null);
+  }
+
+  private failWith(code: number, reason: string, error: ProtocolError | null): void {
+    let payload: Buffer;
+    try {
+      payload = encodeClosePayload(code, truncateReason(reason));
+    } catch {
+      code = CloseCode.InternalError;
+      payload = encodeClosePayload(code);
+    }
+    if (this.closing.fail(code, payload.subarray(2))) {
+      this.pending = [];
+      this.pendingBytes = 0;
+      serializeFrame(this.handler, Opcode.Close, payload, true, 0, this.maskKey === null ? null : this.maskKey());
+    }
+    this.receiver.stop();
+    if (error !== null) this.handler.onProtocolError(error);
+    this.handler.closeTransport();
+  }
+
+  private writeClose(payload: Buffer): void {
+    serializeFrame(this.handler, Opcode.Close, payload, true, 0, this.maskKey === null ? null : this.maskKey());
+    if (this.closing.shouldCloseTransport) this.handler.closeTransport();
+  }
+
+  // --- the extension's send queue ------------------------------------------------------------------
+
+  private enqueue(frame: PendingFrame): void {
+    this.pending.push(frame);
+    this.pendingBytes += frame.payload.length;
+    this.pump();
+  }
+
+  /** Write out every finished frame at the head of the queue; start the encoder on the next one. */
+  private pump(): void {
+    const pending = this.pending;
+    while (pending.length > 0) {
+      const head = pending[0]!;
+      if (!head.done) {
+        if (!this.encoding) this.startEncoding(head);
+        if (!head.done) return; // the encoder works asynchronously: wait for it
+      }
+      pending.shift();
+      this.pendingBytes -= head.payload.length;
+      if (head.close) {
+        this.writeClose(head.payload);
+        continue;
+      }
+      const mask = this.maskKey === null ? null : this.maskKey();
+      if (head.encoded === null) {
+        serializeFrame(this.handler, head.opcode, head.payload, head.fin, 0, mask);
+      } else {
+        const rsv = head.opcode === Opcode.Continuation ? 0 : this.encoder!.rsv;
+        const data = head.encoded.length === 1 ? head.encoded[0]! : Buffer.concat(head.encoded);
+        serializeFrame(this.handler, head.opcode, data, head.fin, rsv, mask);
+      }
+    }
+  }
+
+  private startEncoding(frame: PendingFrame): void {
+    this.encoding = true;
+    this.encoder!.encode([frame.payload], frame.fin, (error, output) => {
+      this.encoding = false;
+      if (this.pending[0] !== frame) return; // the queue was dropped (connection failed or closed)
+      if (error !== null) {
+        this.failWith(CloseCode.InternalError, 'Extension failed to encode a message', null);
+        return;
+      }
+      frame.encoded = output ?? [];
+      frame.done = true;
+      this.pump();
+    });
+  }
+
+  // --- ReceiverHandler -----------------------------------------------------------------------------
+
+  onMessage(data: Buffer | Buffer[], isBinary: boolean): void {
+    this.handler.onMessage(data, isBinary);
+  }
+
+  onPing(data: Buffer): void {
+    // RFC 6455 §5.5.2: answer with a pong carrying the same data, unless we are closing.
+    if (this.autoPong && !this.closing.closeSent) this.pong(data);
+    this.handler.onPing(data);
+  }
+
+  onPong(data: Buffer): void {
+    this.handler.onPong(data);
+  }
+
+  onClose(code: number, reason: Buffer): void {
+    if (this.closing.receiveClose(code, reason)) {
+      // RFC 6455 §5.5.1: echo the status code (a close frame without one is answered without one),
+      // after any message we had already accepted but not yet written.
+      this.sendingOpcode = -1;
+      const payload = code === CloseCode.NoStatusReceived ? EMPTY_BUFFER : encodeClosePayload(code);
+      if (this.pending.length === 0) {
+        serializeFrame(this.handler, Opcode.Close, payload, true, 0, this.maskKey === null ? null : this.maskKey());
+      } else {
+        this.enqueue({ opcode: Opcode.Close, payload, fin: true, encoded: null, encode: false, done: true, close: true });
+      }
+    }
+    this.handler.onCloseFrame(code, reason);
+    if (this.pending.length === 0 && this.closing.shouldCloseTransport) this.handler.closeTransport();
+  }
+
+  onError(error: ProtocolError): void {
+    this.failWith(error.closeCode, error.message, error);
+  }
+}
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
+}
+
+/** Cut a reason to at most 123 UTF-8 bytes without splitting a character. */
+function truncateReason(reason: string): Buffer {
+  const bytes = Buffer.from(reason, 'utf8');
+  if (bytes.length <= 123) return bytes;
+  let end = 123;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end);
+}

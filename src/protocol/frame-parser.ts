@@ -1,0 +1,278 @@
+/**
+ * An incremental frame parser (RFC 6455 §5.2): an integer-state machine fed chunks of any size, down to
+ * one byte. It checks every rule that concerns one frame on its own (opcode, reserved bits, masking,
+ * control-frame limits, length encoding), unmasks payloads in place and hands them on as views into the
+ * chunks it was given: nothing is copied but a frame header that straddles two chunks (at most 14 bytes).
+ *
+ * Rules that span frames (continuation sequencing, message size, UTF-8, close payloads) belong to the
+ * `Receiver`, which is this parser's usual sink.
+ */
+import { ProtocolError } from './errors.js';
+import { CloseCode } from './close-codes.js';
+import { EMPTY_BUFFER, MAX_CONTROL_PAYLOAD } from './constants.js';
+import { xorMask } from './mask.js';
+
+export type Role = 'client' | 'server';
+
+/** Receives what the parser finds, in order. */
+export interface FrameSink {
+  /** A frame header passed the per-frame checks; `length` payload bytes follow (0 is possible). */
+  onFrameHeader(opcode: number, fin: boolean, rsv: number, length: number): void;
+  /**
+   * Unmasked payload bytes of the current frame. `last` marks the final piece; a frame with an empty
+   * payload yields one empty piece with `last` set. Pieces are views into the pushed chunks.
+   */
+  onFramePayload(data: Buffer, last: boolean): void;
+}
+
+export interface FrameParserOptions {
+  /** Our role: a server requires masked frames, a client requires unmasked ones (RFC 6455 §5.1). */
+  readonly role: Role;
+  /** Reserved bits an extension has claimed (e.g. RSV1 for permessage-deflate); any other set bit fails. */
+  readonly allowedRsv?: number;
+}
+
+const STATE_HEADER = 0;
+const STATE_PAYLOAD = 1;
+const STATE_STOPPED = 2;
+
+const TWO_POW_32 = 0x1_0000_0000;
+
+export class FrameParser {
+  private readonly sink: FrameSink;
+  private readonly expectMask: boolean;
+  private allowedRsv: number;
+
+  private state = STATE_HEADER;
+  /** A header split across chunks is gathered here. */
+  private readonly headerBytes = Buffer.alloc(14);
+  private headerFilled = 0;
+
+  private remaining = 0;
+  private masked = false;
+  private readonly maskKey = Buffer.alloc(4);
+  private maskOffset = 0;
+
+  private paused = false;
+  private parsing = false;
+  /** Chunks (or their unread tails) pushed while paused. */
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+
+  constructor(options: FrameParserOptions, sink: FrameSink) {
+    this.sink = sink;
+    this.expectMask = options.role === 'server';
+    this.allowedRsv = options.allowedRsv ?? 0;
+  }
+
+  /** Change the reserved bits extensions may use (after an extension is negotiated). */
+  setAllowedRsv(bits: number): void {
+    this.allowedRsv = bits;
+  }
+
+  /** Bytes pushed while paused and not yet parsed. */
+  get bufferedBytes(): number {
+    return this.queuedBytes;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  get isStopped(): boolean {
+    return this.state === STATE_STOPPED;
+  }
+
+  /** Stop handing anything on until `resume()`; chunks pushed meanwhile are kept in order. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Continue after `pause()`, parsing whatever was queued. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.parsing) return; // called from inside a sink callback: the running loop carries on
+    this.drainQueue();
+  }
+
+  /** Stop for good (after a close frame or an error): everything pushed later is ignored. */
+  stop(): void {
+    this.state = STATE_STOPPED;
+    this.queue = [];
+    this.queuedBytes = 0;
+  }
+
+  /**
+   * Parse a chunk. The chunk is unmasked in place and views of it are handed to the sink, so the caller
+   * gives up ownership of it. Throws `ProtocolError` on a broken frame; the parser is stopped after that.
+   */
+  push(chunk: Buffer): void {
+    if (this.state === STATE_STOPPED || chunk.length === 0) return;
+    if (this.paused || this.queue.length > 0) {
+      this.queue.push(chunk);
+      this.queuedBytes += chunk.length;
+      if (!this.paused && !this.parsing) this.drainQueue();
+      return;
+    }
+    this.parse(chunk, 0);
+  }
+
+  private drainQueue(): void {
+    while (this.queue.length > 0 && !this.paused && this.state !== STATE_STOPPED) {
+      const chunk = this.queue.shift()!;
+      this.queuedBytes -= chunk.length;
+      this.parse(chunk, 0);
+    }
+  }
+
+  /** Parse `chunk` from `offset`; if paused midway, queue the rest at the front. */
+  private parse(chunk: Buffer, offset: number): void {
+    this.parsing = true;
+    try {
+      const length = chunk.length;
+      while (offset < length) {
+        if (this.state === STATE_HEADER) {
+          offset = this.readHeader(chunk, offset);
+        } else if (this.state === STATE_PAYLOAD) {
+          offset = this.readPayload(chunk, offset);
+        } else {
+          return; // stopped
+        }
+        if (this.paused) {
+          if (offset < length && !this.isStopped) {
+            const rest = chunk.subarray(offset);
+            this.queue.unshift(rest);
+            this.queuedBytes += rest.length;
+          }
+          return;
+        }
+      }
+    } catch (error) {
+      this.stop();
+      throw error;
+    } finally {
+      this.parsing = false;
+    }
+  }
+
+  /** Consume header bytes from `chunk` at `offset`; returns the new offset. */
+  private readHeader(chunk: Buffer, offset: number): number {
+    const available = chunk.length - offset;
+    if (this.headerFilled === 0 && available >= 2) {
+      const needed = this.headerSize(chunk[offset]!, chunk[offset + 1]!);
+      if (available >= needed) {
+        this.beginFrame(chunk, offset);
+        return offset + needed;
+      }
+    }
+    // Gather a header split across chunks, one step at a time: first the two fixed bytes (checked at
+    // once, to fail fast), then the rest.
+    const header = this.headerBytes;
+    if (this.headerFilled < 2) {
+      const take = Math.min(2 - this.headerFilled, available);
+      chunk.copy(header, this.headerFilled, offset, offset + take);
+      this.headerFilled += take;
+      offset += take;
+      if (this.headerFilled < 2) return offset;
+    }
+    const needed = this.headerSize(header[0]!, header[1]!);
+    const take = Math.min(needed - this.headerFilled, chunk.length - offset);
+    chunk.copy(header, this.headerFilled, offset, offset + take);
+    this.headerFilled += take;
+    offset += take;
+    if (this.headerFilled === needed) {
+      this.headerFilled = 0;
+      this.beginFrame(header, 0);
+    }
+    return offset;
+  }
+
+  /** Check the two fixed header bytes and return the full header size (2–14). */
+  private headerSize(b0: number, b1: number): number {
+    const opcode = b0 & 0x0f;
+    const rsv = b0 & 0x70;
+    const masked = (b1 & 0x80) !== 0;
+    const len7 = b1 & 0x7f;
+
+    if (rsv & ~this.allowedRsv) {
+      throw new ProtocolError('FD_ERR_UNEXPECTED_RSV', CloseCode.ProtocolError, `Reserved bits set without a negotiated extension (RSV=0x${(rsv >> 4).toString(16)})`);
+    }
+    if (opcode >= 0x8) {
+      // RFC 6455 §5.5: control frames are never fragmented and carry at most 125 bytes.
+      if (opcode > 0xa) throw invalidOpcode(opcode);
+      if ((b0 & 0x80) === 0) {
+        throw new ProtocolError('FD_ERR_CONTROL_FRAGMENTED', CloseCode.ProtocolError, 'Control frame is fragmented (FIN not set)');
+      }
+      if (len7 > MAX_CONTROL_PAYLOAD) {
+        throw new ProtocolError('FD_ERR_CONTROL_TOO_LONG', CloseCode.ProtocolError, 'Control frame payload is longer than 125 bytes');
+      }
+    } else if (opcode > 0x2) {
+      throw invalidOpcode(opcode);
+    }
+    // RFC 6455 §5.1: clients mask every frame, servers never do.
+    if (masked !== this.expectMask) {
+      throw this.expectMask
+        ? new ProtocolError('FD_ERR_EXPECTED_MASK', CloseCode.ProtocolError, 'Frame from client is not masked')
+        : new ProtocolError('FD_ERR_UNEXPECTED_MASK', CloseCode.ProtocolError, 'Frame from server is masked');
+    }
+    return 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (masked ? 4 : 0);
+  }
+
+  /** Decode a complete header at `offset` (already checked by `headerSize`) and start its payload. */
+  private beginFrame(bytes: Buffer, offset: number): void {
+    const b0 = bytes[offset]!;
+    const b1 = bytes[offset + 1]!;
+    let length = b1 & 0x7f;
+    let position = offset + 2;
+    if (length === 126) {
+      length = (bytes[position]! << 8) | bytes[position + 1]!;
+      position += 2;
+    } else if (length === 127) {
+      const high = bytes.readUInt32BE(position);
+      const low = bytes.readUInt32BE(position + 4);
+      position += 8;
+      // RFC 6455 §5.2: the most significant bit of a 64-bit length must be 0.
+      if (high >= 0x8000_0000) {
+        throw new ProtocolError('FD_ERR_INVALID_LENGTH', CloseCode.ProtocolError, 'Frame length has its most significant bit set');
+      }
+      // Lengths from 2^53 up cannot be represented exactly and exceed any limit one can configure.
+      if (high > 0x1f_ffff) {
+        throw new ProtocolError('FD_ERR_MESSAGE_TOO_BIG', CloseCode.MessageTooBig, 'Frame length exceeds 2^53 - 1 bytes');
+      }
+      length = high * TWO_POW_32 + low;
+    }
+    this.masked = (b1 & 0x80) !== 0;
+    if (this.masked) {
+      const key = this.maskKey;
+      key[0] = bytes[position]!;
+      key[1] = bytes[position + 1]!;
+      key[2] = bytes[position + 2]!;
+      key[3] = bytes[position + 3]!;
+      this.maskOffset = 0;
+    }
+    this.remaining = length;
+    this.state = STATE_PAYLOAD;
+    this.sink.onFrameHeader(b0 & 0x0f, (b0 & 0x80) !== 0, b0 & 0x70, length);
+    if (length === 0 && this.state === STATE_PAYLOAD) {
+      this.state = STATE_HEADER;
+      this.sink.onFramePayload(EMPTY_BUFFER, true);
+    }
+  }
+
+  private readPayload(chunk: Buffer, offset: number): number {
+    const available = chunk.length - offset;
+    const take = available < this.remaining ? available : this.remaining;
+    const end = offset + take;
+    if (this.masked) this.maskOffset = xorMask(chunk, offset, end, this.maskKey, this.maskOffset);
+    this.remaining -= take;
+    const last = this.remaining === 0;
+    if (last) this.state = STATE_HEADER;
+    this.sink.onFramePayload(offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end), last);
+    return end;
+  }
+}
+
+function invalidOpcode(opcode: number): ProtocolError {
+  return new ProtocolError('FD_ERR_INVALID_OPCODE', CloseCode.ProtocolError, `Invalid opcode 0x${opcode.toString(16)}`);
+}

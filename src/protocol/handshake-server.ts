@@ -1,0 +1,179 @@
+/**
+ * The server's side of the opening handshake (RFC 6455 §4.2): validate the client's request, answer
+ * with the exact HTTP status when it is refused, and build the 101 response when it is accepted.
+ */
+import { HandshakeError } from './errors.js';
+import { WEBSOCKET_VERSION } from './constants.js';
+import { HeaderSyntaxError, isToken, parseExtensions, parseTokenList, type ExtensionOffer } from './header-grammar.js';
+import {
+  computeAcceptKey,
+  formatHeaderLines,
+  listHeader,
+  singleHeader,
+  type HeaderMap,
+  type ResponseHeaders,
+} from './handshake.js';
+
+/** The parts of an HTTP request the handshake looks at (an `IncomingMessage` fits). */
+export interface HandshakeRequest {
+  readonly method?: string | undefined;
+  /** "1.1", as in `IncomingMessage#httpVersion`. */
+  readonly httpVersion: string;
+  readonly headers: HeaderMap;
+}
+
+/** A request that passed validation. */
+export interface ValidatedRequest {
+  readonly key: string;
+  /** Subprotocols offered, in the client's order of preference. */
+  readonly protocols: readonly string[];
+  /** Extensions offered, in order (the same extension may appear several times). */
+  readonly extensions: readonly ExtensionOffer[];
+  readonly origin: string | undefined;
+}
+
+/**
+ * `Sec-WebSocket-Key` must be base64 of exactly 16 bytes (RFC 6455 §4.1): 22 base64 characters
+ * followed by "==". (Like every common decoder, the 4 unused bits of the last character are ignored.)
+ */
+export function isValidKey(key: string): boolean {
+  if (key.length !== 24 || key.charCodeAt(22) !== 0x3d || key.charCodeAt(23) !== 0x3d) return false;
+  for (let i = 0; i < 22; i++) if (BASE64_VALUE[key.charCodeAt(i)] === undefined) return false;
+  return true;
+}
+
+const BASE64_VALUE: Array<number | undefined> = [];
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((ch, value) => {
+  BASE64_VALUE[ch.charCodeAt(0)] = value;
+});
+
+/**
+ * Validate an opening handshake request (RFC 6455 §4.2.1). Throws `HandshakeError` whose `status` is
+ * the response to give: 405 (with `Allow: GET`) for another method, 426 (with
+ * `Sec-WebSocket-Version: 13`) for another protocol version, 400 for anything else malformed.
+ */
+export function validateRequest(request: HandshakeRequest): ValidatedRequest {
+  const headers = request.headers;
+
+  if (request.method !== undefined && request.method !== 'GET') {
+    throw new HandshakeError('FD_ERR_HANDSHAKE_METHOD', 405, `Method ${request.method} is not allowed; the handshake is a GET request`, { Allow: 'GET' });
+  }
+  if (!isHttp11OrLater(request.httpVersion)) {
+    throw new HandshakeError('FD_ERR_HANDSHAKE_HTTP_VERSION', 400, `HTTP/${request.httpVersion} cannot upgrade; HTTP/1.1 or later is required`);
+  }
+  const host = singleHeader(headers, 'host');
+  if (host.value === undefined || host.value.length === 0 || host.repeated) {
+    throw new HandshakeError('FD_ERR_HANDSHAKE_HOST', 400, 'Missing or repeated Host header');
+  }
+  // A GET request with a body cannot be followed by WebSocket frames on the same connection.
+  const contentLength = singleHeader(headers, 'content-length');
+  if ((contentLength.value !== undefined && contentLength.value.trim() !== '0') || headers['transfer-encoding'] !== undefined) {
+    throw new HandshakeError('FD_ERR_HANDSHAKE_BODY', 400, 'The handshake request must not have a body');
+  }
+
+  const upgrade = listHeader(headers, 'upgrade');
+  if (upgrade === undefined || !upgradeOffersWebSocket(upgrade)) {
+    throw new HandshakeError('FD_ERR_HANDSHAKE_UPGRADE', 400, 'Missing or invalid Upgrade header: expected "websocket"');
+  }
+  const connection = listHeader(headers, 'connection');
+  if (connection === undefined || !containsToken(connection, 'upgrade')) {
+    throw new HandshakeError('FD_ERR_HANDSHAKE_CONNECTION', 400, 'Missing or invalid Connection header: expected a list containing "Upgrade"');
+  }
+
+  const version = singleHeader(headers, 'sec-websocket-version');
+  if (version.value === undefined || version.repeated) {
+    throw new HandshakeError('FD_ERR_HANDSHAKE_VERSION', 400, 'Missing or repeated Sec-WebSocket-Version header');
+  }
+  if (version.value.trim() !== String(WEBSOCKET_VERSION)) {
+    // RFC 6455 §4.4: say which versions we speak.
+    throw new HandshakeError('FD_ERR_HANDSHAKE_VERSION', 426, `Unsupported WebSocket version ${JSON.stringify(version.value)}; this server speaks version 13`, {
+      'Sec-WebSocket-Version': String(WEBSOCKET_VERSION),
+    });
+  }
+
+  const key = singleHeader(headers, 'sec-websocket-key');
+  if (key.value === undefined || key.repeated || !isValidKey(key.value.trim())) {
+    throw new HandshakeError('FD_ERR_HANDSHAKE_KEY', 400, 'Missing, repeated or invalid Sec-WebSocket-Key header: expected base64 of 16 bytes');
+  }
+
+  let protocols: string[] = [];
+  const protocolHeader = listHeader(headers, 'sec-websocket-protocol');
+  if (protocolHeader !== undefined) {
+    try {
+      protocols = parseTokenList(protocolHeader, 'Sec-WebSocket-Protocol');
+    } catch (error) {
+      throw new HandshakeError('FD_ERR_HANDSHAKE_PROTOCOL', 400, (error as HeaderSyntaxError).message);
+    }
+    if (new Set(protocols).size !== protocols.length) {
+      throw new HandshakeError('FD_ERR_HANDSHAKE_PROTOCOL', 400, 'Invalid Sec-WebSocket-Protocol header: a subprotocol is offered twice');
+    }
+  }
+
+  let extensions: ExtensionOffer[] = [];
+  const extensionHeader = listHeader(headers, 'sec-websocket-extensions');
+  if (extensionHeader !== undefined) {
+    try {
+      extensions = parseExtensions(extensionHeader);
+    } catch (error) {
+      throw new HandshakeError('FD_ERR_HANDSHAKE_EXTENSIONS', 400, (error as HeaderSyntaxError).message);
+    }
+  }
+
+  const origin = singleHeader(headers, 'origin').value ?? singleHeader(headers, 'sec-websocket-origin').value;
+  return { key: key.value.trim(), protocols, extensions, origin };
+}
+
+/** What the server decided, for the 101 response. */
+export interface AcceptOptions {
+  readonly key: string;
+  /** The chosen subprotocol (one the client offered), if any. */
+  readonly protocol?: string | undefined;
+  /** The accepted extensions, formatted (`permessage-deflate; server_no_context_takeover`). */
+  readonly extensions?: string | undefined;
+  /** Extra response headers (from the `headers` event, cookies, ...). */
+  readonly headers?: ResponseHeaders | undefined;
+}
+
+/** The complete 101 response (RFC 6455 §4.2.2), ending with the blank line. */
+export function formatAcceptResponse(options: AcceptOptions): string {
+  let out =
+    'HTTP/1.1 101 Switching Protocols\r\n' +
+    'Upgrade: websocket\r\n' +
+    'Connection: Upgrade\r\n' +
+    `Sec-WebSocket-Accept: ${computeAcceptKey(options.key)}\r\n`;
+  if (options.protocol !== undefined && !isToken(options.protocol)) {
+    throw new TypeError(`Invalid subprotocol ${JSON.stringify(options.protocol)}: not an HTTP token`);
+  }
+  if (options.extensions !== undefined && /[\r\n\0]/.test(options.extensions)) {
+    throw new TypeError('Invalid Sec-WebSocket-Extensions value');
+  }
+  if (options.protocol !== undefined) out += `Sec-WebSocket-Protocol: ${options.protocol}\r\n`;
+  if (options.extensions !== undefined && options.extensions.length > 0) out += `Sec-WebSocket-Extensions: ${options.extensions}\r\n`;
+  if (options.headers !== undefined) out += formatHeaderLines(options.headers);
+  return out + '\r\n';
+}
+
+function isHttp11OrLater(version: string): boolean {
+  const dot = version.indexOf('.');
+  const major = Number(dot === -1 ? version : version.slice(0, dot));
+  const minor = dot === -1 ? 0 : Number(version.slice(dot + 1));
+  if (!Number.isInteger(major) || !Number.isInteger(minor)) return false;
+  return major > 1 || (major === 1 && minor >= 1);
+}
+
+/** `Upgrade` is a list of `protocol[/version]`; one of them must be "websocket" (case-insensitive). */
+function upgradeOffersWebSocket(value: string): boolean {
+  for (const item of value.split(',')) {
+    if (item.trim().toLowerCase() === 'websocket') return true;
+  }
+  return false;
+}
+
+function containsToken(value: string, token: string): boolean {
+  try {
+    for (const item of parseTokenList(value, 'Connection')) if (item.toLowerCase() === token) return true;
+  } catch {
+    return false;
+  }
+  return false;
+}

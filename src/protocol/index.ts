@@ -1,0 +1,61 @@
+/**
+ * fullduplex/protocol: the sans-I/O WebSocket protocol core (RFC 6455). Bytes in, events and bytes out;
+ * no sockets, no timers, no streams.
+ */
+export { WEBSOCKET_GUID, WEBSOCKET_VERSION, Opcode, RSV1, RSV2, RSV3, MAX_CONTROL_PAYLOAD, MAX_CLOSE_REASON_BYTES, DEFAULT_MAX_PAYLOAD, isControlOpcode } from './constants.js';
+export { ProtocolError, HandshakeError, type ProtocolErrorCode, type HandshakeErrorCode } from './errors.js';
+export { CloseCode, isValidCloseCode, closeCodeName } from './close-codes.js';
+export { xorMask, unmask, maskInto } from './mask.js';
+export { isValidUtf8, Utf8Validator } from './utf8.js';
+export {
+  parseTokenList,
+  parseExtensions,
+  formatExtensions,
+  isToken,
+  HeaderSyntaxError,
+  type ExtensionOffer,
+  type ExtensionParam,
+} from './header-grammar.js';
+export {
+  computeAcceptKey,
+  formatRejection,
+  formatHeaderLines,
+  statusText,
+  type HeaderMap,
+  type HeaderValue,
+  type ResponseHeaders,
+} from './handshake.js';
+export {
+  validateRequest,
+  formatAcceptResponse,
+  isValidKey,
+  type HandshakeRequest,
+  type ValidatedRequest,
+  type AcceptOptions,
+} from './handshake-server.js';
+export {
+  createClientHandshake,
+  validateResponse,
+  checkProtocols,
+  type ClientHandshake,
+  type ClientHandshakeOptions,
+  type HandshakeResponse,
+  type AcceptedHandshake,
+} from './handshake-client.js';
+export { FrameParser, type FrameSink, type FrameParserOptions, type Role } from './frame-parser.js';
+export { Receiver, type ReceiverHandler, type ReceiverOptions } from './receiver.js';
+export { MessageBuffer } from './message-buffer.js';
+export {
+  MaskKeyPool,
+  serializeFrame,
+  serializeTextFrame,
+  serializeMessage,
+  writeFrameHeader,
+  frameHeaderSize,
+  encodeClosePayload,
+  checkControlPayload,
+  type ChunkSink,
+} from './frame-serializer.js';
+export { CloseHandshake, ReadyState, type CloseResult } from './close-handshake.js';
+export { Connection, type ConnectionHandler, type ConnectionOptions, type SendOptions } from './connection.js';
+export type { MessageDecoder, MessageEncoder, DecodeCallback, EncodeCallback } from './extension.js';

@@ -1,0 +1,285 @@
+/**
+ * The receiving half of a connection: frames in, messages and control frames out. It sits on a
+ * `FrameParser` and enforces the rules that span frames: continuation sequencing (RFC 6455 §5.4), the
+ * message size limit (checked on every frame header, before any payload is kept), strict UTF-8 for text
+ * and close reasons (§8.1, failing on the first bad byte even inside a fragment), the close payload
+ * (§5.5.1, §7.4), and the extension hook for messages marked with a reserved bit.
+ */
+import { ProtocolError } from './errors.js';
+import { CloseCode, isValidCloseCode } from './close-codes.js';
+import { DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, Opcode } from './constants.js';
+import { FrameParser, type FrameSink, type Role } from './frame-parser.js';
+import { MessageBuffer } from './message-buffer.js';
+import { Utf8Validator, isValidUtf8 } from './utf8.js';
+import type { MessageDecoder } from './extension.js';
+
+/** What the receiver hands up. Handlers must not throw: the I/O layer catches user code's errors. */
+export interface ReceiverHandler {
+  /** A complete message: text as validated UTF-8 bytes (`isBinary` false) or binary data. */
+  onMessage(data: Buffer | Buffer[], isBinary: boolean): void;
+  onPing(data: Buffer): void;
+  onPong(data: Buffer): void;
+  /** A valid close frame. `code` is 1005 when the frame had no payload. Nothing is parsed after it. */
+  onClose(code: number, reason: Buffer): void;
+  /** The peer broke the protocol; nothing is parsed after it. */
+  onError(error: ProtocolError): void;
+}
+
+export interface ReceiverOptions {
+  readonly role: Role;
+  /** Largest message accepted, in bytes (after decompression). Default 64 MiB. */
+  readonly maxPayload?: number;
+  /** Largest number of frames one message may span. Default: unlimited (pieces are coalesced anyway). */
+  readonly maxFragments?: number;
+  /** Skip UTF-8 validation of text messages (the caller promises to validate or not care). */
+  readonly skipUtf8Validation?: boolean;
+  /** Deliver multi-frame messages as their list of pieces rather than one joined buffer. */
+  readonly keepFragments?: boolean;
+  /** The negotiated extension's receiving side, if any. */
+  readonly decoder?: MessageDecoder | null;
+}
+
+const NO_MESSAGE = -1;
+
+export class Receiver implements FrameSink {
+  private readonly handler: ReceiverHandler;
+  private readonly parser: FrameParser;
+  private readonly maxPayload: number;
+  private readonly maxFragments: number;
+  private readonly validateUtf8: boolean;
+  private readonly keepFragments: boolean;
+  private decoder: MessageDecoder | null;
+
+  // The frame being read.
+  private frameOpcode = 0;
+  private frameFin = false;
+  private controlPayload: Buffer | null = null;
+  private controlFilled = 0;
+
+  // The data message being assembled.
+  private messageOpcode = NO_MESSAGE;
+  private messageCompressed = false;
+  private fragments = 0;
+  private readonly message = new MessageBuffer();
+  private readonly utf8 = new Utf8Validator();
+  /** Compressed payload of the current frame, for the decoder. */
+  private encoded: Buffer[] = [];
+  private encodedLength = 0;
+
+  private finished = false;
+
+  constructor(options: ReceiverOptions, handler: ReceiverHandler) {
+    this.handler = handler;
+    this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.maxFragments = options.maxFragments ?? Infinity;
+    this.validateUtf8 = options.skipUtf8Validation !== true;
+    this.keepFragments = options.keepFragments === true;
+    this.decoder = options.decoder ?? null;
+    this.parser = new FrameParser({ role: options.role, allowedRsv: this.decoder?.rsv ?? 0 }, this);
+  }
+
+  /** Install the negotiated extension (before any frame arrives). */
+  setDecoder(decoder: MessageDecoder | null): void {
+    this.decoder = decoder;
+    this.parser.setAllowedRsv(decoder?.rsv ?? 0);
+  }
+
+  /** Feed bytes from the transport; the chunk becomes ours (it is unmasked in place). */
+  push(chunk: Buffer): void {
+    if (this.finished) return;
+    try {
+      this.parser.push(chunk);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.fail(error);
+    }
+  }
+
+  /** Stop parsing (after our side decided the connection is over). */
+  stop(): void {
+    this.finished = true;
+    this.parser.stop();
+    this.message.reset();
+    this.encoded = [];
+  }
+
+  /** True while waiting on an asynchronous extension; bytes pushed meanwhile are queued. */
+  get isPaused(): boolean {
+    return this.parser.isPaused;
+  }
+
+  /** Bytes queued while paused. */
+  get bufferedBytes(): number {
+    return this.parser.bufferedBytes;
+  }
+
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  // --- FrameSink -----------------------------------------------------------------------------------
+
+  onFrameHeader(opcode: number, fin: boolean, rsv: number, length: number): void {
+    this.frameOpcode = opcode;
+    this.frameFin = fin;
+    if (opcode >= 0x8) {
+      // RFC 6455 §5.2 / RFC 7692 §6.1: extensions' bits are never set on control frames.
+      if (rsv !== 0) throw new ProtocolError('FD_ERR_UNEXPECTED_RSV', CloseCode.ProtocolError, 'Reserved bit set on a control frame');
+      this.controlFilled = 0;
+      this.controlPayload = null;
+      return;
+    }
+    if (opcode === Opcode.Continuation) {
+      if (this.messageOpcode === NO_MESSAGE) {
+        throw new ProtocolError('FD_ERR_UNEXPECTED_CONTINUATION', CloseCode.ProtocolError, 'Continuation frame without a message to continue');
+      }
+      // RFC 7692 §6.1: the "per-message" bit belongs on the first frame only.
+      if (rsv !== 0) throw new ProtocolError('FD_ERR_UNEXPECTED_RSV', CloseCode.ProtocolError, 'Reserved bit set on a continuation frame');
+    } else {
+      if (this.messageOpcode !== NO_MESSAGE) {
+        throw new ProtocolError('FD_ERR_EXPECTED_CONTINUATION', CloseCode.ProtocolError, 'New data frame inside a fragmented message');
+      }
+      this.messageOpcode = opcode;
+      this.messageCompressed = rsv !== 0;
+      this.fragments = 0;
+      this.utf8.reset();
+    }
+    if (++this.fragments > this.maxFragments) {
+      throw new ProtocolError('FD_ERR_TOO_MANY_FRAGMENTS', CloseCode.MessageTooBig, `Message spans more than ${this.maxFragments} frames`);
+    }
+    // RFC 6455 §10.4: refuse an oversized message as soon as its size is known, before buffering it.
+    const size = this.messageCompressed ? this.encodedLength + length : this.message.length + length;
+    if (size > this.maxPayload) {
+      throw new ProtocolError('FD_ERR_MESSAGE_TOO_BIG', CloseCode.MessageTooBig, `Message exceeds the ${this.maxPayload}-byte limit`);
+    }
+  }
+
+  onFramePayload(data: Buffer, last: boolean): void {
+    const opcode = this.frameOpcode;
+    if (opcode >= 0x8) {
+      this.addControlPayload(data, last);
+      return;
+    }
+    if (this.messageCompressed) {
+      if (data.length > 0) {
+        this.encoded.push(data);
+        this.encodedLength += data.length;
+      }
+      if (last) this.decodeFrame();
+      return;
+    }
+    if (this.messageOpcode === Opcode.Text && this.validateUtf8 && !this.utf8.write(data)) {
+      throw invalidUtf8();
+    }
+    this.message.add(data);
+    if (last && this.frameFin) this.finishMessage();
+  }
+
+  // --- messages ------------------------------------------------------------------------------------
+
+  private finishMessage(): void {
+    const isBinary = this.messageOpcode === Opcode.Binary;
+    if (!isBinary && this.validateUtf8 && !this.utf8.end()) throw invalidUtf8();
+    this.messageOpcode = NO_MESSAGE;
+    const data = this.keepFragments ? this.message.takePieces() : this.message.takeBuffer();
+    this.handler.onMessage(data, isBinary);
+  }
+
+  private decodeFrame(): void {
+    const decoder = this.decoder!;
+    const payload = this.encoded;
+    this.encoded = [];
+    this.encodedLength = 0;
+    this.parser.pause();
+    decoder.decode(payload, this.frameFin, this.maxPayload - this.message.length, this.onDecoded);
+  }
+
+  /** The decoder's callback (one bound function for the connection's lifetime). */
+  private readonly onDecoded = (error: ProtocolError | null, output: Buffer[] | null): void => {
+    if (this.finished) return;
+    try {
+      if (error !== null) throw error;
+      const text = this.messageOpcode === Opcode.Text && this.validateUtf8;
+      if (output !== null) {
+        for (const piece of output) {
+          if (text && !this.utf8.write(piece)) throw invalidUtf8();
+          this.message.add(piece);
+        }
+      }
+      if (this.message.length > this.maxPayload) {
+        throw new ProtocolError('FD_ERR_MESSAGE_TOO_BIG', CloseCode.MessageTooBig, `Message exceeds the ${this.maxPayload}-byte limit`);
+      }
+      if (this.frameFin) this.finishMessage();
+    } catch (caught) {
+      if (!(caught instanceof ProtocolError)) throw caught;
+      this.fail(caught);
+      return;
+    }
+    // Resuming may parse queued frames; their errors are reported like any other.
+    try {
+      this.parser.resume();
+    } catch (caught) {
+      if (!(caught instanceof ProtocolError)) throw caught;
+      this.fail(caught);
+    }
+  };
+
+  // --- control frames ------------------------------------------------------------------------------
+
+  private addControlPayload(data: Buffer, last: boolean): void {
+    let payload: Buffer;
+    if (this.controlFilled === 0 && last) {
+      payload = data; // the usual case: the whole payload arrived in one piece
+    } else {
+      const buffer = (this.controlPayload ??= Buffer.allocUnsafe(125));
+      data.copy(buffer, this.controlFilled);
+      this.controlFilled += data.length;
+      if (!last) return;
+      payload = buffer.subarray(0, this.controlFilled);
+      this.controlPayload = null;
+      this.controlFilled = 0;
+    }
+    switch (this.frameOpcode) {
+      case Opcode.Ping:
+        this.handler.onPing(payload);
+        break;
+      case Opcode.Pong:
+        this.handler.onPong(payload);
+        break;
+      default:
+        this.receiveClose(payload);
+    }
+  }
+
+  private receiveClose(payload: Buffer): void {
+    let code: number = CloseCode.NoStatusReceived;
+    let reason = EMPTY_BUFFER;
+    // RFC 6455 §5.5.1: an empty body, or a 2-byte status code followed by a UTF-8 reason.
+    if (payload.length === 1) {
+      throw new ProtocolError('FD_ERR_INVALID_CLOSE_PAYLOAD', CloseCode.ProtocolError, 'Close frame payload of 1 byte');
+    }
+    if (payload.length >= 2) {
+      code = (payload[0]! << 8) | payload[1]!;
+      if (!isValidCloseCode(code)) {
+        throw new ProtocolError('FD_ERR_INVALID_CLOSE_CODE', CloseCode.ProtocolError, `Invalid close code ${code}`);
+      }
+      reason = payload.subarray(2);
+      if (this.validateUtf8 && !isValidUtf8(reason)) throw invalidUtf8('close reason');
+    }
+    // RFC 6455 §5.5.1: nothing after a close frame is processed.
+    this.finished = true;
+    this.parser.stop();
+    this.message.reset();
+    this.handler.onClose(code, reason);
+  }
+
+  private fail(error: ProtocolError): void {
+    if (this.finished) return;
+    this.stop();
+    this.handler.onError(error);
+  }
+}
+
+function invalidUtf8(what = 'text message'): ProtocolError {
+  return new ProtocolError('FD_ERR_INVALID_UTF8', CloseCode.InvalidPayload, `Invalid UTF-8 in ${what}`);
+}
