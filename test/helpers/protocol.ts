@@ -70,3 +70,12 @@ export function errorOf(events: ReceivedEvent[]): ProtocolError | undefined {
   const last = events.at(-1);
   return last?.type === 'error' ? last.error : undefined;
 }
+
+/** Wait until `condition()` holds, checking after each turn of the event loop; fail after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}

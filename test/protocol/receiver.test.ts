@@ -4,7 +4,7 @@ import { Opcode, RSV1 } from '../../src/protocol/constants.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import { Receiver } from '../../src/protocol/receiver.js';
 import type { DecodeCallback, MessageDecoder } from '../../src/protocol/extension.js';
-import { bytewise, errorOf, frame, recordingReceiver, splitAt, type ReceivedEvent } from '../helpers/protocol.js';
+import { bytewise, errorOf, frame, recordingReceiver, splitAt, waitFor, type ReceivedEvent } from '../helpers/protocol.js';
 
 function feed(chunks: Buffer[], options: Parameters<typeof recordingReceiver>[0] = {}): ReceivedEvent[] {
   const { receiver, events } = recordingReceiver(options);
@@ -247,7 +247,7 @@ const xor = (text: string): Buffer => Buffer.from(Buffer.from(text).map((b) => b
 
 describe('Receiver: the extension hook', () => {
   for (const async of [false, true]) {
-    it(`decodes marked messages in order with a ${async ? 'n asynchronous' : ' synchronous'} extension`, async () => {
+    it(`decodes marked messages in order with ${async ? 'an asynchronous' : 'a synchronous'} extension`, async () => {
       const { receiver, events } = recordingReceiver({ decoder: xorDecoder(async) });
       const bytes = Buffer.concat([
         frame(Opcode.Text, xor('one'), { rsv: RSV1 }),
@@ -258,7 +258,7 @@ describe('Receiver: the extension hook', () => {
         frame(Opcode.Text, 'four'),
       ]);
       for (const chunk of splitAt(bytes, [3, 10, 17, 30])) receiver.push(chunk);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitFor(() => events.length >= 5, 5000, 'five events');
       assert.deepEqual(
         events.map((e) => (e.type === 'message' ? (e.isBinary ? 'bin:' : 'txt:') + e.data.toString() : e.type)),
         ['txt:one', 'txt:two', 'ping', 'bin:three', 'txt:four'],
