@@ -11,6 +11,7 @@ import {
   formatExtensions,
   isToken,
   parseExtensions,
+  listContainsToken,
   parseTokenList,
   type ExtensionOffer,
 } from './header-grammar.js';
@@ -89,7 +90,7 @@ export function validateResponse(response: HandshakeResponse, handshake: ClientH
     throw new HandshakeError('FD_ERR_HANDSHAKE_UPGRADE', 0, `Invalid Upgrade header in the response: ${JSON.stringify(upgrade ?? null)} (expected "websocket")`);
   }
   const connection = listHeader(headers, 'connection');
-  if (connection === undefined || !hasToken(connection, 'upgrade')) {
+  if (connection === undefined || !listContainsToken(connection, 'upgrade')) {
     throw new HandshakeError('FD_ERR_HANDSHAKE_CONNECTION', 0, `Invalid Connection header in the response: ${JSON.stringify(connection ?? null)} (expected "Upgrade")`);
   }
   const accept = singleHeader(headers, 'sec-websocket-accept');
@@ -142,13 +143,4 @@ export function validateResponse(response: HandshakeResponse, handshake: ClientH
     }
   }
   return { protocol, extensions };
-}
-
-function hasToken(value: string, token: string): boolean {
-  try {
-    for (const item of parseTokenList(value, 'Connection')) if (item.toLowerCase() === token) return true;
-  } catch {
-    return false;
-  }
-  return false;
 }

@@ -4,7 +4,7 @@
  */
 import { HandshakeError } from './errors.js';
 import { WEBSOCKET_VERSION } from './constants.js';
-import { HeaderSyntaxError, isToken, parseExtensions, parseTokenList, type ExtensionOffer } from './header-grammar.js';
+import { HeaderSyntaxError, isToken, listContainsToken, parseExtensions, parseTokenList, type ExtensionOffer } from './header-grammar.js';
 import {
   computeAcceptKey,
   formatHeaderLines,
@@ -76,7 +76,7 @@ export function validateRequest(request: HandshakeRequest): ValidatedRequest {
     throw new HandshakeError('FD_ERR_HANDSHAKE_UPGRADE', 400, 'Missing or invalid Upgrade header: expected "websocket"');
   }
   const connection = listHeader(headers, 'connection');
-  if (connection === undefined || !containsToken(connection, 'upgrade')) {
+  if (connection === undefined || !listContainsToken(connection, 'upgrade')) {
     throw new HandshakeError('FD_ERR_HANDSHAKE_CONNECTION', 400, 'Missing or invalid Connection header: expected a list containing "Upgrade"');
   }
 
@@ -165,15 +165,6 @@ function isHttp11OrLater(version: string): boolean {
 function upgradeOffersWebSocket(value: string): boolean {
   for (const item of value.split(',')) {
     if (item.trim().toLowerCase() === 'websocket') return true;
-  }
-  return false;
-}
-
-function containsToken(value: string, token: string): boolean {
-  try {
-    for (const item of parseTokenList(value, 'Connection')) if (item.toLowerCase() === token) return true;
-  } catch {
-    return false;
   }
   return false;
 }

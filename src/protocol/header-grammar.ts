@@ -183,9 +183,16 @@ export function formatExtensions(offers: readonly ExtensionOffer[]): string {
   return out;
 }
 
-/** Case-insensitive membership test on a comma-separated header (e.g. `Connection: keep-alive, Upgrade`). */
-export function listContainsToken(value: string, token: string, header: string): boolean {
+/**
+ * Case-insensitive membership test on a token list (e.g. `Connection: keep-alive, Upgrade`); a value
+ * that is not a valid token list contains nothing.
+ */
+export function listContainsToken(value: string, token: string): boolean {
   const wanted = token.toLowerCase();
-  for (const item of parseTokenList(value, header)) if (item.toLowerCase() === wanted) return true;
+  try {
+    for (const item of parseTokenList(value)) if (item.toLowerCase() === wanted) return true;
+  } catch {
+    return false;
+  }
   return false;
 }
