@@ -121,6 +121,11 @@ export class Connection implements ReceiverHandler {
     this.encoder = encoder;
   }
 
+  /** Deliver multi-frame messages as lists of pieces (or, when false, joined). */
+  setKeepFragments(keep: boolean): void {
+    this.receiver.setKeepFragments(keep);
+  }
+
   get readyState(): ReadyState {
     return this.closing.readyState;
   }

@@ -134,23 +134,43 @@ export interface AcceptOptions {
   readonly headers?: ResponseHeaders | undefined;
 }
 
-/** The complete 101 response (RFC 6455 §4.2.2), ending with the blank line. */
-export function formatAcceptResponse(options: AcceptOptions): string {
-  let out =
-    'HTTP/1.1 101 Switching Protocols\r\n' +
-    'Upgrade: websocket\r\n' +
-    'Connection: Upgrade\r\n' +
-    `Sec-WebSocket-Accept: ${computeAcceptKey(options.key)}\r\n`;
+/**
+ * The lines of the 101 response (RFC 6455 §4.2.2), status line first, without line ends: a server may
+ * add lines (cookies...) before joining them with `formatResponseLines`.
+ */
+export function acceptResponseLines(options: AcceptOptions): string[] {
   if (options.protocol !== undefined && !isToken(options.protocol)) {
     throw new TypeError(`Invalid subprotocol ${JSON.stringify(options.protocol)}: not an HTTP token`);
   }
+  const lines = [
+    'HTTP/1.1 101 Switching Protocols',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Accept: ${computeAcceptKey(options.key)}`,
+  ];
+  if (options.protocol !== undefined) lines.push(`Sec-WebSocket-Protocol: ${options.protocol}`);
+  if (options.extensions !== undefined && options.extensions.length > 0) lines.push(`Sec-WebSocket-Extensions: ${options.extensions}`);
+  if (options.headers !== undefined) {
+    const extra = formatHeaderLines(options.headers);
+    if (extra.length > 0) lines.push(...extra.slice(0, -2).split('\r\n'));
+  }
+  return lines;
+}
+
+/** Join response lines into the bytes to write, refusing any line that would smuggle in another. */
+export function formatResponseLines(lines: readonly string[]): string {
+  for (const line of lines) {
+    if (/[\r\n\0]/.test(line)) throw new TypeError(`Invalid response header line: ${JSON.stringify(line)}`);
+  }
+  return lines.join('\r\n') + '\r\n\r\n';
+}
+
+/** The complete 101 response (RFC 6455 §4.2.2), ending with the blank line. */
+export function formatAcceptResponse(options: AcceptOptions): string {
   if (options.extensions !== undefined && /[\r\n\0]/.test(options.extensions)) {
     throw new TypeError('Invalid Sec-WebSocket-Extensions value');
   }
-  if (options.protocol !== undefined) out += `Sec-WebSocket-Protocol: ${options.protocol}\r\n`;
-  if (options.extensions !== undefined && options.extensions.length > 0) out += `Sec-WebSocket-Extensions: ${options.extensions}\r\n`;
-  if (options.headers !== undefined) out += formatHeaderLines(options.headers);
-  return out + '\r\n';
+  return formatResponseLines(acceptResponseLines(options));
 }
 
 function isHttp11OrLater(version: string): boolean {

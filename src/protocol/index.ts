@@ -28,6 +28,8 @@ export {
 export {
   validateRequest,
   formatAcceptResponse,
+  acceptResponseLines,
+  formatResponseLines,
   isValidKey,
   type HandshakeRequest,
   type ValidatedRequest,

@@ -47,7 +47,7 @@ export class Receiver implements FrameSink {
   private readonly maxPayload: number;
   private readonly maxFragments: number;
   private readonly validateUtf8: boolean;
-  private readonly keepFragments: boolean;
+  private keepFragments: boolean;
   private decoder: MessageDecoder | null;
 
   // The frame being read.
@@ -76,6 +76,11 @@ export class Receiver implements FrameSink {
     this.keepFragments = options.keepFragments === true;
     this.decoder = options.decoder ?? null;
     this.parser = new FrameParser({ role: options.role, allowedRsv: this.decoder?.rsv ?? 0 }, this);
+  }
+
+  /** Deliver multi-frame messages as lists of pieces (or, when false, joined). */
+  setKeepFragments(keep: boolean): void {
+    this.keepFragments = keep;
   }
 
   /** Install the negotiated extension (before any frame arrives). */

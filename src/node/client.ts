@@ -1,0 +1,218 @@
+/**
+ * The client's opening handshake over Node's `http`/`https` (so agents, proxies' `createConnection`
+ * hooks and every TLS option work as users expect): build the request from the protocol core, check
+ * the response with it, follow redirects when asked, and time the whole exchange out.
+ */
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { createClientHandshake, validateResponse, checkProtocols } from '../protocol/handshake-client.js';
+import { HandshakeError } from '../protocol/errors.js';
+import { formatExtensions } from '../protocol/header-grammar.js';
+import type { ConnectionOptions, WebSocketEvents } from './websocket.js';
+
+/** Client options: the connection's, the handshake's, and any `https.request` option (TLS included). */
+export interface ClientOptions
+  extends ConnectionOptions,
+    Omit<RequestOptions, 'method' | 'path' | 'host' | 'hostname' | 'port' | 'protocol' | 'headers' | 'timeout' | 'signal'> {
+  /** Extra request headers. */
+  headers?: OutgoingHttpHeaders;
+  /** The `Origin` header to send (browsers always send one; Node clients by default do not). */
+  origin?: string;
+  /** Give up when the handshake has not completed after this many ms. Default 30,000. */
+  handshakeTimeout?: number;
+  /** Follow 3xx redirects (off by default, as in `ws`). */
+  followRedirects?: boolean;
+  /** At most this many redirects. Default 10. */
+  maxRedirects?: number;
+  /** Only 13 is spoken; accepted for `ws` compatibility. */
+  protocolVersion?: number;
+}
+
+/** What the handshake needs from the `WebSocket` it belongs to. */
+export interface HandshakeCallbacks {
+  attach(socket: Duplex, head: Buffer, protocol: string, extensions: string): void;
+  start(): void;
+  fail(error: Error): void;
+  /** A redirect was followed: the connection's URL changes. */
+  setUrl(url: string): void;
+  emit<K extends keyof WebSocketEvents>(event: K, ...args: WebSocketEvents[K]): void;
+}
+
+export interface ClientHandshakeHooks {
+  /** Abandon the handshake (close() or terminate() while connecting). */
+  abort(error: Error): void;
+}
+
+const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
+const DEFAULT_MAX_REDIRECTS = 10;
+
+/** Parse and check a client URL (WHATWG: SyntaxError for anything but ws/wss/http/https without fragment). */
+export function parseClientUrl(address: string | URL): URL {
+  let url: URL;
+  try {
+    url = address instanceof URL ? new URL(address.href) : new URL(address);
+  } catch {
+    throw new SyntaxError(`Invalid URL: ${String(address)}`);
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new SyntaxError(`The URL's protocol must be one of "ws:", "wss:", "http:" or "https:" (got "${url.protocol}")`);
+  }
+  if (url.hash !== '' || url.href.endsWith('#')) throw new SyntaxError('The URL contains a fragment identifier');
+  return url;
+}
+
+/** Start the handshake; the `WebSocket` learns the outcome through `callbacks`. */
+export function startClientHandshake(
+  owner: { readonly readyState: number; listenerCount(event: string): number },
+  address: string | URL,
+  protocols: string[],
+  options: ClientOptions,
+  callbacks: HandshakeCallbacks,
+): { url: string; hooks: ClientHandshakeHooks } {
+  const url = parseClientUrl(address);
+  checkProtocols(protocols);
+  if (options.protocolVersion !== undefined && options.protocolVersion !== 13) {
+    throw new RangeError(`Unsupported protocol version: ${options.protocolVersion} (only 13 is supported)`);
+  }
+
+  let request: ClientRequest | null = null;
+  let finished = false;
+  let redirects = 0;
+  const timeoutMs = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  const timer = setTimeout(() => fail(new Error(`Opening handshake has timed out after ${timeoutMs} ms`)), timeoutMs);
+  timer.unref();
+
+  function fail(error: Error): void {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    if (request !== null) request.destroy();
+    callbacks.fail(error);
+  }
+
+  function connect(target: URL, headers: OutgoingHttpHeaders): void {
+    const secure = target.protocol === 'wss:';
+    const handshake = createClientHandshake({ protocols, extensions: [] });
+    const requestHeaders: OutgoingHttpHeaders = { ...headers, ...handshake.headers };
+    if (options.origin !== undefined) requestHeaders['Origin'] = options.origin;
+    const {
+      headers: _headers,
+      origin: _origin,
+      handshakeTimeout: _timeout,
+      followRedirects: _follow,
+      maxRedirects: _max,
+      protocolVersion: _version,
+      ...requestOptions
+    } = options;
+    const hostname = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+    const settings: RequestOptions = {
+      ...requestOptions,
+      protocol: secure ? 'https:' : 'http:',
+      hostname,
+      port: target.port === '' ? (secure ? 443 : 80) : Number(target.port),
+      path: `${target.pathname}${target.search}`,
+      method: 'GET',
+      headers: requestHeaders,
+    };
+    if (target.username !== '' || target.password !== '') {
+      settings.auth = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
+    }
+    if (settings.agent === undefined && settings.createConnection === undefined) {
+      // No agent: an upgraded socket must not be pooled. Connect directly, as `ws` does.
+      settings.createConnection = (secure ? connectTls : connectTcp) as RequestOptions['createConnection'];
+    }
+    const req = (secure ? httpsRequest : httpRequest)(settings);
+    request = req;
+
+    req.on('error', (error) => {
+      if (request === req) fail(error);
+    });
+
+    req.on('response', (response: IncomingMessage) => {
+      if (request !== req || finished) return;
+      const status = response.statusCode ?? 0;
+      const location = response.headers.location;
+      if (options.followRedirects === true && status >= 300 && status < 400 && location !== undefined) {
+        response.resume();
+        req.destroy();
+        if (++redirects > (options.maxRedirects ?? DEFAULT_MAX_REDIRECTS)) {
+          fail(new Error('Maximum redirects exceeded'));
+          return;
+        }
+        let next: URL;
+        try {
+          next = parseClientUrl(new URL(location, target.href.replace(/^ws/, 'http')));
+        } catch (error) {
+          fail(error as Error);
+          return;
+        }
+        const nextHeaders: OutgoingHttpHeaders = { ...headers };
+        if (next.host !== target.host) {
+          // Credentials are for the original host only.
+          for (const name of Object.keys(nextHeaders)) {
+            if (/^(authorization|cookie|host)$/i.test(name)) delete nextHeaders[name];
+          }
+        }
+        callbacks.setUrl(next.href);
+        callbacks.emit('redirect', next.href, req);
+        connect(next, nextHeaders);
+        return;
+      }
+      if (owner.listenerCount('unexpected-response') > 0) {
+        // The listener owns the response (as in `ws`); the handshake timeout still applies.
+        callbacks.emit('unexpected-response', req, response);
+        return;
+      }
+      response.resume();
+      fail(new HandshakeError('FD_ERR_HANDSHAKE_STATUS', status, `Unexpected server response: ${status}`));
+    });
+
+    req.on('upgrade', (response: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (request !== req || finished) {
+        socket.destroy();
+        return;
+      }
+      callbacks.emit('upgrade', response);
+      if (finished) {
+        socket.destroy();
+        return;
+      }
+      let accepted;
+      try {
+        accepted = validateResponse(response, handshake);
+      } catch (error) {
+        socket.destroy();
+        fail(error as Error);
+        return;
+      }
+      finished = true;
+      clearTimeout(timer);
+      request = null;
+      callbacks.attach(socket, head, accepted.protocol, formatExtensions(accepted.extensions));
+      callbacks.emit('open');
+      callbacks.start();
+    });
+
+    req.end();
+  }
+
+  connect(url, options.headers ?? {});
+  return { url: url.href, hooks: { abort: (error) => fail(error) } };
+}
+
+function connectTcp(options: { host?: string; port?: number }): Socket {
+  return netConnect(options as Parameters<typeof netConnect>[0]);
+}
+
+function connectTls(options: TlsConnectionOptions & { path?: string; host?: string }): Socket {
+  const settings = { ...options, path: undefined } as TlsConnectionOptions;
+  if (settings.servername === undefined && options.host !== undefined) {
+    settings.servername = isIP(options.host) === 0 ? options.host : '';
+  }
+  return tlsConnect(settings);
+}

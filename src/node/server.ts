@@ -1,0 +1,436 @@
+/**
+ * `WebSocketServer`: accepts WebSocket connections on its own port, on an existing `http`/`https`
+ * server (sharing the port with ordinary requests), or on sockets handed to `handleUpgrade`
+ * (`noServer`). Shaped like `ws`'s server, with the checks a public endpoint needs built in:
+ * allowed origins (403), an async `authenticate` hook, a connection limit (503), a handshake timeout,
+ * heartbeats, and a graceful `close()` that says 1001 Going Away to every client.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { HandshakeError } from '../protocol/errors.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { formatRejection, type ResponseHeaders } from '../protocol/handshake.js';
+import { acceptResponseLines, formatResponseLines, validateRequest } from '../protocol/handshake-server.js';
+import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from './heartbeat.js';
+import { WebSocket, kAttach, kStart, type ConnectionOptions } from './websocket.js';
+
+/** Thrown (or returned) by `authenticate` to refuse a handshake with a given HTTP response. */
+export class HandshakeRejection extends Error {
+  override readonly name = 'HandshakeRejection';
+  readonly status: number;
+  readonly headers: ResponseHeaders;
+  constructor(status: number, message = '', headers: ResponseHeaders = {}) {
+    super(message);
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+/** `ws`'s `verifyClient` hook, for code that moves over from it. */
+export type VerifyClient =
+  | ((info: { origin: string | undefined; secure: boolean; req: IncomingMessage }) => boolean)
+  | ((
+      info: { origin: string | undefined; secure: boolean; req: IncomingMessage },
+      callback: (result: boolean, code?: number, message?: string, headers?: ResponseHeaders) => void,
+    ) => void);
+
+export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
+  /** Listen on this port (standalone mode; plain HTTP requests get 426). */
+  port?: number;
+  host?: string;
+  backlog?: number;
+  /** Share an existing `http`/`https` server. */
+  server?: HttpServer | HttpsServer;
+  /** Create no server: hand upgrade requests to `handleUpgrade` yourself. */
+  noServer?: boolean;
+  /** Accept only this path (404 for others; other `upgrade` listeners on a shared server get them). */
+  path?: string;
+  /** Keep the open connections in `clients`. Default true. */
+  clientTracking?: boolean;
+  /** Pick a subprotocol from the offered ones (in the client's order); false for none. */
+  handleProtocols?: (protocols: Set<string>, request: IncomingMessage) => string | false;
+  /**
+   * Decide whether to accept, after the request passed validation. Resolve (with anything) to accept;
+   * throw or resolve a `HandshakeRejection` to refuse with its status and headers. Other errors: 500.
+   */
+  authenticate?: (request: IncomingMessage) => unknown;
+  /** `ws`'s hook: accept (true) or refuse (false, with an optional status, default 401). */
+  verifyClient?: VerifyClient;
+  /**
+   * Origins allowed to connect (e.g. `['https://app.example.com']`); others get 403. This protects
+   * against cross-site WebSocket hijacking. A request without `Origin` (not from a browser) passes.
+   */
+  allowedOrigins?: readonly string[];
+  /** A client must complete the upgrade within this many ms (from TCP accept in standalone mode). Default 10,000. */
+  handshakeTimeout?: number;
+  /** At most this many open connections; beyond it, 503. Default unlimited. */
+  maxConnections?: number;
+  /** Ping idle clients and drop the unresponsive. Default `{ interval: 30000, timeout: 30000 }`; false disables. */
+  heartbeat?: HeartbeatOptions | false;
+  /** On `close()`, how long clients get to answer the 1001 close frame before being dropped. Default 5,000 ms. */
+  shutdownTimeout?: number;
+  /** A subclass of `WebSocket` to instantiate for each connection. */
+  WebSocket?: typeof WebSocket;
+}
+
+export interface WebSocketServerEvents {
+  connection: [socket: WebSocket, request: IncomingMessage];
+  /** The 101 response lines, before they are sent: push more (e.g. `Set-Cookie: a=b`). */
+  headers: [headers: string[], request: IncomingMessage];
+  listening: [];
+  error: [error: Error];
+  close: [];
+  /** A handshake failed validation. If you listen, you answer the socket yourself (as in `ws`). */
+  wsClientError: [error: HandshakeError, socket: Duplex, request: IncomingMessage];
+}
+
+const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+const DEFAULT_SHUTDOWN_TIMEOUT = 5_000;
+const kUpgrading = Symbol('fullduplex.upgrading');
+
+type UpgradeCallback = (socket: WebSocket, request: IncomingMessage) => void;
+
+export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
+  /** The open connections (when `clientTracking` is on, the default). */
+  readonly clients: Set<WebSocket>;
+  readonly options: Readonly<ServerOptions>;
+  private readonly open = new Set<WebSocket>();
+  private readonly pending = new Set<Duplex>();
+  private readonly allowedOrigins: Set<string> | null;
+  private readonly handshakeTimeout: number;
+  private readonly connectionOptions: ConnectionOptions;
+  private readonly WebSocketClass: typeof WebSocket;
+  private httpServer: HttpServer | HttpsServer | null = null;
+  private ownsServer = false;
+  private state: 'running' | 'closing' | 'closed' = 'running';
+  private readonly closeCallbacks: Array<(error?: Error) => void> = [];
+  private detachServer: (() => void) | null = null;
+
+  constructor(options: ServerOptions, onListening?: () => void) {
+    super();
+    const modes = [options.port !== undefined, options.server !== undefined, options.noServer === true].filter(Boolean).length;
+    if (modes !== 1) {
+      throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
+    }
+    this.options = options;
+    this.clients = options.clientTracking === false ? new Set() : this.open;
+    this.allowedOrigins = options.allowedOrigins === undefined ? null : new Set(options.allowedOrigins.map(normalizeOrigin));
+    this.handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    this.WebSocketClass = options.WebSocket ?? WebSocket;
+    this.connectionOptions = {
+      ...pick(options, ['maxPayload', 'maxFragments', 'skipUTF8Validation', 'autoPong', 'closeTimeout', 'maxBufferedAmount', 'slowConsumer', 'highWaterMark']),
+      heartbeat: options.heartbeat === undefined ? DEFAULT_HEARTBEAT : options.heartbeat,
+    };
+
+    if (options.port !== undefined) {
+      const server = createServer((_request: IncomingMessage, response: ServerResponse) => {
+        // RFC 7231 §6.5.15: say what to upgrade to.
+        const body = 'Upgrade Required: this endpoint speaks WebSocket\n';
+        response.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Upgrade: 'websocket', Connection: 'Upgrade' });
+        response.end(body);
+      });
+      // Slowloris: a client that never finishes its request is dropped after the handshake timeout.
+      server.on('connection', (socket: Socket) => {
+        const timer = setTimeout(() => {
+          if (!(socket as Partial<Record<typeof kUpgrading, boolean>>)[kUpgrading]) socket.destroy();
+        }, this.handshakeTimeout);
+        timer.unref();
+        socket.once('close', () => clearTimeout(timer));
+      });
+      server.headersTimeout = Math.min(server.headersTimeout, this.handshakeTimeout);
+      this.ownsServer = true;
+      this.attach(server);
+      if (onListening !== undefined) this.once('listening', onListening);
+      server.listen(options.port, options.host, options.backlog);
+    } else if (options.server !== undefined) {
+      this.attach(options.server);
+      if (onListening !== undefined) this.once('listening', onListening);
+    }
+  }
+
+  private attach(server: HttpServer | HttpsServer): void {
+    this.httpServer = server;
+    const onListening = (): void => {
+      this.emit('listening');
+    };
+    const onError = (error: Error): void => {
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+    };
+    const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      if (!this.shouldHandle(request)) {
+        // Another listener (another WebSocketServer on a different path) may want it.
+        if (server.listenerCount('upgrade') > 1) return;
+        abort(socket, 404, `No WebSocket endpoint at ${request.url ?? '/'}`);
+        return;
+      }
+      this.handleUpgrade(request, socket, head, (ws) => this.emit('connection', ws, request));
+    };
+    server.on('listening', onListening);
+    server.on('error', onError);
+    server.on('upgrade', onUpgrade);
+    this.detachServer = () => {
+      server.off('listening', onListening);
+      server.off('error', onError);
+      server.off('upgrade', onUpgrade);
+    };
+  }
+
+  /** The address the server listens on (standalone or attached mode). */
+  address(): AddressInfo | string | null {
+    if (this.httpServer === null) throw new Error('The server is operating in "noServer" mode');
+    return this.httpServer.address();
+  }
+
+  /** Whether this server takes the request: the `path` option, if set, must match. */
+  shouldHandle(request: IncomingMessage): boolean {
+    const path = this.options.path;
+    if (path === undefined) return true;
+    const url = request.url ?? '/';
+    const query = url.indexOf('?');
+    return (query === -1 ? url : url.slice(0, query)) === path;
+  }
+
+  /**
+   * Complete (or refuse) the opening handshake on an `upgrade` request. On success `callback` gets the
+   * new `WebSocket` (the server does not emit `connection` itself in this call: the caller does, as in `ws`).
+   */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
+    socket.on('error', ignoreError);
+    const marked = socket as Partial<Record<typeof kUpgrading, boolean>>;
+    if (marked[kUpgrading]) throw new Error('handleUpgrade() was called more than once with the same socket');
+    marked[kUpgrading] = true;
+
+    if (this.state !== 'running') {
+      abort(socket, 503, 'The server is shutting down');
+      return;
+    }
+    if (!this.shouldHandle(request)) {
+      abort(socket, 404, `No WebSocket endpoint at ${request.url ?? '/'}`);
+      return;
+    }
+    let validated;
+    try {
+      validated = validateRequest(request);
+    } catch (error) {
+      if (!(error instanceof HandshakeError)) throw error;
+      if (this.listenerCount('wsClientError') > 0) this.emit('wsClientError', error, socket, request);
+      else abort(socket, error.status, error.message, error.headers);
+      return;
+    }
+    if (this.allowedOrigins !== null && validated.origin !== undefined && !this.allowedOrigins.has(normalizeOrigin(validated.origin))) {
+      abort(socket, 403, `Origin ${validated.origin} is not allowed`);
+      return;
+    }
+    const limit = this.options.maxConnections;
+    if (limit !== undefined && this.open.size + this.pending.size >= limit) {
+      abort(socket, 503, 'Too many connections', { 'Retry-After': '5' });
+      return;
+    }
+
+    // From here the handshake may wait on user hooks: bound it in time, and count it.
+    this.pending.add(socket);
+    let done = false;
+    const timer = setTimeout(() => finish(new HandshakeRejection(408, 'The handshake took too long')), this.handshakeTimeout);
+    timer.unref();
+    const finish = (refusal: HandshakeRejection | null): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      this.pending.delete(socket);
+      if (refusal !== null) {
+        abort(socket, refusal.status, refusal.message, refusal.headers);
+        return;
+      }
+      this.completeUpgrade(request, socket, head, validated, callback);
+    };
+    socket.once('close', () => {
+      if (!done) {
+        done = true;
+        clearTimeout(timer);
+        this.pending.delete(socket);
+      }
+    });
+
+    this.runHooks(request, validated.origin, (refusal) => finish(refusal));
+  }
+
+  /** `verifyClient`, then `authenticate`; `next(null)` to go on, `next(rejection)` to refuse. */
+  private runHooks(request: IncomingMessage, origin: string | undefined, next: (refusal: HandshakeRejection | null) => void): void {
+    const authenticate = (): void => {
+      const hook = this.options.authenticate;
+      if (hook === undefined) {
+        next(null);
+        return;
+      }
+      let result: unknown;
+      try {
+        result = hook(request);
+      } catch (error) {
+        next(toRejection(error));
+        return;
+      }
+      if (result instanceof Promise) {
+        result.then(
+          (value) => next(value instanceof HandshakeRejection ? value : null),
+          (error: unknown) => next(toRejection(error)),
+        );
+      } else {
+        next(result instanceof HandshakeRejection ? result : null);
+      }
+    };
+    const verify = this.options.verifyClient;
+    if (verify === undefined) {
+      authenticate();
+      return;
+    }
+    const info = { origin, secure: (request.socket as { encrypted?: boolean }).encrypted === true, req: request };
+    if (verify.length >= 2) {
+      (verify as (i: typeof info, cb: (ok: boolean, code?: number, message?: string, headers?: ResponseHeaders) => void) => void)(
+        info,
+        (ok, code = 401, message = '', headers = {}) => (ok ? authenticate() : next(new HandshakeRejection(code, message, headers))),
+      );
+    } else if ((verify as (i: typeof info) => boolean)(info)) {
+      authenticate();
+    } else {
+      next(new HandshakeRejection(401));
+    }
+  }
+
+  private completeUpgrade(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    validated: ReturnType<typeof validateRequest>,
+    callback: UpgradeCallback,
+  ): void {
+    if (!socket.writable || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    if (this.state !== 'running') {
+      abort(socket, 503, 'The server is shutting down');
+      return;
+    }
+    let protocol: string | undefined;
+    if (validated.protocols.length > 0 && this.options.handleProtocols !== undefined) {
+      const chosen = this.options.handleProtocols(new Set(validated.protocols), request);
+      if (chosen !== false) protocol = chosen;
+    } else if (validated.protocols.length > 0) {
+      protocol = validated.protocols[0];
+    }
+    if (protocol !== undefined && !validated.protocols.includes(protocol)) {
+      abort(socket, 500, 'handleProtocols chose a subprotocol the client did not offer');
+      return;
+    }
+
+    const lines = acceptResponseLines({ key: validated.key, protocol });
+    this.emit('headers', lines, request);
+    let response: string;
+    try {
+      response = formatResponseLines(lines);
+    } catch (error) {
+      abort(socket, 500, (error as Error).message);
+      return;
+    }
+    socket.write(response);
+    socket.off('error', ignoreError);
+
+    const ws = new this.WebSocketClass(null, undefined, this.connectionOptions);
+    ws[kAttach](socket, head, protocol ?? '', '');
+    this.open.add(ws);
+    ws.once('close', () => {
+      this.open.delete(ws);
+      if (this.state === 'closing' && this.open.size === 0) this.finishClose();
+    });
+    callback(ws, request);
+    ws[kStart]();
+  }
+
+  /**
+   * Stop accepting, send 1001 Going Away to every client, wait for their close frames (at most
+   * `shutdownTimeout`), drop whoever is left, then emit `close` and call `callback`.
+   */
+  close(callback?: (error?: Error) => void): void {
+    if (callback !== undefined) {
+      if (this.state === 'closed') {
+        process.nextTick(callback, new Error('The server is not running'));
+        return;
+      }
+      this.closeCallbacks.push(callback);
+    }
+    if (this.state !== 'running') return;
+    this.state = 'closing';
+
+    this.detachServer?.();
+    this.detachServer = null;
+    for (const socket of this.pending) abort(socket, 503, 'The server is shutting down');
+    this.pending.clear();
+    const server = this.httpServer;
+    if (server !== null && this.ownsServer) server.close();
+
+    if (this.open.size === 0) {
+      process.nextTick(() => this.finishClose());
+      return;
+    }
+    for (const ws of this.open) {
+      try {
+        ws.close(CloseCode.GoingAway, 'Server shutting down');
+      } catch {
+        ws.terminate();
+      }
+    }
+    const timer = setTimeout(() => {
+      for (const ws of this.open) ws.terminate();
+    }, this.options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
+  }
+
+  private finishClose(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.emit('close');
+    for (const callback of this.closeCallbacks.splice(0)) callback();
+  }
+}
+
+function ignoreError(): void {}
+
+/** Refuse a handshake: an HTTP response, then close the socket. */
+function abort(socket: Duplex, status: number, message: string, headers: ResponseHeaders = {}): void {
+  if (socket.writable && !socket.destroyed) {
+    socket.end(formatRejection(status, message, headers));
+    // Do not wait forever for a client that does not read its refusal.
+    const timer = setTimeout(() => socket.destroy(), 1000);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  } else {
+    socket.destroy();
+  }
+}
+
+function toRejection(error: unknown): HandshakeRejection {
+  if (error instanceof HandshakeRejection) return error;
+  if (typeof error === 'object' && error !== null && typeof (error as { status?: unknown }).status === 'number') {
+    const { status, message, headers } = error as { status: number; message?: string; headers?: ResponseHeaders };
+    return new HandshakeRejection(status, message ?? '', headers ?? {});
+  }
+  return new HandshakeRejection(500, 'Authentication failed');
+}
+
+function normalizeOrigin(origin: string): string {
+  try {
+    return new URL(origin).origin.toLowerCase();
+  } catch {
+    return origin.toLowerCase();
+  }
+}
+
+function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
+  return out;
+}

@@ -1,0 +1,295 @@
+/**
+ * The I/O half of a connection: a socket, a protocol `Connection`, and what lies between them.
+ *
+ *  - Reading: the socket's `data` chunks go straight into the parser (no stream layer in between).
+ *  - Writing: frames are collected during a tick and written once on the next one: small frames are
+ *    joined into one buffer, large ones go out together through cork/uncork (one `writev`). Send
+ *    callbacks share one completion per flush, not one closure per message.
+ *  - Closing: the timers RFC 6455 §7 leaves to the implementation (waiting for the peer's close frame
+ *    or for the server to close TCP), bounded by `closeTimeout`.
+ */
+import type { Duplex } from 'node:stream';
+import { Connection, type ConnectionHandler, type ConnectionOptions } from '../protocol/connection.js';
+import type { CloseResult } from '../protocol/close-handshake.js';
+import type { ProtocolError } from '../protocol/errors.js';
+import type { HeartbeatTarget } from './heartbeat.js';
+
+/** What the transport reports to the `WebSocket` that owns it. */
+export interface TransportOwner {
+  onMessage(data: Buffer | Buffer[], isBinary: boolean): void;
+  onPing(data: Buffer): void;
+  onPong(data: Buffer): void;
+  onCloseFrame(code: number, reason: Buffer): void;
+  onProtocolError(error: ProtocolError): void;
+  /** The socket is closed; called exactly once. */
+  onClosed(result: CloseResult): void;
+  /** The buffered amount fell back under the low-water mark after a send reported backpressure. */
+  onDrain(): void;
+}
+
+export type SendCallback = (error?: Error | null) => void;
+
+export interface TransportOptions extends ConnectionOptions {
+  /** How long to wait for the peer's close frame, or for the server to close TCP, before destroying. */
+  readonly closeTimeout: number;
+  /** Above this many buffered bytes, `send` reports backpressure (returns false). */
+  readonly highWaterMark: number;
+}
+
+/** Frames totalling at most this many bytes are joined into one buffer when flushed. */
+const COALESCE_LIMIT = 16 * 1024;
+
+function flushTransport(transport: Transport): void {
+  transport.flush();
+}
+
+function onCloseTimeout(transport: Transport): void {
+  transport.destroy();
+}
+
+export class Transport implements ConnectionHandler, HeartbeatTarget {
+  readonly socket: Duplex;
+  readonly connection: Connection;
+  private readonly owner: TransportOwner;
+  private readonly closeTimeout: number;
+  private readonly highWaterMark: number;
+
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private callbacks: SendCallback[] | null = null;
+  private flushScheduled = false;
+
+  private closeTimer: NodeJS.Timeout | null = null;
+  private ending = false;
+  private closed = false;
+  private needDrain = false;
+
+  /** Set on every chunk received; the heartbeat reads and clears it. */
+  active = true;
+  /** When the heartbeat's last unanswered ping went out (0: none). */
+  pingSentAt = 0;
+  lastActivity = 0;
+
+  constructor(socket: Duplex, options: TransportOptions, owner: TransportOwner) {
+    this.socket = socket;
+    this.owner = owner;
+    this.closeTimeout = options.closeTimeout;
+    this.highWaterMark = options.highWaterMark;
+    this.connection = new Connection(options, this);
+  }
+
+  /** Start reading, after the owner has announced the connection (so no event precedes `open`). */
+  start(head: Buffer): void {
+    const socket = this.socket;
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onSocketClose);
+    socket.on('error', this.onSocketError);
+    socket.on('drain', this.onSocketDrain);
+    if (head.length > 0) this.onData(head);
+    if (socket.destroyed) this.onSocketClose();
+  }
+
+  // --- reading -------------------------------------------------------------------------------------
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.active = true;
+    this.connection.receive(chunk);
+  };
+
+  private readonly onEnd = (): void => {
+    // The peer closed its side. Answer with our FIN (sockets here do not stay half-open).
+    this.socket.end();
+  };
+
+  private readonly onSocketError = (): void => {
+    // ECONNRESET, EPIPE, TLS errors...: the connection is lost; `close` reports 1006. Nothing to rethrow.
+  };
+
+  private readonly onSocketClose = (): void => {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearCloseTimer();
+    this.failCallbacks(new Error('The WebSocket connection closed before the data was sent'));
+    this.out = [];
+    this.outBytes = 0;
+    const result = this.connection.transportClosed();
+    this.owner.onClosed(result);
+  };
+
+  // --- writing -------------------------------------------------------------------------------------
+
+  /** `ConnectionHandler.write`: a chunk of a frame, written on the next tick with the rest. */
+  write(chunk: Buffer): void {
+    if (this.closed || this.ending) return;
+    this.out.push(chunk);
+    this.outBytes += chunk.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(flushTransport, this);
+    }
+  }
+
+  /** The chunks written so far complete a message whose sender wants to know when it left. */
+  addCallback(callback: SendCallback): void {
+    if (this.closed) {
+      process.nextTick(callback, new Error('The WebSocket connection is closed'));
+      return;
+    }
+    (this.callbacks ??= []).push(callback);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(flushTransport, this);
+    }
+  }
+
+  /** Write out everything collected: one buffer, or one corked batch (a single `writev`). */
+  flush(): void {
+    this.flushScheduled = false;
+    const out = this.out;
+    const count = out.length;
+    const callbacks = this.callbacks;
+    this.callbacks = null;
+    if (this.closed) {
+      if (callbacks !== null) failAll(callbacks, new Error('The WebSocket connection is closed'));
+      return;
+    }
+    const done = callbacks === null ? undefined : completion(callbacks);
+    if (count === 0) {
+      if (done !== undefined) this.socket.write(EMPTY, done);
+      return;
+    }
+    const bytes = this.outBytes;
+    this.out = [];
+    this.outBytes = 0;
+    const socket = this.socket;
+    if (count === 1) {
+      socket.write(out[0]!, done);
+    } else if (bytes <= COALESCE_LIMIT) {
+      const joined = Buffer.allocUnsafe(bytes);
+      let offset = 0;
+      for (let i = 0; i < count; i++) {
+        const chunk = out[i]!;
+        chunk.copy(joined, offset);
+        offset += chunk.length;
+      }
+      socket.write(joined, done);
+    } else {
+      socket.cork();
+      for (let i = 0; i < count - 1; i++) socket.write(out[i]!);
+      socket.write(out[count - 1]!, done);
+      socket.uncork();
+    }
+    if (this.needDrain && !socket.writableNeedDrain) this.checkDrain();
+  }
+
+  /** Bytes accepted for sending and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.outBytes + this.socket.writableLength + this.connection.queuedBytes;
+  }
+
+  /** Whether the caller should wait for `drain` before sending more. Arms the `drain` notification. */
+  checkBackpressure(): boolean {
+    if (this.bufferedAmount <= this.highWaterMark) return false;
+    this.needDrain = true;
+    return true;
+  }
+
+  private readonly onSocketDrain = (): void => {
+    if (this.needDrain) this.checkDrain();
+  };
+
+  private checkDrain(): void {
+    if (this.bufferedAmount > this.highWaterMark / 2) return;
+    this.needDrain = false;
+    this.owner.onDrain();
+  }
+
+  // --- closing -------------------------------------------------------------------------------------
+
+  /** `ConnectionHandler.closeTransport`: flush, send FIN, and destroy if the peer does not follow. */
+  closeTransport(): void {
+    if (this.ending || this.closed) return;
+    this.flush();
+    this.ending = true;
+    this.socket.end();
+    this.armCloseTimer();
+  }
+
+  /** Wait for the peer (its close frame, or the server's TCP close), then give up. */
+  armCloseTimer(): void {
+    if (this.closeTimer !== null || this.closed) return;
+    this.closeTimer = setTimeout(onCloseTimeout, this.closeTimeout, this);
+    this.closeTimer.unref?.();
+  }
+
+  private clearCloseTimer(): void {
+    if (this.closeTimer !== null) {
+      clearTimeout(this.closeTimer);
+      this.closeTimer = null;
+    }
+  }
+
+  /** Close the socket at once, dropping anything not yet written. */
+  destroy(): void {
+    if (this.closed) return;
+    this.out = [];
+    this.outBytes = 0;
+    this.socket.destroy();
+  }
+
+  /** Heartbeat: the peer has been silent for a while; ask it to answer. */
+  heartbeatPing(): void {
+    if (!this.closed && !this.connection.closeSent) this.connection.ping();
+  }
+
+  /** Heartbeat: the peer did not answer in time; it is gone. */
+  heartbeatTimeout(): void {
+    this.destroy();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private failCallbacks(error: Error): void {
+    const callbacks = this.callbacks;
+    this.callbacks = null;
+    if (callbacks !== null) failAll(callbacks, error);
+  }
+
+  // --- ConnectionHandler: protocol events go to the owner --------------------------------------------
+
+  onMessage(data: Buffer | Buffer[], isBinary: boolean): void {
+    this.owner.onMessage(data, isBinary);
+  }
+
+  onPing(data: Buffer): void {
+    this.owner.onPing(data);
+  }
+
+  onPong(data: Buffer): void {
+    this.owner.onPong(data);
+  }
+
+  onCloseFrame(code: number, reason: Buffer): void {
+    if (this.connection.awaitingPeerClose) this.armCloseTimer();
+    this.owner.onCloseFrame(code, reason);
+  }
+
+  onProtocolError(error: ProtocolError): void {
+    this.owner.onProtocolError(error);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function completion(callbacks: SendCallback[]): SendCallback {
+  return (error) => {
+    for (let i = 0; i < callbacks.length; i++) callbacks[i]!(error ?? null);
+  };
+}
+
+function failAll(callbacks: SendCallback[], error: Error): void {
+  for (const callback of callbacks) process.nextTick(callback, error);
+}

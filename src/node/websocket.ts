@@ -1,0 +1,563 @@
+/**
+ * `WebSocket`: one connection, in either role, shaped like the `ws` package's class so that its users
+ * move over by changing the import. A client is created with `new WebSocket(url, protocols, options)`;
+ * the server creates its connections itself. Events are typed; `send` reports backpressure; the class
+ * is async-iterable over its messages.
+ */
+import { EventEmitter } from 'node:events';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ReadyState, type CloseResult } from '../protocol/close-handshake.js';
+import { CloseCode, isValidCloseCode } from '../protocol/close-codes.js';
+import { DEFAULT_MAX_PAYLOAD, MAX_CLOSE_REASON_BYTES } from '../protocol/constants.js';
+import type { ProtocolError } from '../protocol/errors.js';
+import { Transport, type SendCallback, type TransportOwner } from './transport.js';
+import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
+import {
+  BINARY_TYPES,
+  isBlob,
+  toControlBytes,
+  toMessageData,
+  toPayload,
+  type BinaryType,
+  type MessageData,
+  type SendData,
+} from './data.js';
+import { MessageIterator, type ReceivedMessage } from './message-iterator.js';
+import { startClientHandshake, type ClientOptions, type ClientHandshakeHooks } from './client.js';
+
+export type { ClientOptions } from './client.js';
+
+/** Typed events of a `WebSocket`. */
+export interface WebSocketEvents {
+  open: [];
+  message: [data: MessageData, isBinary: boolean];
+  ping: [data: Buffer];
+  pong: [data: Buffer];
+  close: [code: number, reason: Buffer];
+  error: [error: Error];
+  /** The buffered amount fell below half the high-water mark after `send` returned false. */
+  drain: [];
+  upgrade: [response: IncomingMessage];
+  'unexpected-response': [request: ClientRequest, response: IncomingMessage];
+  redirect: [url: string, request: ClientRequest];
+}
+
+/** What to do when a peer does not read fast enough and `bufferedAmount` exceeds `maxBufferedAmount`. */
+export type SlowConsumerPolicy = 'close' | 'drop' | 'ignore';
+
+/** Options of one connection, for either role. */
+export interface ConnectionOptions {
+  /** Largest incoming message, in bytes. Default 64 MiB. */
+  maxPayload?: number;
+  /** Largest number of frames in one incoming message. Default unlimited (memory is bounded anyway). */
+  maxFragments?: number;
+  /** Skip UTF-8 validation of incoming text (not recommended). */
+  skipUTF8Validation?: boolean;
+  /** Answer pings automatically. Default true. */
+  autoPong?: boolean;
+  /** How long to wait for the peer during the closing handshake, in ms. Default 30,000. */
+  closeTimeout?: number;
+  /** Most bytes held for a peer that does not read; then `slowConsumer` acts. Default 16 MiB. */
+  maxBufferedAmount?: number;
+  /** Default 'close': fail the connection with 1008. 'drop': refuse the message. 'ignore': keep buffering. */
+  slowConsumer?: SlowConsumerPolicy;
+  /** `send` returns false above this many buffered bytes (and `drain` follows). Default 1 MiB. */
+  highWaterMark?: number;
+  /** Ping idle peers and drop the ones that do not answer (`false` to disable). */
+  heartbeat?: HeartbeatOptions | false;
+}
+
+export interface SendOptions {
+  /** Send as binary (default: true for bytes, false for strings). */
+  binary?: boolean;
+  /** Compress with the negotiated extension (default true when one is negotiated). */
+  compress?: boolean;
+  /** Last frame of the message (default true); false sends a fragment and keeps the message open. */
+  fin?: boolean;
+  /** Accepted for `ws` compatibility: clients always mask, servers never do. */
+  mask?: boolean;
+}
+
+const DEFAULT_CLOSE_TIMEOUT = 30_000;
+const DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024;
+const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+
+/** Heartbeat groups shared by connections with the same settings (one timer each). */
+const heartbeats = new Map<string, Heartbeat>();
+function heartbeatFor(options: HeartbeatOptions): Heartbeat {
+  const key = `${options.interval}/${options.timeout}`;
+  let heartbeat = heartbeats.get(key);
+  if (heartbeat === undefined) {
+    heartbeat = new Heartbeat(options);
+    heartbeats.set(key, heartbeat);
+  }
+  return heartbeat;
+}
+
+/** Internal hooks the server uses; not part of the public API. */
+export const kAttach = Symbol('fullduplex.attach');
+export const kStart = Symbol('fullduplex.start');
+
+/** A send waiting behind a Blob that is still being read (sends stay in order). */
+interface QueuedSend {
+  data: SendData;
+  options: SendOptions | undefined;
+  callback: SendCallback | undefined;
+  size: number;
+}
+
+export class WebSocket extends EventEmitter<WebSocketEvents> implements TransportOwner {
+  static readonly CONNECTING = ReadyState.CONNECTING;
+  static readonly OPEN = ReadyState.OPEN;
+  static readonly CLOSING = ReadyState.CLOSING;
+  static readonly CLOSED = ReadyState.CLOSED;
+  readonly CONNECTING = ReadyState.CONNECTING;
+  readonly OPEN = ReadyState.OPEN;
+  readonly CLOSING = ReadyState.CLOSING;
+  readonly CLOSED = ReadyState.CLOSED;
+
+  #url = '';
+  /** The subprotocol the server selected ("" when none). */
+  protocol = '';
+  /** The negotiated extensions, as the `Sec-WebSocket-Extensions` value ("" when none). */
+  extensions = '';
+
+  #binaryType: BinaryType = 'nodebuffer';
+  #transport: Transport | null = null;
+  #state: ReadyState = ReadyState.CONNECTING;
+  #options: Required<Omit<ConnectionOptions, 'heartbeat' | 'maxFragments'>> & Pick<ConnectionOptions, 'heartbeat' | 'maxFragments'>;
+  #heartbeat: Heartbeat | null = null;
+  #isServer = false;
+  #paused = false;
+  #closeResult: CloseResult | null = null;
+  #blobQueue: QueuedSend[] | null = null;
+  #blobQueueBytes = 0;
+  #afterCloseBytes = 0;
+  #handshake: ClientHandshakeHooks | null = null;
+  #errorEmitted = false;
+
+  /**
+   * Connect to a WebSocket server (`ws://`, `wss://`, or `http(s)://` mapped to them).
+   * Throws `SyntaxError` for an invalid URL or subprotocol list.
+   */
+  constructor(address: string | URL, protocols?: string | readonly string[] | ClientOptions, options?: ClientOptions);
+  /** @internal the server side: created by `WebSocketServer`. */
+  constructor(address: null, protocols: undefined, options: ConnectionOptions);
+  constructor(address: string | URL | null, protocols?: string | readonly string[] | ClientOptions, options?: ClientOptions) {
+    super();
+    if (protocols !== undefined && typeof protocols === 'object' && !Array.isArray(protocols)) {
+      options = protocols as ClientOptions;
+      protocols = undefined;
+    }
+    const opts = options ?? {};
+    this.#options = {
+      maxPayload: opts.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+      maxFragments: opts.maxFragments,
+      skipUTF8Validation: opts.skipUTF8Validation ?? false,
+      autoPong: opts.autoPong ?? true,
+      closeTimeout: opts.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
+      maxBufferedAmount: opts.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED,
+      slowConsumer: opts.slowConsumer ?? 'close',
+      highWaterMark: opts.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+      heartbeat: opts.heartbeat,
+    };
+    if (address === null) {
+      this.#isServer = true;
+      return;
+    }
+    const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : [...(protocols as readonly string[])];
+    const { url, hooks } = startClientHandshake(this, address, list, opts, {
+      attach: (socket, head, protocol, extensions) => this[kAttach](socket, head, protocol, extensions),
+      start: () => this[kStart](),
+      fail: (error) => this.#failHandshake(error),
+      setUrl: (next) => {
+        this.#url = next;
+      },
+      emit: (event, ...args) => this.#emitSafely(event, ...args),
+    });
+    this.#url = url;
+    this.#handshake = hooks;
+  }
+
+  // --- state ---------------------------------------------------------------------------------------
+
+  get readyState(): ReadyState {
+    return this.#state;
+  }
+
+  /** The URL this client connected to (after redirects); "" on the server side. */
+  get url(): string {
+    return this.#url;
+  }
+
+  get binaryType(): BinaryType {
+    return this.#binaryType;
+  }
+
+  set binaryType(type: BinaryType) {
+    if (!BINARY_TYPES.includes(type)) return; // as in browsers and `ws`: an unknown type is ignored
+    this.#binaryType = type;
+    this.#transport?.connection.setKeepFragments(type === 'fragments');
+  }
+
+  /** Bytes accepted by `send` and not yet handed to the operating system. */
+  get bufferedAmount(): number {
+    return (this.#transport?.bufferedAmount ?? 0) + this.#blobQueueBytes + this.#afterCloseBytes;
+  }
+
+  get isPaused(): boolean {
+    return this.#paused;
+  }
+
+  /** The underlying socket (`net.Socket` or `tls.TLSSocket`), once connected. */
+  get socket(): Duplex | null {
+    return this.#transport?.socket ?? null;
+  }
+
+  /** How the connection ended (code, reason, wasClean), once closed. */
+  get closeResult(): CloseResult | null {
+    return this.#closeResult;
+  }
+
+  // --- wiring (server and client handshakes) -------------------------------------------------------
+
+  /** @internal Take over an upgraded socket. Events start flowing after `kStart`. */
+  [kAttach](socket: Duplex, head: Buffer, protocol: string, extensions: string): void {
+    this.protocol = protocol;
+    this.extensions = extensions;
+    const options = this.#options;
+    const transport = new Transport(
+      socket,
+      {
+        role: this.#isServer ? 'server' : 'client',
+        maxPayload: options.maxPayload,
+        ...(options.maxFragments !== undefined && { maxFragments: options.maxFragments }),
+        skipUtf8Validation: options.skipUTF8Validation,
+        autoPong: options.autoPong,
+        keepFragments: this.#binaryType === 'fragments',
+        closeTimeout: options.closeTimeout,
+        highWaterMark: options.highWaterMark,
+      },
+      this,
+    );
+    this.#transport = transport;
+    this.#head = head;
+    (socket as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
+    (socket as { setTimeout?: (ms: number) => void }).setTimeout?.(0);
+    this.#state = ReadyState.OPEN;
+  }
+
+  #head: Buffer = Buffer.alloc(0);
+
+  /** @internal Announced (`open` / `connection` emitted): start reading. */
+  [kStart](): void {
+    const transport = this.#transport;
+    if (transport === null) return;
+    const head = this.#head;
+    this.#head = EMPTY;
+    const heartbeat = this.#options.heartbeat;
+    if (heartbeat) {
+      this.#heartbeat = heartbeatFor(heartbeat);
+      this.#heartbeat.add(transport);
+    }
+    transport.start(head);
+    if (this.#paused) transport.socket.pause();
+  }
+
+  #failHandshake(error: Error): void {
+    this.#handshake = null;
+    this.#state = ReadyState.CLOSED;
+    this.#emitError(error);
+    this.#closeResult = { code: CloseCode.Abnormal, reason: EMPTY, wasClean: false, failed: false };
+    this.#emitSafely('close', CloseCode.Abnormal, EMPTY);
+  }
+
+  // --- sending -------------------------------------------------------------------------------------
+
+  /**
+   * Send a message (text for strings, binary for bytes, unless `options.binary` says otherwise).
+   * Returns false when `bufferedAmount` is above the high-water mark: wait for `drain` before sending
+   * more. `callback` runs once the data is written out (or with an error if it cannot be).
+   * Throws while CONNECTING, as `ws` does.
+   */
+  send(data: SendData, options?: SendOptions | SendCallback, callback?: SendCallback): boolean {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    if (this.#state === ReadyState.CONNECTING) {
+      throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
+    }
+    if (this.#state !== ReadyState.OPEN || this.#transport === null || !this.#transport.connection.canSend) {
+      this.#sendAfterClose(data, callback);
+      return false;
+    }
+    if (this.#blobQueue !== null || isBlob(data)) {
+      this.#queueSend(data, options, callback);
+      return !this.#transport.checkBackpressure();
+    }
+    return this.#sendNow(data as Exclude<SendData, Blob>, options, callback);
+  }
+
+  #sendNow(data: Exclude<SendData, Blob>, options: SendOptions | undefined, callback: SendCallback | undefined): boolean {
+    const transport = this.#transport!;
+    const { payload, binary } = toPayload(data);
+    const isBinary = options?.binary ?? binary;
+    const size = typeof payload === 'string' ? payload.length : payload.length;
+    if (transport.bufferedAmount + size > this.#options.maxBufferedAmount && this.#options.slowConsumer !== 'ignore') {
+      return this.#slowConsumer(callback);
+    }
+    const sendOptions = options?.fin === false ? FRAGMENT : undefined;
+    const connection = transport.connection;
+    try {
+      if (isBinary) connection.sendBinary(typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload, sendOptions);
+      else connection.sendText(payload, sendOptions);
+    } catch (error) {
+      if (callback !== undefined) process.nextTick(callback, error as Error);
+      else throw error;
+      return false;
+    }
+    if (callback !== undefined) transport.addCallback(callback);
+    return !transport.checkBackpressure();
+  }
+
+  #slowConsumer(callback: SendCallback | undefined): boolean {
+    const limit = this.#options.maxBufferedAmount;
+    const error = new Error(`Slow consumer: more than ${limit} bytes are waiting to be sent`);
+    if (this.#options.slowConsumer === 'close') {
+      this.#transport?.connection.fail(CloseCode.PolicyViolation, 'Slow consumer');
+    }
+    if (callback !== undefined) process.nextTick(callback, error);
+    return false;
+  }
+
+  #queueSend(data: SendData, options: SendOptions | undefined, callback: SendCallback | undefined): void {
+    const size = isBlob(data) ? data.size : typeof data === 'string' ? Buffer.byteLength(data) : toPayload(data as Exclude<SendData, Blob>).payload.length;
+    const entry: QueuedSend = { data, options, callback, size };
+    this.#blobQueueBytes += size;
+    if (this.#blobQueue === null) {
+      this.#blobQueue = [entry];
+      void this.#drainBlobQueue();
+    } else {
+      this.#blobQueue.push(entry);
+    }
+  }
+
+  /** Send queued items in order, reading each Blob before sending it. */
+  async #drainBlobQueue(): Promise<void> {
+    const queue = this.#blobQueue!;
+    while (queue.length > 0) {
+      const entry = queue[0]!;
+      let data: Exclude<SendData, Blob>;
+      if (isBlob(entry.data)) {
+        try {
+          data = Buffer.from(await entry.data.arrayBuffer());
+        } catch (error) {
+          data = Buffer.alloc(0);
+          queue.shift();
+          this.#blobQueueBytes -= entry.size;
+          if (entry.callback) entry.callback(error as Error);
+          continue;
+        }
+      } else {
+        data = entry.data;
+      }
+      queue.shift();
+      this.#blobQueueBytes -= entry.size;
+      const options = isBlob(entry.data) && entry.options?.binary === undefined ? { ...entry.options, binary: true } : entry.options;
+      if (this.#state !== ReadyState.OPEN || this.#transport === null || !this.#transport.connection.canSend) {
+        this.#sendAfterClose(data, entry.callback);
+        continue;
+      }
+      this.#sendNow(data, options, entry.callback);
+    }
+    this.#blobQueue = null;
+  }
+
+  /** As in `ws` and browsers: data sent after closing counts in `bufferedAmount` and is never sent. */
+  #sendAfterClose(data: SendData, callback: SendCallback | undefined): void {
+    if (data !== undefined && !isBlob(data)) {
+      try {
+        this.#afterCloseBytes += toPayload(data).payload.length;
+      } catch {
+        // counted as nothing
+      }
+    } else if (isBlob(data)) {
+      this.#afterCloseBytes += data.size;
+    }
+    if (callback !== undefined) {
+      const state = this.#state;
+      const name = state === ReadyState.CLOSING ? 'CLOSING' : 'CLOSED';
+      process.nextTick(callback, new Error(`WebSocket is not open: readyState ${state} (${name})`));
+    }
+  }
+
+  /** Send a ping (at most 125 bytes; numbers are sent as their text). `mask` is ignored (see `send`). */
+  ping(data?: unknown, mask?: boolean | SendCallback, callback?: SendCallback): void {
+    this.#control('ping', data, mask, callback);
+  }
+
+  /** Send an unsolicited pong (at most 125 bytes). */
+  pong(data?: unknown, mask?: boolean | SendCallback, callback?: SendCallback): void {
+    this.#control('pong', data, mask, callback);
+  }
+
+  #control(kind: 'ping' | 'pong', data: unknown, mask: boolean | SendCallback | undefined, callback: SendCallback | undefined): void {
+    if (typeof data === 'function') {
+      callback = data as SendCallback;
+      data = undefined;
+    } else if (typeof mask === 'function') {
+      callback = mask;
+    }
+    if (this.#state === ReadyState.CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
+    const bytes = toControlBytes(data);
+    if (bytes.length > 125) throw new RangeError('The data size must not be greater than 125 bytes');
+    const transport = this.#transport;
+    if (this.#state !== ReadyState.OPEN || transport === null || transport.connection.closeSent) {
+      this.#sendAfterClose(bytes, callback);
+      return;
+    }
+    if (kind === 'ping') transport.connection.ping(bytes);
+    else transport.connection.pong(bytes);
+    if (callback !== undefined) transport.addCallback(callback);
+  }
+
+  // --- closing -------------------------------------------------------------------------------------
+
+  /**
+   * Start the closing handshake with an optional code (1000, 1001–1003, 1007–1014, 3000–4999) and
+   * reason (at most 123 UTF-8 bytes). While connecting, abort the handshake instead.
+   */
+  close(code?: number, reason?: string | Buffer): void {
+    if (code !== undefined && (typeof code !== 'number' || !isValidCloseCode(code))) {
+      throw new TypeError('First argument must be a valid error code number');
+    }
+    // As in `ws`: a reason without a code is not sent.
+    const reasonBytes = code === undefined || reason === undefined ? undefined : toControlBytes(reason);
+    if (reasonBytes !== undefined && reasonBytes.length > MAX_CLOSE_REASON_BYTES) {
+      throw new RangeError('The message must not be greater than 123 bytes');
+    }
+    if (this.#state === ReadyState.CLOSED) return;
+    if (this.#state === ReadyState.CONNECTING) {
+      this.#handshake?.abort(new Error('WebSocket was closed before the connection was established'));
+      return;
+    }
+    const transport = this.#transport!;
+    this.#state = ReadyState.CLOSING;
+    if (transport.connection.closeSent) {
+      // Already closing: if the peer's close arrived too, make sure TCP goes away.
+      if (transport.connection.closeReceived && this.#isServer) transport.closeTransport();
+      return;
+    }
+    transport.connection.close(code, reasonBytes);
+    transport.armCloseTimer();
+  }
+
+  /** Close the connection at once, without the closing handshake. `close` reports 1006. */
+  terminate(): void {
+    if (this.#state === ReadyState.CLOSED) return;
+    if (this.#state === ReadyState.CONNECTING) {
+      this.#handshake?.abort(new Error('WebSocket was closed before the connection was established'));
+      return;
+    }
+    this.#state = ReadyState.CLOSING;
+    this.#transport?.destroy();
+  }
+
+  /** Stop reading from the socket (the peer's sends then wait in TCP buffers). */
+  pause(): void {
+    if (this.#state === ReadyState.CONNECTING || this.#state === ReadyState.CLOSED) return;
+    this.#paused = true;
+    this.#transport?.socket.pause();
+  }
+
+  resume(): void {
+    if (this.#state === ReadyState.CONNECTING || this.#state === ReadyState.CLOSED) return;
+    this.#paused = false;
+    this.#transport?.socket.resume();
+  }
+
+  /** Iterate over incoming messages until the connection closes: `for await (const { data, isBinary } of ws)`. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<ReceivedMessage> {
+    return new MessageIterator(this);
+  }
+
+  // --- TransportOwner ------------------------------------------------------------------------------
+
+  /** @internal */
+  onMessage(data: Buffer | Buffer[], isBinary: boolean): void {
+    let message: MessageData;
+    if (isBinary) message = toMessageData(data, this.#binaryType);
+    else message = Array.isArray(data) ? Buffer.concat(data) : data;
+    this.#emitSafely('message', message, isBinary);
+  }
+
+  /** @internal */
+  onPing(data: Buffer): void {
+    this.#emitSafely('ping', data);
+  }
+
+  /** @internal */
+  onPong(data: Buffer): void {
+    this.#emitSafely('pong', data);
+  }
+
+  /** @internal */
+  onCloseFrame(): void {
+    this.#state = ReadyState.CLOSING;
+  }
+
+  /** @internal */
+  onProtocolError(error: ProtocolError): void {
+    this.#state = ReadyState.CLOSING;
+    this.#emitError(error);
+  }
+
+  /** @internal */
+  onDrain(): void {
+    this.#emitSafely('drain');
+  }
+
+  /** @internal */
+  onClosed(result: CloseResult): void {
+    this.#state = ReadyState.CLOSED;
+    this.#closeResult = result;
+    if (this.#heartbeat !== null && this.#transport !== null) this.#heartbeat.delete(this.#transport);
+    this.#emitSafely('close', result.code, result.reason);
+  }
+
+  // --- events --------------------------------------------------------------------------------------
+
+  /**
+   * Emit an event; an exception thrown by a listener is reported through `error` (and does not break
+   * the connection's parser). With no `error` listener it is rethrown asynchronously, like any
+   * exception from an event handler.
+   */
+  #emitSafely<K extends keyof WebSocketEvents>(event: K, ...args: WebSocketEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: WebSocketEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      if (event !== 'error' && this.listenerCount('error') > 0) {
+        this.#emitSafely('error', error instanceof Error ? error : new Error(String(error)));
+      } else {
+        process.nextTick(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  /**
+   * Report a connection error (protocol violation, failed handshake). Only when someone listens: a
+   * hostile peer must not be able to crash a server that did not add an `error` listener.
+   */
+  #emitError(error: Error): void {
+    if (this.#errorEmitted) return;
+    this.#errorEmitted = true;
+    if (this.listenerCount('error') > 0) this.#emitSafely('error', error);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+const FRAGMENT = { fin: false } as const;
