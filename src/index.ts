@@ -1,5 +1,19 @@
 /**
  * fullduplex: a WebSocket (RFC 6455) library for Node.js.
- * The protocol core is available now; the Node server and client follow.
+ *
+ *  - `fullduplex`          the `ws`-shaped server and client (this module)
+ *  - `fullduplex/web`      the standard WHATWG `WebSocket` (EventTarget) for code written for browsers
+ *  - `fullduplex/protocol` the sans-I/O protocol core
  */
-export * from './protocol/index.js';
+export * from './node/index.js';
+export {
+  CloseCode,
+  closeCodeName,
+  isValidCloseCode,
+  ProtocolError,
+  HandshakeError,
+  ReadyState,
+  type ProtocolErrorCode,
+  type HandshakeErrorCode,
+  type CloseResult,
+} from './protocol/index.js';

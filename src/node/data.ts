@@ -1,7 +1,7 @@
 /** Conversions between what users send or receive and the bytes the protocol core works on. */
 
 /** Anything `send` accepts (as `ws` does): text, bytes in any container, a Blob, or a number. */
-export type SendData = string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView | Blob | number | boolean;
+export type SendData = string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView | Blob | number | boolean | readonly Uint8Array[];
 
 /** How received binary data is handed to `message` listeners. */
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
@@ -20,6 +20,8 @@ export function toPayload(data: Exclude<SendData, Blob>): { payload: string | Bu
   if (Buffer.isBuffer(data)) return { payload: data, binary: true };
   if (ArrayBuffer.isView(data)) return { payload: Buffer.from(data.buffer, data.byteOffset, data.byteLength), binary: true };
   if (data instanceof ArrayBuffer || isSharedArrayBuffer(data)) return { payload: Buffer.from(data), binary: true };
+  // A list of chunks (what binaryType 'fragments' delivers), sent as one message.
+  if (Array.isArray(data) && data.every((chunk) => chunk instanceof Uint8Array)) return { payload: Buffer.concat(data), binary: true };
   throw new TypeError(`Cannot send ${describe(data)}: expected a string, Buffer, ArrayBuffer, TypedArray, DataView or Blob`);
 }
 

@@ -1,6 +1,6 @@
 /** fullduplex for Node: the `ws`-shaped server and client. */
 export { WebSocket, type WebSocketEvents, type ConnectionOptions, type SendOptions, type SlowConsumerPolicy, type ClientOptions } from './websocket.js';
-export { WebSocketServer, HandshakeRejection, type ServerOptions, type WebSocketServerEvents, type VerifyClient } from './server.js';
+export { WebSocketServer, HandshakeRejection, type ServerOptions, type WebSocketServerEvents, type VerifyClient, type VerifyClientInfo } from './server.js';
 export type { BinaryType, MessageData, SendData } from './data.js';
 export type { ReceivedMessage } from './message-iterator.js';
 export type { HeartbeatOptions } from './heartbeat.js';

@@ -29,13 +29,20 @@ export class HandshakeRejection extends Error {
   }
 }
 
-/** `ws`'s `verifyClient` hook, for code that moves over from it. */
-export type VerifyClient =
-  | ((info: { origin: string | undefined; secure: boolean; req: IncomingMessage }) => boolean)
-  | ((
-      info: { origin: string | undefined; secure: boolean; req: IncomingMessage },
-      callback: (result: boolean, code?: number, message?: string, headers?: ResponseHeaders) => void,
-    ) => void);
+export interface VerifyClientInfo {
+  origin: string | undefined;
+  secure: boolean;
+  req: IncomingMessage;
+}
+
+/**
+ * `ws`'s `verifyClient` hook, for code that moves over from it: return a boolean (one parameter), or
+ * call `callback` (two parameters).
+ */
+export type VerifyClient = (
+  info: VerifyClientInfo,
+  callback: (result: boolean, code?: number, message?: string, headers?: ResponseHeaders) => void,
+) => unknown;
 
 export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
   /** Listen on this port (standalone mode; plain HTTP requests get 426). */
@@ -157,7 +164,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       this.emit('listening');
     };
     const onError = (error: Error): void => {
-      if (this.listenerCount('error') > 0) this.emit('error', error);
+      // Our own server's errors (EADDRINUSE...) are ours to report, unhandled or not, as in `ws`. A
+      // shared server's errors belong to its owner: pass them on only to those who listen here.
+      if (this.ownsServer || this.listenerCount('error') > 0) this.emit('error', error);
     };
     const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
       if (!this.shouldHandle(request)) {
@@ -286,13 +295,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       authenticate();
       return;
     }
-    const info = { origin, secure: (request.socket as { encrypted?: boolean }).encrypted === true, req: request };
+    const info: VerifyClientInfo = { origin, secure: (request.socket as { encrypted?: boolean }).encrypted === true, req: request };
     if (verify.length >= 2) {
-      (verify as (i: typeof info, cb: (ok: boolean, code?: number, message?: string, headers?: ResponseHeaders) => void) => void)(
-        info,
-        (ok, code = 401, message = '', headers = {}) => (ok ? authenticate() : next(new HandshakeRejection(code, message, headers))),
-      );
-    } else if ((verify as (i: typeof info) => boolean)(info)) {
+      verify(info, (ok, code = 401, message = '', headers = {}) => (ok ? authenticate() : next(new HandshakeRejection(code, message, headers))));
+    } else if (verify(info, () => {}) === true) {
       authenticate();
     } else {
       next(new HandshakeRejection(401));
@@ -343,7 +349,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.open.add(ws);
     ws.once('close', () => {
       this.open.delete(ws);
-      if (this.state === 'closing' && this.open.size === 0) this.finishClose();
+      // After the connection's own close listeners have run.
+      if (this.state === 'closing' && this.open.size === 0) setImmediate(() => this.finishClose());
     });
     callback(ws, request);
     ws[kStart]();

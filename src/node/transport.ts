@@ -200,10 +200,24 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   };
 
   private checkDrain(): void {
-    if (this.bufferedAmount > this.highWaterMark / 2) return;
+    if (this.bufferedAmount > this.highWaterMark / 2) {
+      // The socket emits 'drain' only if its own buffer passed its high-water mark, which may be
+      // above ours: then ask to be told when what is queued now has been written.
+      if (this.socket.writable && !this.socket.writableNeedDrain && !this.drainProbe && !this.ending) {
+        this.drainProbe = true;
+        this.socket.write(EMPTY, this.onDrainProbe);
+      }
+      return;
+    }
     this.needDrain = false;
     this.owner.onDrain();
   }
+
+  private drainProbe = false;
+  private readonly onDrainProbe = (): void => {
+    this.drainProbe = false;
+    if (this.needDrain && !this.closed) this.checkDrain();
+  };
 
   // --- closing -------------------------------------------------------------------------------------
 

@@ -24,6 +24,18 @@ import {
   type SendData,
 } from './data.js';
 import { MessageIterator, type ReceivedMessage } from './message-iterator.js';
+import {
+  addEventListener,
+  getHandler,
+  removeEventListener,
+  setHandler,
+  type WsCloseEvent,
+  type WsErrorEvent,
+  type WsEvent,
+  type WsEventType,
+  type WsListener,
+  type WsMessageEvent,
+} from './event-target.js';
 import { startClientHandshake, type ClientOptions, type ClientHandshakeHooks } from './client.js';
 
 export type { ClientOptions } from './client.js';
@@ -58,7 +70,7 @@ export interface ConnectionOptions {
   autoPong?: boolean;
   /** How long to wait for the peer during the closing handshake, in ms. Default 30,000. */
   closeTimeout?: number;
-  /** Most bytes held for a peer that does not read; then `slowConsumer` acts. Default 16 MiB. */
+  /** When more than this many bytes wait for a peer that does not read, the next send triggers `slowConsumer`. Default 16 MiB. */
   maxBufferedAmount?: number;
   /** Default 'close': fail the connection with 1008. 'drop': refuse the message. 'ignore': keep buffering. */
   slowConsumer?: SlowConsumerPolicy;
@@ -133,6 +145,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   #closeResult: CloseResult | null = null;
   #blobQueue: QueuedSend[] | null = null;
   #blobQueueBytes = 0;
+  /** close() was called while a Blob was being read: the close frame follows the queued sends. */
+  #closeAfterQueue: { code: number | undefined; reason: Buffer | undefined } | null = null;
   #afterCloseBytes = 0;
   #handshake: ClientHandshakeHooks | null = null;
   #errorEmitted = false;
@@ -304,8 +318,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     const transport = this.#transport!;
     const { payload, binary } = toPayload(data);
     const isBinary = options?.binary ?? binary;
-    const size = typeof payload === 'string' ? payload.length : payload.length;
-    if (transport.bufferedAmount + size > this.#options.maxBufferedAmount && this.#options.slowConsumer !== 'ignore') {
+    // The limit applies to what is already waiting: a single message larger than the limit may still
+    // go out, but nothing is added behind a backlog over it. Memory stays under the limit plus one message.
+    if (transport.bufferedAmount > this.#options.maxBufferedAmount && this.#options.slowConsumer !== 'ignore') {
       return this.#slowConsumer(callback);
     }
     const sendOptions = options?.fin === false ? FRAGMENT : undefined;
@@ -326,6 +341,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     const limit = this.#options.maxBufferedAmount;
     const error = new Error(`Slow consumer: more than ${limit} bytes are waiting to be sent`);
     if (this.#options.slowConsumer === 'close') {
+      this.#state = ReadyState.CLOSING;
       this.#transport?.connection.fail(CloseCode.PolicyViolation, 'Slow consumer');
     }
     if (callback !== undefined) process.nextTick(callback, error);
@@ -366,13 +382,20 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       queue.shift();
       this.#blobQueueBytes -= entry.size;
       const options = isBlob(entry.data) && entry.options?.binary === undefined ? { ...entry.options, binary: true } : entry.options;
-      if (this.#state !== ReadyState.OPEN || this.#transport === null || !this.#transport.connection.canSend) {
+      const sending = this.#state === ReadyState.OPEN || (this.#state === ReadyState.CLOSING && this.#closeAfterQueue !== null);
+      if (!sending || this.#transport === null || !this.#transport.connection.canSend) {
         this.#sendAfterClose(data, entry.callback);
         continue;
       }
       this.#sendNow(data, options, entry.callback);
     }
     this.#blobQueue = null;
+    const pendingClose = this.#closeAfterQueue;
+    this.#closeAfterQueue = null;
+    if (pendingClose !== null && this.#state === ReadyState.CLOSING && this.#transport !== null && !this.#transport.connection.closeSent) {
+      this.#transport.connection.close(pendingClose.code, pendingClose.reason);
+      this.#transport.armCloseTimer();
+    }
   }
 
   /** As in `ws` and browsers: data sent after closing counts in `bufferedAmount` and is never sent. */
@@ -430,7 +453,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
    * reason (at most 123 UTF-8 bytes). While connecting, abort the handshake instead.
    */
   close(code?: number, reason?: string | Buffer): void {
-    if (code !== undefined && (typeof code !== 'number' || !isValidCloseCode(code))) {
+    if (code !== undefined && (typeof code !== 'number' || !Number.isInteger(code) || !isValidCloseCode(code))) {
       throw new TypeError('First argument must be a valid error code number');
     }
     // As in `ws`: a reason without a code is not sent.
@@ -450,6 +473,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       if (transport.connection.closeReceived && this.#isServer) transport.closeTransport();
       return;
     }
+    if (this.#blobQueue !== null) {
+      // Sends accepted before close() go out first: #drainBlobQueue sends the close frame after them.
+      this.#closeAfterQueue ??= { code, reason: reasonBytes };
+      return;
+    }
     transport.connection.close(code, reasonBytes);
     transport.armCloseTimer();
   }
@@ -462,6 +490,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       return;
     }
     this.#state = ReadyState.CLOSING;
+    this.#closeAfterQueue = null;
     this.#transport?.destroy();
   }
 
@@ -481,6 +510,42 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   /** Iterate over incoming messages until the connection closes: `for await (const { data, isBinary } of ws)`. */
   [Symbol.asyncIterator](): AsyncIterableIterator<ReceivedMessage> {
     return new MessageIterator(this);
+  }
+
+  // --- the browser-style listener API that `ws` also offers ------------------------------------------
+
+  /** `ws`-compatible: listen with an event object (`event.data`, `event.code`...). */
+  addEventListener<K extends WsEventType>(type: K, listener: WsListener<K>, options?: { once?: boolean }): void {
+    addEventListener(this, type, listener, options);
+  }
+
+  removeEventListener<K extends WsEventType>(type: K, listener: WsListener<K>): void {
+    removeEventListener(this, type, listener);
+  }
+
+  get onopen(): ((event: WsEvent) => void) | null {
+    return getHandler(this, 'open');
+  }
+  set onopen(handler: ((event: WsEvent) => void) | null) {
+    setHandler(this, 'open', handler);
+  }
+  get onmessage(): ((event: WsMessageEvent) => void) | null {
+    return getHandler(this, 'message');
+  }
+  set onmessage(handler: ((event: WsMessageEvent) => void) | null) {
+    setHandler(this, 'message', handler);
+  }
+  get onclose(): ((event: WsCloseEvent) => void) | null {
+    return getHandler(this, 'close');
+  }
+  set onclose(handler: ((event: WsCloseEvent) => void) | null) {
+    setHandler(this, 'close', handler);
+  }
+  get onerror(): ((event: WsErrorEvent) => void) | null {
+    return getHandler(this, 'error');
+  }
+  set onerror(handler: ((event: WsErrorEvent) => void) | null) {
+    setHandler(this, 'error', handler);
   }
 
   // --- TransportOwner ------------------------------------------------------------------------------

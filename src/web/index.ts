@@ -1,0 +1,15 @@
+/**
+ * fullduplex/web: the WHATWG `WebSocket` (https://websockets.spec.whatwg.org/) on Node, so that code
+ * written for browsers runs unchanged. A non-standard third constructor argument takes Node client
+ * options (headers, TLS options, `origin`...): `new WebSocket(url, protocols, { headers })`.
+ */
+export {
+  WebSocket,
+  type BinaryType,
+  type MessageEventData,
+  type WebSocketEventMap,
+  type WebSocketMessageEvent,
+  type WebSocketOptions,
+  type WebSocketSendData,
+} from './websocket.js';
+export { CloseEvent, type CloseEventInit, type CloseEventConstructor } from './close-event.js';

@@ -1,0 +1,325 @@
+/**
+ * End to end with a real browser: headless Chromium loads a page from an http origin, and the page's
+ * script uses the browser's own `WebSocket` against our `WebSocketServer`. Text and binary echo (the
+ * bytes checked on both sides), the closing handshake started by either side with code 4000 and a
+ * reason, a graceful server shutdown (1001), and what the browser's handshake request carries (Origin,
+ * the permessage-deflate offer that the server must decline by not answering it).
+ *
+ * Skips (with the Debian package to install) when Chromium is not installed; nothing else skips.
+ */
+import { after, before, describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Browser, Page } from 'playwright-core';
+import { WebSocketServer, type WebSocket } from '../../src/node/index.js';
+import { chromiumSkipReason, launchChromium } from '../helpers/browser.js';
+
+const skip = chromiumSkipReason();
+const TIMEOUT = 120_000;
+
+/** The page's script: plain JavaScript run by the browser, driven through `page.evaluate`. */
+const PAGE_SCRIPT = String.raw`
+'use strict';
+function toHex(buffer) {
+  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+function fromHex(hex) {
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return bytes.buffer; // an ArrayBuffer, exactly these bytes
+}
+const sockets = new Map();
+window.fullduplex = {
+  /** Open a connection; resolves when open with what was negotiated. */
+  async open(name, url, protocols) {
+    const ws = new WebSocket(url, protocols);
+    ws.binaryType = 'arraybuffer';
+    const entry = { ws, inbox: [], waiting: [], errors: 0, closed: null };
+    sockets.set(name, entry);
+    ws.onmessage = (event) => {
+      const item = typeof event.data === 'string'
+        ? { kind: 'text', text: event.data }
+        : { kind: event.data instanceof ArrayBuffer ? 'arraybuffer' : String(event.data), hex: toHex(event.data) };
+      const waiter = entry.waiting.shift();
+      if (waiter) waiter.resolve(item); else entry.inbox.push(item);
+    };
+    ws.onerror = () => { entry.errors++; };
+    entry.closed = new Promise((resolve) => {
+      ws.onclose = (event) => {
+        for (const waiter of entry.waiting.splice(0)) waiter.reject(new Error('closed while waiting for a message'));
+        resolve({ code: event.code, reason: event.reason, wasClean: event.wasClean });
+      };
+    });
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      entry.closed.then((close) => reject(new Error('closed before open: ' + JSON.stringify(close))));
+    });
+    return { protocol: ws.protocol, extensions: ws.extensions, url: ws.url };
+  },
+  /** Send text, or binary given as hex (sent as an ArrayBuffer); resolve with the next message. */
+  async roundTrip(name, message) {
+    const entry = sockets.get(name);
+    entry.ws.send(message.kind === 'text' ? message.text : fromHex(message.hex));
+    if (entry.inbox.length > 0) return entry.inbox.shift();
+    return new Promise((resolve, reject) => entry.waiting.push({ resolve, reject }));
+  },
+  send(name, text) {
+    sockets.get(name).ws.send(text);
+  },
+  close(name, code, reason) {
+    sockets.get(name).ws.close(code, reason);
+  },
+  /** Resolves with the CloseEvent's code, reason and wasClean, and the number of error events. */
+  async closed(name) {
+    const entry = sockets.get(name);
+    const close = await entry.closed;
+    return { ...close, errors: entry.errors, readyState: entry.ws.readyState };
+  },
+};
+`;
+
+const PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>fullduplex e2e</title></head>
+<body><script>${PAGE_SCRIPT}</script></body></html>`;
+
+type Message = { kind: 'text'; text: string } | { kind: 'binary'; hex: string };
+type Received = { kind: string; text?: string; hex?: string };
+interface BrowserClose {
+  code: number;
+  reason: string;
+  wasClean: boolean;
+  errors: number;
+  readyState: number;
+}
+
+/** Call `window.fullduplex[method](...args)` in the page (a string expression: no compiled code crosses over). */
+function call<T>(page: Page, method: string, ...args: unknown[]): Promise<T> {
+  return page.evaluate(`window.fullduplex.${method}(${args.map((arg) => JSON.stringify(arg)).join(', ')})`) as Promise<T>;
+}
+
+/** What the server saw of one browser connection. */
+interface ServerSide {
+  ws: WebSocket;
+  headers: IncomingHttpHeaders;
+  url: string;
+  responseLines: string[];
+  received: Array<{ isBinary: boolean; data: Buffer }>;
+  closed: Promise<{ code: number; reason: string; wasClean: boolean | undefined }>;
+}
+
+/** A deterministic byte pattern (a simple LCG), so failures are reproducible. */
+function pattern(length: number, seed: number): Buffer {
+  const out = Buffer.alloc(length);
+  let state = seed >>> 0;
+  for (let i = 0; i < length; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    out[i] = state >>> 24;
+  }
+  return out;
+}
+
+const TEXTS = ['hello', '', 'héllo wörld — 你好 — 🦄 — \u{10FFFF}', 'x'.repeat(125), 'long: ' + 'abcdefghij'.repeat(10_000)];
+const BINARIES = [
+  Buffer.from([0, 1, 2, 0xfe, 0xff]),
+  Buffer.alloc(0),
+  Buffer.from(Array.from({ length: 256 }, (_, i) => i)), // every byte value, 16-bit length
+  pattern(70_000, 4000), // 64-bit length
+];
+
+describe('a real browser (Chromium) against WebSocketServer', () => {
+  let browser: Browser | null = null;
+  let page: Page;
+  let pageServer: Server;
+  let pageOrigin: string;
+  let wss: WebSocketServer;
+  let wsPort: number;
+  const connections = new Map<string, ServerSide>();
+  const waiters = new Map<string, (side: ServerSide) => void>();
+
+  /** The server side of the connection the page opened as `?id=name`. */
+  function serverSide(name: string): Promise<ServerSide> {
+    const known = connections.get(name);
+    if (known !== undefined) return Promise.resolve(known);
+    return new Promise((resolve) => waiters.set(name, resolve));
+  }
+
+  function track(server: WebSocketServer): void {
+    let lastLines: string[] = [];
+    server.on('headers', (lines) => {
+      lastLines = lines;
+    });
+    server.on('connection', (ws, request) => {
+      const url = request.url ?? '/';
+      const name = new URL(url, 'http://x').searchParams.get('id') ?? url;
+      const side: ServerSide = {
+        ws,
+        headers: request.headers,
+        url,
+        responseLines: [...lastLines],
+        received: [],
+        closed: new Promise((resolve) =>
+          ws.once('close', (code, reason) => resolve({ code, reason: reason.toString('utf8'), wasClean: ws.closeResult?.wasClean })),
+        ),
+      };
+      ws.on('error', () => {}); // reported through `close` (and asserted there)
+      ws.on('message', (data, isBinary) => {
+        const bytes = Buffer.from(data as Buffer);
+        side.received.push({ isBinary, data: bytes });
+        if (!isBinary && bytes.toString('utf8') === 'close-from-server') ws.close(4000, 'server says goodbye');
+        else ws.send(bytes, { binary: isBinary });
+      });
+      connections.set(name, side);
+      waiters.get(name)?.(side);
+    });
+  }
+
+  before(
+    async () => {
+      browser = await launchChromium();
+      if (browser === null) return; // every test skips
+
+      pageServer = createServer((request, response) => {
+        if (request.url === '/' || request.url?.startsWith('/?')) {
+          response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+          response.end(PAGE);
+        } else {
+          response.writeHead(404);
+          response.end();
+        }
+      });
+      pageServer.listen(0, '127.0.0.1');
+      await once(pageServer, 'listening');
+      pageOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
+
+      wss = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeat: false, handleProtocols: (protocols) => (protocols.has('chat') ? 'chat' : false) });
+      await once(wss, 'listening');
+      wsPort = (wss.address() as AddressInfo).port;
+      track(wss);
+
+      page = await browser.newPage();
+      await page.goto(`${pageOrigin}/`);
+      assert.equal(await page.evaluate('location.origin'), pageOrigin);
+    },
+    { timeout: TIMEOUT },
+  );
+
+  after(
+    async () => {
+      await browser?.close();
+      if (wss !== undefined) await new Promise<void>((resolve) => wss.close(() => resolve()));
+      if (pageServer !== undefined) {
+        pageServer.closeAllConnections();
+        await new Promise<void>((resolve) => pageServer.close(() => resolve()));
+      }
+    },
+    { timeout: TIMEOUT },
+  );
+
+  /** Open from the page, echo every text and binary message, and check both sides saw the same bytes. */
+  async function openAndEcho(t: TestContext, name: string): Promise<ServerSide> {
+    const opened = await call<{ protocol: string; extensions: string; url: string }>(page, 'open', name, `ws://127.0.0.1:${wsPort}/echo?id=${name}`, ['chat', 'superchat']);
+    const side = await serverSide(name);
+
+    // The negotiation, as the browser saw it: our chosen subprotocol, and no extension.
+    assert.equal(opened.protocol, 'chat');
+    assert.equal(opened.extensions, '');
+    assert.equal(side.ws.protocol, 'chat');
+    assert.equal(side.ws.extensions, '');
+
+    // What the browser sent: its page's origin, and an extension offer the server leaves unanswered.
+    const headers = side.headers;
+    assert.equal(headers['origin'], pageOrigin);
+    assert.equal(headers['sec-websocket-version'], '13');
+    assert.equal(headers['sec-websocket-protocol'], 'chat, superchat');
+    assert.match(String(headers['user-agent']), /Chrome\//);
+    const offer = headers['sec-websocket-extensions'];
+    assert.equal(typeof offer, 'string', 'Chromium offers an extension');
+    assert.match(offer as string, /permessage-deflate/);
+    assert.ok(
+      side.responseLines.every((line) => !/^sec-websocket-extensions:/i.test(line)),
+      `the 101 response must not answer the extension offer: ${JSON.stringify(side.responseLines)}`,
+    );
+    t.diagnostic(`Chromium offered Sec-WebSocket-Extensions: ${offer as string}`);
+    t.diagnostic(`Origin: ${String(headers['origin'])}; User-Agent: ${String(headers['user-agent'])}`);
+
+    const sent: Message[] = [
+      ...TEXTS.map((text): Message => ({ kind: 'text', text })),
+      ...BINARIES.map((bytes): Message => ({ kind: 'binary', hex: bytes.toString('hex') })),
+    ];
+    for (const message of sent) {
+      const echo = await call<Received>(page, 'roundTrip', name, message);
+      if (message.kind === 'text') {
+        assert.equal(echo.kind, 'text');
+        assert.ok(echo.text === message.text, `text echo of ${message.text.length} chars differs`);
+      } else {
+        assert.equal(echo.kind, 'arraybuffer', 'binary arrives as an ArrayBuffer');
+        assert.ok(echo.hex === message.hex, `binary echo of ${message.hex.length / 2} bytes differs`);
+      }
+    }
+    // The server received exactly what the page sent, typed as sent.
+    assert.equal(side.received.length, sent.length);
+    side.received.forEach((got, i) => {
+      const message = sent[i]!;
+      assert.equal(got.isBinary, message.kind === 'binary', `message ${i} type`);
+      const expected = message.kind === 'text' ? Buffer.from(message.text, 'utf8') : Buffer.from(message.hex, 'hex');
+      assert.ok(got.data.equals(expected), `message ${i}: the server received different bytes`);
+    });
+    return side;
+  }
+
+  it('echoes text and binary; the browser closes with 4000 and a reason', { skip, timeout: TIMEOUT }, async (t) => {
+    const side = await openAndEcho(t, 'browser-closes');
+    await call(page, 'close', 'browser-closes', 4000, 'browser says goodbye');
+    const browserClose = await call<BrowserClose>(page, 'closed', 'browser-closes');
+    const serverClose = await side.closed;
+
+    // The server saw the browser's code and reason, after a clean closing handshake.
+    assert.deepEqual(serverClose, { code: 4000, reason: 'browser says goodbye', wasClean: true });
+    // The browser got our echo of its code (RFC 6455 §5.5.1; the reason is not echoed) and a clean close.
+    assert.equal(browserClose.code, 4000);
+    assert.equal(browserClose.wasClean, true);
+    assert.equal(browserClose.errors, 0);
+    assert.equal(browserClose.readyState, 3);
+    t.diagnostic(`browser CloseEvent: ${JSON.stringify(browserClose)}`);
+  });
+
+  it('echoes text and binary; the server closes with 4000 and a reason', { skip, timeout: TIMEOUT }, async (t) => {
+    const side = await openAndEcho(t, 'server-closes');
+    await call(page, 'send', 'server-closes', 'close-from-server');
+    const browserClose = await call<BrowserClose>(page, 'closed', 'server-closes');
+    const serverClose = await side.closed;
+
+    // The browser saw the server's code and reason, cleanly.
+    assert.equal(browserClose.code, 4000);
+    assert.equal(browserClose.reason, 'server says goodbye');
+    assert.equal(browserClose.wasClean, true);
+    assert.equal(browserClose.errors, 0);
+    // The server got the browser's answering close frame (Chromium echoes the code) and closed TCP.
+    assert.equal(serverClose.code, 4000);
+    assert.equal(serverClose.wasClean, true);
+    t.diagnostic(`server close event: ${JSON.stringify(serverClose)}`);
+  });
+
+  it('a graceful server shutdown reaches the browser as 1001', { skip, timeout: TIMEOUT }, async () => {
+    const other = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeat: false });
+    await once(other, 'listening');
+    const port = (other.address() as AddressInfo).port;
+    track(other);
+    try {
+      await call(page, 'open', 'shutdown', `ws://127.0.0.1:${port}/?id=shutdown`, []);
+      const side = await serverSide('shutdown');
+      assert.equal(side.ws.protocol, '');
+      const stopped = new Promise<void>((resolve) => other.close(() => resolve()));
+      const browserClose = await call<BrowserClose>(page, 'closed', 'shutdown');
+      await stopped;
+      assert.equal(browserClose.code, 1001);
+      assert.equal(browserClose.reason, 'Server shutting down');
+      assert.equal(browserClose.wasClean, true);
+      assert.equal((await side.closed).code, 1001);
+    } finally {
+      other.close();
+    }
+  });
+});

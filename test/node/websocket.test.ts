@@ -1,0 +1,330 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { WebSocket, type WebSocketServer } from '../../src/node/index.js';
+import { Opcode } from '../../src/protocol/constants.js';
+import { handshakenPeer, nextEvent, parseServerFrames, startServer, stopServer } from '../helpers/net.js';
+
+/** A server and one connected client; `server` is the server side of that connection. */
+async function pair(serverOptions = {}, clientOptions = {}): Promise<{ wss: WebSocketServer; client: WebSocket; server: WebSocket }> {
+  const { wss, url } = await startServer(serverOptions);
+  const connected = nextEvent<[WebSocket]>(wss, 'connection');
+  const client = new WebSocket(url, clientOptions);
+  const [server] = await connected;
+  if (client.readyState !== WebSocket.OPEN) await nextEvent(client, 'open');
+  return { wss, client, server };
+}
+
+async function shutdown(wss: WebSocketServer, ...sockets: WebSocket[]): Promise<void> {
+  for (const ws of sockets) ws.terminate();
+  await stopServer(wss);
+}
+
+describe('WebSocket: sending', () => {
+  it('sends every kind of data: string, Buffer, ArrayBuffer, TypedArray, DataView, Blob, number, fragments', async () => {
+    const { wss, client, server } = await pair();
+    const received: Array<[string, boolean]> = [];
+    server.on('message', (data, isBinary) => received.push([(data as Buffer).toString('hex'), isBinary]));
+    client.send('hi');
+    client.send(Buffer.from([1, 2]));
+    client.send(new Uint8Array([3, 4]).buffer);
+    client.send(new Uint16Array([0x0605]));
+    client.send(new DataView(new Uint8Array([7, 8, 9]).buffer, 1, 2));
+    client.send(new Blob([Buffer.from([10, 11])]));
+    client.send('after blob'); // stays after the Blob, which is read asynchronously
+    client.send(42);
+    client.send([Buffer.from([12]), Buffer.from([13])]);
+    client.send('bytes as text', { binary: false });
+    client.send(Buffer.from('text'), { binary: false });
+    while (received.length < 11) await nextEvent(server, 'message');
+    assert.deepEqual(received, [
+      [Buffer.from('hi').toString('hex'), false],
+      ['0102', true],
+      ['0304', true],
+      ['0506', true],
+      ['0809', true],
+      ['0a0b', true],
+      [Buffer.from('after blob').toString('hex'), false],
+      [Buffer.from('42').toString('hex'), false],
+      ['0c0d', true],
+      [Buffer.from('bytes as text').toString('hex'), false],
+      [Buffer.from('text').toString('hex'), false],
+    ]);
+    await shutdown(wss, client);
+  });
+
+  it('calls send callbacks once written; after close with an error, counting bufferedAmount', async () => {
+    const { wss, client } = await pair();
+    const done: Array<Error | null | undefined> = [];
+    client.send('one', (error) => done.push(error));
+    client.send('two', {}, (error) => done.push(error));
+    while (done.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(done, [null, null]);
+    assert.equal(client.bufferedAmount, 0);
+    client.close();
+    const late = await new Promise<Error | null | undefined>((resolve) => client.send('late', resolve));
+    assert.match(String(late), /CLOSING/);
+    assert.equal(client.bufferedAmount, 4);
+    await nextEvent(client, 'close');
+    await stopServer(wss);
+  });
+
+  it('sends fragments with fin: false', async () => {
+    const { wss, client, server } = await pair();
+    client.send('frag', { fin: false });
+    client.send('men', { fin: false });
+    client.send('ted');
+    const [data, isBinary] = await nextEvent<[Buffer, boolean]>(server, 'message');
+    assert.equal(data.toString(), 'fragmented');
+    assert.equal(isBinary, false);
+    await shutdown(wss, client);
+  });
+
+  it('ping: numbers are sent as text, never as uninitialised memory; over 125 bytes throws', async () => {
+    const { wss, client, server } = await pair();
+    client.ping(1e6);
+    const [payload] = await nextEvent<[Buffer]>(server, 'ping');
+    assert.equal(payload.toString(), '1000000');
+    const [pong] = await nextEvent<[Buffer]>(client, 'pong');
+    assert.equal(pong.toString(), '1000000');
+    assert.throws(() => client.ping(Buffer.alloc(126)), RangeError);
+    client.pong('unsolicited');
+    assert.equal((await nextEvent<[Buffer]>(server, 'pong'))[0].toString(), 'unsolicited');
+    await shutdown(wss, client);
+  });
+
+  it('close() validates code and reason as ws does', async () => {
+    const { wss, client } = await pair();
+    assert.throws(() => client.close(1005), TypeError);
+    assert.throws(() => client.close(999), TypeError);
+    assert.throws(() => client.close(1000, 'x'.repeat(124)), RangeError);
+    assert.equal(client.readyState, WebSocket.OPEN);
+    await shutdown(wss, client);
+  });
+
+  it('a close reason given as a TypedArray is sent as its bytes', async () => {
+    const { wss, client, server } = await pair();
+    const closed = nextEvent<[number, Buffer]>(server, 'close');
+    client.close(4001, new Uint8Array([0x68, 0x69]) as Buffer);
+    const [code, reason] = await closed;
+    assert.equal(code, 4001);
+    assert.equal(reason.toString(), 'hi');
+    await stopServer(wss);
+  });
+
+  it('terminate() closes at once with 1006 on both sides', async () => {
+    const { wss, client, server } = await pair();
+    const serverClosed = nextEvent<[number]>(server, 'close');
+    const clientClosed = nextEvent<[number]>(client, 'close');
+    client.terminate();
+    assert.equal((await clientClosed)[0], 1006);
+    assert.equal((await serverClosed)[0], 1006);
+    await stopServer(wss);
+  });
+});
+
+describe('WebSocket: receiving', () => {
+  it('binaryType: nodebuffer, arraybuffer, fragments, blob (text stays a Buffer)', async () => {
+    const { wss, client, server } = await pair();
+    const results: unknown[] = [];
+    client.on('message', (data) => results.push(data));
+    for (const type of ['nodebuffer', 'arraybuffer', 'fragments', 'blob'] as const) {
+      client.binaryType = type;
+      server.send(Buffer.from([1, 2, 3]));
+      await nextEvent(client, 'message');
+    }
+    client.binaryType = 'bogus' as never;
+    assert.equal(client.binaryType, 'blob');
+    server.send('text');
+    await nextEvent(client, 'message');
+    assert.ok(Buffer.isBuffer(results[0]));
+    assert.ok(results[1] instanceof ArrayBuffer && (results[1] as ArrayBuffer).byteLength === 3);
+    assert.ok(Array.isArray(results[2]));
+    assert.ok(results[3] instanceof Blob);
+    assert.deepEqual([...new Uint8Array(await (results[3] as Blob).arrayBuffer())], [1, 2, 3]);
+    assert.ok(Buffer.isBuffer(results[4]));
+    await shutdown(wss, client);
+  });
+
+  it('for await yields messages in order until the connection closes', async () => {
+    const { wss, client, server } = await pair();
+    for (let i = 0; i < 50; i++) server.send(`m${i}`);
+    server.close(1000);
+    const seen: string[] = [];
+    for await (const { data, isBinary } of client) {
+      assert.equal(isBinary, false);
+      seen.push(String(data));
+    }
+    assert.equal(seen.length, 50);
+    assert.equal(seen[49], 'm49');
+    await stopServer(wss);
+  });
+
+  it('for await throws when the connection fails, and break leaves it open', async () => {
+    const { wss, client, server } = await pair({ maxPayload: 10 });
+    const iterator = server[Symbol.asyncIterator]();
+    client.send('small');
+    assert.equal(String((await iterator.next()).value?.data), 'small');
+    await iterator.return?.();
+    assert.equal(server.readyState, WebSocket.OPEN);
+    const failing = (async () => {
+      for await (const message of server) void message;
+    })();
+    client.send('this is too long for the limit');
+    await assert.rejects(failing, /exceeds/);
+    await stopServer(wss);
+  });
+
+  it('a listener that throws is reported through error; other connections carry on', async () => {
+    const { wss, url } = await startServer();
+    const servers: WebSocket[] = [];
+    wss.on('connection', (ws) => {
+      servers.push(ws);
+      ws.on('message', (data) => {
+        if (String(data) === 'boom') throw new Error('listener failed');
+        ws.send(data);
+      });
+    });
+    const a = new WebSocket(url);
+    const b = new WebSocket(url);
+    await Promise.all([nextEvent(a, 'open'), nextEvent(b, 'open')]);
+    while (servers.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    const reported = nextEvent<[Error]>(servers[0]!, 'error');
+    a.send('boom');
+    assert.match((await reported)[0].message, /listener failed/);
+    a.send('still here');
+    b.send('unaffected');
+    assert.equal(String((await nextEvent<[Buffer]>(a, 'message'))[0]), 'still here');
+    assert.equal(String((await nextEvent<[Buffer]>(b, 'message'))[0]), 'unaffected');
+    a.terminate();
+    b.terminate();
+    await stopServer(wss);
+  });
+
+  it('pause() stops message delivery until resume()', async () => {
+    const { wss, client, server } = await pair();
+    client.pause();
+    assert.equal(client.isPaused, true);
+    let got = 0;
+    client.on('message', () => got++);
+    server.send('while paused');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(got, 0);
+    client.resume();
+    await nextEvent(client, 'message');
+    assert.equal(got, 1);
+    await shutdown(wss, client);
+  });
+});
+
+describe('WebSocket: slow consumers and backpressure', () => {
+  it("policy 'close': a peer that stops reading is failed with 1008 and memory stays bounded", async () => {
+    const limit = 1024 * 1024;
+    const { wss, port } = await startServer({ maxBufferedAmount: limit, closeTimeout: 200 });
+    const connected = nextEvent<[WebSocket]>(wss, 'connection');
+    const peer = await handshakenPeer(port);
+    peer.socket.pause(); // reads nothing from now on
+    const [server] = await connected;
+    const closed = nextEvent<[number]>(server, 'close');
+    const chunk = Buffer.alloc(64 * 1024);
+    let maxBuffered = 0;
+    let refused = 0;
+    for (let i = 0; i < 400 && server.readyState === WebSocket.OPEN; i++) {
+      if (!server.send(chunk)) refused++;
+      maxBuffered = Math.max(maxBuffered, server.bufferedAmount);
+      if (i % 8 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.ok(maxBuffered <= limit + chunk.length, `buffered ${maxBuffered}`);
+    assert.ok(refused > 0);
+    assert.equal(server.readyState, WebSocket.CLOSING);
+    const [code] = await closed;
+    assert.equal(code, 1008);
+    peer.destroy();
+    await stopServer(wss);
+  });
+
+  it("policy 'drop': messages over the limit are refused with an error and the connection stays open", async () => {
+    const { wss, port } = await startServer({ maxBufferedAmount: 256 * 1024, slowConsumer: 'drop' });
+    const connected = nextEvent<[WebSocket]>(wss, 'connection');
+    const peer = await handshakenPeer(port);
+    peer.socket.pause();
+    const [server] = await connected;
+    const errors: Error[] = [];
+    for (let i = 0; i < 100; i++) server.send(Buffer.alloc(64 * 1024), (error) => error && errors.push(error));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(errors.length > 0);
+    assert.match(errors[0]!.message, /Slow consumer/);
+    assert.equal(server.readyState, WebSocket.OPEN);
+    assert.ok(server.bufferedAmount <= 256 * 1024 + 64 * 1024);
+    peer.destroy();
+    await stopServer(wss);
+  });
+
+  it('send() returns false above highWaterMark and drain follows when the peer reads', async () => {
+    const { wss, client, server } = await pair({ highWaterMark: 64 * 1024 });
+    let accepted = true;
+    let sent = 0;
+    while (accepted) {
+      accepted = server.send(Buffer.alloc(16 * 1024));
+      sent++;
+    }
+    assert.ok(sent >= 4);
+    let received = 0;
+    client.on('message', () => received++);
+    await nextEvent(server, 'drain');
+    assert.ok(server.bufferedAmount <= 32 * 1024);
+    while (received < sent) await nextEvent(client, 'message');
+    await shutdown(wss, client);
+  });
+});
+
+describe('WebSocket: closing', () => {
+  it('the server closes TCP first after the handshake; the client waits for it', async () => {
+    const { wss, port } = await startServer();
+    const connected = nextEvent<[WebSocket]>(wss, 'connection');
+    const peer = await handshakenPeer(port);
+    const [server] = await connected;
+    server.close(1000, 'done');
+    await peer.waitFor((r) => parseServerFrames(r).some((f) => f.opcode === Opcode.Close));
+    assert.equal(peer.closed, false, 'the server waits for our close frame before closing TCP');
+    const closed = nextEvent<[number]>(server, 'close');
+    // Our (masked) close frame answers; the server then closes TCP.
+    peer.write(Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]));
+    await peer.waitClosed();
+    assert.equal((await closed)[0], 1000);
+    assert.equal(server.closeResult?.wasClean, true);
+    await stopServer(wss);
+  });
+});
+
+describe('WebSocket: the browser-style listener API (as in ws)', () => {
+  it('onmessage/onclose handlers and addEventListener get event objects', async () => {
+    const { wss, client, server } = await pair();
+    const seen: string[] = [];
+    const listener = (event: { data: unknown }): void => {
+      seen.push(`listener:${String(event.data)}`);
+    };
+    client.addEventListener('message', listener);
+    client.addEventListener('message', listener); // added once only
+    client.onmessage = (event) => seen.push(`first:${String(event.data)}`);
+    client.onmessage = (event) => seen.push(`handler:${String(event.data)}`); // replaces the first
+    server.send('one');
+    await nextEvent(client, 'message');
+    client.removeEventListener('message', listener);
+    server.send('two');
+    await nextEvent(client, 'message');
+    assert.deepEqual(seen, ['listener:one', 'handler:one', 'handler:two']);
+    assert.equal(typeof client.onmessage, 'function');
+    client.onmessage = null;
+    assert.equal(client.onmessage, null);
+
+    const closed = new Promise<{ code: number; reason: string; wasClean: boolean }>((resolve) => {
+      client.onclose = (event) => resolve(event);
+    });
+    server.close(4000, 'bye');
+    const event = await closed;
+    assert.equal(event.code, 4000);
+    assert.equal(event.reason, 'bye');
+    assert.equal(event.wasClean, true);
+    await stopServer(wss);
+  });
+});
