@@ -1,0 +1,4 @@
+/** Section 13: (to be written). */
+import type { CaseDefinition } from '../case.js';
+
+export const section13: CaseDefinition[] = [];

@@ -1,0 +1,197 @@
+/**
+ * Testing clients (Autobahn's "fuzzingserver" mode): an HTTP server that the client under test drives
+ * with the Autobahn protocol, so existing Autobahn client drivers work unchanged:
+ *   /getCaseCount               one text message: the number of cases
+ *   /getCaseInfo?case=N         one text message: {"id", "description"}
+ *   /runCase?case=N&agent=A     case N runs (the client must echo every message)
+ *   /getCaseStatus?case=N&agent=A  one text message: {"behavior"} once case N has a result for agent A
+ *   /updateReports?agent=A      writes the reports (for agent A, or all agents)
+ * Cases are numbered from 1, in suite order.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import { CaseRun, type CaseDefinition, type CaseResult } from './case.js';
+import { FuzzPeer, DEFAULT_TIMEOUTS, type PeerTimeouts } from './fuzz-peer.js';
+import { validateRequest, acceptResponseLines, formatResponseLines } from '../protocol/handshake-server.js';
+import { formatRejection } from '../protocol/handshake.js';
+import { HandshakeError } from '../protocol/errors.js';
+
+export interface ClientTestOptions {
+  readonly cases: readonly CaseDefinition[];
+  readonly port?: number;
+  readonly host?: string;
+  readonly timeouts?: PeerTimeouts;
+}
+
+export interface ClientTestEvents {
+  /** A case finished for an agent. */
+  result: [agent: string, result: CaseResult];
+  /** A client asked for the reports (`/updateReports`). */
+  reports: [agent: string | null];
+}
+
+export class ClientTestServer extends EventEmitter<ClientTestEvents> {
+  readonly cases: readonly CaseDefinition[];
+  /** Results per agent, by case id. */
+  readonly results = new Map<string, Map<string, CaseResult>>();
+  private readonly server: Server;
+  private readonly timeouts: PeerTimeouts;
+  private readonly statusWaiters = new Map<string, Array<(result: CaseResult) => void>>();
+  private readonly sockets = new Set<Duplex>();
+
+  constructor(options: ClientTestOptions) {
+    super();
+    this.cases = options.cases;
+    this.timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+    this.server = createServer((_request, response) => {
+      response.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket' });
+      response.end('This is the fullduplex conformance server: point a WebSocket client driver at it.\n');
+    });
+    this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(request, socket, head));
+  }
+
+  listen(port = 0, host = '127.0.0.1'): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** The results of one agent, in suite order. */
+  resultsFor(agent: string): CaseResult[] {
+    const byId = this.results.get(agent);
+    if (byId === undefined) return [];
+    return this.cases.flatMap((c) => {
+      const result = byId.get(c.id);
+      return result === undefined ? [] : [result];
+    });
+  }
+
+  private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => {});
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const agent = url.searchParams.get('agent');
+    const caseNumber = Number(url.searchParams.get('case'));
+    const definition = Number.isInteger(caseNumber) && caseNumber >= 1 ? this.cases[caseNumber - 1] : undefined;
+
+    let key: string;
+    try {
+      key = validateRequest(request).key;
+    } catch (error) {
+      if (!(error instanceof HandshakeError)) throw error;
+      socket.end(formatRejection(error.status, error.message, error.headers));
+      return;
+    }
+    const refuse = (status: number, message: string): void => {
+      socket.end(formatRejection(status, message));
+    };
+
+    switch (url.pathname) {
+      case '/runCase': {
+        if (definition === undefined) return refuse(404, `No case ${url.searchParams.get('case')} (there are ${this.cases.length})`);
+        if (agent === null) return refuse(400, 'runCase needs an agent');
+        const run = new CaseRun(definition, true);
+        let extensionHeader: string | undefined;
+        let negotiated: ReturnType<NonNullable<NonNullable<CaseDefinition['extensions']>['respond']>> = null;
+        if (definition.extensions?.respond !== undefined) {
+          const offer = request.headers['sec-websocket-extensions'];
+          negotiated = definition.extensions.respond(Array.isArray(offer) ? offer.join(', ') : offer, run);
+          extensionHeader = negotiated?.header;
+        }
+        run.handshakeRequest = rawRequest(request);
+        const response = formatResponseLines(acceptResponseLines({ key, extensions: extensionHeader }));
+        run.handshakeResponse = response.trimEnd();
+        socket.write(response);
+        const limit = setTimeout(() => socket.destroy(), (definition.timeLimit ?? 60) * 1000);
+        const peer = new FuzzPeer(socket, 'server', {
+          onOpen: () => run.open(peer),
+          onMessage: (payload, binary) => run.onMessage(payload, binary),
+          onPong: (payload) => run.onPong(payload),
+          onConnectionLost: () => {
+            clearTimeout(limit);
+            if (definition.extensions?.respond !== undefined && negotiated === null) {
+              run.unimplemented('The client did not offer what this case needs');
+            } else {
+              run.connectionLost();
+            }
+            this.record(agent, run.toResult());
+          },
+        }, this.timeouts);
+        if (definition.extensions?.respond !== undefined && negotiated === null) {
+          peer.sendClose(1000);
+          return;
+        }
+        if (negotiated !== null) peer.setExtension(negotiated.extension);
+        peer.start(head);
+        return;
+      }
+      case '/getCaseCount':
+        return this.reply(socket, key, head, String(this.cases.length));
+      case '/getCaseInfo':
+        if (definition === undefined) return refuse(404, 'No such case');
+        return this.reply(socket, key, head, JSON.stringify({ id: definition.id, description: definition.description }));
+      case '/getCaseStatus': {
+        if (definition === undefined || agent === null) return refuse(400, 'getCaseStatus needs a case and an agent');
+        const existing = this.results.get(agent)?.get(definition.id);
+        if (existing !== undefined) return this.reply(socket, key, head, JSON.stringify({ behavior: existing.behavior }));
+        const waitKey = `${agent}\u0000${definition.id}`;
+        const waiters = this.statusWaiters.get(waitKey) ?? [];
+        waiters.push((result) => this.reply(socket, key, head, JSON.stringify({ behavior: result.behavior })));
+        this.statusWaiters.set(waitKey, waiters);
+        return;
+      }
+      case '/updateReports':
+        this.emit('reports', agent);
+        return this.reply(socket, key, head, null);
+      default:
+        return refuse(404, `Unknown path ${url.pathname}`);
+    }
+  }
+
+  /** Accept, send one text message (if any), and close. */
+  private reply(socket: Duplex, key: string, head: Buffer, text: string | null): void {
+    socket.write(formatResponseLines(acceptResponseLines({ key })));
+    const peer = new FuzzPeer(socket, 'server', {
+      onOpen: () => {
+        if (text !== null) peer.sendMessage(text);
+        peer.sendClose(1000);
+      },
+      onMessage: () => {},
+      onPong: () => {},
+      onConnectionLost: () => {},
+    }, this.timeouts);
+    peer.createWirelog = false;
+    peer.start(head);
+  }
+
+  private record(agent: string, result: CaseResult): void {
+    let byId = this.results.get(agent);
+    if (byId === undefined) {
+      byId = new Map();
+      this.results.set(agent, byId);
+    }
+    byId.set(result.id, result);
+    this.emit('result', agent, result);
+    const waitKey = `${agent}\u0000${result.id}`;
+    for (const waiter of this.statusWaiters.get(waitKey) ?? []) waiter(result);
+    this.statusWaiters.delete(waitKey);
+  }
+}
+
+function rawRequest(request: IncomingMessage): string {
+  let text = `${request.method ?? 'GET'} ${request.url ?? '/'} HTTP/${request.httpVersion}\r\n`;
+  for (let i = 0; i < request.rawHeaders.length; i += 2) text += `${request.rawHeaders[i]}: ${request.rawHeaders[i + 1]}\r\n`;
+  return text.trimEnd();
+}

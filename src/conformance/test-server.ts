@@ -1,0 +1,143 @@
+/**
+ * Testing a server (Autobahn's "fuzzingclient" mode): for each case, connect to the server's URL as a
+ * fuzzing client, run the case against the server's echo, and score it.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import { CaseRun, type CaseDefinition, type CaseResult } from './case.js';
+import { FuzzPeer, DEFAULT_TIMEOUTS, type PeerTimeouts } from './fuzz-peer.js';
+import { computeAcceptKey } from '../protocol/handshake.js';
+
+export interface ServerTestOptions {
+  /** The server's URL (ws:// or wss://); it must echo every message with its opcode. */
+  readonly url: string;
+  readonly cases: readonly CaseDefinition[];
+  /** Cases run at once (1 as in Autobahn; more is faster against servers that handle it). */
+  readonly parallel?: number;
+  readonly timeouts?: PeerTimeouts;
+  /** TLS: trust this CA, or do not verify (self-signed test servers). */
+  readonly ca?: string | Buffer;
+  readonly rejectUnauthorized?: boolean;
+  /** Called as each case finishes. */
+  readonly onResult?: (result: CaseResult, done: number, total: number) => void;
+}
+
+const OPEN_HANDSHAKE_TIMEOUT = 5000;
+const MAX_RESPONSE_HEAD = 64 * 1024;
+
+/** Run the cases against the server; results come back in suite order. */
+export async function testServer(options: ServerTestOptions): Promise<CaseResult[]> {
+  const url = new URL(options.url);
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new TypeError(`Not a ws:// or wss:// URL: ${options.url}`);
+  const results: CaseResult[] = new Array(options.cases.length);
+  let next = 0;
+  let done = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(options.parallel ?? 1, options.cases.length)) }, async () => {
+    while (next < options.cases.length) {
+      const index = next++;
+      const result = await runCase(url, options.cases[index]!, options);
+      results[index] = result;
+      done++;
+      options.onResult?.(result, done, options.cases.length);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+function runCase(url: URL, definition: CaseDefinition, options: ServerTestOptions): Promise<CaseResult> {
+  return new Promise((resolve) => {
+    const run = new CaseRun(definition, false);
+    let finished = false;
+    let unimplemented: string | null = null;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(limit);
+      if (unimplemented !== null) run.unimplemented(unimplemented);
+      else run.connectionLost();
+      resolve(run.toResult());
+    };
+    const secure = url.protocol === 'wss:';
+    const port = Number(url.port || (secure ? 443 : 80));
+    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const socket: Socket = secure
+      ? tlsConnect({ host, port, servername: host, ...(options.ca !== undefined && { ca: options.ca }), rejectUnauthorized: options.rejectUnauthorized ?? true })
+      : netConnect({ host, port });
+    const limit = setTimeout(() => socket.destroy(), (definition.timeLimit ?? 60) * 1000);
+    socket.on('error', () => {});
+    socket.once('close', () => {
+      if (!run.connectionWasOpen) finish();
+    });
+
+    const key = randomBytes(16).toString('base64');
+    const offer = definition.extensions?.offer?.();
+    const request =
+      `GET ${url.pathname}${url.search} HTTP/1.1\r\n` +
+      `Host: ${url.host}\r\n` +
+      'Upgrade: websocket\r\n' +
+      'Connection: Upgrade\r\n' +
+      `Sec-WebSocket-Key: ${key}\r\n` +
+      'Sec-WebSocket-Version: 13\r\n' +
+      (offer !== undefined ? `Sec-WebSocket-Extensions: ${offer}\r\n` : '') +
+      'User-Agent: fullduplex-conformance\r\n\r\n';
+    run.handshakeRequest = request;
+    socket.once(secure ? 'secureConnect' : 'connect', () => socket.write(request));
+
+    let head = Buffer.alloc(0);
+    const handshakeTimer = setTimeout(() => socket.destroy(), OPEN_HANDSHAKE_TIMEOUT);
+    const onData = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end === -1) {
+        if (head.length > MAX_RESPONSE_HEAD) socket.destroy();
+        return;
+      }
+      socket.off('data', onData);
+      clearTimeout(handshakeTimer);
+      const responseText = head.subarray(0, end).toString('latin1');
+      run.handshakeResponse = responseText;
+      const rest = head.subarray(end + 4);
+      const { status, headers } = parseHead(responseText);
+      if (status !== 101 || headers.get('sec-websocket-accept') !== computeAcceptKey(key)) {
+        socket.destroy();
+        return;
+      }
+      const peer = new FuzzPeer(socket, 'client', {
+        onOpen: () => run.open(peer),
+        onMessage: (payload, binary) => run.onMessage(payload, binary),
+        onPong: (payload) => run.onPong(payload),
+        onConnectionLost: finish,
+      }, options.timeouts ?? DEFAULT_TIMEOUTS);
+      if (definition.extensions?.accept !== undefined) {
+        const extension = definition.extensions.accept(headers.get('sec-websocket-extensions'), run);
+        if (extension === null) {
+          // The server does not implement what the case needs: close politely and report it.
+          unimplemented = 'The server did not accept the extension offer of this case';
+          peer.sendClose(1000);
+          return;
+        }
+        peer.setExtension(extension);
+      }
+      peer.start(rest);
+    };
+    socket.on('data', onData);
+  });
+}
+
+/** Status code and lower-cased headers of an HTTP response head (repeated headers joined by ", "). */
+export function parseHead(text: string): { status: number; headers: Map<string, string> } {
+  const lines = text.split('\r\n');
+  const status = Number((lines[0] ?? '').split(' ')[1]);
+  const headers = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    const existing = headers.get(name);
+    headers.set(name, existing === undefined ? value : `${existing}, ${value}`);
+  }
+  return { status, headers };
+}
