@@ -9,7 +9,7 @@ import { join, relative, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const LAYERS = ['protocol', 'node', 'web', 'cli'];
+const LAYERS = ['protocol', 'node', 'web', 'conformance', 'cli'];
 
 function sources(dir: string): string[] {
   if (!existsSync(dir)) return [];

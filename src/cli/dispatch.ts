@@ -8,6 +8,7 @@ import { connect, CONNECT_USAGE } from './connect.js';
 import { ExitCode } from './exit-codes.js';
 import type { Output } from './output.js';
 import { serve, SERVE_USAGE } from './serve.js';
+import { conformance, CONFORMANCE_USAGE } from './conformance.js';
 
 interface Command {
   readonly summary: string;
@@ -18,6 +19,7 @@ interface Command {
 const COMMANDS: ReadonlyMap<string, Command> = new Map([
   ['serve', { summary: 'Run a WebSocket server (--mode echo: send every message back)', usage: SERVE_USAGE, run: serve }],
   ['connect', { summary: 'Connect to a WebSocket server (--echo: send every message back)', usage: CONNECT_USAGE, run: connect }],
+  ['conformance', { summary: 'Autobahn-style conformance suite for a server or a client', usage: CONFORMANCE_USAGE, run: conformance }],
 ]);
 
 export const USAGE = `Usage: fullduplex <command> [options]
@@ -25,7 +27,7 @@ export const USAGE = `Usage: fullduplex <command> [options]
 WebSocket (RFC 6455) tools built on the fullduplex library.
 
 Commands:
-${[...COMMANDS].map(([name, command]) => `  ${name.padEnd(9)} ${command.summary}`).join('\n')}
+${[...COMMANDS].map(([name, command]) => `  ${name.padEnd(12)} ${command.summary}`).join('\n')}
 
 Options:
   -h, --help     Show this help; "fullduplex <command> --help" shows a command's
@@ -34,6 +36,7 @@ Options:
 Examples:
   fullduplex serve --mode echo --port 8080
   fullduplex connect ws://127.0.0.1:8080/ --echo -s chat
+  fullduplex conformance server ws://127.0.0.1:8080/ --parallel 4
 
 Exit codes:
   0  success

@@ -35,6 +35,11 @@ export interface FrameSpec {
   readonly sync?: boolean;
   /** An explicit masking key (clients mask with a random key by default; servers do not mask). */
   readonly mask?: Buffer | null;
+  /**
+   * The payload is a whole message: compress it with the negotiated extension and add the
+   * extension's reserved bits (sections 12 and 13).
+   */
+  readonly compress?: boolean;
 }
 
 /** What the case sees of the connection. */
@@ -51,6 +56,8 @@ export interface PeerExtension {
   readonly rsvValue: number;
   /** Decompress a whole received message. Throws to fail the connection with 1007. */
   decompress(payload: Buffer): Buffer;
+  /** Compress a whole message to send (the payload of its frames, the reserved bits on the first). */
+  compress?(message: Buffer): Buffer;
 }
 
 export interface PeerTimeouts {
@@ -172,9 +179,14 @@ export class FuzzPeer implements FrameSink {
   sendFrame(spec: FrameSpec): void {
     if (this.state === 'closed') return;
     const base = typeof spec.payload === 'string' ? Buffer.from(spec.payload, 'utf8') : (spec.payload ?? Buffer.alloc(0));
-    const payload = spec.payloadLen === undefined ? base : repeat(base, spec.payloadLen);
+    let payload = spec.payloadLen === undefined ? base : repeat(base, spec.payloadLen);
     const fin = spec.fin ?? true;
-    const rsv = (spec.rsv ?? 0) & 7;
+    let rsv = (spec.rsv ?? 0) & 7;
+    if (spec.compress === true) {
+      const compressed = this.compressMessage(payload);
+      payload = compressed.payload;
+      rsv |= compressed.rsv;
+    }
     const mask = this.nextMask(spec.mask);
     const frame = Buffer.allocUnsafe(frameHeaderSize(payload.length, mask !== null) + payload.length);
     const offset = writeFrameHeader(frame, 0, spec.opcode, fin, rsv << 4, payload.length, mask);
@@ -196,19 +208,32 @@ export class FuzzPeer implements FrameSink {
     this.sendData(frame, spec.sync === true, spec.chopsize);
   }
 
-  /** A whole message, split into `autoFragmentSize` frames when set. */
-  sendMessage(payload: string | Buffer, binary = false): void {
-    const data = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+  /**
+   * A whole message, split into `autoFragmentSize` frames when set. With a negotiated extension that
+   * compresses, the message is compressed (unless `compress` is false) and the compressed octets are
+   * split, the extension's reserved bits on the first frame only (as Autobahn sends).
+   */
+  sendMessage(payload: string | Buffer, binary = false, compress = this.extension?.compress !== undefined): void {
+    let data = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+    let rsv = 0;
+    if (compress) ({ payload: data, rsv } = this.compressMessage(data));
     const opcode = binary ? 2 : 1;
     const size = this.autoFragmentSize;
     if (size <= 0 || data.length <= size) {
-      this.sendFrame({ opcode, payload: data });
+      this.sendFrame({ opcode, payload: data, rsv });
       return;
     }
     for (let start = 0; start < data.length; start += size) {
       const end = Math.min(start + size, data.length);
-      this.sendFrame({ opcode: start === 0 ? opcode : 0, payload: data.subarray(start, end), fin: end === data.length });
+      this.sendFrame({ opcode: start === 0 ? opcode : 0, payload: data.subarray(start, end), fin: end === data.length, rsv: start === 0 ? rsv : 0 });
     }
+  }
+
+  /** Compress a whole message with the negotiated extension: its payload and reserved bits. */
+  private compressMessage(message: Buffer): { payload: Buffer; rsv: number } {
+    const extension = this.extension;
+    if (extension?.compress === undefined) throw new Error('No negotiated extension compresses messages');
+    return { payload: extension.compress(message), rsv: extension.rsvValue & 7 };
   }
 
   /** Write raw bytes (in chops of `chopsize`, each on its own event-loop turn). */
@@ -287,7 +312,10 @@ export class FuzzPeer implements FrameSink {
     this.sendCloseFrame(code, reason === undefined ? undefined : Buffer.from(reason, 'utf8'), false);
   }
 
-  /** Send a close frame with any code (even an invalid one) and reason bytes. */
+  /**
+   * Send a close frame with any code (even an invalid one) and reason bytes. Without a code, the
+   * reason bytes alone are the payload (as in Autobahn: 7.3.2 sends a 1-octet close payload).
+   */
   sendCloseFrame(code?: number, reason?: Buffer, isReply = false): void {
     if (this.state === 'closed' || this.closeSent) return;
     let payload: Buffer = Buffer.alloc(0);
@@ -295,6 +323,8 @@ export class FuzzPeer implements FrameSink {
       payload = Buffer.alloc(2 + (reason?.length ?? 0));
       payload.writeUInt16BE(code & 0xffff, 0);
       reason?.copy(payload, 2);
+    } else if (reason !== undefined) {
+      payload = Buffer.from(reason);
     }
     this.closeSent = true;
     this.localCloseCode = code ?? null;

@@ -71,6 +71,14 @@ export function writeReport(dir: string, info: ReportInfo, results: readonly Cas
 const escape = (text: string): string =>
   text.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
+/** Autobahn's case texts carry a little HTML (line breaks, bold): keep the breaks, drop the tags. */
+const plain = (text: string): string =>
+  text
+    .replace(/\s*<br\s*\/?>\s*/gi, '\n')
+    .replace(/<[^>]+>/g, '')
+    .replace(/\n{2,}/g, '\n')
+    .trim();
+
 const OPCODES: Record<number, string> = { 0: 'CONT', 1: 'TEXT', 2: 'BINARY', 8: 'CLOSE', 9: 'PING', 10: 'PONG' };
 
 function renderCase(result: CaseResult): string {
@@ -107,10 +115,10 @@ function renderCase(result: CaseResult): string {
     })
     .join('');
   return `<details id="case-${escape(result.id)}" class="${escape(result.verdict)}">
-<summary><span class="id">${escape(result.id)}</span> <span class="verdict">${escape(result.verdict)}</span> ${escape(result.description.replace(/<[^>]+>/g, ' ').slice(0, 160))}</summary>
+<summary><span class="id">${escape(result.id)}</span> <span class="verdict">${escape(result.verdict)}</span> ${escape(plain(result.description).split('\n')[0]!.slice(0, 160))}</summary>
 <dl>
-<dt>Description</dt><dd>${escape(result.description)}</dd>
-<dt>Expectation</dt><dd>${escape(result.expectation)}</dd>
+<dt>Description</dt><dd class="text">${escape(plain(result.description))}</dd>
+<dt>Expectation</dt><dd class="text">${escape(plain(result.expectation))}</dd>
 <dt>Behaviour</dt><dd>${escape(result.behavior)}: ${escape(result.result)}</dd>
 <dt>Closing behaviour</dt><dd>${escape(result.behaviorClose)}: ${escape(result.resultClose)}</dd>
 <dt>Expected</dt><dd>${expected || '<i>nothing</i>'}</dd>
@@ -118,7 +126,7 @@ function renderCase(result: CaseResult): string {
 <dt>Expected close</dt><dd>${escape(JSON.stringify(result.expectedClose))}</dd>
 <dt>Observed close</dt><dd>closedByMe=${o.closedByMe} failedByMe=${o.failedByMe} droppedByMe=${o.droppedByMe} wasClean=${o.wasClean} remoteCloseCode=${o.remoteCloseCode} remoteCloseReason=${escape(JSON.stringify(o.remoteCloseReason))} localCloseCode=${o.localCloseCode}</dd>
 <dt>Duration</dt><dd>${result.durationMs} ms</dd>
-<dt>Handshake</dt><dd><pre>${escape(result.handshake.request)}\n\n${escape(result.handshake.response)}</pre></dd>
+<dt>Handshake</dt><dd><pre>${escape(result.handshake.request.trim())}\n\n${escape(result.handshake.response.trim())}</pre></dd>
 </dl>
 <table class="wire"><tr><th>ms</th><th>wire log</th></tr>${wire}</table>
 </details>`;
@@ -138,7 +146,7 @@ h1{font-size:1.4rem;margin:0 0 .3rem} .meta{color:#5b6475;margin-bottom:1rem}
 details{background:white;border:1px solid #d8dee4;border-left:4px solid var(--c);border-radius:6px;margin:.35rem 0;padding:.3rem .7rem}
 summary{cursor:pointer} .id{font-family:ui-monospace,monospace;font-weight:600;display:inline-block;min-width:4.5rem}
 .verdict{color:var(--c);font-weight:700;display:inline-block;min-width:8rem}
-dl{display:grid;grid-template-columns:10rem 1fr;gap:.2rem 1rem} dt{color:#5b6475} dd{margin:0;word-break:break-word}
+dl{display:grid;grid-template-columns:10rem 1fr;gap:.2rem 1rem} dt{color:#5b6475} dd{margin:0;word-break:break-word} dd.text{white-space:pre-line}
 pre{white-space:pre-wrap;font-size:12px;margin:0} table.wire{font:12px ui-monospace,monospace;border-collapse:collapse;margin:.5rem 0}
 table.wire td{border-top:1px solid #eef0f2;padding:.1rem .5rem;vertical-align:top} table.wire td:first-child{color:#8c959f;text-align:right}
 #filter{margin:.5rem 0 1rem;padding:.3rem .5rem;width:20rem}

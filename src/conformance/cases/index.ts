@@ -1,7 +1,9 @@
 /**
  * Every case, in the Autobahn|Testsuite's order and numbering. Sections: 1 framing, 2 ping/pong,
  * 3 reserved bits, 4 opcodes, 5 fragmentation, 6 UTF-8, 7 close handling, 9 limits/performance,
- * 10 miscellaneous, 12 and 13 permessage-deflate.
+ * 10 miscellaneous, 12 and 13 permessage-deflate; and one of ours, 8 masking, in the number
+ * Autobahn leaves unused (its cases always mask correctly, so they cannot catch a peer that accepts
+ * wrongly masked frames).
  */
 import type { CaseDefinition } from '../case.js';
 import { section1 } from './section1.js';
@@ -11,6 +13,7 @@ import { section4 } from './section4.js';
 import { section5 } from './section5.js';
 import { section6 } from './section6.js';
 import { section7 } from './section7.js';
+import { section8 } from './section8.js';
 import { section9 } from './section9.js';
 import { section10 } from './section10.js';
 import { section12 } from './section12.js';
@@ -24,6 +27,7 @@ export const ALL_CASES: readonly CaseDefinition[] = [
   ...section5,
   ...section6,
   ...section7,
+  ...section8,
   ...section9,
   ...section10,
   ...section12,
