@@ -26,6 +26,7 @@ Options:
                               preference.
   -h, --help                  Show this help.
 
+It offers permessage-deflate compression (RFC 7692), as browsers do.
 It prints a line when connected (URL, the subprotocol the server chose) and one when the
 connection closes (code, reason, wasClean). Ctrl-C (SIGINT) or SIGTERM starts the closing
 handshake with 1000 Normal Closure; a second one drops the connection.

@@ -31,7 +31,8 @@ Options:
                  Give --host 0.0.0.0 or --host :: to accept connections from other machines.
   -h, --help     Show this help.
 
-The server selects the subprotocol "${SUBPROTOCOL}" when a client offers it, and none otherwise.
+The server selects the subprotocol "${SUBPROTOCOL}" when a client offers it, and none otherwise,
+and accepts permessage-deflate compression (RFC 7692) when a client offers it.
 It prints the address it listens on (with the real port when PORT is 0), then one line when a
 connection opens (remote address, path, subprotocol) and one when it closes (code, reason,
 wasClean). On SIGINT or SIGTERM it stops accepting, sends every client 1001 Going Away, waits
@@ -83,6 +84,8 @@ export async function serve(args: readonly string[], output: Output): Promise<Ex
     port: settings.port,
     host: settings.host,
     handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    // Accept permessage-deflate when offered (every browser offers it).
+    perMessageDeflate: true,
   });
   try {
     await once(server, 'listening');

@@ -1,4 +1,7 @@
-/** Case selection as in Autobahn's spec files: comma-separated ids with `*` wildcards (`1.*,5.*,6.4.1`). */
+/**
+ * Case selection as in Autobahn's spec files: comma-separated ids with `*` wildcards (`1.*,5.*,6.4.1`).
+ * A `*` at the end matches the rest of an id; inside a pattern it matches one segment (`12.*.15`).
+ */
 import type { CaseDefinition } from './case.js';
 
 function matcher(pattern: string): (id: string) => boolean {
@@ -7,8 +10,8 @@ function matcher(pattern: string): (id: string) => boolean {
     const segments = id.split('.');
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]!;
-      if (part === '*') return true; // matches the rest
-      if (segments[i] !== part) return false;
+      if (part === '*' && i === parts.length - 1) return segments.length >= parts.length; // the rest
+      if (part !== '*' && segments[i] !== part) return false; // '*' inside a pattern: any one segment
     }
     return segments.length === parts.length;
   };

@@ -11,6 +11,8 @@ import type { Duplex } from 'node:stream';
 import { createClientHandshake, validateResponse, checkProtocols } from '../protocol/handshake-client.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { formatExtensions } from '../protocol/header-grammar.js';
+import { PERMESSAGE_DEFLATE, acceptServerResponse, createClientOffer } from '../protocol/permessage-deflate.js';
+import { PerMessageDeflate, type PerMessageDeflateConfig } from './permessage-deflate.js';
 import type { ConnectionOptions, WebSocketEvents } from './websocket.js';
 
 /** Client options: the connection's, the handshake's, and any `https.request` option (TLS included). */
@@ -29,11 +31,13 @@ export interface ClientOptions
   maxRedirects?: number;
   /** Only 13 is spoken; accepted for `ws` compatibility. */
   protocolVersion?: number;
+  /** Offer permessage-deflate (RFC 7692). Default true, as in browsers and `ws`; false to offer nothing. */
+  perMessageDeflate?: boolean | PerMessageDeflateConfig;
 }
 
 /** What the handshake needs from the `WebSocket` it belongs to. */
 export interface HandshakeCallbacks {
-  attach(socket: Duplex, head: Buffer, protocol: string, extensions: string): void;
+  attach(socket: Duplex, head: Buffer, protocol: string, extensions: string, deflate: PerMessageDeflate | null): void;
   start(): void;
   fail(error: Error): void;
   /** A redirect was followed: the connection's URL changes. */
@@ -80,6 +84,9 @@ export function startClientHandshake(
     throw new RangeError(`Unsupported protocol version: ${options.protocolVersion} (only 13 is supported)`);
   }
 
+  const deflateConfig: PerMessageDeflateConfig | null =
+    options.perMessageDeflate === false ? null : options.perMessageDeflate === true || options.perMessageDeflate === undefined ? {} : options.perMessageDeflate;
+  if (deflateConfig !== null) createClientOffer(deflateConfig); // checks the parameters now (RangeError)
   let request: ClientRequest | null = null;
   let finished = false;
   let redirects = 0;
@@ -97,7 +104,7 @@ export function startClientHandshake(
 
   function connect(target: URL, headers: OutgoingHttpHeaders): void {
     const secure = target.protocol === 'wss:';
-    const handshake = createClientHandshake({ protocols, extensions: [] });
+    const handshake = createClientHandshake({ protocols, extensions: deflateConfig === null ? [] : [createClientOffer(deflateConfig)] });
     const requestHeaders: OutgoingHttpHeaders = { ...headers, ...handshake.headers };
     if (options.origin !== undefined) requestHeaders['Origin'] = options.origin;
     const {
@@ -107,6 +114,7 @@ export function startClientHandshake(
       followRedirects: _follow,
       maxRedirects: _max,
       protocolVersion: _version,
+      perMessageDeflate: _deflate,
       ...requestOptions
     } = options;
     const hostname = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
@@ -183,8 +191,13 @@ export function startClientHandshake(
         return;
       }
       let accepted;
+      let deflate: PerMessageDeflate | null = null;
       try {
         accepted = validateResponse(response, handshake);
+        const agreed = accepted.extensions.find((extension) => extension.name === PERMESSAGE_DEFLATE);
+        if (agreed !== undefined && deflateConfig !== null) {
+          deflate = new PerMessageDeflate(acceptServerResponse(agreed, deflateConfig), 'client', deflateConfig);
+        }
       } catch (error) {
         socket.destroy();
         fail(error as Error);
@@ -193,7 +206,7 @@ export function startClientHandshake(
       finished = true;
       clearTimeout(timer);
       request = null;
-      callbacks.attach(socket, head, accepted.protocol, formatExtensions(accepted.extensions));
+      callbacks.attach(socket, head, accepted.protocol, formatExtensions(accepted.extensions), deflate);
       callbacks.emit('open');
       callbacks.start();
     });

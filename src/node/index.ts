@@ -4,3 +4,4 @@ export { WebSocketServer, HandshakeRejection, type ServerOptions, type WebSocket
 export type { BinaryType, MessageData, SendData } from './data.js';
 export type { ReceivedMessage } from './message-iterator.js';
 export type { HeartbeatOptions } from './heartbeat.js';
+export type { PerMessageDeflateConfig } from './permessage-deflate.js';

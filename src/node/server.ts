@@ -15,6 +15,9 @@ import { CloseCode } from '../protocol/close-codes.js';
 import { formatRejection, type ResponseHeaders } from '../protocol/handshake.js';
 import { acceptResponseLines, formatResponseLines, validateRequest } from '../protocol/handshake-server.js';
 import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from './heartbeat.js';
+import { formatExtensions } from '../protocol/header-grammar.js';
+import { negotiateServer } from '../protocol/permessage-deflate.js';
+import { PerMessageDeflate, type PerMessageDeflateConfig } from './permessage-deflate.js';
 import { WebSocket, kAttach, kStart, type ConnectionOptions } from './websocket.js';
 
 /** Thrown (or returned) by `authenticate` to refuse a handshake with a given HTTP response. */
@@ -81,6 +84,12 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
   shutdownTimeout?: number;
   /** A subclass of `WebSocket` to instantiate for each connection. */
   WebSocket?: typeof WebSocket;
+  /**
+   * Accept permessage-deflate (RFC 7692) when a client offers it. Default false, as in `ws`; true or
+   * an object of parameters (`serverNoContextTakeover`, `clientNoContextTakeover`,
+   * `serverMaxWindowBits`, `clientMaxWindowBits`, `threshold`, `concurrencyLimit`, `level`, `memLevel`).
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateConfig;
 }
 
 export interface WebSocketServerEvents {
@@ -110,6 +119,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private readonly handshakeTimeout: number;
   private readonly connectionOptions: ConnectionOptions;
   private readonly WebSocketClass: typeof WebSocket;
+  private readonly deflateConfig: PerMessageDeflateConfig | null;
   private httpServer: HttpServer | HttpsServer | null = null;
   private ownsServer = false;
   private state: 'running' | 'closing' | 'closed' = 'running';
@@ -127,6 +137,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.allowedOrigins = options.allowedOrigins === undefined ? null : new Set(options.allowedOrigins.map(normalizeOrigin));
     this.handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
     this.WebSocketClass = options.WebSocket ?? WebSocket;
+    this.deflateConfig = options.perMessageDeflate === true ? {} : options.perMessageDeflate || null;
+    if (this.deflateConfig !== null) negotiateServer([], this.deflateConfig); // checks the parameters now (RangeError)
     this.connectionOptions = {
       ...pick(options, ['maxPayload', 'maxFragments', 'skipUTF8Validation', 'autoPong', 'closeTimeout', 'maxBufferedAmount', 'slowConsumer', 'highWaterMark']),
       heartbeat: options.heartbeat === undefined ? DEFAULT_HEARTBEAT : options.heartbeat,
@@ -332,7 +344,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       return;
     }
 
-    const lines = acceptResponseLines({ key: validated.key, protocol });
+    let extensions = '';
+    let deflate: PerMessageDeflate | null = null;
+    if (this.deflateConfig !== null) {
+      const negotiated = negotiateServer(validated.extensions, this.deflateConfig);
+      if (negotiated !== null) {
+        extensions = formatExtensions([negotiated.response]);
+        deflate = new PerMessageDeflate(negotiated.params, 'server', this.deflateConfig);
+      }
+    }
+    const lines = acceptResponseLines({ key: validated.key, protocol, extensions });
     this.emit('headers', lines, request);
     let response: string;
     try {
@@ -345,7 +366,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     socket.off('error', ignoreError);
 
     const ws = new this.WebSocketClass(null, undefined, this.connectionOptions);
-    ws[kAttach](socket, head, protocol ?? '', '');
+    ws[kAttach](socket, head, protocol ?? '', extensions, deflate);
     this.open.add(ws);
     ws.once('close', () => {
       this.open.delete(ws);

@@ -36,6 +36,9 @@ export interface TransportOptions extends ConnectionOptions {
   readonly highWaterMark: number;
 }
 
+/** While decompressing, stop reading from the socket when this much is queued behind it. */
+const RECEIVE_QUEUE_LIMIT = 1024 * 1024;
+
 /** Frames totalling at most this many bytes are joined into one buffer when flushed. */
 const COALESCE_LIMIT = 16 * 1024;
 
@@ -60,6 +63,8 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   private flushScheduled = false;
 
   private closeTimer: NodeJS.Timeout | null = null;
+  private pausedForDecoder = false;
+  private pausedByUser = false;
   private ending = false;
   private closed = false;
   private needDrain = false;
@@ -94,8 +99,28 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
 
   private readonly onData = (chunk: Buffer): void => {
     this.active = true;
-    this.connection.receive(chunk);
+    const connection = this.connection;
+    connection.receive(chunk);
+    // Waiting on the extension (decompression): stop reading once a lot is queued behind it.
+    if (connection.receivePaused && !this.pausedForDecoder && connection.receiveBufferedBytes > RECEIVE_QUEUE_LIMIT) {
+      this.pausedForDecoder = true;
+      this.socket.pause();
+    }
   };
+
+  /** `ConnectionHandler.onReceiveResumed`: the parser caught up; read again unless the user paused. */
+  onReceiveResumed(): void {
+    if (!this.pausedForDecoder) return;
+    this.pausedForDecoder = false;
+    if (!this.pausedByUser) this.socket.resume();
+  }
+
+  /** The user's `pause()` / `resume()`. */
+  setPausedByUser(paused: boolean): void {
+    this.pausedByUser = paused;
+    if (paused) this.socket.pause();
+    else if (!this.pausedForDecoder) this.socket.resume();
+  }
 
   private readonly onEnd = (): void => {
     // The peer closed its side. Answer with our FIN (sockets here do not stay half-open).

@@ -37,6 +37,7 @@ import {
   type WsMessageEvent,
 } from './event-target.js';
 import { startClientHandshake, type ClientOptions, type ClientHandshakeHooks } from './client.js';
+import type { PerMessageDeflate } from './permessage-deflate.js';
 
 export type { ClientOptions } from './client.js';
 
@@ -137,6 +138,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
 
   #binaryType: BinaryType = 'nodebuffer';
   #transport: Transport | null = null;
+  #deflate: PerMessageDeflate | null = null;
   #state: ReadyState = ReadyState.CONNECTING;
   #options: Required<Omit<ConnectionOptions, 'heartbeat' | 'maxFragments'>> & Pick<ConnectionOptions, 'heartbeat' | 'maxFragments'>;
   #heartbeat: Heartbeat | null = null;
@@ -182,7 +184,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     }
     const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : [...(protocols as readonly string[])];
     const { url, hooks } = startClientHandshake(this, address, list, opts, {
-      attach: (socket, head, protocol, extensions) => this[kAttach](socket, head, protocol, extensions),
+      attach: (socket, head, protocol, extensions, deflate) => this[kAttach](socket, head, protocol, extensions, deflate),
       start: () => this[kStart](),
       fail: (error) => this.#failHandshake(error),
       setUrl: (next) => {
@@ -237,7 +239,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   // --- wiring (server and client handshakes) -------------------------------------------------------
 
   /** @internal Take over an upgraded socket. Events start flowing after `kStart`. */
-  [kAttach](socket: Duplex, head: Buffer, protocol: string, extensions: string): void {
+  [kAttach](socket: Duplex, head: Buffer, protocol: string, extensions: string, deflate: PerMessageDeflate | null = null): void {
     this.protocol = protocol;
     this.extensions = extensions;
     const options = this.#options;
@@ -256,6 +258,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       this,
     );
     this.#transport = transport;
+    if (deflate !== null) {
+      transport.connection.setExtension(deflate, deflate);
+      this.#deflate = deflate;
+    }
     this.#head = head;
     (socket as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
     (socket as { setTimeout?: (ms: number) => void }).setTimeout?.(0);
@@ -276,7 +282,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       this.#heartbeat.add(transport);
     }
     transport.start(head);
-    if (this.#paused) transport.socket.pause();
+    if (this.#paused) transport.setPausedByUser(true);
   }
 
   #failHandshake(error: Error): void {
@@ -323,7 +329,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     if (transport.bufferedAmount > this.#options.maxBufferedAmount && this.#options.slowConsumer !== 'ignore') {
       return this.#slowConsumer(callback);
     }
-    const sendOptions = options?.fin === false ? FRAGMENT : undefined;
+    // Compress (when negotiated) unless asked not to, or the message is under the threshold.
+    const deflate = this.#deflate;
+    const compress = deflate !== null && options?.compress !== false && payloadSize(payload) >= deflate.threshold;
+    const sendOptions = options?.fin === false ? (compress ? FRAGMENT_COMPRESSED : FRAGMENT) : compress ? COMPRESSED : undefined;
     const connection = transport.connection;
     try {
       if (isBinary) connection.sendBinary(typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload, sendOptions);
@@ -498,13 +507,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   pause(): void {
     if (this.#state === ReadyState.CONNECTING || this.#state === ReadyState.CLOSED) return;
     this.#paused = true;
-    this.#transport?.socket.pause();
+    this.#transport?.setPausedByUser(true);
   }
 
   resume(): void {
     if (this.#state === ReadyState.CONNECTING || this.#state === ReadyState.CLOSED) return;
     this.#paused = false;
-    this.#transport?.socket.resume();
+    this.#transport?.setPausedByUser(false);
   }
 
   /** Iterate over incoming messages until the connection closes: `for await (const { data, isBinary } of ws)`. */
@@ -589,6 +598,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     this.#state = ReadyState.CLOSED;
     this.#closeResult = result;
     if (this.#heartbeat !== null && this.#transport !== null) this.#heartbeat.delete(this.#transport);
+    this.#deflate?.close();
     this.#emitSafely('close', result.code, result.reason);
   }
 
@@ -626,3 +636,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
 
 const EMPTY = Buffer.alloc(0);
 const FRAGMENT = { fin: false } as const;
+const FRAGMENT_COMPRESSED = { fin: false, compress: true } as const;
+const COMPRESSED = { compress: true } as const;
+
+/** Bytes of a payload (for the compression threshold; a string's UTF-16 length is close enough below it). */
+function payloadSize(payload: string | Buffer): number {
+  return typeof payload === 'string' ? (payload.length < 1 << 20 ? Buffer.byteLength(payload) : payload.length) : payload.length;
+}

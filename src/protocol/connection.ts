@@ -34,6 +34,8 @@ export interface ConnectionHandler extends ChunkSink {
   onProtocolError(error: ProtocolError): void;
   /** The protocol is done with the transport: flush what was written, then close it. */
   closeTransport(): void;
+  /** The receiver caught up after waiting on the extension (see `receivePaused`). */
+  onReceiveResumed?(): void;
 }
 
 export interface ConnectionOptions {
@@ -138,6 +140,11 @@ export class Connection implements ReceiverHandler {
   /** The receiver is paused on the extension: the I/O layer may stop reading. */
   get receivePaused(): boolean {
     return this.receiver.isPaused;
+  }
+
+  /** Bytes received while paused and not parsed yet. */
+  get receiveBufferedBytes(): number {
+    return this.receiver.bufferedBytes;
   }
 
   get closeSent(): boolean {
@@ -342,6 +349,10 @@ export class Connection implements ReceiverHandler {
 
   onPong(data: Buffer): void {
     this.handler.onPong(data);
+  }
+
+  onResumed(): void {
+    this.handler.onReceiveResumed?.();
   }
 
   onClose(code: number, reason: Buffer): void {

@@ -61,3 +61,13 @@ export {
 export { CloseHandshake, ReadyState, type CloseResult } from './close-handshake.js';
 export { Connection, type ConnectionHandler, type ConnectionOptions, type SendOptions } from './connection.js';
 export type { MessageDecoder, MessageEncoder, DecodeCallback, EncodeCallback } from './extension.js';
+export {
+  PERMESSAGE_DEFLATE,
+  negotiateServer,
+  createClientOffer,
+  acceptServerResponse,
+  compressorWindowBits,
+  type PerMessageDeflateOptions,
+  type DeflateParams,
+  type ServerNegotiation,
+} from './permessage-deflate.js';

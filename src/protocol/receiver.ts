@@ -23,6 +23,8 @@ export interface ReceiverHandler {
   onClose(code: number, reason: Buffer): void;
   /** The peer broke the protocol; nothing is parsed after it. */
   onError(error: ProtocolError): void;
+  /** Parsing resumed after waiting on the extension, and everything queued meanwhile was parsed. */
+  onResumed?(): void;
 }
 
 export interface ReceiverOptions {
@@ -40,6 +42,9 @@ export interface ReceiverOptions {
 }
 
 const NO_MESSAGE = -1;
+
+/** Compressed bytes gathered from a fragmented message before they are handed to the decoder. */
+const DECODE_BATCH = 64 * 1024;
 
 export class Receiver implements FrameSink {
   private readonly handler: ReceiverHandler;
@@ -170,7 +175,9 @@ export class Receiver implements FrameSink {
         this.encoded.push(data);
         this.encodedLength += data.length;
       }
-      if (last) this.decodeFrame();
+      // Decode at the end of the message, or once enough is gathered: each decode is a round trip
+      // to the extension (zlib's thread pool), so many small fragments are decoded together.
+      if (last && (this.frameFin || this.encodedLength >= DECODE_BATCH)) this.decodeFrame();
       return;
     }
     if (this.messageOpcode === Opcode.Text && this.validateUtf8 && !this.utf8.write(data)) {
@@ -226,7 +233,9 @@ export class Receiver implements FrameSink {
     } catch (caught) {
       if (!(caught instanceof ProtocolError)) throw caught;
       this.fail(caught);
+      return;
     }
+    if (!this.parser.isPaused && !this.finished) this.handler.onResumed?.();
   };
 
   // --- control frames ------------------------------------------------------------------------------

@@ -43,6 +43,10 @@ describe('conformance: case selection', () => {
     assert.equal(selectCases(all, '1.*', '1.1.*').length, 8);
     assert.equal(selectCases(all, '*').length, all.length);
     assert.equal(selectCases(all, '1').length, 0, 'a section number alone is not a case id');
+    assert.deepEqual(
+      selectCases(all, '12.*.15').map((c) => c.id),
+      ['12.1.15', '12.2.15', '12.3.15', '12.4.15', '12.5.15'],
+    );
   });
   it('orders ids numerically', () => {
     assert.ok(compareCaseIds('9.10', '9.9') > 0);

@@ -218,15 +218,15 @@ describe('a real browser (Chromium) against WebSocketServer', () => {
   );
 
   /** Open from the page, echo every text and binary message, and check both sides saw the same bytes. */
-  async function openAndEcho(t: TestContext, name: string): Promise<ServerSide> {
-    const opened = await call<{ protocol: string; extensions: string; url: string }>(page, 'open', name, `ws://127.0.0.1:${wsPort}/echo?id=${name}`, ['chat', 'superchat']);
+  async function openAndEcho(t: TestContext, name: string, port = wsPort, extensions = ''): Promise<ServerSide> {
+    const opened = await call<{ protocol: string; extensions: string; url: string }>(page, 'open', name, `ws://127.0.0.1:${port}/echo?id=${name}`, ['chat', 'superchat']);
     const side = await serverSide(name);
 
-    // The negotiation, as the browser saw it: our chosen subprotocol, and no extension.
+    // The negotiation, as the browser saw it: our chosen subprotocol, and the extension we agreed to.
     assert.equal(opened.protocol, 'chat');
-    assert.equal(opened.extensions, '');
+    assert.equal(opened.extensions, extensions);
     assert.equal(side.ws.protocol, 'chat');
-    assert.equal(side.ws.extensions, '');
+    assert.equal(side.ws.extensions, extensions);
 
     // What the browser sent: its page's origin, and an extension offer the server leaves unanswered.
     const headers = side.headers;
@@ -237,10 +237,9 @@ describe('a real browser (Chromium) against WebSocketServer', () => {
     const offer = headers['sec-websocket-extensions'];
     assert.equal(typeof offer, 'string', 'Chromium offers an extension');
     assert.match(offer as string, /permessage-deflate/);
-    assert.ok(
-      side.responseLines.every((line) => !/^sec-websocket-extensions:/i.test(line)),
-      `the 101 response must not answer the extension offer: ${JSON.stringify(side.responseLines)}`,
-    );
+    const answered = side.responseLines.find((line) => /^sec-websocket-extensions:/i.test(line));
+    if (extensions === '') assert.equal(answered, undefined, `the 101 response must not answer the extension offer: ${JSON.stringify(side.responseLines)}`);
+    else assert.equal(answered, `Sec-WebSocket-Extensions: ${extensions}`);
     t.diagnostic(`Chromium offered Sec-WebSocket-Extensions: ${offer as string}`);
     t.diagnostic(`Origin: ${String(headers['origin'])}; User-Agent: ${String(headers['user-agent'])}`);
 
@@ -301,6 +300,42 @@ describe('a real browser (Chromium) against WebSocketServer', () => {
     assert.equal(serverClose.wasClean, true);
     t.diagnostic(`server close event: ${JSON.stringify(serverClose)}`);
   });
+
+  for (const [label, options, agreed] of [
+    ['default parameters', {}, 'permessage-deflate'],
+    [
+      'no context takeover and small windows',
+      { serverNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 9 },
+      'permessage-deflate; server_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9',
+    ],
+  ] as const) {
+    it(`permessage-deflate with Chromium (${label}): negotiated, and every message round-trips`, { skip, timeout: TIMEOUT }, async (t) => {
+      const compressing = new WebSocketServer({
+        port: 0,
+        host: '127.0.0.1',
+        heartbeat: false,
+        perMessageDeflate: options,
+        handleProtocols: (protocols) => (protocols.has('chat') ? 'chat' : false),
+      });
+      await once(compressing, 'listening');
+      track(compressing);
+      const name = `deflate-${label.replace(/\W+/g, '-')}`;
+      try {
+        const side = await openAndEcho(t, name, (compressing.address() as AddressInfo).port, agreed);
+        // Text that compresses well, several times (context takeover, when agreed, carries over).
+        const json = JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ id: i, user: `user${i % 17}`, text: 'the quick brown fox', ok: i % 3 === 0 })));
+        for (let i = 0; i < 3; i++) {
+          const echo = await call<Received>(page, 'roundTrip', name, { kind: 'text', text: json });
+          assert.ok(echo.text === json, 'compressed text echo differs');
+        }
+        t.diagnostic(`negotiated with Chromium: ${agreed}`);
+        await call(page, 'close', name, 1000, 'done');
+        assert.equal((await side.closed).code, 1000);
+      } finally {
+        await new Promise<void>((resolve) => compressing.close(() => resolve()));
+      }
+    });
+  }
 
   it('a graceful server shutdown reaches the browser as 1001', { skip, timeout: TIMEOUT }, async () => {
     const other = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeat: false });

@@ -115,9 +115,9 @@ export async function scriptedServer(onConnection: (socket: Socket) => void): Pr
   return { server, port: (server.address() as AddressInfo).port };
 }
 
-/** Parse server frames (unmasked) out of received bytes: [{opcode, payload}] and any trailing bytes. */
-export function parseServerFrames(bytes: Buffer): Array<{ fin: boolean; opcode: number; payload: Buffer }> {
-  const frames: Array<{ fin: boolean; opcode: number; payload: Buffer }> = [];
+/** Parse the complete server frames (unmasked) in received bytes: fin, rsv (0-7), opcode, payload. */
+export function parseServerFrames(bytes: Buffer): Array<{ fin: boolean; rsv: number; opcode: number; payload: Buffer }> {
+  const frames: Array<{ fin: boolean; rsv: number; opcode: number; payload: Buffer }> = [];
   let offset = 0;
   while (offset + 2 <= bytes.length) {
     const b0 = bytes[offset]!;
@@ -135,7 +135,7 @@ export function parseServerFrames(bytes: Buffer): Array<{ fin: boolean; opcode: 
     }
     if ((b1 & 0x80) !== 0) position += 4;
     if (position + length > bytes.length) break;
-    frames.push({ fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, payload: bytes.subarray(position, position + length) });
+    frames.push({ fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, payload: bytes.subarray(position, position + length) });
     offset = position + length;
   }
   return frames;

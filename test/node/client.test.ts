@@ -125,8 +125,23 @@ describe('client: every handshake failure is an error, then close 1006', () => {
 
   it('an extension that was not offered', async () => {
     const { server, port } = await fakeServer((key, socket) => socket.write(switching(key, 'Sec-WebSocket-Extensions: permessage-deflate\r\n')));
-    const { error } = await failure(`ws://127.0.0.1:${port}`);
+    const { error } = await failure(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
     assert.equal((error as HandshakeError).code, 'FD_ERR_HANDSHAKE_EXTENSIONS');
+    const other = await fakeServer((key, socket) => socket.write(switching(key, 'Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n')));
+    const second = await failure(`ws://127.0.0.1:${other.port}`);
+    assert.equal((second.error as HandshakeError).code, 'FD_ERR_HANDSHAKE_EXTENSIONS');
+    server.close();
+    other.server.close();
+  });
+
+  it('a permessage-deflate response the client cannot honour', async () => {
+    const { server, port } = await fakeServer((key, socket) =>
+      socket.write(switching(key, 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=12\r\n')),
+    );
+    const { error, code } = await failure(`ws://127.0.0.1:${port}`, { perMessageDeflate: { clientMaxWindowBits: 10 } });
+    assert.equal((error as HandshakeError).code, 'FD_ERR_HANDSHAKE_EXTENSIONS');
+    assert.match(error.message, /larger than the 10 we offered/);
+    assert.equal(code, 1006);
     server.close();
   });
 

@@ -1,0 +1,16 @@
+import { WebSocketServer } from './src/node/index.js';
+import { testServer } from './src/conformance/test-server.js';
+import { ALL_CASES } from './src/conformance/cases/index.js';
+import { selectCases } from './src/conformance/select.js';
+import { formatSummary } from './src/conformance/report.js';
+const s = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true });
+s.on('connection', (ws) => ws.on('message', (d, b) => ws.send(d, { binary: b })));
+await new Promise((r) => s.once('listening', r));
+const t0 = Date.now();
+const cases = selectCases(ALL_CASES, process.argv[2] ?? '12.*,13.*');
+const results = await testServer({ url: `ws://127.0.0.1:${(s.address() as any).port}/`, cases, parallel: Number(process.argv[3] ?? 4) });
+console.log(formatSummary(results), (Date.now() - t0) / 1000, 's');
+for (const r of results) if (r.verdict !== 'OK' && r.verdict !== 'INFORMATIONAL') console.log(r.id, r.verdict, r.result, r.resultClose);
+const slow = [...results].sort((a, b) => b.durationMs - a.durationMs).slice(0, 5).map((r) => `${r.id} ${r.durationMs}ms`);
+console.log('slowest', slow.join(', '));
+s.close();

@@ -1,0 +1,282 @@
+/**
+ * permessage-deflate (RFC 7692) on Node's zlib: the per-connection codec that plugs into the
+ * protocol core's extension hook (`MessageDecoder` / `MessageEncoder`).
+ *
+ *  - Compression and decompression are asynchronous (libuv's thread pool) and bounded by a limiter
+ *    shared by all connections; each connection has at most one job per direction, so order holds.
+ *  - Decompression stops as soon as the message would exceed the size limit: a 1 MiB frame that would
+ *    inflate to 1 GiB costs about the limit in memory, then the connection fails with 1009.
+ *  - zlib streams are created on the first compressed message (idle connections hold none). With no
+ *    context takeover, a connection holds one only while it works on a message: it comes from a pool
+ *    shared by all connections and goes back to it, reset, after every message.
+ */
+import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from 'node:zlib';
+import { acquireDeflater, acquireInflater, releaseDeflater as poolDeflater, releaseInflater as poolInflater, type DeflateSettings } from './zlib-pool.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { RSV1 } from '../protocol/constants.js';
+import { ProtocolError } from '../protocol/errors.js';
+import type { DecodeCallback, EncodeCallback, MessageDecoder, MessageEncoder } from '../protocol/extension.js';
+import type { Role } from '../protocol/frame-parser.js';
+import { compressorWindowBits, type DeflateParams, type PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
+import { sharedLimiter, type LimitedJob, type Limiter } from './limiter.js';
+
+/** The `perMessageDeflate` option: negotiation parameters plus how to compress. */
+export interface PerMessageDeflateConfig extends PerMessageDeflateOptions {
+  /** Messages smaller than this many bytes are sent uncompressed. Default 1024. */
+  threshold?: number;
+  /** zlib jobs running at once, across all connections. Default: libuv's thread pool size (4). */
+  concurrencyLimit?: number;
+  /** zlib compression level, 0–9. Default 6 (`Z_DEFAULT_COMPRESSION`). */
+  level?: number;
+  /** zlib memory level, 1–9: memory against speed. Default 8. */
+  memLevel?: number;
+}
+
+export const DEFAULT_THRESHOLD = 1024;
+
+/** The 4 octets a sync flush ends with, removed on send and added back on receive (RFC 7692 §7.2.1). */
+const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
+  readonly rsv = RSV1;
+  readonly params: DeflateParams;
+  readonly threshold: number;
+  private readonly limiter: Limiter;
+  private readonly inflateBits: number;
+  private readonly deflateBits: number;
+  private readonly inflateResets: boolean;
+  private readonly deflateResets: boolean;
+  private readonly deflateSettings: DeflateSettings;
+  private closed = false;
+
+  private inflater: InflateRaw | null = null;
+  private deflater: DeflateRaw | null = null;
+
+  // The decode job in flight (one at a time).
+  private readonly decodeJob: LimitedJob;
+  private decodeInput: readonly Buffer[] = [];
+  private decodeFin = false;
+  private decodeLimit = 0;
+  private decodeTotal = 0;
+  private decodeOutput: Buffer[] = [];
+  private decodeCallback: DecodeCallback | null = null;
+  private decodeDone: (() => void) | null = null;
+
+  // The encode job in flight.
+  private readonly encodeJob: LimitedJob;
+  private encodeInput: readonly Buffer[] = [];
+  private encodeFin = false;
+  private encodeOutput: Buffer[] = [];
+  private encodeCallback: EncodeCallback | null = null;
+  private encodeDone: (() => void) | null = null;
+
+  constructor(params: DeflateParams, role: Role, config: PerMessageDeflateConfig = {}) {
+    this.params = params;
+    this.threshold = config.threshold ?? DEFAULT_THRESHOLD;
+    this.limiter = sharedLimiter(config.concurrencyLimit);
+    const isServer = role === 'server';
+    // We inflate what the peer compressed with its window; we deflate with ours.
+    this.inflateBits = isServer ? params.clientMaxWindowBits : params.serverMaxWindowBits;
+    this.deflateBits = compressorWindowBits(isServer ? params.serverMaxWindowBits : params.clientMaxWindowBits);
+    this.inflateResets = isServer ? params.clientNoContextTakeover : params.serverNoContextTakeover;
+    this.deflateResets = isServer ? params.serverNoContextTakeover : params.clientNoContextTakeover;
+    this.deflateSettings = { windowBits: this.deflateBits, level: config.level ?? constants.Z_DEFAULT_COMPRESSION, memLevel: config.memLevel ?? 8 };
+    this.decodeJob = { runLimited: (done) => this.runDecode(done) };
+    this.encodeJob = { runLimited: (done) => this.runEncode(done) };
+  }
+
+  /** zlib streams currently held (for memory accounting and tests). */
+  get streams(): number {
+    return (this.inflater === null ? 0 : 1) + (this.deflater === null ? 0 : 1);
+  }
+
+  /** Release everything (the connection is gone). Jobs still queued finish without work. */
+  close(): void {
+    this.closed = true;
+    this.releaseInflater(false);
+    this.releaseDeflater(false);
+  }
+
+  // --- decompression ---------------------------------------------------------------------------------
+
+  decode(payload: readonly Buffer[], fin: boolean, limit: number, callback: DecodeCallback): void {
+    this.decodeInput = payload;
+    this.decodeFin = fin;
+    this.decodeLimit = limit;
+    this.decodeCallback = callback;
+    this.limiter.add(this.decodeJob);
+  }
+
+  private runDecode(done: () => void): void {
+    if (this.closed) {
+      this.finishDecode(done, null);
+      return;
+    }
+    this.decodeDone = done;
+    this.decodeTotal = 0;
+    this.decodeOutput = [];
+    let inflater = this.inflater;
+    if (inflater === null) {
+      inflater = this.inflater = this.inflateResets ? acquireInflater(this.inflateBits) : createInflateRaw({ windowBits: this.inflateBits });
+      inflater.on('data', this.onInflateData);
+      inflater.on('error', this.onInflateError);
+    }
+    for (const chunk of this.decodeInput) inflater.write(chunk);
+    this.decodeInput = [];
+    if (this.decodeFin) inflater.write(TAIL);
+    inflater.flush(constants.Z_SYNC_FLUSH, this.onInflateFlushed);
+  }
+
+  private readonly onInflateData = (chunk: Buffer): void => {
+    if (this.decodeCallback === null) return;
+    this.decodeTotal += chunk.length;
+    if (this.decodeTotal > this.decodeLimit) {
+      // The message is over the limit: stop inflating now, before it costs more memory.
+      this.failDecode(new ProtocolError('FD_ERR_MESSAGE_TOO_BIG', CloseCode.MessageTooBig, 'Decompressed message exceeds the size limit'));
+      return;
+    }
+    this.decodeOutput.push(chunk);
+  };
+
+  private readonly onInflateError = (error: Error): void => {
+    if (this.decodeCallback === null) return;
+    this.failDecode(new ProtocolError('FD_ERR_EXTENSION', CloseCode.InvalidPayload, `Invalid compressed data: ${error.message}`));
+  };
+
+  private readonly onInflateFlushed = (): void => {
+    if (this.decodeCallback === null) return;
+    const output = this.decodeOutput;
+    this.decodeOutput = [];
+    if (this.decodeFin && this.inflateResets) this.releaseInflater(true);
+    this.finishDecode(this.decodeDone, output);
+  };
+
+  private failDecode(error: ProtocolError): void {
+    const callback = this.decodeCallback!;
+    const done = this.decodeDone;
+    this.decodeCallback = null;
+    this.decodeDone = null;
+    this.decodeOutput = [];
+    this.releaseInflater(false);
+    callback(error, null);
+    done?.();
+  }
+
+  private finishDecode(done: (() => void) | null, output: Buffer[] | null): void {
+    const callback = this.decodeCallback;
+    this.decodeCallback = null;
+    this.decodeDone = null;
+    if (callback !== null) callback(null, output);
+    done?.();
+  }
+
+  /** Let go of the decompressor: back to the pool after a complete message, else closed. */
+  private releaseInflater(reuse: boolean): void {
+    const inflater = this.inflater;
+    if (inflater === null) return;
+    this.inflater = null;
+    inflater.removeListener('data', this.onInflateData);
+    inflater.removeListener('error', this.onInflateError);
+    if (reuse) {
+      poolInflater(this.inflateBits, inflater);
+      return;
+    }
+    inflater.on('error', ignore); // a job cut short may still report
+    inflater.close();
+  }
+
+  // --- compression -------------------------------------------------------------------------------------
+
+  encode(payload: readonly Buffer[], fin: boolean, callback: EncodeCallback): void {
+    this.encodeInput = payload;
+    this.encodeFin = fin;
+    this.encodeCallback = callback;
+    this.limiter.add(this.encodeJob);
+  }
+
+  private runEncode(done: () => void): void {
+    if (this.closed) {
+      const callback = this.encodeCallback;
+      this.encodeCallback = null;
+      callback?.(new Error('The connection is closed'), null);
+      done();
+      return;
+    }
+    this.encodeDone = done;
+    this.encodeOutput = [];
+    let deflater = this.deflater;
+    if (deflater === null) {
+      deflater = this.deflater = this.deflateResets ? acquireDeflater(this.deflateSettings) : createDeflateRaw(this.deflateSettings);
+      deflater.on('data', this.onDeflateData);
+      deflater.on('error', this.onDeflateError);
+    }
+    for (const chunk of this.encodeInput) deflater.write(chunk);
+    this.encodeInput = [];
+    deflater.flush(constants.Z_SYNC_FLUSH, this.onDeflateFlushed);
+  }
+
+  private readonly onDeflateData = (chunk: Buffer): void => {
+    this.encodeOutput.push(chunk);
+  };
+
+  private readonly onDeflateError = (error: Error): void => {
+    const callback = this.encodeCallback;
+    const done = this.encodeDone;
+    this.encodeCallback = null;
+    this.encodeDone = null;
+    this.releaseDeflater(false);
+    callback?.(error, null);
+    done?.();
+  };
+
+  private readonly onDeflateFlushed = (): void => {
+    const callback = this.encodeCallback;
+    if (callback === null) return;
+    const done = this.encodeDone;
+    this.encodeCallback = null;
+    this.encodeDone = null;
+    let output = this.encodeOutput;
+    this.encodeOutput = [];
+    if (this.encodeFin) {
+      output = removeTail(output);
+      if (this.deflateResets) this.releaseDeflater(true);
+    }
+    callback(null, output);
+    done?.();
+  };
+
+  /** Let go of the compressor: back to the pool after a complete message, else closed. */
+  private releaseDeflater(reuse: boolean): void {
+    const deflater = this.deflater;
+    if (deflater === null) return;
+    this.deflater = null;
+    deflater.removeListener('data', this.onDeflateData);
+    deflater.removeListener('error', this.onDeflateError);
+    if (reuse) {
+      poolDeflater(this.deflateSettings, deflater);
+      return;
+    }
+    deflater.on('error', ignore);
+    deflater.close();
+  }
+}
+
+function ignore(): void {}
+
+/** Remove the trailing 00 00 ff ff of a sync flush from a list of chunks (it may straddle two). */
+function removeTail(chunks: Buffer[]): Buffer[] {
+  let remove = 4;
+  const out = chunks.slice();
+  while (remove > 0 && out.length > 0) {
+    const last = out[out.length - 1]!;
+    if (last.length <= remove) {
+      remove -= last.length;
+      out.pop();
+    } else {
+      out[out.length - 1] = last.subarray(0, last.length - remove);
+      remove = 0;
+    }
+  }
+  // RFC 7692 §7.2.3.6: an empty message compresses to a single 0x00 octet.
+  return out.length === 0 ? [Buffer.from([0x00])] : out;
+}

@@ -1,0 +1,61 @@
+/**
+ * A pool of idle zlib streams for connections without context takeover. Such a connection needs a
+ * compressor or decompressor only while it works on one message, and the stream is reset after it:
+ * any connection can use it next. With the pool, an idle connection holds no zlib memory, and busy
+ * ones do not pay for creating a stream per message. (The limiter bounds how many are in use at once.)
+ */
+import { createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from 'node:zlib';
+
+export interface DeflateSettings {
+  readonly windowBits: number;
+  readonly level: number;
+  readonly memLevel: number;
+}
+
+/** Idle streams kept per kind of stream, beyond which released ones are closed. */
+const MAX_IDLE = 16;
+
+const inflaters = new Map<number, InflateRaw[]>();
+const deflaters = new Map<string, DeflateRaw[]>();
+
+export function acquireInflater(windowBits: number): InflateRaw {
+  return inflaters.get(windowBits)?.pop() ?? createInflateRaw({ windowBits });
+}
+
+/** Give back a stream that finished a message normally (it is reset for the next user). */
+export function releaseInflater(windowBits: number, stream: InflateRaw): void {
+  let idle = inflaters.get(windowBits);
+  if (idle === undefined) inflaters.set(windowBits, (idle = []));
+  if (idle.length >= MAX_IDLE) {
+    stream.close();
+    return;
+  }
+  stream.reset();
+  idle.push(stream);
+}
+
+const deflateKey = (settings: DeflateSettings): string => `${settings.windowBits}/${settings.level}/${settings.memLevel}`;
+
+export function acquireDeflater(settings: DeflateSettings): DeflateRaw {
+  return deflaters.get(deflateKey(settings))?.pop() ?? createDeflateRaw(settings);
+}
+
+export function releaseDeflater(settings: DeflateSettings, stream: DeflateRaw): void {
+  const key = deflateKey(settings);
+  let idle = deflaters.get(key);
+  if (idle === undefined) deflaters.set(key, (idle = []));
+  if (idle.length >= MAX_IDLE) {
+    stream.close();
+    return;
+  }
+  stream.reset();
+  idle.push(stream);
+}
+
+/** Idle streams held by the pool (for tests and memory accounting). */
+export function pooledStreams(): number {
+  let count = 0;
+  for (const idle of inflaters.values()) count += idle.length;
+  for (const idle of deflaters.values()) count += idle.length;
+  return count;
+}
