@@ -11,20 +11,32 @@
  *    shared by all connections and goes back to it, reset, after every message.
  */
 import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from 'node:zlib';
-import { acquireDeflater, acquireInflater, releaseDeflater as poolDeflater, releaseInflater as poolInflater, type DeflateSettings } from './zlib-pool.js';
+import {
+  acquireDeflater,
+  acquireInflater,
+  deflateOptions,
+  inflateOptions,
+  releaseDeflater as poolDeflater,
+  releaseInflater as poolInflater,
+  type DeflateSettings,
+} from './zlib-pool.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { RSV1 } from '../protocol/constants.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { DecodeCallback, EncodeCallback, MessageDecoder, MessageEncoder } from '../protocol/extension.js';
 import type { Role } from '../protocol/frame-parser.js';
 import { compressorWindowBits, type DeflateParams, type PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
-import { sharedLimiter, type LimitedJob, type Limiter } from './limiter.js';
+import { sharedLimiter, threadPoolSize, type LimitedJob, type Limiter } from './limiter.js';
 
 /** The `perMessageDeflate` option: negotiation parameters plus how to compress. */
 export interface PerMessageDeflateConfig extends PerMessageDeflateOptions {
   /** Messages smaller than this many bytes are sent uncompressed. Default 1024. */
   threshold?: number;
-  /** zlib jobs running at once, across all connections. Default: libuv's thread pool size (4). */
+  /**
+   * zlib jobs in flight at once, across all connections. Default: 4 per libuv pool thread (16 with the
+   * default pool of 4): a few jobs waiting in libuv's queue keep its threads busy while the main thread
+   * handles finished ones (measured: 1.26x the throughput of a limit equal to the pool size).
+   */
   concurrencyLimit?: number;
   /** zlib compression level, 0–9. Default 6 (`Z_DEFAULT_COMPRESSION`). */
   level?: number;
@@ -33,6 +45,9 @@ export interface PerMessageDeflateConfig extends PerMessageDeflateOptions {
 }
 
 export const DEFAULT_THRESHOLD = 1024;
+
+/** Default zlib jobs in flight per thread of libuv's pool. */
+const DEFAULT_CONCURRENCY_PER_THREAD = 4;
 
 /** The 4 octets a sync flush ends with, removed on send and added back on receive (RFC 7692 §7.2.1). */
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
@@ -73,7 +88,7 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
   constructor(params: DeflateParams, role: Role, config: PerMessageDeflateConfig = {}) {
     this.params = params;
     this.threshold = config.threshold ?? DEFAULT_THRESHOLD;
-    this.limiter = sharedLimiter(config.concurrencyLimit);
+    this.limiter = sharedLimiter(config.concurrencyLimit ?? DEFAULT_CONCURRENCY_PER_THREAD * threadPoolSize());
     const isServer = role === 'server';
     // We inflate what the peer compressed with its window; we deflate with ours.
     this.inflateBits = isServer ? params.clientMaxWindowBits : params.serverMaxWindowBits;
@@ -117,14 +132,14 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
     this.decodeOutput = [];
     let inflater = this.inflater;
     if (inflater === null) {
-      inflater = this.inflater = this.inflateResets ? acquireInflater(this.inflateBits) : createInflateRaw({ windowBits: this.inflateBits });
+      inflater = this.inflater = this.inflateResets ? acquireInflater(this.inflateBits) : createInflateRaw(inflateOptions(this.inflateBits));
       inflater.on('data', this.onInflateData);
       inflater.on('error', this.onInflateError);
     }
-    for (const chunk of this.decodeInput) inflater.write(chunk);
+    // One write, flushed (the stream's flush mode is Z_SYNC_FLUSH): one trip to the thread pool.
+    const input = this.decodeInput;
     this.decodeInput = [];
-    if (this.decodeFin) inflater.write(TAIL);
-    inflater.flush(constants.Z_SYNC_FLUSH, this.onInflateFlushed);
+    inflater.write(join(input, this.decodeFin ? TAIL : null), this.onInflateFlushed);
   }
 
   private readonly onInflateData = (chunk: Buffer): void => {
@@ -206,13 +221,13 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
     this.encodeOutput = [];
     let deflater = this.deflater;
     if (deflater === null) {
-      deflater = this.deflater = this.deflateResets ? acquireDeflater(this.deflateSettings) : createDeflateRaw(this.deflateSettings);
+      deflater = this.deflater = this.deflateResets ? acquireDeflater(this.deflateSettings) : createDeflateRaw(deflateOptions(this.deflateSettings));
       deflater.on('data', this.onDeflateData);
       deflater.on('error', this.onDeflateError);
     }
-    for (const chunk of this.encodeInput) deflater.write(chunk);
+    const input = this.encodeInput;
     this.encodeInput = [];
-    deflater.flush(constants.Z_SYNC_FLUSH, this.onDeflateFlushed);
+    deflater.write(join(input, null), this.onDeflateFlushed);
   }
 
   private readonly onDeflateData = (chunk: Buffer): void => {
@@ -262,6 +277,13 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
 }
 
 function ignore(): void {}
+
+/** The chunks as one buffer (usually there is one), with `tail` after them. */
+function join(chunks: readonly Buffer[], tail: Buffer | null): Buffer {
+  if (tail === null && chunks.length === 1) return chunks[0]!;
+  if (tail === null) return Buffer.concat(chunks);
+  return Buffer.concat(chunks.length === 0 ? [tail] : [...chunks, tail]);
+}
 
 /** Remove the trailing 00 00 ff ff of a sync flush from a list of chunks (it may straddle two). */
 function removeTail(chunks: Buffer[]): Buffer[] {

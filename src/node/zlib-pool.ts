@@ -4,12 +4,22 @@
  * any connection can use it next. With the pool, an idle connection holds no zlib memory, and busy
  * ones do not pay for creating a stream per message. (The limiter bounds how many are in use at once.)
  */
-import { createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from 'node:zlib';
+import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw, type ZlibOptions } from 'node:zlib';
 
 export interface DeflateSettings {
   readonly windowBits: number;
   readonly level: number;
   readonly memLevel: number;
+}
+
+
+/** Streams flush every write (Z_SYNC_FLUSH), so a message is one write and one trip to the thread pool. */
+export function inflateOptions(windowBits: number): ZlibOptions {
+  return { windowBits, flush: constants.Z_SYNC_FLUSH, chunkSize: 32 * 1024 };
+}
+
+export function deflateOptions(settings: DeflateSettings): ZlibOptions {
+  return { ...settings, flush: constants.Z_SYNC_FLUSH };
 }
 
 /** Idle streams kept per kind of stream, beyond which released ones are closed. */
@@ -19,7 +29,7 @@ const inflaters = new Map<number, InflateRaw[]>();
 const deflaters = new Map<string, DeflateRaw[]>();
 
 export function acquireInflater(windowBits: number): InflateRaw {
-  return inflaters.get(windowBits)?.pop() ?? createInflateRaw({ windowBits });
+  return inflaters.get(windowBits)?.pop() ?? createInflateRaw(inflateOptions(windowBits));
 }
 
 /** Give back a stream that finished a message normally (it is reset for the next user). */
@@ -37,7 +47,7 @@ export function releaseInflater(windowBits: number, stream: InflateRaw): void {
 const deflateKey = (settings: DeflateSettings): string => `${settings.windowBits}/${settings.level}/${settings.memLevel}`;
 
 export function acquireDeflater(settings: DeflateSettings): DeflateRaw {
-  return deflaters.get(deflateKey(settings))?.pop() ?? createDeflateRaw(settings);
+  return deflaters.get(deflateKey(settings))?.pop() ?? createDeflateRaw(deflateOptions(settings));
 }
 
 export function releaseDeflater(settings: DeflateSettings, stream: DeflateRaw): void {

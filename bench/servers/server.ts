@@ -1,0 +1,63 @@
+/**
+ * The servers under test, each in its own process: fullduplex, `ws` (with bufferutil and
+ * utf-8-validate, which it loads by itself), and a raw `node:net` echo (the ceiling for bytes through
+ * Node). Started with fork(): the port and memory statistics go over the IPC channel.
+ *
+ *   fork('bench/servers/server.ts', ['fullduplex', '{"compress":false}'])
+ */
+import { createServer as createTcpServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer as WsServer } from 'ws';
+// The shipped build (dist/, what users run), not the sources through tsx: tsx keeps function names
+// with a helper that gives every arrow-function field its own property store, which inflates memory.
+const { WebSocketServer } = (await import(new URL('../../dist/node/index.js', import.meta.url).href)) as typeof import('../../src/node/index.js');
+
+export type Implementation = 'fullduplex' | 'ws' | 'raw';
+export interface ServerConfig {
+  compress?: boolean;
+}
+
+const implementation = process.argv[2] as Implementation;
+const config = JSON.parse(process.argv[3] ?? '{}') as ServerConfig;
+const MAX_PAYLOAD = 64 * 1024 * 1024;
+
+function ready(port: number): void {
+  process.send?.({ type: 'ready', port });
+}
+
+if (implementation === 'fullduplex') {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: MAX_PAYLOAD, perMessageDeflate: config.compress === true });
+  server.on('connection', (socket) => {
+    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+  });
+  server.on('listening', () => ready((server.address() as AddressInfo).port));
+} else if (implementation === 'ws') {
+  const server = new WsServer({ port: 0, host: '127.0.0.1', maxPayload: MAX_PAYLOAD, perMessageDeflate: config.compress === true });
+  server.on('connection', (socket) => {
+    socket.on('error', () => {});
+    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+  });
+  server.on('listening', () => ready((server.address() as AddressInfo).port));
+} else {
+  // A plain TCP echo behind a WebSocket handshake: the 101 answer, then every byte back as it came.
+  const server = createTcpServer((socket) => {
+    socket.setNoDelay(true);
+    socket.once('data', (request: Buffer) => {
+      const key = /sec-websocket-key: *(\S+)/i.exec(request.toString('latin1'))?.[1] ?? '';
+      void key;
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      socket.pipe(socket);
+    });
+    socket.on('error', () => {});
+  });
+  server.listen(0, '127.0.0.1', () => ready((server.address() as AddressInfo).port));
+}
+
+process.on('message', (message: { type: string }) => {
+  if (message.type === 'stats') {
+    globalThis.gc?.();
+    const memory = process.memoryUsage();
+    process.send?.({ type: 'stats', rss: memory.rss, heapUsed: memory.heapUsed });
+  }
+});
+process.on('disconnect', () => process.exit(0));
