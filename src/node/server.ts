@@ -6,7 +6,7 @@
  * heartbeats, and a graceful `close()` that says 1001 Going Away to every client.
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -160,6 +160,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         socket.once('close', () => clearTimeout(timer));
       });
       server.headersTimeout = Math.min(server.headersTimeout, this.handshakeTimeout);
+      server.on('clientError', answerClientError);
       this.ownsServer = true;
       this.attach(server);
       if (onListening !== undefined) this.once('listening', onListening);
@@ -428,6 +429,40 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 function ignoreError(): void {}
 
 /** Refuse a handshake: an HTTP response, then close the socket. */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = {
+  HPE_HEADER_OVERFLOW: 431,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
+};
+
+/** How long a refused client has to read our answer before the socket is destroyed. */
+const LINGER_MS = 1000;
+
+/**
+ * Our own HTTP server's answer to a request it could not parse (a head over the size limit, bad
+ * syntax): the status, then a lingering close. Node's default writes the status and destroys the
+ * socket at once, and the unread rest of a large request then turns into a TCP reset that can
+ * discard the answer before the client reads it.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if ((socket as Partial<Record<typeof kRefused, boolean>>)[kRefused] === true) return; // the parser may report again
+  (socket as Partial<Record<typeof kRefused, boolean>>)[kRefused] = true;
+  if (!socket.writable || (socket as Partial<Socket>).bytesWritten !== 0) {
+    socket.destroy();
+    return;
+  }
+  const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400;
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  // Keep draining what the client still sends for a moment, then let go.
+  socket.on('data', ignoreData);
+  socket.resume();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+function ignoreData(): void {}
+
+const kRefused = Symbol('fullduplex.refused');
+
 function abort(socket: Duplex, status: number, message: string, headers: ResponseHeaders = {}): void {
   if (socket.writable && !socket.destroyed) {
     socket.end(formatRejection(status, message, headers));

@@ -220,7 +220,13 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
     return true;
   }
 
+  /** `ConnectionHandler.isWriteBlocked`: the socket's buffer is over its high-water mark. */
+  isWriteBlocked(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
   private readonly onSocketDrain = (): void => {
+    this.connection.writable();
     if (this.needDrain) this.checkDrain();
   };
 

@@ -36,6 +36,12 @@ export interface ConnectionHandler extends ChunkSink {
   closeTransport(): void;
   /** The receiver caught up after waiting on the extension (see `receivePaused`). */
   onReceiveResumed?(): void;
+  /**
+   * Whether the transport is backed up (the peer is not reading what we write). While it is, automatic
+   * pongs are coalesced: only the one for the most recent ping is kept, and sent when the transport
+   * calls `writable()` (RFC 6455 §5.5.3). Without this hook every ping is answered at once.
+   */
+  isWriteBlocked?(): boolean;
 }
 
 export interface ConnectionOptions {
@@ -86,6 +92,8 @@ export class Connection implements ReceiverHandler {
   private readonly receiver: Receiver;
   private readonly closing: CloseHandshake;
   private readonly autoPong: boolean;
+  private deferredPong: Buffer | null = null;
+  private coalescedPongs = 0;
   private readonly maskKey: (() => Uint8Array) | null;
   private encoder: MessageEncoder | null;
 
@@ -342,9 +350,33 @@ export class Connection implements ReceiverHandler {
   }
 
   onPing(data: Buffer): void {
-    // RFC 6455 §5.5.2: answer with a pong carrying the same data, unless we are closing.
-    if (this.autoPong && !this.closing.closeSent) this.pong(data);
+    // RFC 6455 §5.5.2: answer with a pong carrying the same data, unless we are closing. While the
+    // transport is backed up, keep only the latest ping's answer (§5.5.3): a ping flood from a peer
+    // that does not read costs one pending pong, not one per ping.
+    if (this.autoPong && !this.closing.closeSent) {
+      if (this.handler.isWriteBlocked?.() === true) {
+        // `data` may be a view of the parser's reused control buffer: keep a copy.
+        if (this.deferredPong !== null) this.coalescedPongs++;
+        this.deferredPong = Buffer.from(data);
+      } else {
+        this.deferredPong = null;
+        this.pong(data);
+      }
+    }
     this.handler.onPing(data);
+  }
+
+  /** The transport can take writes again: send the pong held back while it was blocked, if any. */
+  writable(): void {
+    const pong = this.deferredPong;
+    if (pong === null) return;
+    this.deferredPong = null;
+    if (!this.closing.closeSent) this.pong(pong);
+  }
+
+  /** Automatic pongs dropped in favour of a later one (see `isWriteBlocked`). */
+  get pongsCoalesced(): number {
+    return this.coalescedPongs;
   }
 
   onPong(data: Buffer): void {

@@ -38,6 +38,10 @@ const STATE_STOPPED = 2;
 
 const TWO_POW_32 = 0x1_0000_0000;
 
+/** Chunks queued during a pause that are smaller than this are copied into a shared block. */
+const SMALL_CHUNK = 4096;
+const QUEUE_BLOCK_SIZE = 16 * 1024;
+
 export class FrameParser {
   private readonly sink: FrameSink;
   private readonly expectMask: boolean;
@@ -58,6 +62,9 @@ export class FrameParser {
   /** Chunks (or their unread tails) pushed while paused. */
   private queue: Buffer[] = [];
   private queuedBytes = 0;
+  /** The block small queued chunks are copied into (the last entry of `queue` is a view of it). */
+  private tailBlock: Buffer | null = null;
+  private tailUsed = 0;
 
   constructor(options: FrameParserOptions, sink: FrameSink) {
     this.sink = sink;
@@ -101,6 +108,7 @@ export class FrameParser {
     this.state = STATE_STOPPED;
     this.queue = [];
     this.queuedBytes = 0;
+    this.tailBlock = null;
   }
 
   /**
@@ -110,17 +118,46 @@ export class FrameParser {
   push(chunk: Buffer): void {
     if (this.state === STATE_STOPPED || chunk.length === 0) return;
     if (this.paused || this.queue.length > 0) {
-      this.queue.push(chunk);
-      this.queuedBytes += chunk.length;
+      this.enqueue(chunk);
       if (!this.paused && !this.parsing) this.drainQueue();
       return;
     }
     this.parse(chunk, 0);
   }
 
+  /** Chunks queued while paused (small ones share blocks: bounded by bytes / 4 KiB + a few). */
+  get queuedChunks(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * Queue a chunk pushed while paused. Small chunks are copied into a shared block, so a peer that
+   * trickles a million 1-byte TCP segments during a pause costs a few blocks, not a million buffers.
+   */
+  private enqueue(chunk: Buffer): void {
+    const size = chunk.length;
+    this.queuedBytes += size;
+    if (size >= SMALL_CHUNK) {
+      this.queue.push(chunk);
+      this.tailBlock = null;
+      return;
+    }
+    let block = this.tailBlock;
+    if (block === null || this.tailUsed + size > block.length) {
+      block = this.tailBlock = Buffer.allocUnsafe(QUEUE_BLOCK_SIZE);
+      this.tailUsed = 0;
+      this.queue.push(block.subarray(0, 0));
+    }
+    chunk.copy(block, this.tailUsed);
+    this.tailUsed += size;
+    // The last queued entry is the filled part of the tail block.
+    this.queue[this.queue.length - 1] = block.subarray(0, this.tailUsed);
+  }
+
   private drainQueue(): void {
     while (this.queue.length > 0 && !this.paused && this.state !== STATE_STOPPED) {
       const chunk = this.queue.shift()!;
+      if (this.queue.length === 0) this.tailBlock = null; // the tail block is being parsed: never append to it again
       this.queuedBytes -= chunk.length;
       this.parse(chunk, 0);
     }

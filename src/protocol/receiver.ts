@@ -67,9 +67,8 @@ export class Receiver implements FrameSink {
   private fragments = 0;
   private readonly message = new MessageBuffer();
   private readonly utf8 = new Utf8Validator();
-  /** Compressed payload of the current frame, for the decoder. */
-  private encoded: Buffer[] = [];
-  private encodedLength = 0;
+  /** Compressed payload gathered for the decoder (small pieces coalesced, as for messages). */
+  private readonly encoded = new MessageBuffer();
 
   private finished = false;
 
@@ -110,7 +109,7 @@ export class Receiver implements FrameSink {
     this.finished = true;
     this.parser.stop();
     this.message.reset();
-    this.encoded = [];
+    this.encoded.reset();
   }
 
   /** True while waiting on an asynchronous extension; bytes pushed meanwhile are queued. */
@@ -121,6 +120,15 @@ export class Receiver implements FrameSink {
   /** Bytes queued while paused. */
   get bufferedBytes(): number {
     return this.parser.bufferedBytes;
+  }
+
+  /**
+   * Separate buffers held for the message in progress and for bytes queued during a pause. Bounded by
+   * bytes / 4 KiB + a few, however the peer splits its data (1-byte TCP segments, empty or 1-byte
+   * fragments).
+   */
+  get bufferedChunks(): number {
+    return this.parser.queuedChunks + this.message.pieceCount + this.encoded.pieceCount;
   }
 
   get isFinished(): boolean {
@@ -158,7 +166,7 @@ export class Receiver implements FrameSink {
       throw new ProtocolError('FD_ERR_TOO_MANY_FRAGMENTS', CloseCode.MessageTooBig, `Message spans more than ${this.maxFragments} frames`);
     }
     // RFC 6455 §10.4: refuse an oversized message as soon as its size is known, before buffering it.
-    const size = this.messageCompressed ? this.encodedLength + length : this.message.length + length;
+    const size = this.messageCompressed ? this.encoded.length + length : this.message.length + length;
     if (size > this.maxPayload) {
       throw new ProtocolError('FD_ERR_MESSAGE_TOO_BIG', CloseCode.MessageTooBig, `Message exceeds the ${this.maxPayload}-byte limit`);
     }
@@ -171,13 +179,10 @@ export class Receiver implements FrameSink {
       return;
     }
     if (this.messageCompressed) {
-      if (data.length > 0) {
-        this.encoded.push(data);
-        this.encodedLength += data.length;
-      }
+      this.encoded.add(data);
       // Decode at the end of the message, or once enough is gathered: each decode is a round trip
       // to the extension (zlib's thread pool), so many small fragments are decoded together.
-      if (last && (this.frameFin || this.encodedLength >= DECODE_BATCH)) this.decodeFrame();
+      if (last && (this.frameFin || this.encoded.length >= DECODE_BATCH)) this.decodeFrame();
       return;
     }
     if (this.messageOpcode === Opcode.Text && this.validateUtf8 && !this.utf8.write(data)) {
@@ -199,9 +204,7 @@ export class Receiver implements FrameSink {
 
   private decodeFrame(): void {
     const decoder = this.decoder!;
-    const payload = this.encoded;
-    this.encoded = [];
-    this.encodedLength = 0;
+    const payload = this.encoded.takePieces();
     this.parser.pause();
     decoder.decode(payload, this.frameFin, this.maxPayload - this.message.length, this.onDecoded);
   }

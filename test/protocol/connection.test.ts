@@ -233,3 +233,37 @@ describe('Connection: an asynchronous extension keeps order', () => {
     assert.deepEqual(s.log, ['error:1002', 'closeTransport']);
   });
 });
+
+describe('Connection: pongs while the transport is backed up (RFC 6455 §5.5.3)', () => {
+  it('answers every ping while writes flow, and only the latest while blocked', () => {
+    const end = new End('server');
+    let blocked = false;
+    end.connection = new Connection({ role: 'server' }, { ...end.handler(), isWriteBlocked: () => blocked });
+    const pongs = (): string[] => end.outbox.filter((chunk) => (chunk[0]! & 0x0f) === Opcode.Pong).map((chunk) => chunk.subarray(2).toString());
+    end.connection.receive(Buffer.concat([frame(Opcode.Ping, 'p1'), frame(Opcode.Ping, 'p2')]));
+    assert.deepEqual(pongs(), ['p1', 'p2']);
+    blocked = true;
+    const flood = Buffer.concat(Array.from({ length: 10_000 }, (_, i) => frame(Opcode.Ping, `f${i}`)));
+    end.connection.receive(flood);
+    assert.deepEqual(pongs(), ['p1', 'p2']); // nothing written while blocked
+    assert.equal(end.connection.pongsCoalesced, 9_999);
+    blocked = false;
+    end.connection.writable();
+    assert.deepEqual(pongs(), ['p1', 'p2', 'f9999']);
+    end.connection.writable(); // nothing more to send
+    assert.equal(pongs().length, 3);
+    // Every ping was still reported to the application.
+    assert.equal(end.log.filter((entry) => entry.startsWith('ping:')).length, 10_002);
+  });
+
+  it('drops the held pong once a close frame was sent', () => {
+    const end = new End('server');
+    let blocked = true;
+    end.connection = new Connection({ role: 'server' }, { ...end.handler(), isWriteBlocked: () => blocked });
+    end.connection.receive(frame(Opcode.Ping, 'late'));
+    end.connection.close(1000);
+    blocked = false;
+    end.connection.writable();
+    assert.equal(end.outbox.filter((chunk) => (chunk[0]! & 0x0f) === Opcode.Pong).length, 0);
+  });
+});

@@ -277,3 +277,60 @@ describe('Receiver: the extension hook', () => {
   it('passes the remaining size budget to the decoder and reports its refusal', () =>
     expectFailure([frame(Opcode.Binary, xor('x'.repeat(20)), { rsv: RSV1 })], 'FD_ERR_MESSAGE_TOO_BIG', 1009, { decoder: xorDecoder(false), maxPayload: 10 }));
 });
+
+describe('Receiver: bounded buffers however the peer splits its data', () => {
+  it('a 1 MB frame read as a million 1-byte TCP chunks holds a few blocks, not a million buffers', () => {
+    const { receiver, events } = recordingReceiver();
+    const payload = Buffer.alloc(1_000_000, 0x61);
+    const bytes = frame(Opcode.Binary, payload);
+    let most = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      receiver.push(bytes.subarray(i, i + 1));
+      if ((i & 1023) === 0) most = Math.max(most, receiver.bufferedChunks);
+    }
+    assert.ok(most <= 70, `${most} buffers held`); // 1 MB / 16 KiB blocks
+    assert.equal(events.length, 1);
+    assert.ok(events[0]!.type === 'message' && events[0]!.data.equals(payload));
+  });
+
+  it('a million 1-byte fragments and a million empty continuation frames', () => {
+    const { receiver, events } = recordingReceiver();
+    receiver.push(frame(Opcode.Text, 'a', { fin: false }));
+    const one = frame(Opcode.Continuation, 'b', { fin: false });
+    const empty = frame(Opcode.Continuation, '', { fin: false });
+    let most = 0;
+    for (let i = 0; i < 1_000_000; i++) {
+      receiver.push(Buffer.from(i % 2 === 0 ? one : empty)); // copies: the parser unmasks in place
+      if ((i & 4095) === 0) most = Math.max(most, receiver.bufferedChunks);
+    }
+    receiver.push(frame(Opcode.Continuation, 'c'));
+    assert.ok(most <= 33, `${most} buffers held`); // 500 KB of payload in 16 KiB blocks
+    assert.deepEqual(messages(events), [`txt:a${'b'.repeat(500_000)}c`]);
+  });
+
+  it('maxFragments bounds the frames of one message (1009)', () => {
+    const chunks = [frame(Opcode.Binary, 'a', { fin: false }), ...Array.from({ length: 9 }, () => frame(Opcode.Continuation, '', { fin: false })), frame(Opcode.Continuation, '')];
+    assert.equal(messages(feed(chunks, { maxFragments: 11 })).length, 1);
+    expectFailure(chunks, 'FD_ERR_TOO_MANY_FRAGMENTS', 1009, { maxFragments: 10 });
+  });
+
+  it('1-byte chunks that arrive while the decoder works are queued in blocks', () => {
+    let pending: (() => void) | null = null;
+    const decoder: MessageDecoder = {
+      rsv: RSV1,
+      decode(payload: readonly Buffer[], _fin: boolean, _limit: number, callback: DecodeCallback) {
+        const output = payload.map((piece) => Buffer.from(piece));
+        pending = () => callback(null, output);
+      },
+    };
+    const { receiver, events } = recordingReceiver({ decoder });
+    receiver.push(frame(Opcode.Binary, 'x', { rsv: RSV1 })); // the decoder now holds the parser paused
+    assert.ok(receiver.isPaused);
+    const next = frame(Opcode.Binary, Buffer.alloc(200_000, 0x62));
+    for (let i = 0; i < next.length; i++) receiver.push(next.subarray(i, i + 1));
+    assert.ok(receiver.bufferedChunks <= 20, `${receiver.bufferedChunks} buffers queued`);
+    assert.equal(receiver.bufferedBytes, next.length);
+    (pending as unknown as () => void)();
+    assert.deepEqual(messages(events), ['bin:78', `bin:${'62'.repeat(200_000)}`]);
+  });
+});
