@@ -162,7 +162,13 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
     if (this.decodeCallback === null) return;
     const output = this.decodeOutput;
     this.decodeOutput = [];
-    if (this.decodeFin && this.inflateResets) this.releaseInflater(true);
+    const inflater = this.inflater; // null if the connection closed meanwhile
+    if (this.decodeFin && inflater !== null) {
+      // RFC 7692 §7.2.3.4: a message may end its DEFLATE stream with a BFINAL block. zlib then ignores
+      // all further input, so the next message needs a fresh stream (and this one is not reusable).
+      if (streamEnded(inflater)) this.releaseInflater(false);
+      else if (this.inflateResets) this.releaseInflater(true);
+    }
     this.finishDecode(this.decodeDone, output);
   };
 
@@ -277,6 +283,11 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
 }
 
 function ignore(): void {}
+
+/** Whether zlib reached the end of the DEFLATE stream (a BFINAL block): set as soon as it happens. */
+export function streamEnded(stream: InflateRaw): boolean {
+  return stream.readableEnded || (stream as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true;
+}
 
 /** The chunks as one buffer (usually there is one), with `tail` after them. */
 function join(chunks: readonly Buffer[], tail: Buffer | null): Buffer {

@@ -36,7 +36,8 @@ export function acquireInflater(windowBits: number): InflateRaw {
 export function releaseInflater(windowBits: number, stream: InflateRaw): void {
   let idle = inflaters.get(windowBits);
   if (idle === undefined) inflaters.set(windowBits, (idle = []));
-  if (idle.length >= MAX_IDLE) {
+  // A stream that reached a final block cannot be reset into a usable one: never share it.
+  if (idle.length >= MAX_IDLE || stream.destroyed || (stream as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true) {
     stream.close();
     return;
   }

@@ -257,6 +257,7 @@ export class Connection implements ReceiverHandler {
    */
   close(code?: number, reason?: string | Uint8Array): void {
     const payload = encodeClosePayload(code, reason);
+    if (!this.closing.closeSent) this.sendDeferredPong();
     if (!this.closing.sendClose()) return;
     this.sendingOpcode = -1;
     if (this.pending.length === 0) this.writeClose(payload);
@@ -368,6 +369,11 @@ export class Connection implements ReceiverHandler {
 
   /** The transport can take writes again: send the pong held back while it was blocked, if any. */
   writable(): void {
+    this.sendDeferredPong();
+  }
+
+  /** Send the held pong now (before a close frame: the latest ping must still be answered). */
+  private sendDeferredPong(): void {
     const pong = this.deferredPong;
     if (pong === null) return;
     this.deferredPong = null;
@@ -388,6 +394,7 @@ export class Connection implements ReceiverHandler {
   }
 
   onClose(code: number, reason: Buffer): void {
+    this.sendDeferredPong(); // the latest ping is answered before our close frame (RFC 6455 §5.5.3)
     if (this.closing.receiveClose(code, reason)) {
       // RFC 6455 §5.5.1: echo the status code (a close frame without one is answered without one),
       // after any message we had already accepted but not yet written.

@@ -98,6 +98,35 @@ describe('PerMessageDeflate codec', () => {
     assert.equal(codec.streams, 0);
   });
 
+  it('a message ending its DEFLATE stream with a BFINAL block: the next message gets a fresh stream (RFC 7692 §7.2.3.4)', async () => {
+    const final = deflateRawSync(Buffer.from('Hello')); // BFINAL set: the stream ends with this message
+    const fresh = deflateRawSync(Buffer.from('Hello'), SYNC).subarray(0, -4);
+    for (const params of [TAKEOVER, NO_TAKEOVER]) {
+      const server = new PerMessageDeflate(params, 'server');
+      assert.equal((await decode(server, final)).toString(), 'Hello');
+      assert.equal((await decode(server, fresh)).toString(), 'Hello');
+      assert.equal((await decode(server, final)).toString(), 'Hello');
+      // The ended stream was not shared through the pool: another connection decodes normally.
+      const other = new PerMessageDeflate(params, 'server');
+      assert.equal((await decode(other, fresh)).toString(), 'Hello');
+      server.close();
+      other.close();
+    }
+  });
+
+  it('closing while a decode is in flight: no exception, the callback still runs once (found by the fuzzer)', async () => {
+    for (const params of [TAKEOVER, NO_TAKEOVER]) {
+      const codec = new PerMessageDeflate(params, 'server');
+      let calls = 0;
+      codec.decode([deflateRawSync(Buffer.from(JSON_TEXT), SYNC).subarray(0, -4)], true, 1 << 20, () => calls++);
+      await new Promise((resolve) => setImmediate(resolve)); // the job is with zlib now
+      codec.close();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.ok(calls <= 1);
+      assert.equal(codec.streams, 0);
+    }
+  });
+
   it('reports corrupt data as 1007', async () => {
     const codec = new PerMessageDeflate(TAKEOVER, 'server');
     await assert.rejects(decode(codec, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x12])), (error: unknown) => error instanceof ProtocolError && error.closeCode === 1007);

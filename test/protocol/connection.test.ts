@@ -256,14 +256,22 @@ describe('Connection: pongs while the transport is backed up (RFC 6455 §5.5.3)'
     assert.equal(end.log.filter((entry) => entry.startsWith('ping:')).length, 10_002);
   });
 
-  it('drops the held pong once a close frame was sent', () => {
-    const end = new End('server');
-    let blocked = true;
-    end.connection = new Connection({ role: 'server' }, { ...end.handler(), isWriteBlocked: () => blocked });
-    end.connection.receive(frame(Opcode.Ping, 'late'));
-    end.connection.close(1000);
-    blocked = false;
-    end.connection.writable();
-    assert.equal(end.outbox.filter((chunk) => (chunk[0]! & 0x0f) === Opcode.Pong).length, 0);
+  it('sends the held pong before a close frame, ours or the answer to the peer', () => {
+    for (const closeBy of ['us', 'peer'] as const) {
+      const end = new End('server');
+      end.connection = new Connection({ role: 'server' }, { ...end.handler(), isWriteBlocked: () => true });
+      end.connection.receive(Buffer.concat([frame(Opcode.Ping, 'one'), frame(Opcode.Ping, 'two')]));
+      if (closeBy === 'us') end.connection.close(1000);
+      else end.connection.receive(frame(Opcode.Close, Buffer.from([0x03, 0xe8])));
+      end.connection.writable(); // nothing left to send after the close frame
+      assert.deepEqual(
+        end.outbox.map((chunk) => [chunk[0]! & 0x0f, chunk.subarray(2).toString('latin1')]),
+        [
+          [Opcode.Pong, 'two'],
+          [Opcode.Close, '\x03\xe8'],
+        ],
+        closeBy,
+      );
+    }
   });
 });
