@@ -40,7 +40,22 @@ export class Limiter {
     this.next();
   };
 
+  /** Set while `next()` runs: a job that finishes synchronously is picked up by the running loop. */
+  private starting = false;
+
   private next(): void {
+    // Jobs may call `done` synchronously (a closed connection's job has nothing to do): without this
+    // guard, each such job would start the next one a stack frame deeper, and thousands overflow it.
+    if (this.starting) return;
+    this.starting = true;
+    try {
+      this.startJobs();
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  private startJobs(): void {
     while (this.running < this.concurrency && this.head < this.queue.length) {
       const job = this.queue[this.head]!;
       this.queue[this.head++] = undefined as unknown as LimitedJob;

@@ -233,10 +233,13 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   private checkDrain(): void {
     if (this.bufferedAmount > this.highWaterMark / 2) {
       // The socket emits 'drain' only if its own buffer passed its high-water mark, which may be
-      // above ours: then ask to be told when what is queued now has been written.
-      if (this.socket.writable && !this.socket.writableNeedDrain && !this.drainProbe && !this.ending) {
+      // above ours: then ask to be told when what is queued now has been written. If the socket holds
+      // nothing, the backlog is ours (the next flush, or messages being compressed): `flush()` checks
+      // again when they are written. (A probe then would complete at once and spin.)
+      const socket = this.socket;
+      if (socket.writableLength > 0 && socket.writable && !socket.writableNeedDrain && !this.drainProbe && !this.ending) {
         this.drainProbe = true;
-        this.socket.write(EMPTY, this.onDrainProbe);
+        socket.write(EMPTY, this.onDrainProbe);
       }
       return;
     }

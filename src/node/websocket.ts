@@ -342,7 +342,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       else throw error;
       return false;
     }
-    if (callback !== undefined) transport.addCallback(callback);
+    if (callback !== undefined) {
+      // Behind the extension's queue (compression), the frame is written later: attach the callback
+      // to the write that carries it, not to the current one.
+      if (!connection.whenWritten((error) => (error === null ? transport.addCallback(callback) : process.nextTick(callback, error)))) {
+        transport.addCallback(callback);
+      }
+    }
     return !transport.checkBackpressure();
   }
 

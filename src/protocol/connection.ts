@@ -81,7 +81,12 @@ interface PendingFrame {
   done: boolean;
   /** A close frame to send after everything before it, and then possibly close the transport. */
   close: boolean;
+  /** Told when the frame is handed to the transport (null), or dropped unsent (an error). */
+  written?: WrittenCallback;
 }
+
+/** See `Connection.whenWritten`. */
+export type WrittenCallback = (error: Error | null) => void;
 
 const sharedMaskPool = new MaskKeyPool();
 const defaultMaskKey = (): Uint8Array => sharedMaskPool.next();
@@ -182,9 +187,30 @@ export class Connection implements ReceiverHandler {
    */
   transportClosed(): CloseResult {
     this.receiver.stop();
+    this.dropPending('The connection closed before the message was sent');
+    return this.closing.closeTransport();
+  }
+
+  /**
+   * For the message just sent: call `callback` once its frame has been handed to the transport
+   * (`write`), or with an error if it is dropped unsent (the connection failed or closed first).
+   * Returns false, without keeping the callback, when the frame was written already (no extension
+   * queue in front of it): the caller can then treat the current write as the message's.
+   */
+  whenWritten(callback: WrittenCallback): boolean {
+    const last = this.pending[this.pending.length - 1];
+    if (last === undefined || last.close) return false;
+    last.written = callback;
+    return true;
+  }
+
+  /** Forget the queued frames, telling those who wait for them. */
+  private dropPending(reason: string): void {
+    const pending = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    return this.closing.closeTransport();
+    let error: Error | null = null;
+    for (const frame of pending) if (frame.written !== undefined) frame.written((error ??= new Error(reason)));
   }
 
   // --- output --------------------------------------------------------------------------------------
@@ -281,8 +307,7 @@ export class Connection implements ReceiverHandler {
       payload = encodeClosePayload(code);
     }
     if (this.closing.fail(code, payload.subarray(2))) {
-      this.pending = [];
-      this.pendingBytes = 0;
+      this.dropPending('The connection failed before the message was sent');
       serializeFrame(this.handler, Opcode.Close, payload, true, 0, this.maskKey === null ? null : this.maskKey());
     }
     this.receiver.stop();
@@ -326,6 +351,7 @@ export class Connection implements ReceiverHandler {
         const data = head.encoded.length === 1 ? head.encoded[0]! : Buffer.concat(head.encoded);
         serializeFrame(this.handler, head.opcode, data, head.fin, rsv, mask);
       }
+      head.written?.(null);
     }
   }
 

@@ -163,6 +163,19 @@ describe('Limiter', () => {
     assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     assert.equal(limiter.pending, 0);
   });
+
+  it('100,000 queued jobs that finish synchronously (closed connections) run in order without deep recursion', async () => {
+    const limiter = new Limiter(1);
+    let release: () => void = () => {};
+    limiter.add({ runLimited: (done) => (release = done) }); // holds the only slot
+    const order: number[] = [];
+    for (let i = 0; i < 100_000; i++) limiter.add({ runLimited: (done) => (order.push(i), done()) });
+    assert.equal(limiter.pending, 100_000);
+    release(); // used to recurse once per job: RangeError (Maximum call stack size exceeded)
+    assert.equal(order.length, 100_000);
+    assert.equal(order[99_999], 99_999);
+    assert.equal(limiter.active, 0);
+  });
 });
 
 /** An echo server of ours with compression, and a client (ours or ws's) connected to it. */
