@@ -18,7 +18,10 @@ import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from './heartbeat.js';
 import { formatExtensions } from '../protocol/header-grammar.js';
 import { negotiateServer } from '../protocol/permessage-deflate.js';
 import { PerMessageDeflate, type PerMessageDeflateConfig } from './permessage-deflate.js';
-import { WebSocket, kAttach, kStart, type ConnectionOptions } from './websocket.js';
+import { WebSocket, kAttach, kBroadcast, kStart, type ConnectionOptions } from './websocket.js';
+import { toPayload, type SendData } from './data.js';
+import { serializeFrame, serializeTextFrame } from '../protocol/frame-serializer.js';
+import { Opcode } from '../protocol/constants.js';
 
 /** Thrown (or returned) by `authenticate` to refuse a handshake with a given HTTP response. */
 export class HandshakeRejection extends Error {
@@ -106,6 +109,7 @@ export interface WebSocketServerEvents {
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 const DEFAULT_SHUTDOWN_TIMEOUT = 5_000;
 const kUpgrading = Symbol('fullduplex.upgrading');
+const kForget = Symbol('fullduplex.forget');
 
 type UpgradeCallback = (socket: WebSocket, request: IncomingMessage) => void;
 
@@ -152,12 +156,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         response.end(body);
       });
       // Slowloris: a client that never finishes its request is dropped after the handshake timeout.
+      // (Shared functions and a symbol on the socket: nothing is allocated per connection but the timer,
+      // and the timer is gone once the upgrade starts.)
       server.on('connection', (socket: Socket) => {
-        const timer = setTimeout(() => {
-          if (!(socket as Partial<Record<typeof kUpgrading, boolean>>)[kUpgrading]) socket.destroy();
-        }, this.handshakeTimeout);
+        const timer = setTimeout(dropSlowClient, this.handshakeTimeout, socket);
         timer.unref();
-        socket.once('close', () => clearTimeout(timer));
+        (socket as MarkedSocket)[kHandshakeTimer] = timer;
+        socket.once('close', clearHandshakeTimer);
       });
       server.headersTimeout = Math.min(server.headersTimeout, this.handshakeTimeout);
       server.on('clientError', answerClientError);
@@ -221,9 +226,15 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
     socket.on('error', ignoreError);
-    const marked = socket as Partial<Record<typeof kUpgrading, boolean>>;
+    const marked = socket as MarkedSocket;
     if (marked[kUpgrading]) throw new Error('handleUpgrade() was called more than once with the same socket');
     marked[kUpgrading] = true;
+    // The request is complete: the slowloris timer of standalone mode is done (handshakeTimeout below
+    // bounds the rest).
+    if (marked[kHandshakeTimer] !== undefined) {
+      clearHandshakeTimer.call(socket);
+      socket.off('close', clearHandshakeTimer);
+    }
 
     if (this.state !== 'running') {
       abort(socket, 503, 'The server is shutting down');
@@ -262,19 +273,21 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       done = true;
       clearTimeout(timer);
       this.pending.delete(socket);
+      socket.off('close', onClose); // it holds the request: let it go with the handshake
       if (refusal !== null) {
         abort(socket, refusal.status, refusal.message, refusal.headers);
         return;
       }
       this.completeUpgrade(request, socket, head, validated, callback);
     };
-    socket.once('close', () => {
+    const onClose = (): void => {
       if (!done) {
         done = true;
         clearTimeout(timer);
         this.pending.delete(socket);
       }
-    });
+    };
+    socket.once('close', onClose);
 
     this.runHooks(request, validated.origin, (refusal) => finish(refusal));
   }
@@ -369,13 +382,36 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const ws = new this.WebSocketClass(null, undefined, this.connectionOptions);
     ws[kAttach](socket, head, protocol ?? '', extensions, deflate);
     this.open.add(ws);
-    ws.once('close', () => {
-      this.open.delete(ws);
-      // After the connection's own close listeners have run.
-      if (this.state === 'closing' && this.open.size === 0) setImmediate(() => this.finishClose());
-    });
+    (ws as TrackedWebSocket)[kServer] = this;
+    ws.on('close', onTrackedClose);
     callback(ws, request);
     ws[kStart]();
+  }
+
+  /**
+   * Send one message to every open connection: framed once, and the same bytes written to each (a
+   * connection that negotiated compression gets the message compressed for it, as `send` would). Each
+   * connection's backpressure is its own: one over `maxBufferedAmount` gets the slow-consumer policy
+   * and does not hold up the others. Connections in the middle of sending a fragmented message of their
+   * own are skipped. Returns the number of connections the message was accepted for.
+   */
+  broadcast(data: Exclude<SendData, Blob>, options: { binary?: boolean; compress?: boolean } = {}): number {
+    const { payload, binary } = toPayload(data);
+    const isBinary = options.binary ?? binary;
+    const chunks: Buffer[] = [];
+    const collect = { write: (chunk: Buffer): void => void chunks.push(chunk) };
+    if (typeof payload === 'string') serializeTextFrame(collect, payload, true, 0, null, isBinary ? Opcode.Binary : Opcode.Text);
+    else serializeFrame(collect, isBinary ? Opcode.Binary : Opcode.Text, payload, true, 0, null);
+    const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    let sent = 0;
+    for (const ws of this.open) if (ws[kBroadcast](chunks, data, size, isBinary, options.compress)) sent++;
+    return sent;
+  }
+
+  /** @internal A connection of ours closed. */
+  [kForget](ws: WebSocket): void {
+    this.open.delete(ws);
+    if (this.state === 'closing' && this.open.size === 0) setImmediate(() => this.finishClose());
   }
 
   /**
@@ -462,6 +498,28 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
 function ignoreData(): void {}
 
 const kRefused = Symbol('fullduplex.refused');
+const kHandshakeTimer = Symbol('fullduplex.handshakeTimer');
+const kServer = Symbol('fullduplex.server');
+
+type MarkedSocket = Duplex & { [kUpgrading]?: boolean; [kHandshakeTimer]?: NodeJS.Timeout | undefined };
+type TrackedWebSocket = WebSocket & { [kServer]?: WebSocketServer };
+
+/** Standalone mode: the request did not arrive within `handshakeTimeout` of the TCP accept. */
+function dropSlowClient(socket: MarkedSocket): void {
+  socket[kHandshakeTimer] = undefined;
+  if (!socket[kUpgrading]) socket.destroy();
+}
+
+function clearHandshakeTimer(this: Duplex): void {
+  const marked = this as MarkedSocket;
+  if (marked[kHandshakeTimer] !== undefined) clearTimeout(marked[kHandshakeTimer]);
+  marked[kHandshakeTimer] = undefined;
+}
+
+/** A server's connection closed: forget it (after the connection's own close listeners have run). */
+function onTrackedClose(this: TrackedWebSocket): void {
+  this[kServer]?.[kForget](this);
+}
 
 function abort(socket: Duplex, status: number, message: string, headers: ResponseHeaders = {}): void {
   if (socket.writable && !socket.destroyed) {

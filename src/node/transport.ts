@@ -86,18 +86,21 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   /** Start reading, after the owner has announced the connection (so no event precedes `open`). */
   start(head: Buffer): void {
     const socket = this.socket;
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('close', this.onSocketClose);
-    socket.on('error', this.onSocketError);
-    socket.on('drain', this.onSocketDrain);
+    // Shared listeners that find the transport on the socket: no closures per connection.
+    (socket as OwnedSocket)[kTransport] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('close', onSocketClose);
+    socket.on('error', ignoreSocketError);
+    socket.on('drain', onSocketDrain);
     if (head.length > 0) this.onData(head);
     if (socket.destroyed) this.onSocketClose();
   }
 
   // --- reading -------------------------------------------------------------------------------------
 
-  private readonly onData = (chunk: Buffer): void => {
+  /** @internal A chunk from the socket. */
+  onData(chunk: Buffer): void {
     this.active = true;
     const connection = this.connection;
     connection.receive(chunk);
@@ -106,7 +109,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
       this.pausedForDecoder = true;
       this.socket.pause();
     }
-  };
+  }
 
   /** `ConnectionHandler.onReceiveResumed`: the parser caught up; read again unless the user paused. */
   onReceiveResumed(): void {
@@ -122,16 +125,14 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
     else if (!this.pausedForDecoder) this.socket.resume();
   }
 
-  private readonly onEnd = (): void => {
+  /** @internal */
+  onEnd(): void {
     // The peer closed its side. Answer with our FIN (sockets here do not stay half-open).
     this.socket.end();
-  };
+  }
 
-  private readonly onSocketError = (): void => {
-    // ECONNRESET, EPIPE, TLS errors...: the connection is lost; `close` reports 1006. Nothing to rethrow.
-  };
-
-  private readonly onSocketClose = (): void => {
+  /** @internal */
+  onSocketClose(): void {
     if (this.closed) return;
     this.closed = true;
     this.clearCloseTimer();
@@ -140,7 +141,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
     this.outBytes = 0;
     const result = this.connection.transportClosed();
     this.owner.onClosed(result);
-  };
+  }
 
   // --- writing -------------------------------------------------------------------------------------
 
@@ -225,10 +226,11 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
     return this.socket.writableNeedDrain;
   }
 
-  private readonly onSocketDrain = (): void => {
+  /** @internal */
+  onSocketDrain(): void {
     this.connection.writable();
     if (this.needDrain) this.checkDrain();
-  };
+  }
 
   private checkDrain(): void {
     if (this.bufferedAmount > this.highWaterMark / 2) {
@@ -239,7 +241,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
       const socket = this.socket;
       if (socket.writableLength > 0 && socket.writable && !socket.writableNeedDrain && !this.drainProbe && !this.ending) {
         this.drainProbe = true;
-        socket.write(EMPTY, this.onDrainProbe);
+        socket.write(EMPTY, () => this.onDrainProbe());
       }
       return;
     }
@@ -248,10 +250,10 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   }
 
   private drainProbe = false;
-  private readonly onDrainProbe = (): void => {
+  private onDrainProbe(): void {
     this.drainProbe = false;
     if (this.needDrain && !this.closed) this.checkDrain();
-  };
+  }
 
   // --- closing -------------------------------------------------------------------------------------
 
@@ -341,3 +343,27 @@ function completion(callbacks: SendCallback[]): SendCallback {
 function failAll(callbacks: SendCallback[], error: Error): void {
   for (const callback of callbacks) process.nextTick(callback, error);
 }
+
+// --- socket listeners, shared by every connection ---------------------------------------------------
+
+const kTransport = Symbol('fullduplex.transport');
+type OwnedSocket = Duplex & { [kTransport]: Transport };
+
+function onSocketData(this: Duplex, chunk: Buffer): void {
+  (this as OwnedSocket)[kTransport].onData(chunk);
+}
+
+function onSocketEnd(this: Duplex): void {
+  (this as OwnedSocket)[kTransport].onEnd();
+}
+
+function onSocketClose(this: Duplex): void {
+  (this as OwnedSocket)[kTransport].onSocketClose();
+}
+
+function onSocketDrain(this: Duplex): void {
+  (this as OwnedSocket)[kTransport].onSocketDrain();
+}
+
+/** ECONNRESET, EPIPE, TLS errors...: the connection is lost; `close` reports 1006. Nothing to rethrow. */
+function ignoreSocketError(): void {}

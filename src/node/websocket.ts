@@ -111,6 +111,7 @@ function heartbeatFor(options: HeartbeatOptions): Heartbeat {
 /** Internal hooks the server uses; not part of the public API. */
 export const kAttach = Symbol('fullduplex.attach');
 export const kStart = Symbol('fullduplex.start');
+export const kBroadcast = Symbol('fullduplex.broadcast');
 
 /** A send waiting behind a Blob that is still being read (sends stay in order). */
 interface QueuedSend {
@@ -268,7 +269,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     this.#state = ReadyState.OPEN;
   }
 
-  #head: Buffer = Buffer.alloc(0);
+  #head: Buffer = EMPTY;
 
   /** @internal Announced (`open` / `connection` emitted): start reading. */
   [kStart](): void {
@@ -318,6 +319,30 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       return !this.#transport.checkBackpressure();
     }
     return this.#sendNow(data as Exclude<SendData, Blob>, options, callback);
+  }
+
+  /**
+   * @internal A server's broadcast: the message framed once (`chunks`, unmasked), written as is unless
+   * this connection must treat it as its own send (it compresses the message, or Blob sends wait
+   * before it). Returns whether it was accepted for sending.
+   */
+  [kBroadcast](chunks: readonly Buffer[], data: Exclude<SendData, Blob>, size: number, binary: boolean, compress: boolean | undefined): boolean {
+    const transport = this.#transport;
+    if (this.#state !== ReadyState.OPEN || transport === null || !transport.connection.canSend) return false;
+    // A fragmented message of this connection's own is in progress: nothing may come between its frames.
+    if (transport.connection.sendingFragmented) return false;
+    const deflate = this.#deflate;
+    if (this.#blobQueue !== null || (deflate !== null && compress !== false && size >= deflate.threshold)) {
+      this.send(data, { binary, ...(compress !== undefined && { compress }) });
+      return true;
+    }
+    if (transport.bufferedAmount > this.#options.maxBufferedAmount && this.#options.slowConsumer !== 'ignore') {
+      this.#slowConsumer(undefined);
+      return false;
+    }
+    transport.connection.sendSerialized(chunks);
+    transport.checkBackpressure();
+    return true;
   }
 
   #sendNow(data: Exclude<SendData, Blob>, options: SendOptions | undefined, callback: SendCallback | undefined): boolean {

@@ -83,6 +83,9 @@ interface PendingFrame {
   close: boolean;
   /** Told when the frame is handed to the transport (null), or dropped unsent (an error). */
   written?: WrittenCallback;
+  /** A frame serialized by the caller (`sendSerialized`), written as is; `size` is its length. */
+  serialized?: readonly Buffer[];
+  size?: number;
 }
 
 /** See `Connection.whenWritten`. */
@@ -224,6 +227,32 @@ export class Connection implements ReceiverHandler {
     this.sendData(Opcode.Binary, data, options);
   }
 
+  /**
+   * Send a whole message already serialized as one unmasked frame (`chunks` in order, e.g. what
+   * `serializeFrame` writes): servers broadcasting frame the message once and hand the same bytes to
+   * every connection. Keeps the order with messages still queued behind the extension. Server role only
+   * (client frames are masked, each with its own key).
+   */
+  sendSerialized(chunks: readonly Buffer[]): void {
+    if (this.maskKey !== null) throw new Error('Only a server sends pre-serialized frames: client frames are masked');
+    if (!this.closing.canSendData) {
+      throw new Error(`Cannot send a message: the connection is ${this.closing.closeSent ? 'closing' : 'closed by the peer'}`);
+    }
+    if (this.sendingOpcode !== -1) throw new Error('Cannot interleave a message with a fragmented message in progress');
+    if (this.pending.length === 0) {
+      for (let i = 0; i < chunks.length; i++) this.handler.write(chunks[i]!);
+      return;
+    }
+    let size = 0;
+    for (const chunk of chunks) size += chunk.length;
+    this.enqueue({ opcode: Opcode.Binary, payload: EMPTY_BUFFER, fin: true, encoded: null, encode: false, done: true, close: false, serialized: chunks, size });
+  }
+
+  /** Whether a fragmented message we send is in progress (its next frame must be a continuation). */
+  get sendingFragmented(): boolean {
+    return this.sendingOpcode !== -1;
+  }
+
   /** Whether data frames may still be sent (no close frame sent or received). */
   get canSend(): boolean {
     return this.closing.canSendData;
@@ -324,7 +353,7 @@ export class Connection implements ReceiverHandler {
 
   private enqueue(frame: PendingFrame): void {
     this.pending.push(frame);
-    this.pendingBytes += frame.payload.length;
+    this.pendingBytes += frame.size ?? frame.payload.length;
     this.pump();
   }
 
@@ -338,9 +367,14 @@ export class Connection implements ReceiverHandler {
         if (!head.done) return; // the encoder works asynchronously: wait for it
       }
       pending.shift();
-      this.pendingBytes -= head.payload.length;
+      this.pendingBytes -= head.size ?? head.payload.length;
       if (head.close) {
         this.writeClose(head.payload);
+        continue;
+      }
+      if (head.serialized !== undefined) {
+        for (const chunk of head.serialized) this.handler.write(chunk);
+        head.written?.(null);
         continue;
       }
       const mask = this.maskKey === null ? null : this.maskKey();

@@ -49,12 +49,14 @@ export class FrameParser {
 
   private state = STATE_HEADER;
   /** A header split across chunks is gathered here. */
-  private readonly headerBytes = Buffer.alloc(14);
+  /** Created on first need (a header split across chunks); from Node's shared pool, always written before read. */
+  private headerBytes: Buffer | null = null;
   private headerFilled = 0;
 
   private remaining = 0;
   private masked = false;
-  private readonly maskKey = Buffer.alloc(4);
+  /** Created with the first masked frame (idle connections never need it). */
+  private maskKey: Buffer | null = null;
   private maskOffset = 0;
 
   private paused = false;
@@ -205,7 +207,7 @@ export class FrameParser {
     }
     // Gather a header split across chunks, one step at a time: first the two fixed bytes (checked at
     // once, to fail fast), then the rest.
-    const header = this.headerBytes;
+    const header = (this.headerBytes ??= Buffer.allocUnsafe(14));
     if (this.headerFilled < 2) {
       const take = Math.min(2 - this.headerFilled, available);
       chunk.copy(header, this.headerFilled, offset, offset + take);
@@ -281,7 +283,7 @@ export class FrameParser {
     }
     this.masked = (b1 & 0x80) !== 0;
     if (this.masked) {
-      const key = this.maskKey;
+      const key = (this.maskKey ??= Buffer.allocUnsafe(4));
       key[0] = bytes[position]!;
       key[1] = bytes[position + 1]!;
       key[2] = bytes[position + 2]!;
@@ -301,7 +303,7 @@ export class FrameParser {
     const available = chunk.length - offset;
     const take = available < this.remaining ? available : this.remaining;
     const end = offset + take;
-    if (this.masked) this.maskOffset = xorMask(chunk, offset, end, this.maskKey, this.maskOffset);
+    if (this.masked) this.maskOffset = xorMask(chunk, offset, end, this.maskKey!, this.maskOffset);
     this.remaining -= take;
     const last = this.remaining === 0;
     if (last) this.state = STATE_HEADER;

@@ -11,7 +11,7 @@ import { DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, Opcode } from './constants.js';
 import { FrameParser, type FrameSink, type Role } from './frame-parser.js';
 import { MessageBuffer } from './message-buffer.js';
 import { Utf8Validator, isValidUtf8 } from './utf8.js';
-import type { MessageDecoder } from './extension.js';
+import type { DecodeCallback, MessageDecoder } from './extension.js';
 
 /** What the receiver hands up. Handlers must not throw: the I/O layer catches user code's errors. */
 export interface ReceiverHandler {
@@ -68,7 +68,7 @@ export class Receiver implements FrameSink {
   private readonly message = new MessageBuffer();
   private readonly utf8 = new Utf8Validator();
   /** Compressed payload gathered for the decoder (small pieces coalesced, as for messages). */
-  private readonly encoded = new MessageBuffer();
+  private encoded: MessageBuffer | null;
 
   private finished = false;
 
@@ -79,6 +79,7 @@ export class Receiver implements FrameSink {
     this.validateUtf8 = options.skipUtf8Validation !== true;
     this.keepFragments = options.keepFragments === true;
     this.decoder = options.decoder ?? null;
+    this.encoded = this.decoder === null ? null : new MessageBuffer();
     this.parser = new FrameParser({ role: options.role, allowedRsv: this.decoder?.rsv ?? 0 }, this);
   }
 
@@ -90,6 +91,7 @@ export class Receiver implements FrameSink {
   /** Install the negotiated extension (before any frame arrives). */
   setDecoder(decoder: MessageDecoder | null): void {
     this.decoder = decoder;
+    if (decoder !== null) this.encoded ??= new MessageBuffer();
     this.parser.setAllowedRsv(decoder?.rsv ?? 0);
   }
 
@@ -109,7 +111,7 @@ export class Receiver implements FrameSink {
     this.finished = true;
     this.parser.stop();
     this.message.reset();
-    this.encoded.reset();
+    this.encoded?.reset();
   }
 
   /** True while waiting on an asynchronous extension; bytes pushed meanwhile are queued. */
@@ -128,7 +130,7 @@ export class Receiver implements FrameSink {
    * fragments).
    */
   get bufferedChunks(): number {
-    return this.parser.queuedChunks + this.message.pieceCount + this.encoded.pieceCount;
+    return this.parser.queuedChunks + this.message.pieceCount + (this.encoded?.pieceCount ?? 0);
   }
 
   get isFinished(): boolean {
@@ -166,7 +168,7 @@ export class Receiver implements FrameSink {
       throw new ProtocolError('FD_ERR_TOO_MANY_FRAGMENTS', CloseCode.MessageTooBig, `Message spans more than ${this.maxFragments} frames`);
     }
     // RFC 6455 §10.4: refuse an oversized message as soon as its size is known, before buffering it.
-    const size = this.messageCompressed ? this.encoded.length + length : this.message.length + length;
+    const size = this.messageCompressed ? this.encoded!.length + length : this.message.length + length;
     if (size > this.maxPayload) {
       throw new ProtocolError('FD_ERR_MESSAGE_TOO_BIG', CloseCode.MessageTooBig, `Message exceeds the ${this.maxPayload}-byte limit`);
     }
@@ -179,10 +181,11 @@ export class Receiver implements FrameSink {
       return;
     }
     if (this.messageCompressed) {
-      this.encoded.add(data);
+      const encoded = this.encoded!; // compressed frames pass the parser only with a decoder installed
+      encoded.add(data);
       // Decode at the end of the message, or once enough is gathered: each decode is a round trip
       // to the extension (zlib's thread pool), so many small fragments are decoded together.
-      if (last && (this.frameFin || this.encoded.length >= DECODE_BATCH)) this.decodeFrame();
+      if (last && (this.frameFin || encoded.length >= DECODE_BATCH)) this.decodeFrame();
       return;
     }
     if (this.messageOpcode === Opcode.Text && this.validateUtf8 && !this.utf8.write(data)) {
@@ -204,13 +207,15 @@ export class Receiver implements FrameSink {
 
   private decodeFrame(): void {
     const decoder = this.decoder!;
-    const payload = this.encoded.takePieces();
+    const payload = this.encoded!.takePieces();
     this.parser.pause();
-    decoder.decode(payload, this.frameFin, this.maxPayload - this.message.length, this.onDecoded);
+    decoder.decode(payload, this.frameFin, this.maxPayload - this.message.length, (this.decodedCallback ??= (error, output) => this.onDecoded(error, output)));
   }
 
-  /** The decoder's callback (one bound function for the connection's lifetime). */
-  private readonly onDecoded = (error: ProtocolError | null, output: Buffer[] | null): void => {
+  /** The decoder's callback: one function for the connection's lifetime, made with the first decode. */
+  private decodedCallback: DecodeCallback | null = null;
+
+  private onDecoded(error: ProtocolError | null, output: Buffer[] | null): void {
     if (this.finished) return;
     try {
       if (error !== null) throw error;
@@ -239,7 +244,7 @@ export class Receiver implements FrameSink {
       return;
     }
     if (!this.parser.isPaused && !this.finished) this.handler.onResumed?.();
-  };
+  }
 
   // --- control frames ------------------------------------------------------------------------------
 

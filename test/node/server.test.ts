@@ -4,7 +4,9 @@ import { createServer, request as httpRequest, get as httpGet, type IncomingMess
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer, HandshakeRejection } from '../../src/node/index.js';
-import { RawPeer, nextEvent, startServer, stopServer, upgradeRequest } from '../helpers/net.js';
+import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
+import { Opcode } from '../../src/protocol/constants.js';
+import { RawPeer, handshakenPeer, nextEvent, parseServerFrames, startServer, stopServer, upgradeRequest } from '../helpers/net.js';
 
 async function refusal(port: number, request: string): Promise<{ status: number; headers: Map<string, string>; body: string }> {
   const peer = await RawPeer.connect(port);
@@ -286,5 +288,106 @@ describe('WebSocketServer: graceful close', () => {
     assert.equal(error.code, 'ECONNREFUSED');
     peer.destroy();
     await closing;
+  });
+});
+
+describe('WebSocketServer: broadcast', () => {
+  const framesOf = async (peer: RawPeer, count: number) => {
+    await peer.waitFor((r) => parseServerFrames(r).length >= count, 5000, `${count} frames`);
+    return parseServerFrames(peer.received);
+  };
+
+  it('frames once and writes the same bytes to every open connection, text and binary', async () => {
+    const { wss, port } = await startServer({ heartbeat: false });
+    const peers = await Promise.all([handshakenPeer(port), handshakenPeer(port), handshakenPeer(port)]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(wss.broadcast('hello all'), 3);
+    assert.equal(wss.broadcast(Buffer.from([1, 2, 3])), 3);
+    assert.equal(wss.broadcast('as binary', { binary: true }), 3);
+    assert.equal(wss.broadcast(Buffer.alloc(100_000, 7)), 3); // large: header and payload written uncopied
+    for (const peer of peers) {
+      const frames = await framesOf(peer, 4);
+      assert.deepEqual(
+        frames.map((f) => [f.opcode, f.payload.length, f.payload.subarray(0, 9).toString('latin1')]),
+        [
+          [Opcode.Text, 9, 'hello all'],
+          [Opcode.Binary, 3, '\x01\x02\x03'],
+          [Opcode.Binary, 9, 'as binary'],
+          [Opcode.Binary, 100_000, '\x07'.repeat(9)],
+        ],
+      );
+      peer.destroy();
+    }
+    await stopServer(wss);
+  });
+
+  it('compresses for connections that negotiated permessage-deflate, and keeps each connection in order', async () => {
+    const { wss, port } = await startServer({ heartbeat: false, perMessageDeflate: { threshold: 100 } });
+    const sockets: WebSocket[] = [];
+    wss.on('connection', (ws) => sockets.push(ws));
+    const plain = await handshakenPeer(port);
+    const compressed = await handshakenPeer(port, '/', { 'Sec-WebSocket-Extensions': 'permessage-deflate' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const big = 'x'.repeat(5000);
+    sockets[1]!.send(big); // compressing asynchronously when the broadcasts below arrive
+    assert.equal(wss.broadcast('small'), 2); // under the threshold: the shared frame, queued behind it
+    assert.equal(wss.broadcast(big), 2);
+    const plainFrames = await framesOf(plain, 2);
+    assert.deepEqual(plainFrames.map((f) => [f.rsv, f.payload.length]), [[0, 5], [0, 5000]]);
+    const deflated = await framesOf(compressed, 3);
+    assert.deepEqual(deflated.map((f) => f.rsv), [4, 0, 4]);
+    assert.equal(inflateRawSync(Buffer.concat([deflated[0]!.payload, Buffer.from([0, 0, 0xff, 0xff])]), { finishFlush: zlibConstants.Z_SYNC_FLUSH }).toString(), big);
+    assert.equal(deflated[1]!.payload.toString(), 'small');
+    plain.destroy();
+    compressed.destroy();
+    await stopServer(wss);
+  });
+
+  it('a connection over maxBufferedAmount gets the slow-consumer policy; the others are not held up', async () => {
+    const { wss, port } = await startServer({ heartbeat: false, maxBufferedAmount: 256 * 1024, closeTimeout: 200 });
+    const sockets: WebSocket[] = [];
+    wss.on('connection', (ws) => sockets.push(ws));
+    const slow = await handshakenPeer(port);
+    const fast = await handshakenPeer(port);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    slow.socket.pause();
+    const closed = nextEvent<[number]>(sockets[0]!, 'close');
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    let accepted = 0;
+    for (let i = 0; i < 200; i++) {
+      accepted += wss.broadcast(chunk);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal((await closed)[0], 1008);
+    assert.ok(accepted < 400 && accepted > 200, `${accepted} deliveries accepted`);
+    await fast.waitFor((r) => parseServerFrames(r).filter((f) => f.opcode === Opcode.Binary).length === 200, 10_000, '200 messages');
+    assert.ok(sockets[0]!.bufferedAmount <= 256 * 1024 + 64 * 1024 + 1024);
+    slow.destroy();
+    fast.destroy();
+    await stopServer(wss);
+  });
+
+  it('skips connections that are not open or are sending a fragmented message of their own', async () => {
+    const { wss, port } = await startServer({ heartbeat: false });
+    const sockets: WebSocket[] = [];
+    wss.on('connection', (ws) => sockets.push(ws));
+    const a = await handshakenPeer(port);
+    const b = await handshakenPeer(port);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    sockets[0]!.send('part', { fin: false });
+    assert.equal(wss.broadcast('news'), 1);
+    sockets[0]!.send(' end', { fin: true });
+    sockets[1]!.close();
+    assert.equal(wss.broadcast('later'), 1); // a finished its message; b is closing
+    const frames = await framesOf(a, 3);
+    assert.deepEqual(frames.map((f) => [f.opcode, f.fin, f.payload.toString()]), [
+      [Opcode.Text, false, 'part'],
+      [Opcode.Continuation, true, ' end'],
+      [Opcode.Text, true, 'later'],
+    ]);
+    assert.equal((await framesOf(b, 1))[0]!.payload.toString(), 'news');
+    a.destroy();
+    b.destroy();
+    await stopServer(wss);
   });
 });
