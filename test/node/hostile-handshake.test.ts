@@ -52,28 +52,32 @@ describe('hostile handshakes: each refused with its status, nothing held', () =>
     await stopServer(wss);
   });
 
-  it('about 2,000 request headers under the size limit (the ws crash of 2024): 400, no exception', async () => {
-    // Node keeps the first `maxHeadersCount` (2,000) headers and drops the rest, so the WebSocket
-    // headers after 2,000 short ones are missing from `request.headers`. With the size limit raised
-    // so the request gets through the parser, the server must refuse it, not throw.
+  it('about 2,000 request headers under the size limit (the ws crash of 2024): refused, no exception', async () => {
+    // Node 20 and 22 keep the first `maxHeadersCount` (2,000) headers and drop the rest, so the
+    // WebSocket headers after 2,000 short ones are missing from `request.headers` and our validation
+    // answers 400; Node 24's parser refuses such a request itself with 431. Either way: a clean refusal.
     const http = createServer({ maxHeaderSize: 64 * 1024 });
     const wss = new WebSocketServer({ server: http });
     const errors: unknown[] = [];
     const record = (error: unknown): void => void errors.push(error);
     process.on('uncaughtException', record);
-    http.listen(0, '127.0.0.1');
-    await once(http, 'listening');
-    const port = (http.address() as AddressInfo).port;
-    const junk = Array.from({ length: 2_000 }, (_, i) => `a${i}: b`);
-    const request = `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${junk.map((l) => `${l}\r\n`).join('')}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
-    assert.ok(request.length < 64 * 1024);
-    const { status } = await statusFor(port, request);
-    assert.equal(status, 400);
-    await new Promise((resolve) => setImmediate(resolve));
-    process.off('uncaughtException', record);
-    assert.deepEqual(errors, []);
-    wss.close();
-    http.close();
+    try {
+      http.listen(0, '127.0.0.1');
+      await once(http, 'listening');
+      const port = (http.address() as AddressInfo).port;
+      const junk = Array.from({ length: 2_000 }, (_, i) => `a${i}: b`);
+      const request = `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${junk.map((l) => `${l}\r\n`).join('')}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+      assert.ok(request.length < 64 * 1024);
+      const { status } = await statusFor(port, request);
+      assert.ok(status === 400 || status === 431, `status ${status}`);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(errors, []);
+    } finally {
+      process.off('uncaughtException', record);
+      wss.close();
+      http.closeAllConnections();
+      http.close();
+    }
   });
 
   it('a handshake that arrives one byte at a time is capped in bytes: 431 past 16 KiB', async () => {
@@ -123,6 +127,7 @@ describe('hostile handshakes: each refused with its status, nothing held', () =>
       assert.ok(ms < 2000, `${name} took ${ms.toFixed(0)} ms`);
     }
     wss.close();
+    http.closeAllConnections();
     http.close();
   });
 
