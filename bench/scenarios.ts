@@ -1,12 +1,26 @@
 /** The benchmark scenarios: what each measures, against which implementations, and its target. */
-import { runGenerator, startLoad, startServer } from './lib/processes.js';
+import { runGenerator, serverCpuWhileMeasuring, startLoad, startServer } from './lib/processes.js';
+import type { BroadcastLoad } from './load/broadcast.js';
 import type { EchoLoad } from './load/echo.js';
+import type { HandshakesLoad } from './load/handshakes.js';
 import type { IdleLoad } from './load/idle.js';
 import type { Implementation } from './servers/server.js';
 
 export interface Measurement {
   readonly value: number;
+  /** The values of the scenario's extra `lines`, by name. */
+  readonly lines?: Record<string, number>;
   readonly details?: Record<string, unknown>;
+}
+
+/** Something else a scenario measures besides its main value, with its own ratio to ws and target. */
+export interface ScenarioLine {
+  readonly name: string;
+  readonly title: string;
+  readonly unit: string;
+  readonly higherIsBetter: boolean;
+  /** fullduplex's target ratio to ws; absent: shown for information. */
+  readonly target?: number;
 }
 
 export interface Scenario {
@@ -17,6 +31,9 @@ export interface Scenario {
   /** fullduplex's target ratio to ws. */
   readonly target: number;
   readonly implementations: readonly Implementation[];
+  /** Rounds when `--rounds` is not given (default 3). */
+  readonly rounds?: number;
+  readonly lines?: readonly ScenarioLine[];
   measure(implementation: Implementation, quick: boolean): Promise<Measurement>;
 }
 
@@ -34,6 +51,7 @@ function echoScenario(
   base: Omit<Scenario, 'measure'>,
   load: Omit<EchoLoad, 'port' | 'durationMs' | 'warmupMs' | 'raw'>,
   metric: (result: EchoResult) => number,
+  lines?: (result: EchoResult) => Record<string, number>,
 ): Scenario {
   return {
     ...base,
@@ -47,7 +65,11 @@ function echoScenario(
           durationMs: quick ? 1000 : DURATION_MS,
           warmupMs: quick ? 300 : WARMUP_MS,
         } satisfies EchoLoad);
-        return { value: metric(result), ...(result.latency !== undefined && { details: { latency: result.latency } }) };
+        return {
+          value: metric(result),
+          ...(lines !== undefined && { lines: lines(result) }),
+          ...(result.latency !== undefined && { details: { latency: result.latency } }),
+        };
       } finally {
         await server.stop();
       }
@@ -83,7 +105,29 @@ export const SCENARIOS: readonly Scenario[] = [
     { connections: 50, window: 2, size: 16 * 1024, binary: false, json: true, compress: true },
     (r) => r.megabytesPerSecond,
   ),
-  idleScenario('idle-memory', 'idle memory: 10,000 open connections', {}),
+  broadcastScenario(),
+  handshakesScenario(),
+  echoScenario(
+    {
+      name: 'latency',
+      title: 'latency: 100 connections x 100 messages/s (64-byte text), round trip',
+      unit: 'ms p99',
+      higherIsBetter: false,
+      target: 1.0,
+      implementations: ['fullduplex', 'ws'],
+      lines: [
+        { name: 'p50', title: 'round trip, median', unit: 'ms p50', higherIsBetter: false },
+        { name: 'p99.9', title: 'round trip, 99.9th percentile', unit: 'ms p99.9', higherIsBetter: false },
+      ],
+    },
+    { connections: 100, window: 1, size: 64, binary: false, rate: 100 },
+    (r) => latencyOf(r).p99,
+    (r) => ({ p50: latencyOf(r).p50, 'p99.9': latencyOf(r).p999 }),
+  ),
+  // The issue's targets: JS heap per connection at most half of ws's (ratio >= 2), RSS per connection
+  // at most ws's (ratio >= 1).
+  idleScenario('idle-memory', 'idle memory: 10,000 open idle connections, server JS heap (after GC) and RSS per connection', {}, 1),
+  // No RSS target stated for the deflate variants: RSS shown for information.
   idleScenario('idle-deflate', 'idle memory: 10,000 connections with permessage-deflate (browser offer)', { compress: 'browser' }),
   idleScenario('idle-deflate-used', 'idle memory: 10,000 connections, each after one compressed echo (no context takeover)', {
     compress: 'no-context-takeover',
@@ -91,8 +135,120 @@ export const SCENARIOS: readonly Scenario[] = [
   }),
 ];
 
-/** Server memory per idle connection (RSS, and JS heap after a forced GC), in KiB. */
-function idleScenario(name: string, title: string, variant: Pick<IdleLoad, 'compress' | 'exchange'>): Scenario {
+function latencyOf(result: EchoResult): NonNullable<EchoResult['latency']> {
+  if (result.latency === undefined || result.latency.count === 0) throw new Error('the latency run measured no round trip');
+  return result.latency;
+}
+
+interface BroadcastResult {
+  deliveriesPerSecond: number;
+  broadcastsPerSecond: number;
+  clients: number;
+  complete: boolean;
+  broadcasts: number;
+  fewestReceived: number;
+  clientsShort: number;
+  generatorCpu: number;
+}
+
+/**
+ * One message to 1,000 connected clients: a publisher keeps 4 broadcasts in flight, the server sends each
+ * to every client (fullduplex: `server.broadcast`; ws: the usual loop over `clients`), the generator
+ * counts what every client receives.
+ */
+function broadcastScenario(): Scenario {
+  return {
+    name: 'broadcast',
+    title: 'broadcast: one 64-byte text message to 1,000 connected clients',
+    unit: 'deliveries/s',
+    higherIsBetter: true,
+    target: 5,
+    implementations: ['fullduplex', 'ws'],
+    async measure(implementation, quick) {
+      const server = await startServer(implementation, { mode: 'broadcast' });
+      try {
+        const cpu = serverCpuWhileMeasuring(server);
+        const load: BroadcastLoad = {
+          port: server.port,
+          connections: 1000,
+          window: 4,
+          size: 64,
+          durationMs: quick ? 1000 : DURATION_MS,
+          warmupMs: quick ? 300 : WARMUP_MS,
+        };
+        const result = await runGenerator<BroadcastResult>('bench/load/broadcast.ts', load, undefined, cpu.onLine);
+        if (!result.complete) {
+          process.stderr.write(`  broadcast (${implementation}): ${result.clientsShort} clients did not receive every broadcast (fewest ${result.fewestReceived} of ${result.broadcasts})\n`);
+        }
+        const serverCpu = await cpu.result();
+        checkBottleneck('broadcast', implementation, result.generatorCpu, serverCpu);
+        const { deliveriesPerSecond, ...details } = result;
+        return { value: deliveriesPerSecond, details: { ...details, window: load.window, serverCpu } };
+      } finally {
+        await server.stop();
+      }
+    },
+  };
+}
+
+interface HandshakesResult {
+  connectionsPerSecond: number;
+  cycles: number;
+  failures: number;
+  errors?: Record<string, number>;
+  generatorCpu: number;
+}
+
+/** Connection churn: 32 loops of connect + upgrade + one echo + close, against the echo servers. */
+function handshakesScenario(): Scenario {
+  return {
+    name: 'handshakes',
+    title: 'handshakes: connect + upgrade + one echo + close, 32 in parallel',
+    unit: 'connections/s',
+    higherIsBetter: true,
+    target: 1.5,
+    implementations: ['fullduplex', 'ws'],
+    async measure(implementation, quick) {
+      const server = await startServer(implementation, {});
+      try {
+        const cpu = serverCpuWhileMeasuring(server);
+        const load: HandshakesLoad = {
+          port: server.port,
+          parallel: 32,
+          size: 64,
+          durationMs: quick ? 1000 : DURATION_MS,
+          warmupMs: quick ? 300 : WARMUP_MS,
+        };
+        const result = await runGenerator<HandshakesResult>('bench/load/handshakes.ts', load, undefined, cpu.onLine);
+        if (result.failures > 0) process.stderr.write(`  handshakes (${implementation}): ${result.failures} cycles failed: ${JSON.stringify(result.errors)}\n`);
+        const serverCpu = await cpu.result();
+        checkBottleneck('handshakes', implementation, result.generatorCpu, serverCpu);
+        const { connectionsPerSecond, ...details } = result;
+        return { value: connectionsPerSecond, details: { ...details, serverCpu } };
+      } finally {
+        await server.stop();
+      }
+    },
+  };
+}
+
+/**
+ * In a throughput scenario the server should be what is busy: say so when the load generator (one
+ * process, one core) was saturated and the server was not, or when neither was (something else is
+ * using the cores). Both in cores, over the measured period.
+ */
+function checkBottleneck(name: string, implementation: Implementation, generatorCpu: number, serverCpu: number | undefined): void {
+  const percent = (cores: number | undefined): string => (cores === undefined ? 'unknown' : `${(cores * 100).toFixed(0)}%`);
+  const busy = `the load generator was busy ${percent(generatorCpu)} of the time, the server ${percent(serverCpu)}`;
+  if (generatorCpu > 0.9 && (serverCpu === undefined || serverCpu < 0.9)) {
+    process.stderr.write(`  ${name} (${implementation}): ${busy}: the generator may be the bottleneck\n`);
+  } else if (serverCpu !== undefined && serverCpu < 0.7 && generatorCpu < 0.7) {
+    process.stderr.write(`  ${name} (${implementation}): ${busy}: is another process using the cores?\n`);
+  }
+}
+
+/** Server memory per idle connection (JS heap after a forced GC, and RSS), in KiB. */
+function idleScenario(name: string, title: string, variant: Pick<IdleLoad, 'compress' | 'exchange'>, rssTarget?: number): Scenario {
   return {
     name,
     title,
@@ -100,6 +256,9 @@ function idleScenario(name: string, title: string, variant: Pick<IdleLoad, 'comp
     higherIsBetter: false,
     target: 2,
     implementations: ['fullduplex', 'ws'],
+    // Memory per connection over 10,000 connections hardly varies between rounds.
+    rounds: 1,
+    lines: [{ name: 'rss', title: 'server RSS per connection', unit: 'KiB RSS/connection', higherIsBetter: false, ...(rssTarget !== undefined && { target: rssTarget }) }],
     async measure(implementation, quick) {
       const connections = quick ? 1000 : 10_000;
       const server = await startServer(implementation, { compress: variant.compress !== undefined });
@@ -111,7 +270,7 @@ function idleScenario(name: string, title: string, variant: Pick<IdleLoad, 'comp
           const after = await server.stats();
           const heap = (after.heapUsed - before.heapUsed) / connections / 1024;
           const rss = (after.rss - before.rss) / connections / 1024;
-          return { value: heap, details: { connections: load.ready.opened, heapKiB: heap, rssKiB: rss } };
+          return { value: heap, lines: { rss }, details: { connections: load.ready.opened, heapKiB: heap, rssKiB: rss } };
         } finally {
           load.stop();
         }

@@ -24,6 +24,16 @@ export function clientFrame(payload: Buffer, options: { binary: boolean; compres
   return frame;
 }
 
+/** A masked client close frame with a status code (and no reason). */
+export function clientCloseFrame(code = 1000): Buffer {
+  const mask = randomFillSync(Buffer.alloc(4));
+  const frame = Buffer.allocUnsafe(2 + 4 + 2);
+  const offset = writeFrameHeader(frame, 0, 0x8, true, 0, 2, mask);
+  frame.writeUInt16BE(code, offset);
+  xorMask(frame, offset, frame.length, mask, 0);
+  return frame;
+}
+
 /** A text payload that looks like chat or market data JSON, `size` bytes. */
 export function jsonLikeText(size: number, seed = 1): Buffer {
   let state = seed >>> 0;

@@ -4,16 +4,35 @@ import { randomBytes } from 'node:crypto';
 
 export interface RawConnection {
   readonly socket: Socket;
-  /** Bytes that arrived with the 101 response. */
+  /** Bytes that arrived with the 101 response (empty with `onChunk`, which gets them instead). */
   readonly head: Buffer;
 }
 
-export function openConnection(port: number, options: { extensions?: string; path?: string } = {}): Promise<RawConnection> {
+export interface ConnectOptions {
+  extensions?: string;
+  path?: string;
+  /** The source address (any of 127.0.0.0/8 works on Linux): spreads many short connections over more 4-tuples. */
+  localAddress?: string;
+  /**
+   * Read into one buffer shared by every connection (node:net's `onread`) and hand each chunk that
+   * follows the 101 response, bytes that came with it first, to this function instead of emitting
+   * 'data': no Buffer allocation and no stream machinery per read, for generators that read from many
+   * connections. The chunk is valid only during the call.
+   */
+  onChunk?: (chunk: Buffer) => void;
+}
+
+/** The read buffer of every `onChunk` connection: reads are handled one at a time, synchronously. */
+const SHARED_READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
+
+export function openConnection(port: number, options: ConnectOptions = {}): Promise<RawConnection> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', noDelay: true });
-    let received = Buffer.alloc(0);
+    const { onChunk } = options;
+    let upgraded = false;
+    let received: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
-      received = Buffer.concat([received, chunk]);
+      // With `onChunk`, the chunk is in the shared buffer: copy what the handshake keeps.
+      received = received.length === 0 ? (onChunk === undefined ? chunk : Buffer.from(chunk)) : Buffer.concat([received, chunk]);
       const end = received.indexOf('\r\n\r\n');
       if (end === -1) return;
       socket.off('data', onData);
@@ -24,9 +43,33 @@ export function openConnection(port: number, options: { extensions?: string; pat
         reject(new Error(`handshake refused: ${received.subarray(0, end).toString('latin1')}`));
         return;
       }
-      resolve({ socket, head: received.subarray(end + 4) });
+      upgraded = true;
+      const head = received.subarray(end + 4);
+      if (onChunk === undefined) {
+        resolve({ socket, head });
+        return;
+      }
+      resolve({ socket, head: Buffer.alloc(0) });
+      if (head.length > 0) onChunk(head);
     };
-    socket.on('data', onData);
+    const socket = connect({
+      port,
+      host: '127.0.0.1',
+      noDelay: true,
+      ...(options.localAddress !== undefined && { localAddress: options.localAddress }),
+      ...(onChunk !== undefined && {
+        onread: {
+          buffer: SHARED_READ_BUFFER,
+          callback: (bytes: number, buffer: Uint8Array): boolean => {
+            const chunk = (buffer as Buffer).subarray(0, bytes);
+            if (upgraded) onChunk(chunk);
+            else onData(chunk);
+            return true;
+          },
+        },
+      }),
+    });
+    if (onChunk === undefined) socket.on('data', onData);
     socket.once('error', reject);
     socket.once('connect', () => {
       socket.write(

@@ -20,6 +20,8 @@ export interface RunningServer {
   readonly child: ChildProcess;
   /** RSS and heap after a forced GC. */
   stats(): Promise<{ rss: number; heapUsed: number }>;
+  /** The server process's CPU time so far (user + system), in seconds. */
+  cpu(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -48,6 +50,16 @@ export function startServer(implementation: Implementation, config: ServerConfig
             child.on('message', onMessage);
             child.send({ type: 'stats' });
           }),
+        cpu: () =>
+          new Promise((done) => {
+            const onMessage = (reply: { type: string; seconds: number }): void => {
+              if (reply.type !== 'cpu') return;
+              child.off('message', onMessage);
+              done(reply.seconds);
+            };
+            child.on('message', onMessage);
+            child.send({ type: 'cpu' });
+          }),
         stop: () =>
           new Promise((done) => {
             child.removeAllListeners('exit');
@@ -69,13 +81,24 @@ function spawnLoad(script: string, config: unknown): ChildProcessByStdio<null, R
   return child;
 }
 
-/** Run a load generator script to completion; resolves with the JSON line it prints. */
-export function runGenerator<T>(script: string, config: unknown, timeoutMs = 120_000): Promise<T> {
+/**
+ * Run a load generator script to completion; resolves with the (last) JSON line it prints. `onLine`
+ * sees every line as it comes (generators may announce phases, e.g. when they start measuring).
+ */
+export function runGenerator<T>(script: string, config: unknown, timeoutMs = 120_000, onLine?: (line: string) => void): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawnLoad(script, config);
     let output = '';
+    let seen = 0;
     child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => (output += chunk));
+    child.stdout.on('data', (chunk: string) => {
+      output += chunk;
+      if (onLine === undefined) return;
+      for (let end = output.indexOf('\n', seen); end !== -1; end = output.indexOf('\n', seen)) {
+        onLine(output.slice(seen, end));
+        seen = end + 1;
+      }
+    });
     const timer = setTimeout(() => child.kill(), timeoutMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -87,6 +110,25 @@ export function runGenerator<T>(script: string, config: unknown, timeoutMs = 120
       resolve(JSON.parse(line) as T);
     });
   });
+}
+
+/**
+ * The server's CPU use (in cores, 1 = busy all the time) while a generator measures: sampled when the
+ * generator prints {"phase":"measuring"} and {"phase":"measured"}. Pass `onLine` to runGenerator, then
+ * `result()` after it.
+ */
+export function serverCpuWhileMeasuring(server: RunningServer): { onLine(line: string): void; result(): Promise<number | undefined> } {
+  const marks: Promise<{ seconds: number; at: number }>[] = [];
+  return {
+    onLine(line) {
+      if (line.startsWith('{"phase":')) marks.push(server.cpu().then((seconds) => ({ seconds, at: performance.now() })));
+    },
+    async result() {
+      if (marks.length < 2) return undefined;
+      const [start, end] = await Promise.all([marks[0]!, marks[1]!]);
+      return (end.seconds - start.seconds) / ((end.at - start.at) / 1000);
+    },
+  };
 }
 
 /** Start a long-running load (it prints one JSON line when ready); resolves with that line and a stop function. */

@@ -4,6 +4,11 @@
  * Node). Started with fork(): the port and memory statistics go over the IPC channel.
  *
  *   fork('bench/servers/server.ts', ['fullduplex', '{"compress":false}'])
+ *   fork('bench/servers/server.ts', ['ws', '{"mode":"broadcast"}'])
+ *
+ * Modes: `echo` (the default) sends every message back to its sender; `broadcast` sends every message
+ * to every open client (fullduplex: `server.broadcast`, its fastest public way, which frames the message
+ * once; ws: the usual loop over `wss.clients`). The raw TCP echo has no broadcast mode.
  */
 import { createServer as createTcpServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -15,11 +20,14 @@ const { WebSocketServer } = (await import(new URL('../../dist/node/index.js', im
 export type Implementation = 'fullduplex' | 'ws' | 'raw';
 export interface ServerConfig {
   compress?: boolean;
+  /** What the server does with a message: send it back (default) or to every open client. */
+  mode?: 'echo' | 'broadcast';
 }
 
 const implementation = process.argv[2] as Implementation;
 const config = JSON.parse(process.argv[3] ?? '{}') as ServerConfig;
 const MAX_PAYLOAD = 64 * 1024 * 1024;
+const broadcast = config.mode === 'broadcast';
 
 function ready(port: number): void {
   process.send?.({ type: 'ready', port });
@@ -28,17 +36,29 @@ function ready(port: number): void {
 if (implementation === 'fullduplex') {
   const server = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: MAX_PAYLOAD, perMessageDeflate: config.compress === true });
   server.on('connection', (socket) => {
-    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+    if (broadcast) {
+      // `data` is a Buffer: binaryType is 'nodebuffer' (the default); broadcast does not take a Blob.
+      socket.on('message', (data, isBinary) => void server.broadcast(data as Buffer, { binary: isBinary }));
+    } else {
+      socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+    }
   });
   server.on('listening', () => ready((server.address() as AddressInfo).port));
 } else if (implementation === 'ws') {
   const server = new WsServer({ port: 0, host: '127.0.0.1', maxPayload: MAX_PAYLOAD, perMessageDeflate: config.compress === true });
   server.on('connection', (socket) => {
     socket.on('error', () => {});
-    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+    if (broadcast) {
+      socket.on('message', (data, isBinary) => {
+        for (const client of server.clients) if (client.readyState === 1) client.send(data, { binary: isBinary });
+      });
+    } else {
+      socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+    }
   });
   server.on('listening', () => ready((server.address() as AddressInfo).port));
 } else {
+  if (broadcast) throw new Error('the raw TCP server has no broadcast mode');
   // A plain TCP echo behind a WebSocket handshake: the 101 answer, then every byte back as it came.
   const server = createTcpServer((socket) => {
     socket.setNoDelay(true);
@@ -58,6 +78,9 @@ process.on('message', (message: { type: string }) => {
     globalThis.gc?.();
     const memory = process.memoryUsage();
     process.send?.({ type: 'stats', rss: memory.rss, heapUsed: memory.heapUsed });
+  } else if (message.type === 'cpu') {
+    const usage = process.cpuUsage();
+    process.send?.({ type: 'cpu', seconds: (usage.user + usage.system) / 1e6 });
   }
 });
 process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,132 @@
+/**
+ * The broadcast load generator (its own process): N connections (opened in batches), every one counting
+ * the complete messages it receives; the last one, opened alone after the others, is also the
+ * publisher. The publisher keeps `window` broadcasts in flight: it gets its own copy of each broadcast
+ * like every other client, and each copy is the ack that sends the next one (one precomputed masked
+ * text frame). Both servers write to their clients in the order they connected, so the publisher's
+ * copy goes out after the message was written to everyone else.
+ *
+ * After the warm-up it counts deliveries (messages received, over all connections) and broadcasts
+ * (the publisher's acks) for the duration, printing {"phase":"measuring"} and {"phase":"measured"}
+ * around it (the scenario samples the server's CPU use there); then it stops publishing, lets the
+ * broadcasts in flight land, and checks that every connection received every broadcast. Prints one
+ * JSON line last.
+ *
+ * The generator must not be the bottleneck (one process on one core reads from 1,000 connections): the
+ * connections read into one shared buffer (`onChunk`: no allocation, no stream machinery per read), the
+ * per-chunk work is a MessageCounter push and a few additions, and it reports its own CPU use over the
+ * measured period (`generatorCpu`, 1 = one core busy all the time) next to the server's.
+ *
+ *   node --import tsx bench/load/broadcast.ts '{"port":..., "connections":1000, "window":4, ...}'
+ */
+import { clientFrame, MessageCounter } from '../lib/client-frames.js';
+import type { Socket } from 'node:net';
+import { openConnection, type RawConnection } from '../lib/connect.js';
+
+export interface BroadcastLoad {
+  port: number;
+  connections: number;
+  /** Broadcasts in flight (closed loop on the publisher's own copies). */
+  window: number;
+  /** Text payload size in bytes. */
+  size: number;
+  durationMs: number;
+  warmupMs: number;
+}
+
+const config = JSON.parse(process.argv[2] ?? '{}') as BroadcastLoad;
+const frame = clientFrame(Buffer.alloc(config.size, 0x61), { binary: false });
+const burst = Buffer.concat(Array.from({ length: Math.max(1, config.window) }, () => frame));
+
+let counting = false;
+let publishing = true;
+let deliveries = 0;
+let sent = 0;
+let acked = 0;
+let ackedCounted = 0;
+/** Messages received by each connection since the first broadcast. */
+const received = new Float64Array(config.connections);
+const publisher = config.connections - 1;
+let publisherSocket: Socket | null = null;
+
+/** Connection `index`: counts what it receives; the publisher also sends one broadcast per copy back. */
+function open(index: number): Promise<RawConnection> {
+  const counter = new MessageCounter();
+  const isPublisher = index === publisher;
+  const onChunk = (chunk: Buffer): void => {
+    const done = counter.push(chunk);
+    if (done === 0) return;
+    received[index]! += done;
+    if (counting) deliveries += done;
+    if (!isPublisher) return;
+    acked += done;
+    if (counting) ackedCounted += done;
+    if (!publishing || publisherSocket === null) return;
+    sent += done;
+    publisherSocket.write(done <= config.window ? burst.subarray(0, done * frame.length) : Buffer.concat(Array.from({ length: done }, () => frame)));
+  };
+  return openConnection(config.port, { onChunk });
+}
+
+// The subscribers in batches, then the publisher alone, last.
+const BATCH = 200;
+const connections: RawConnection[] = [];
+for (let opened = 0; opened < publisher; opened += BATCH) {
+  connections.push(...(await Promise.all(Array.from({ length: Math.min(BATCH, publisher - opened) }, (_, i) => open(opened + i)))));
+}
+connections.push(await open(publisher));
+for (const { socket } of connections) socket.on('error', () => {});
+publisherSocket = connections[publisher]!.socket;
+
+const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Polls until `done()` holds or `ms` have passed; returns whether it holds. */
+async function until(done: () => boolean, ms: number): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  while (!done()) {
+    if (performance.now() > deadline) return false;
+    await wait(20);
+  }
+  return true;
+}
+
+sent = Math.max(1, config.window);
+publisherSocket.write(burst);
+await wait(config.warmupMs);
+counting = true;
+// The phases, for the server's CPU use over the same period (serverCpuWhileMeasuring).
+process.stdout.write('{"phase":"measuring"}\n');
+const cpuBefore = process.cpuUsage();
+const started = performance.now();
+await wait(config.durationMs);
+counting = false;
+const seconds = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpuBefore);
+process.stdout.write('{"phase":"measured"}\n');
+publishing = false;
+
+// Let the broadcasts in flight land, then check that every client got every broadcast.
+const settled = await until(() => acked >= sent, 10_000);
+const complete = settled && (await until(() => received.every((count) => count >= sent), 10_000));
+let fewest = Infinity;
+let short = 0;
+for (const count of received) {
+  fewest = Math.min(fewest, count);
+  if (count < sent) short++;
+}
+
+const result = {
+  deliveriesPerSecond: deliveries / seconds,
+  broadcastsPerSecond: ackedCounted / seconds,
+  clients: connections.length,
+  /** Every client received every broadcast the publisher sent. */
+  complete,
+  broadcasts: sent,
+  fewestReceived: fewest,
+  clientsShort: short,
+  seconds,
+  /** The generator's CPU time over the measured period, in cores (1 = saturated). */
+  generatorCpu: (cpu.user + cpu.system) / 1e6 / seconds,
+};
+process.stdout.write(`${JSON.stringify(result)}\n`);
+for (const { socket } of connections) socket.destroy();
+process.exit(0);

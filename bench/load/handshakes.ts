@@ -1,0 +1,116 @@
+/**
+ * The handshake load generator (its own process): `parallel` loops, each one over and over: open a TCP
+ * connection and upgrade it (bench/lib/connect.ts), send one masked small text frame, wait for its
+ * echo, send a masked close frame (1000), and wait for the server to close the TCP connection (the
+ * socket's 'close'). Counts the cycles completed after the warm-up, printing {"phase":"measuring"} and
+ * {"phase":"measured"} around the measured period (the scenario samples the server's CPU use there);
+ * prints one JSON line last, with the generator's own CPU use (`generatorCpu`, in cores).
+ *
+ * The server closes the TCP connection first, so TIME_WAIT lands on the server's side and the client's
+ * ephemeral ports stay free. With `sources`, loop i connects from 127.0.0.(2 + i % sources), which
+ * spreads the connections over more 4-tuples should that ever be needed.
+ *
+ *   node --import tsx bench/load/handshakes.ts '{"port":..., "parallel":32, ...}'
+ */
+import { clientCloseFrame, clientFrame, MessageCounter } from '../lib/client-frames.js';
+import { openConnection } from '../lib/connect.js';
+
+export interface HandshakesLoad {
+  port: number;
+  parallel: number;
+  /** Text payload size of the one echoed message. */
+  size: number;
+  durationMs: number;
+  warmupMs: number;
+  /** Spread the loops over this many source addresses (127.0.0.2, ...); 0 or absent: the default one. */
+  sources?: number;
+}
+
+const config = JSON.parse(process.argv[2] ?? '{}') as HandshakesLoad;
+const frame = clientFrame(Buffer.alloc(config.size, 0x61), { binary: false });
+const close = clientCloseFrame(1000);
+/** A cycle that takes longer than this failed (the server did not answer or did not close). */
+const CYCLE_TIMEOUT_MS = 5000;
+
+let running = true;
+let counting = false;
+let cycles = 0;
+let failures = 0;
+const errors = new Map<string, number>();
+
+function fail(error: unknown): void {
+  if (counting) failures++;
+  const message = error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : String(error);
+  errors.set(message, (errors.get(message) ?? 0) + 1);
+}
+
+/** One connect + upgrade + echo + close; resolves when the server has closed the connection. */
+async function cycle(localAddress: string | undefined): Promise<void> {
+  const { socket, head } = await openConnection(config.port, localAddress === undefined ? {} : { localAddress });
+  await new Promise<void>((resolve, reject) => {
+    const counter = new MessageCounter();
+    let echoed = false;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(echoed ? 'server did not close' : 'no echo'));
+    }, CYCLE_TIMEOUT_MS);
+    const onData = (chunk: Buffer): void => {
+      // The echo is the first data message; the server's close frame is a control frame, not counted.
+      if (!echoed && counter.push(chunk) > 0) {
+        echoed = true;
+        socket.write(close);
+      }
+    };
+    socket.on('data', onData);
+    socket.on('error', () => {});
+    socket.once('close', () => {
+      clearTimeout(timer);
+      if (echoed) resolve();
+      else reject(new Error('closed before the echo'));
+    });
+    if (head.length > 0) onData(head);
+    socket.write(frame);
+  });
+}
+
+async function loop(index: number): Promise<void> {
+  const sources = config.sources ?? 0;
+  const localAddress = sources > 0 ? `127.0.0.${2 + (index % sources)}` : undefined;
+  while (running) {
+    try {
+      await cycle(localAddress);
+      if (counting) cycles++;
+    } catch (error) {
+      fail(error);
+      // Do not spin on an error that repeats at once (EADDRNOTAVAIL, ECONNREFUSED).
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+const loops = Array.from({ length: config.parallel }, (_, index) => loop(index));
+await new Promise((resolve) => setTimeout(resolve, config.warmupMs));
+counting = true;
+// The phases, for the server's CPU use over the same period (serverCpuWhileMeasuring).
+process.stdout.write('{"phase":"measuring"}\n');
+const cpuBefore = process.cpuUsage();
+const started = performance.now();
+await new Promise((resolve) => setTimeout(resolve, config.durationMs));
+counting = false;
+const seconds = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpuBefore);
+process.stdout.write('{"phase":"measured"}\n');
+running = false;
+await Promise.race([Promise.all(loops), new Promise((resolve) => setTimeout(resolve, CYCLE_TIMEOUT_MS + 1000))]);
+
+const result = {
+  connectionsPerSecond: cycles / seconds,
+  cycles,
+  failures,
+  ...(errors.size > 0 && { errors: Object.fromEntries(errors) }),
+  seconds,
+  /** The generator's CPU time over the measured period, in cores (1 = saturated). */
+  generatorCpu: (cpu.user + cpu.system) / 1e6 / seconds,
+};
+process.stdout.write(`${JSON.stringify(result)}\n`);
+process.exit(0);
