@@ -18,6 +18,7 @@ import {
   inflateOptions,
   releaseDeflater as poolDeflater,
   releaseInflater as poolInflater,
+  streamEnded,
   type DeflateSettings,
 } from './zlib-pool.js';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -284,16 +285,10 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
 
 function ignore(): void {}
 
-/** Whether zlib reached the end of the DEFLATE stream (a BFINAL block): set as soon as it happens. */
-export function streamEnded(stream: InflateRaw): boolean {
-  return stream.readableEnded || (stream as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true;
-}
-
 /** The chunks as one buffer (usually there is one), with `tail` after them. */
 function join(chunks: readonly Buffer[], tail: Buffer | null): Buffer {
   if (tail === null && chunks.length === 1) return chunks[0]!;
-  if (tail === null) return Buffer.concat(chunks);
-  return Buffer.concat(chunks.length === 0 ? [tail] : [...chunks, tail]);
+  return Buffer.concat(tail === null ? chunks : [...chunks, tail]);
 }
 
 /** Remove the trailing 00 00 ff ff of a sync flush from a list of chunks (it may straddle two). */

@@ -22,6 +22,11 @@ export function deflateOptions(settings: DeflateSettings): ZlibOptions {
   return { ...settings, flush: constants.Z_SYNC_FLUSH };
 }
 
+/** Whether zlib reached the end of the DEFLATE stream (a BFINAL block): set as soon as it happens. */
+export function streamEnded(stream: InflateRaw): boolean {
+  return stream.readableEnded || (stream as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true;
+}
+
 /** Idle streams kept per kind of stream, beyond which released ones are closed. */
 const MAX_IDLE = 16;
 
@@ -37,7 +42,7 @@ export function releaseInflater(windowBits: number, stream: InflateRaw): void {
   let idle = inflaters.get(windowBits);
   if (idle === undefined) inflaters.set(windowBits, (idle = []));
   // A stream that reached a final block cannot be reset into a usable one: never share it.
-  if (idle.length >= MAX_IDLE || stream.destroyed || (stream as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true) {
+  if (idle.length >= MAX_IDLE || stream.destroyed || streamEnded(stream)) {
     stream.close();
     return;
   }
