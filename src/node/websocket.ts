@@ -331,12 +331,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     if (this.#state !== ReadyState.OPEN || transport === null || !transport.connection.canSend) return false;
     // A fragmented message of this connection's own is in progress: nothing may come between its frames.
     if (transport.connection.sendingFragmented) return false;
-    const deflate = this.#deflate;
-    if (this.#blobQueue !== null || (deflate !== null && compress !== false && size >= deflate.threshold)) {
+    if (this.#blobQueue !== null || this.#compresses(compress, size)) {
       this.send(data, { binary, ...(compress !== undefined && { compress }) });
       return true;
     }
-    if (transport.bufferedAmount > this.#options.maxBufferedAmount && this.#options.slowConsumer !== 'ignore') {
+    if (this.#overBufferLimit(transport)) {
       this.#slowConsumer(undefined);
       return false;
     }
@@ -351,12 +350,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     const isBinary = options?.binary ?? binary;
     // The limit applies to what is already waiting: a single message larger than the limit may still
     // go out, but nothing is added behind a backlog over it. Memory stays under the limit plus one message.
-    if (transport.bufferedAmount > this.#options.maxBufferedAmount && this.#options.slowConsumer !== 'ignore') {
+    if (this.#overBufferLimit(transport)) {
       return this.#slowConsumer(callback);
     }
     // Compress (when negotiated) unless asked not to, or the message is under the threshold.
-    const deflate = this.#deflate;
-    const compress = deflate !== null && options?.compress !== false && payloadSize(payload) >= deflate.threshold;
+    const compress = this.#compresses(options?.compress, payload);
     const sendOptions = options?.fin === false ? (compress ? FRAGMENT_COMPRESSED : FRAGMENT) : compress ? COMPRESSED : undefined;
     const connection = transport.connection;
     try {
@@ -375,6 +373,21 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       }
     }
     return !transport.checkBackpressure();
+  }
+
+  /**
+   * Whether a message goes out compressed: negotiated, not refused, and at least the threshold in size
+   * (`message` is the payload, or its size in bytes when known; measured only when it matters).
+   */
+  #compresses(compress: boolean | undefined, message: string | Buffer | number): boolean {
+    const deflate = this.#deflate;
+    if (deflate === null || compress === false) return false;
+    return (typeof message === 'number' ? message : payloadSize(message)) >= deflate.threshold;
+  }
+
+  /** Whether the backlog is over `maxBufferedAmount` and the slow-consumer policy applies. */
+  #overBufferLimit(transport: Transport): boolean {
+    return transport.bufferedAmount > this.#options.maxBufferedAmount && this.#options.slowConsumer !== 'ignore';
   }
 
   #slowConsumer(callback: SendCallback | undefined): boolean {
