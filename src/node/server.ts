@@ -6,7 +6,7 @@
  * heartbeats, and a graceful `close()` that says 1001 Going Away to every client.
  */
 import { EventEmitter } from 'node:events';
-import { createServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -471,9 +471,6 @@ const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = {
   HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
 };
 
-/** How long a refused client has to read our answer before the socket is destroyed. */
-const LINGER_MS = 1000;
-
 /**
  * Our own HTTP server's answer to a request it could not parse (a head over the size limit, bad
  * syntax): the status, then a lingering close. Node's default writes the status and destroys the
@@ -483,16 +480,14 @@ const LINGER_MS = 1000;
 function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
   if ((socket as Partial<Record<typeof kRefused, boolean>>)[kRefused] === true) return; // the parser may report again
   (socket as Partial<Record<typeof kRefused, boolean>>)[kRefused] = true;
-  if (!socket.writable || (socket as Partial<Socket>).bytesWritten !== 0) {
+  if ((socket as Partial<Socket>).bytesWritten !== 0) {
     socket.destroy();
     return;
   }
-  const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400;
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-  // Keep draining what the client still sends for a moment, then let go.
+  // Keep draining what the client still sends while it reads the answer (abort lets go after 1 s).
   socket.on('data', ignoreData);
   socket.resume();
-  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  abort(socket, CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400, '');
 }
 
 function ignoreData(): void {}
