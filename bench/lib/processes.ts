@@ -13,6 +13,8 @@ function pin(pid: number | undefined, cores: string): void {
   if (PIN && pid !== undefined) spawnSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { stdio: 'ignore' });
 }
 
+const PROFILE_DIR = process.env['BENCH_SERVER_PROF'] ?? '';
+
 export const pinning = PIN ? 'server on core 0, load generator on core 1 (taskset)' : 'not pinned';
 
 export interface RunningServer {
@@ -28,7 +30,8 @@ export interface RunningServer {
 export function startServer(implementation: Implementation, config: ServerConfig = {}): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const child = fork(`${root}bench/servers/server.ts`, [implementation, JSON.stringify(config)], {
-      execArgv: ['--import', 'tsx', '--expose-gc'],
+      // BENCH_SERVER_PROF=DIR: each server writes a CPU profile (node --cpu-prof) into DIR when it exits.
+      execArgv: ['--import', 'tsx', '--expose-gc', ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [])],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       cwd: root,
     });

@@ -84,3 +84,6 @@ process.on('message', (message: { type: string }) => {
   }
 });
 process.on('disconnect', () => process.exit(0));
+
+// Exit normally on SIGTERM (how the bench stops a server), so that a --cpu-prof profile gets written.
+process.on('SIGTERM', () => process.exit(0));

@@ -127,8 +127,9 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
 
   /** @internal */
   onEnd(): void {
-    // The peer closed its side. Answer with our FIN (sockets here do not stay half-open).
-    this.socket.end();
+    // The peer closed its side. Answer with our FIN (sockets here do not stay half-open), unless ours
+    // went first: a second end() builds an ERR_STREAM_ALREADY_FINISHED error, stack trace and all.
+    if (!this.socket.writableEnded) this.socket.end();
   }
 
   /** @internal */
@@ -136,7 +137,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
     if (this.closed) return;
     this.closed = true;
     this.clearCloseTimer();
-    this.failCallbacks(new Error('The WebSocket connection closed before the data was sent'));
+    if (this.callbacks !== null) this.failCallbacks(new Error('The WebSocket connection closed before the data was sent'));
     this.out = [];
     this.outBytes = 0;
     const result = this.connection.transportClosed();

@@ -3,6 +3,8 @@
  * one byte. It checks every rule that concerns one frame on its own (opcode, reserved bits, masking,
  * control-frame limits, length encoding), unmasks payloads in place and hands them on as views into the
  * chunks it was given: nothing is copied but a frame header that straddles two chunks (at most 14 bytes).
+ * A frame that spans chunks can instead be unmasked straight into a buffer of the sink's
+ * (`FrameSink.payloadTarget`): one pass over the bytes where unmasking and joining would take two.
  *
  * Rules that span frames (continuation sequencing, message size, UTF-8, close payloads) belong to the
  * `Receiver`, which is this parser's usual sink.
@@ -10,7 +12,7 @@
 import { ProtocolError } from './errors.js';
 import { CloseCode } from './close-codes.js';
 import { EMPTY_BUFFER, MAX_CONTROL_PAYLOAD } from './constants.js';
-import { xorMask } from './mask.js';
+import { xorMask, xorMaskInto } from './mask.js';
 
 export type Role = 'client' | 'server';
 
@@ -23,6 +25,16 @@ export interface FrameSink {
    * payload yields one empty piece with `last` set. Pieces are views into the pushed chunks.
    */
   onFramePayload(data: Buffer, last: boolean): void;
+  /**
+   * Optional, asked before each piece of a frame that spans chunks (not for its last piece), until it
+   * returns a buffer: a frame of `length` bytes, of which `received` (this piece included) are in.
+   * Return a buffer of exactly `length` bytes to have the rest of the payload, this piece on, unmasked
+   * straight into it at offset `received - piece length` (the pieces handed to `onFramePayload` are then
+   * views of that buffer; the sink fills in the bytes before them itself), or null to keep getting
+   * views of the chunks. `address` is the buffer address that lines up with this piece (see
+   * `allocAligned`).
+   */
+  payloadTarget?(length: number, received: number, address: number): Buffer | null;
 }
 
 export interface FrameParserOptions {
@@ -58,6 +70,12 @@ export class FrameParser {
   /** Created with the first masked frame (idle connections never need it). */
   private maskKey: Buffer | null = null;
   private maskOffset = 0;
+  /** The current frame's payload length, and whether to ask the sink for a target before a piece. */
+  private frameLength = 0;
+  private askTarget = false;
+  /** Where the current frame's payload goes, when the sink provided a buffer; and how much is in. */
+  private target: Buffer | null = null;
+  private targetFilled = 0;
 
   private paused = false;
   private parsing = false;
@@ -108,6 +126,7 @@ export class FrameParser {
   /** Stop for good (after a close frame or an error): everything pushed later is ignored. */
   stop(): void {
     this.state = STATE_STOPPED;
+    this.target = null;
     this.queue = [];
     this.queuedBytes = 0;
     this.tailBlock = null;
@@ -291,6 +310,8 @@ export class FrameParser {
       this.maskOffset = 0;
     }
     this.remaining = length;
+    this.frameLength = length;
+    this.askTarget = this.sink.payloadTarget !== undefined;
     this.state = STATE_PAYLOAD;
     this.sink.onFrameHeader(b0 & 0x0f, (b0 & 0x80) !== 0, b0 & 0x70, length);
     if (length === 0 && this.state === STATE_PAYLOAD) {
@@ -303,10 +324,33 @@ export class FrameParser {
     const available = chunk.length - offset;
     const take = available < this.remaining ? available : this.remaining;
     const end = offset + take;
-    if (this.masked) this.maskOffset = xorMask(chunk, offset, end, this.maskKey!, this.maskOffset);
+    if (this.askTarget) {
+      if (take < this.remaining) {
+        const filled = this.frameLength - this.remaining;
+        const target = this.sink.payloadTarget!(this.frameLength, filled + take, chunk.byteOffset + offset - filled);
+        if (target !== null) {
+          this.askTarget = false;
+          this.target = target;
+          this.targetFilled = filled;
+        }
+      } else {
+        this.askTarget = false;
+      }
+    }
     this.remaining -= take;
     const last = this.remaining === 0;
     if (last) this.state = STATE_HEADER;
+    const target = this.target;
+    if (target !== null) {
+      const at = this.targetFilled;
+      if (this.masked) this.maskOffset = xorMaskInto(chunk, offset, end, target, at, this.maskKey!, this.maskOffset);
+      else chunk.copy(target, at, offset, end);
+      this.targetFilled = at + take;
+      if (last) this.target = null;
+      this.sink.onFramePayload(target.subarray(at, at + take), last);
+      return end;
+    }
+    if (this.masked) this.maskOffset = xorMask(chunk, offset, end, this.maskKey!, this.maskOffset);
     this.sink.onFramePayload(offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end), last);
     return end;
   }

@@ -103,6 +103,81 @@ export function unmask(data: Uint8Array, mask: Uint8Array): void {
 }
 
 /**
+ * Write `source[start, end)` XOR `mask` into `target` at `targetOffset`, where `source[start]` lines up
+ * with mask byte `maskOffset`; the source is left untouched. Returns the mask offset for the byte after
+ * `end`. When source and target addresses agree modulo 8 this is one pass of 64-bit words (read, XOR,
+ * write), which costs what unmasking in place costs and saves the copy that would follow it; otherwise
+ * it is a native copy and the in-place loop. `allocAligned` makes a target that agrees with its source.
+ */
+export function xorMaskInto(
+  source: Uint8Array,
+  start: number,
+  end: number,
+  target: Uint8Array,
+  targetOffset: number,
+  mask: Uint8Array,
+  maskOffset: number,
+): number {
+  const length = end - start;
+  const sourceAddress = source.byteOffset + start;
+  if (length < WIDE_THRESHOLD || ((sourceAddress - target.byteOffset - targetOffset) & 7) !== 0) {
+    target.set(start === 0 && end === source.length ? source : source.subarray(start, end), targetOffset);
+    return xorMask(target, targetOffset, targetOffset + length, mask, maskOffset);
+  }
+  let k = maskOffset & 3;
+  // Bytes up to the first 8-byte boundary (the same boundary in both).
+  const head = (8 - (sourceAddress & 7)) & 7;
+  let i = start;
+  let t = targetOffset;
+  for (const headEnd = start + head; i < headEnd; i++, t++) {
+    target[t] = source[i]! ^ mask[k]!;
+    k = (k + 1) & 3;
+  }
+  const b0 = mask[k]!;
+  const b1 = mask[(k + 1) & 3]!;
+  const b2 = mask[(k + 2) & 3]!;
+  const b3 = mask[(k + 3) & 3]!;
+  const word = (LITTLE_ENDIAN ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24) : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
+  const word64 = (BigInt(word) << 32n) | BigInt(word);
+  const words = (end - i) >>> 3;
+  copyXorWords64(new BigUint64Array(source.buffer, source.byteOffset + i, words), new BigUint64Array(target.buffer, target.byteOffset + t, words), word64, words);
+  i += words << 3;
+  t += words << 3;
+  // Whole words leave the mask offset where it was; finish the tail byte by byte.
+  for (; i < end; i++, t++) {
+    target[t] = source[i]! ^ mask[k]!;
+    k = (k + 1) & 3;
+  }
+  return k;
+}
+
+function copyXorWords64(from: BigUint64Array, to: BigUint64Array, word: bigint, words: number): void {
+  let w = 0;
+  const unrolled = words & ~7;
+  for (; w < unrolled; w += 8) {
+    to[w] = from[w]! ^ word;
+    to[w + 1] = from[w + 1]! ^ word;
+    to[w + 2] = from[w + 2]! ^ word;
+    to[w + 3] = from[w + 3]! ^ word;
+    to[w + 4] = from[w + 4]! ^ word;
+    to[w + 5] = from[w + 5]! ^ word;
+    to[w + 6] = from[w + 6]! ^ word;
+    to[w + 7] = from[w + 7]! ^ word;
+  }
+  for (; w < words; w++) to[w] = from[w]! ^ word;
+}
+
+/**
+ * An uninitialized buffer of `length` bytes whose address agrees modulo 8 with `address` (a source's
+ * `byteOffset + start`), so that `xorMaskInto` can take its one-pass path. It is a view of its own
+ * ArrayBuffer, at most 7 bytes larger.
+ */
+export function allocAligned(length: number, address: number): Buffer {
+  const shift = address & 7;
+  return Buffer.allocUnsafeSlow(length + shift).subarray(shift);
+}
+
+/**
  * Write `source` XOR `mask` into `target` at `offset` (the source is left untouched). A native copy
  * followed by the in-place word loop is faster than a byte-by-byte copy-and-XOR.
  */

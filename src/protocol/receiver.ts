@@ -10,6 +10,7 @@ import { CloseCode, isValidCloseCode } from './close-codes.js';
 import { DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, Opcode } from './constants.js';
 import { FrameParser, type FrameSink, type Role } from './frame-parser.js';
 import { MessageBuffer } from './message-buffer.js';
+import { allocAligned } from './mask.js';
 import { Utf8Validator, isValidUtf8 } from './utf8.js';
 import type { DecodeCallback, MessageDecoder } from './extension.js';
 
@@ -43,6 +44,9 @@ export interface ReceiverOptions {
 
 const NO_MESSAGE = -1;
 
+/** A frame's own buffer is allocated once 1/8 of it has arrived (see `payloadTarget`). */
+const DIRECT_AMPLIFICATION = 8;
+
 /** Compressed bytes gathered from a fragmented message before they are handed to the decoder. */
 const DECODE_BATCH = 64 * 1024;
 
@@ -67,6 +71,8 @@ export class Receiver implements FrameSink {
   private fragments = 0;
   private readonly message = new MessageBuffer();
   private readonly utf8 = new Utf8Validator();
+  /** A single-frame message being unmasked straight into its own buffer (see `payloadTarget`). */
+  private direct: Buffer | null = null;
   /** Compressed payload gathered for the decoder (small pieces coalesced, as for messages). */
   private encoded: MessageBuffer | null;
 
@@ -111,6 +117,7 @@ export class Receiver implements FrameSink {
     this.finished = true;
     this.parser.stop();
     this.message.reset();
+    this.direct = null;
     this.encoded?.reset();
   }
 
@@ -174,6 +181,28 @@ export class Receiver implements FrameSink {
     }
   }
 
+  /**
+   * `FrameSink.payloadTarget`: a message that is one large uncompressed frame spanning chunks is
+   * collected in a buffer of its own (its final size is known from the header), and that buffer is the
+   * message: no pieces to join at the end. The buffer is made only once an eighth of the frame is in,
+   * so a peer that announces a large frame and sends little makes us hold at most 8 times what it sent.
+   */
+  payloadTarget(length: number, received: number, address: number): Buffer | null {
+    if (this.frameOpcode >= 0x8 || !this.frameFin || this.messageCompressed || this.fragments !== 1) return null;
+    if (received * DIRECT_AMPLIFICATION < length) return null;
+    const target = allocAligned(length, address);
+    // What arrived before this piece, already unmasked, goes in front.
+    const before = this.message.takePieces();
+    let offset = 0;
+    for (let i = 0; i < before.length; i++) {
+      const piece = before[i]!;
+      piece.copy(target, offset);
+      offset += piece.length;
+    }
+    this.direct = target;
+    return target;
+  }
+
   onFramePayload(data: Buffer, last: boolean): void {
     const opcode = this.frameOpcode;
     if (opcode >= 0x8) {
@@ -191,6 +220,10 @@ export class Receiver implements FrameSink {
     if (this.messageOpcode === Opcode.Text && this.validateUtf8 && !this.utf8.write(data)) {
       throw invalidUtf8();
     }
+    if (this.direct !== null) {
+      if (last) this.finishDirectMessage(this.direct);
+      return;
+    }
     this.message.add(data);
     if (last && this.frameFin) this.finishMessage();
   }
@@ -203,6 +236,14 @@ export class Receiver implements FrameSink {
     this.messageOpcode = NO_MESSAGE;
     const data = this.keepFragments ? this.message.takePieces() : this.message.takeBuffer();
     this.handler.onMessage(data, isBinary);
+  }
+
+  private finishDirectMessage(data: Buffer): void {
+    this.direct = null;
+    const isBinary = this.messageOpcode === Opcode.Binary;
+    if (!isBinary && this.validateUtf8 && !this.utf8.end()) throw invalidUtf8();
+    this.messageOpcode = NO_MESSAGE;
+    this.handler.onMessage(this.keepFragments ? [data] : data, isBinary);
   }
 
   private decodeFrame(): void {

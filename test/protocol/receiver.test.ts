@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { Opcode, RSV1 } from '../../src/protocol/constants.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import { Receiver } from '../../src/protocol/receiver.js';
@@ -276,6 +277,76 @@ describe('Receiver: the extension hook', () => {
 
   it('passes the remaining size budget to the decoder and reports its refusal', () =>
     expectFailure([frame(Opcode.Binary, xor('x'.repeat(20)), { rsv: RSV1 })], 'FD_ERR_MESSAGE_TOO_BIG', 1009, { decoder: xorDecoder(false), maxPayload: 10 }));
+});
+
+describe('Receiver: a large frame collected in its own buffer', () => {
+  /** A receiver that records the buffers it allocates for whole frames (`payloadTarget`). */
+  function spiedReceiver(options: Parameters<typeof recordingReceiver>[0] = {}): ReturnType<typeof recordingReceiver> & { targets: number[] } {
+    const recording = recordingReceiver(options);
+    const targets: number[] = [];
+    const original = recording.receiver.payloadTarget.bind(recording.receiver);
+    recording.receiver.payloadTarget = (length, received, address) => {
+      const target = original(length, received, address);
+      if (target !== null) targets.push(target.length);
+      return target;
+    };
+    return { ...recording, targets };
+  }
+
+  it('delivers the same message however the frame is split, text or binary, masked or not', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 300_000 }),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        fc.boolean(),
+        fc.boolean(),
+        (size, cuts, binary, masked) => {
+          const payload = Buffer.alloc(size);
+          for (let i = 0; i < size; i++) payload[i] = binary ? (i * 7) & 0xff : 0x61 + (i % 26);
+          const bytes = frame(binary ? Opcode.Binary : Opcode.Text, payload, masked ? {} : { mask: null });
+          const { receiver, events } = spiedReceiver({ role: masked ? 'server' : 'client' });
+          for (const chunk of splitAt(bytes, cuts.map((cut) => cut % bytes.length))) receiver.push(chunk);
+          assert.equal(events.length, 1);
+          const event = events[0]!;
+          assert.ok(event.type === 'message' && event.isBinary === binary && event.data.equals(payload));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('allocates the frame buffer only once an eighth of it has arrived', () => {
+    const { receiver, events, targets } = spiedReceiver();
+    const payload = Buffer.alloc(1024 * 1024, 0x62);
+    const bytes = frame(Opcode.Binary, payload);
+    receiver.push(Buffer.from(bytes.subarray(0, 64 * 1024)));
+    receiver.push(Buffer.from(bytes.subarray(64 * 1024, 100 * 1024)));
+    assert.deepEqual(targets, [], 'a peer that announced 1 MiB and sent 100 KiB is not given 1 MiB');
+    receiver.push(Buffer.from(bytes.subarray(100 * 1024, 200 * 1024)));
+    assert.deepEqual(targets, [1024 * 1024]);
+    receiver.push(Buffer.from(bytes.subarray(200 * 1024)));
+    assert.equal(events.length, 1);
+    assert.ok(events[0]!.type === 'message' && events[0]!.data.equals(payload));
+  });
+
+  it('does not use one for fragmented, compressed or control frames, nor for a frame in one chunk', () => {
+    const { receiver, events, targets } = spiedReceiver();
+    const half = Buffer.alloc(100_000, 0x63);
+    for (const bytes of [frame(Opcode.Binary, half, { fin: false }), frame(Opcode.Continuation, half), frame(Opcode.Binary, half)]) {
+      receiver.push(Buffer.from(bytes.subarray(0, 50_000)));
+      receiver.push(Buffer.from(bytes.subarray(50_000)));
+    }
+    receiver.push(frame(Opcode.Binary, half));
+    assert.deepEqual(targets, [100_000], 'only the single-frame message that spanned two chunks');
+    assert.equal(events.filter((e) => e.type === 'message').length, 3);
+  });
+
+  it('keeps strict UTF-8: a bad byte in a collected text frame fails it (1007)', () => {
+    const text = Buffer.alloc(200_000, 0x61);
+    text[150_000] = 0xff;
+    const bytes = frame(Opcode.Text, text);
+    failureEvents([bytes.subarray(0, 60_000), bytes.subarray(60_000)].map((b) => Buffer.from(b)), 'FD_ERR_INVALID_UTF8', 1007);
+  });
 });
 
 describe('Receiver: bounded buffers however the peer splits its data', () => {
