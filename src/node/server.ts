@@ -403,8 +403,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (typeof payload === 'string') serializeTextFrame(collect, payload, true, 0, null, isBinary ? Opcode.Binary : Opcode.Text);
     else serializeFrame(collect, isBinary ? Opcode.Binary : Opcode.Text, payload, true, 0, null);
     const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    // One buffer for everyone: each recipient then hands the socket one write, with nothing to join.
+    const frame = chunks.length === 1 ? chunks : [Buffer.concat(chunks)];
     let sent = 0;
-    for (const ws of this.open) if (ws[kBroadcast](chunks, data, size, isBinary, options.compress)) sent++;
+    for (const ws of this.open) if (ws[kBroadcast](frame, data, size, isBinary, options.compress)) sent++;
     return sent;
   }
 

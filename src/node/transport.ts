@@ -42,8 +42,39 @@ const RECEIVE_QUEUE_LIMIT = 1024 * 1024;
 /** Frames totalling at most this many bytes are joined into one buffer when flushed. */
 const COALESCE_LIMIT = 16 * 1024;
 
-function flushTransport(transport: Transport): void {
-  transport.flush();
+/**
+ * Transports with frames collected this tick, flushed together by one `nextTick` callback (a broadcast
+ * to 1,000 connections schedules one callback, not 1,000).
+ */
+const flushQueue: Transport[] = [];
+let flushQueued = false;
+
+function scheduleFlush(transport: Transport): void {
+  flushQueue.push(transport);
+  if (!flushQueued) {
+    flushQueued = true;
+    process.nextTick(flushAll);
+  }
+}
+
+function flushAll(): void {
+  // A transport queued while this runs (a write from a callback) is flushed in the same pass.
+  let i = 0;
+  try {
+    for (; i < flushQueue.length; i++) {
+      const transport = flushQueue[i]!;
+      if (transport.flushScheduled) transport.flush();
+    }
+  } finally {
+    if (i >= flushQueue.length) {
+      flushQueue.length = 0;
+      flushQueued = false;
+    } else {
+      // Something threw: the others still get their turn, on the next tick.
+      flushQueue.splice(0, i + 1);
+      process.nextTick(flushAll);
+    }
+  }
 }
 
 function onCloseTimeout(transport: Transport): void {
@@ -60,7 +91,8 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   private out: Buffer[] = [];
   private outBytes = 0;
   private callbacks: SendCallback[] | null = null;
-  private flushScheduled = false;
+  /** @internal In the flush queue for this tick. */
+  flushScheduled = false;
 
   private closeTimer: NodeJS.Timeout | null = null;
   private pausedForDecoder = false;
@@ -153,7 +185,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
     this.outBytes += chunk.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(flushTransport, this);
+      scheduleFlush(this);
     }
   }
 
@@ -166,7 +198,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
     (this.callbacks ??= []).push(callback);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(flushTransport, this);
+      scheduleFlush(this);
     }
   }
 
