@@ -108,7 +108,6 @@ export interface WebSocketServerEvents {
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 const DEFAULT_SHUTDOWN_TIMEOUT = 5_000;
-const kUpgrading = Symbol('fullduplex.upgrading');
 const kForget = Symbol('fullduplex.forget');
 
 type UpgradeCallback = (socket: WebSocket, request: IncomingMessage) => void;
@@ -122,6 +121,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private readonly allowedOrigins: Set<string> | null;
   private readonly handshakeTimeout: number;
   private readonly connectionOptions: ConnectionOptions;
+  /** The 'close' listener of every connection of this server (one function per server, not per connection). */
+  private readonly forgetOnClose: (this: WebSocket) => void;
   private readonly WebSocketClass: typeof WebSocket;
   private readonly deflateConfig: PerMessageDeflateConfig | null;
   private httpServer: HttpServer | HttpsServer | null = null;
@@ -143,6 +144,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.WebSocketClass = options.WebSocket ?? WebSocket;
     this.deflateConfig = options.perMessageDeflate === true ? {} : options.perMessageDeflate || null;
     if (this.deflateConfig !== null) negotiateServer([], this.deflateConfig); // checks the parameters now (RangeError)
+    const owner = this;
+    this.forgetOnClose = function (this: WebSocket): void {
+      owner[kForget](this);
+    };
     this.connectionOptions = {
       ...pick(options, ['maxPayload', 'maxFragments', 'skipUTF8Validation', 'autoPong', 'closeTimeout', 'maxBufferedAmount', 'slowConsumer', 'highWaterMark']),
       heartbeat: options.heartbeat === undefined ? DEFAULT_HEARTBEAT : options.heartbeat,
@@ -161,7 +166,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       server.on('connection', (socket: Socket) => {
         const timer = setTimeout(dropSlowClient, this.handshakeTimeout, socket);
         timer.unref();
-        (socket as MarkedSocket)[kHandshakeTimer] = timer;
+        (socket as MarkedSocket)[kHandshake] = timer;
         socket.once('close', clearHandshakeTimer);
       });
       server.headersTimeout = Math.min(server.headersTimeout, this.handshakeTimeout);
@@ -227,14 +232,15 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
     socket.on('error', ignoreError);
     const marked = socket as MarkedSocket;
-    if (marked[kUpgrading]) throw new Error('handleUpgrade() was called more than once with the same socket');
-    marked[kUpgrading] = true;
+    const state = marked[kHandshake];
+    if (state === UPGRADING) throw new Error('handleUpgrade() was called more than once with the same socket');
     // The request is complete: the slowloris timer of standalone mode is done (handshakeTimeout below
     // bounds the rest).
-    if (marked[kHandshakeTimer] !== undefined) {
-      clearHandshakeTimer.call(socket);
+    if (state !== undefined) {
+      clearTimeout(state);
       socket.off('close', clearHandshakeTimer);
     }
+    marked[kHandshake] = UPGRADING;
 
     if (this.state !== 'running') {
       abort(socket, 503, 'The server is shutting down');
@@ -382,8 +388,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const ws = new this.WebSocketClass(null, undefined, this.connectionOptions);
     ws[kAttach](socket, head, protocol ?? '', extensions, deflate);
     this.open.add(ws);
-    (ws as TrackedWebSocket)[kServer] = this;
-    ws.on('close', onTrackedClose);
+    ws.on('close', this.forgetOnClose);
     callback(ws, request);
     ws[kStart]();
   }
@@ -495,28 +500,29 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
 function ignoreData(): void {}
 
 const kRefused = Symbol('fullduplex.refused');
-const kHandshakeTimer = Symbol('fullduplex.handshakeTimer');
-const kServer = Symbol('fullduplex.server');
+/**
+ * One property on the socket for the handshake's state: the slowloris timer while the request is
+ * awaited (standalone mode), then UPGRADING once `handleUpgrade` has it.
+ */
+const kHandshake = Symbol('fullduplex.handshake');
+const UPGRADING = true;
 
-type MarkedSocket = Duplex & { [kUpgrading]?: boolean; [kHandshakeTimer]?: NodeJS.Timeout | undefined };
-type TrackedWebSocket = WebSocket & { [kServer]?: WebSocketServer };
+type MarkedSocket = Duplex & { [kHandshake]?: NodeJS.Timeout | typeof UPGRADING | undefined };
 
 /** Standalone mode: the request did not arrive within `handshakeTimeout` of the TCP accept. */
 function dropSlowClient(socket: MarkedSocket): void {
-  socket[kHandshakeTimer] = undefined;
-  if (!socket[kUpgrading]) socket.destroy();
+  if (socket[kHandshake] === UPGRADING) return;
+  socket[kHandshake] = undefined;
+  socket.destroy();
 }
 
 function clearHandshakeTimer(this: Duplex): void {
   const marked = this as MarkedSocket;
-  if (marked[kHandshakeTimer] !== undefined) clearTimeout(marked[kHandshakeTimer]);
-  marked[kHandshakeTimer] = undefined;
+  const state = marked[kHandshake];
+  if (state !== undefined && state !== UPGRADING) clearTimeout(state);
+  if (state !== UPGRADING) marked[kHandshake] = undefined;
 }
 
-/** A server's connection closed: forget it (after the connection's own close listeners have run). */
-function onTrackedClose(this: TrackedWebSocket): void {
-  this[kServer]?.[kForget](this);
-}
 
 function abort(socket: Duplex, status: number, message: string, headers: ResponseHeaders = {}): void {
   if (socket.writable && !socket.destroyed) {

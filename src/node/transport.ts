@@ -88,7 +88,8 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   private readonly closeTimeout: number;
   private readonly highWaterMark: number;
 
-  private out: Buffer[] = [];
+  /** Frames collected this tick (null until the first one: idle connections hold no array). */
+  private out: Buffer[] | null = null;
   private outBytes = 0;
   private callbacks: SendCallback[] | null = null;
   /** @internal In the flush queue for this tick. */
@@ -170,7 +171,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
     this.closed = true;
     this.clearCloseTimer();
     if (this.callbacks !== null) this.failCallbacks(new Error('The WebSocket connection closed before the data was sent'));
-    this.out = [];
+    this.out = null;
     this.outBytes = 0;
     const result = this.connection.transportClosed();
     this.owner.onClosed(result);
@@ -181,7 +182,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   /** `ConnectionHandler.write`: a chunk of a frame, written on the next tick with the rest. */
   write(chunk: Buffer): void {
     if (this.closed || this.ending) return;
-    this.out.push(chunk);
+    (this.out ??= []).push(chunk);
     this.outBytes += chunk.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -206,7 +207,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   flush(): void {
     this.flushScheduled = false;
     const out = this.out;
-    const count = out.length;
+    const count = out === null ? 0 : out.length;
     const callbacks = this.callbacks;
     this.callbacks = null;
     if (this.closed) {
@@ -214,12 +215,12 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
       return;
     }
     const done = callbacks === null ? undefined : completion(callbacks);
-    if (count === 0) {
+    if (out === null || count === 0) {
       if (done !== undefined) this.socket.write(EMPTY, done);
       return;
     }
     const bytes = this.outBytes;
-    this.out = [];
+    this.out = null;
     this.outBytes = 0;
     const socket = this.socket;
     if (count === 1) {
@@ -316,7 +317,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   /** Close the socket at once, dropping anything not yet written. */
   destroy(): void {
     if (this.closed) return;
-    this.out = [];
+    this.out = null;
     this.outBytes = 0;
     this.socket.destroy();
   }

@@ -113,6 +113,34 @@ export const kAttach = Symbol('fullduplex.attach');
 export const kStart = Symbol('fullduplex.start');
 export const kBroadcast = Symbol('fullduplex.broadcast');
 
+type NormalizedOptions = Required<Omit<ConnectionOptions, 'heartbeat' | 'maxFragments'>> & Pick<ConnectionOptions, 'heartbeat' | 'maxFragments'>;
+
+/** Normalized options per options object: a server's 10,000 connections share one (it passes the same object). */
+const normalizedOptions = new WeakMap<ConnectionOptions, NormalizedOptions>();
+
+function normalizeOptions(options: ConnectionOptions): NormalizedOptions {
+  let normalized = normalizedOptions.get(options);
+  if (normalized === undefined) {
+    normalized = normalize(options);
+    normalizedOptions.set(options, normalized);
+  }
+  return normalized;
+}
+
+function normalize(options: ConnectionOptions): NormalizedOptions {
+  return Object.freeze({
+    maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+    maxFragments: options.maxFragments,
+    skipUTF8Validation: options.skipUTF8Validation ?? false,
+    autoPong: options.autoPong ?? true,
+    closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
+    maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED,
+    slowConsumer: options.slowConsumer ?? 'close',
+    highWaterMark: options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+    heartbeat: options.heartbeat,
+  });
+}
+
 /** A send waiting behind a Blob that is still being read (sends stay in order). */
 interface QueuedSend {
   data: SendData;
@@ -126,10 +154,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   static readonly OPEN = ReadyState.OPEN;
   static readonly CLOSING = ReadyState.CLOSING;
   static readonly CLOSED = ReadyState.CLOSED;
-  readonly CONNECTING = ReadyState.CONNECTING;
-  readonly OPEN = ReadyState.OPEN;
-  readonly CLOSING = ReadyState.CLOSING;
-  readonly CLOSED = ReadyState.CLOSED;
+  // On the prototype (below), not on each instance.
+  declare readonly CONNECTING: typeof ReadyState.CONNECTING;
+  declare readonly OPEN: typeof ReadyState.OPEN;
+  declare readonly CLOSING: typeof ReadyState.CLOSING;
+  declare readonly CLOSED: typeof ReadyState.CLOSED;
 
   #url = '';
   /** The subprotocol the server selected ("" when none). */
@@ -141,7 +170,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   #transport: Transport | null = null;
   #deflate: PerMessageDeflate | null = null;
   #state: ReadyState = ReadyState.CONNECTING;
-  #options: Required<Omit<ConnectionOptions, 'heartbeat' | 'maxFragments'>> & Pick<ConnectionOptions, 'heartbeat' | 'maxFragments'>;
+  /** Shared by every connection a server creates with the same options (see `normalizeOptions`). */
+  #options: NormalizedOptions;
   #heartbeat: Heartbeat | null = null;
   #isServer = false;
   #paused = false;
@@ -168,17 +198,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       protocols = undefined;
     }
     const opts = options ?? {};
-    this.#options = {
-      maxPayload: opts.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-      maxFragments: opts.maxFragments,
-      skipUTF8Validation: opts.skipUTF8Validation ?? false,
-      autoPong: opts.autoPong ?? true,
-      closeTimeout: opts.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
-      maxBufferedAmount: opts.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED,
-      slowConsumer: opts.slowConsumer ?? 'close',
-      highWaterMark: opts.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
-      heartbeat: opts.heartbeat,
-    };
+    // A server passes its own options object (never changed) to every connection: share the result.
+    this.#options = address === null ? normalizeOptions(opts) : normalize(opts);
     if (address === null) {
       this.#isServer = true;
       return;
@@ -676,6 +697,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     this.#errorEmitted = true;
     if (this.listenerCount('error') > 0) this.#emitSafely('error', error);
   }
+}
+
+// The ready state constants on the prototype, as `ws` has them (enumerable, read-only).
+for (const name of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const) {
+  Object.defineProperty(WebSocket.prototype, name, { value: ReadyState[name], enumerable: true, writable: false, configurable: false });
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -91,6 +91,9 @@ interface PendingFrame {
 /** See `Connection.whenWritten`. */
 export type WrittenCallback = (error: Error | null) => void;
 
+/** The empty send queue every connection starts with (an idle connection allocates none of its own). */
+const NO_PENDING: PendingFrame[] = Object.freeze([]) as unknown as PendingFrame[];
+
 const sharedMaskPool = new MaskKeyPool();
 const defaultMaskKey = (): Uint8Array => sharedMaskPool.next();
 
@@ -109,7 +112,7 @@ export class Connection implements ReceiverHandler {
   private sendingOpcode = -1;
   private sendingEncoded = false;
   /** Frames waiting for the encoder, in order. Empty almost always: then sends go straight out. */
-  private pending: PendingFrame[] = [];
+  private pending: PendingFrame[] = NO_PENDING;
   private pendingBytes = 0;
   private encoding = false;
 
@@ -210,7 +213,7 @@ export class Connection implements ReceiverHandler {
   /** Forget the queued frames, telling those who wait for them. */
   private dropPending(reason: string): void {
     const pending = this.pending;
-    this.pending = [];
+    this.pending = NO_PENDING;
     this.pendingBytes = 0;
     let error: Error | null = null;
     for (const frame of pending) if (frame.written !== undefined) frame.written((error ??= new Error(reason)));
@@ -352,6 +355,7 @@ export class Connection implements ReceiverHandler {
   // --- the extension's send queue ------------------------------------------------------------------
 
   private enqueue(frame: PendingFrame): void {
+    if (this.pending === NO_PENDING) this.pending = [];
     this.pending.push(frame);
     this.pendingBytes += frame.size ?? frame.payload.length;
     this.pump();

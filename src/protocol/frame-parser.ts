@@ -50,6 +50,9 @@ const STATE_STOPPED = 2;
 
 const TWO_POW_32 = 0x1_0000_0000;
 
+/** The empty queue every parser starts with (an idle connection allocates none of its own). */
+const NO_CHUNKS: Buffer[] = Object.freeze([]) as unknown as Buffer[];
+
 /** Chunks queued during a pause that are smaller than this are copied into a shared block. */
 const SMALL_CHUNK = 4096;
 const QUEUE_BLOCK_SIZE = 16 * 1024;
@@ -79,8 +82,8 @@ export class FrameParser {
 
   private paused = false;
   private parsing = false;
-  /** Chunks (or their unread tails) pushed while paused. */
-  private queue: Buffer[] = [];
+  /** Chunks (or their unread tails) pushed while paused; the shared empty `NO_CHUNKS` when none. */
+  private queue: Buffer[] = NO_CHUNKS;
   private queuedBytes = 0;
   /** The block small queued chunks are copied into (the last entry of `queue` is a view of it). */
   private tailBlock: Buffer | null = null;
@@ -127,7 +130,7 @@ export class FrameParser {
   stop(): void {
     this.state = STATE_STOPPED;
     this.target = null;
-    this.queue = [];
+    this.queue = NO_CHUNKS;
     this.queuedBytes = 0;
     this.tailBlock = null;
   }
@@ -158,6 +161,7 @@ export class FrameParser {
   private enqueue(chunk: Buffer): void {
     const size = chunk.length;
     this.queuedBytes += size;
+    if (this.queue === NO_CHUNKS) this.queue = [];
     if (size >= SMALL_CHUNK) {
       this.queue.push(chunk);
       this.tailBlock = null;
@@ -182,6 +186,7 @@ export class FrameParser {
       this.queuedBytes -= chunk.length;
       this.parse(chunk, 0);
     }
+    if (this.queue.length === 0) this.queue = NO_CHUNKS;
   }
 
   /** Parse `chunk` from `offset`; if paused midway, queue the rest at the front. */
@@ -200,6 +205,7 @@ export class FrameParser {
         if (this.paused) {
           if (offset < length && !this.isStopped) {
             const rest = chunk.subarray(offset);
+            if (this.queue === NO_CHUNKS) this.queue = [];
             this.queue.unshift(rest);
             this.queuedBytes += rest.length;
           }

@@ -44,6 +44,13 @@ export interface ReceiverOptions {
 
 const NO_MESSAGE = -1;
 
+/**
+ * Placeholders until the first data message: empty, and never written to (a connection swaps in its
+ * own before the first `add` or `write`); `reset` and the length and piece counts work on them.
+ */
+const NO_MESSAGE_BUFFER = new MessageBuffer();
+const NO_VALIDATOR = new Utf8Validator();
+
 /** A frame's own buffer is allocated once 1/8 of it has arrived (see `payloadTarget`). */
 const DIRECT_AMPLIFICATION = 8;
 
@@ -69,8 +76,9 @@ export class Receiver implements FrameSink {
   private messageOpcode = NO_MESSAGE;
   private messageCompressed = false;
   private fragments = 0;
-  private readonly message = new MessageBuffer();
-  private readonly utf8 = new Utf8Validator();
+  /** Both made with the first data message (an idle connection has neither). */
+  private message: MessageBuffer = NO_MESSAGE_BUFFER;
+  private utf8: Utf8Validator = NO_VALIDATOR;
   /** A single-frame message being unmasked straight into its own buffer (see `payloadTarget`). */
   private direct: Buffer | null = null;
   /** Compressed payload gathered for the decoder (small pieces coalesced, as for messages). */
@@ -169,7 +177,9 @@ export class Receiver implements FrameSink {
       this.messageOpcode = opcode;
       this.messageCompressed = rsv !== 0;
       this.fragments = 0;
-      this.utf8.reset();
+      if (this.message === NO_MESSAGE_BUFFER) this.message = new MessageBuffer();
+      if (this.utf8 === NO_VALIDATOR) this.utf8 = new Utf8Validator();
+      else this.utf8.reset();
     }
     if (++this.fragments > this.maxFragments) {
       throw new ProtocolError('FD_ERR_TOO_MANY_FRAGMENTS', CloseCode.MessageTooBig, `Message spans more than ${this.maxFragments} frames`);
