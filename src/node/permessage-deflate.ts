@@ -67,22 +67,26 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
 
   private inflater: InflateRaw | null = null;
   private deflater: DeflateRaw | null = null;
+  /** The zlib streams' listeners, made with the first stream in each direction. */
+  private inflateListeners: StreamListeners | null = null;
+  private deflateListeners: StreamListeners | null = null;
 
-  // The decode job in flight (one at a time).
-  private readonly decodeJob: LimitedJob;
-  private decodeInput: readonly Buffer[] = [];
+  // The decode job in flight (one at a time). The job object and the zlib callbacks are made with the
+  // first message in their direction: an idle connection holds none of them.
+  private decodeJob: LimitedJob | null = null;
+  private decodeInput: readonly Buffer[] = NONE;
   private decodeFin = false;
   private decodeLimit = 0;
   private decodeTotal = 0;
-  private decodeOutput: Buffer[] = [];
+  private decodeOutput: Buffer[] = NONE;
   private decodeCallback: DecodeCallback | null = null;
   private decodeDone: (() => void) | null = null;
 
   // The encode job in flight.
-  private readonly encodeJob: LimitedJob;
-  private encodeInput: readonly Buffer[] = [];
+  private encodeJob: LimitedJob | null = null;
+  private encodeInput: readonly Buffer[] = NONE;
   private encodeFin = false;
-  private encodeOutput: Buffer[] = [];
+  private encodeOutput: Buffer[] = NONE;
   private encodeCallback: EncodeCallback | null = null;
   private encodeDone: (() => void) | null = null;
 
@@ -97,8 +101,6 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
     this.inflateResets = isServer ? params.clientNoContextTakeover : params.serverNoContextTakeover;
     this.deflateResets = isServer ? params.serverNoContextTakeover : params.clientNoContextTakeover;
     this.deflateSettings = { windowBits: this.deflateBits, level: config.level ?? constants.Z_DEFAULT_COMPRESSION, memLevel: config.memLevel ?? 8 };
-    this.decodeJob = { runLimited: (done) => this.runDecode(done) };
-    this.encodeJob = { runLimited: (done) => this.runEncode(done) };
   }
 
   /** zlib streams currently held (for memory accounting and tests). */
@@ -120,7 +122,7 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
     this.decodeFin = fin;
     this.decodeLimit = limit;
     this.decodeCallback = callback;
-    this.limiter.add(this.decodeJob);
+    this.limiter.add((this.decodeJob ??= { runLimited: (done) => this.runDecode(done) }));
   }
 
   private runDecode(done: () => void): void {
@@ -134,16 +136,21 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
     let inflater = this.inflater;
     if (inflater === null) {
       inflater = this.inflater = this.inflateResets ? acquireInflater(this.inflateBits) : createInflateRaw(inflateOptions(this.inflateBits));
-      inflater.on('data', this.onInflateData);
-      inflater.on('error', this.onInflateError);
+      const listeners = (this.inflateListeners ??= {
+        data: (chunk) => this.handleInflateData(chunk),
+        error: (error) => this.handleInflateError(error),
+        flushed: () => this.handleInflateFlushed(),
+      });
+      inflater.on('data', listeners.data);
+      inflater.on('error', listeners.error);
     }
     // One write, flushed (the stream's flush mode is Z_SYNC_FLUSH): one trip to the thread pool.
     const input = this.decodeInput;
-    this.decodeInput = [];
-    inflater.write(join(input, this.decodeFin ? TAIL : null), this.onInflateFlushed);
+    this.decodeInput = NONE;
+    inflater.write(join(input, this.decodeFin ? TAIL : null), this.inflateListeners!.flushed);
   }
 
-  private readonly onInflateData = (chunk: Buffer): void => {
+  private handleInflateData(chunk: Buffer): void {
     if (this.decodeCallback === null) return;
     this.decodeTotal += chunk.length;
     if (this.decodeTotal > this.decodeLimit) {
@@ -151,18 +158,19 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
       this.failDecode(new ProtocolError('FD_ERR_MESSAGE_TOO_BIG', CloseCode.MessageTooBig, 'Decompressed message exceeds the size limit'));
       return;
     }
+    if (this.decodeOutput === NONE) this.decodeOutput = [];
     this.decodeOutput.push(chunk);
-  };
+  }
 
-  private readonly onInflateError = (error: Error): void => {
+  private handleInflateError(error: Error): void {
     if (this.decodeCallback === null) return;
     this.failDecode(new ProtocolError('FD_ERR_EXTENSION', CloseCode.InvalidPayload, `Invalid compressed data: ${error.message}`));
-  };
+  }
 
-  private readonly onInflateFlushed = (): void => {
+  private handleInflateFlushed(): void {
     if (this.decodeCallback === null) return;
     const output = this.decodeOutput;
-    this.decodeOutput = [];
+    this.decodeOutput = NONE;
     const inflater = this.inflater; // null if the connection closed meanwhile
     if (this.decodeFin && inflater !== null) {
       // RFC 7692 §7.2.3.4: a message may end its DEFLATE stream with a BFINAL block. zlib then ignores
@@ -171,14 +179,14 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
       else if (this.inflateResets) this.releaseInflater(true);
     }
     this.finishDecode(this.decodeDone, output);
-  };
+  }
 
   private failDecode(error: ProtocolError): void {
     const callback = this.decodeCallback!;
     const done = this.decodeDone;
     this.decodeCallback = null;
     this.decodeDone = null;
-    this.decodeOutput = [];
+    this.decodeOutput = NONE;
     this.releaseInflater(false);
     callback(error, null);
     done?.();
@@ -197,8 +205,9 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
     const inflater = this.inflater;
     if (inflater === null) return;
     this.inflater = null;
-    inflater.removeListener('data', this.onInflateData);
-    inflater.removeListener('error', this.onInflateError);
+    const listeners = this.inflateListeners!; // made with the inflater
+    inflater.removeListener('data', listeners.data);
+    inflater.removeListener('error', listeners.error);
     if (reuse) {
       poolInflater(this.inflateBits, inflater);
       return;
@@ -213,7 +222,7 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
     this.encodeInput = payload;
     this.encodeFin = fin;
     this.encodeCallback = callback;
-    this.limiter.add(this.encodeJob);
+    this.limiter.add((this.encodeJob ??= { runLimited: (done) => this.runEncode(done) }));
   }
 
   private runEncode(done: () => void): void {
@@ -229,19 +238,25 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
     let deflater = this.deflater;
     if (deflater === null) {
       deflater = this.deflater = this.deflateResets ? acquireDeflater(this.deflateSettings) : createDeflateRaw(deflateOptions(this.deflateSettings));
-      deflater.on('data', this.onDeflateData);
-      deflater.on('error', this.onDeflateError);
+      const listeners = (this.deflateListeners ??= {
+        data: (chunk) => this.handleDeflateData(chunk),
+        error: (error) => this.handleDeflateError(error),
+        flushed: () => this.handleDeflateFlushed(),
+      });
+      deflater.on('data', listeners.data);
+      deflater.on('error', listeners.error);
     }
     const input = this.encodeInput;
-    this.encodeInput = [];
-    deflater.write(join(input, null), this.onDeflateFlushed);
+    this.encodeInput = NONE;
+    deflater.write(join(input, null), this.deflateListeners!.flushed);
   }
 
-  private readonly onDeflateData = (chunk: Buffer): void => {
+  private handleDeflateData(chunk: Buffer): void {
+    if (this.encodeOutput === NONE) this.encodeOutput = [];
     this.encodeOutput.push(chunk);
-  };
+  }
 
-  private readonly onDeflateError = (error: Error): void => {
+  private handleDeflateError(error: Error): void {
     const callback = this.encodeCallback;
     const done = this.encodeDone;
     this.encodeCallback = null;
@@ -249,31 +264,32 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
     this.releaseDeflater(false);
     callback?.(error, null);
     done?.();
-  };
+  }
 
-  private readonly onDeflateFlushed = (): void => {
+  private handleDeflateFlushed(): void {
     const callback = this.encodeCallback;
     if (callback === null) return;
     const done = this.encodeDone;
     this.encodeCallback = null;
     this.encodeDone = null;
     let output = this.encodeOutput;
-    this.encodeOutput = [];
+    this.encodeOutput = NONE;
     if (this.encodeFin) {
       output = removeTail(output);
       if (this.deflateResets) this.releaseDeflater(true);
     }
     callback(null, output);
     done?.();
-  };
+  }
 
   /** Let go of the compressor: back to the pool after a complete message, else closed. */
   private releaseDeflater(reuse: boolean): void {
     const deflater = this.deflater;
     if (deflater === null) return;
     this.deflater = null;
-    deflater.removeListener('data', this.onDeflateData);
-    deflater.removeListener('error', this.onDeflateError);
+    const listeners = this.deflateListeners!; // made with the deflater
+    deflater.removeListener('data', listeners.data);
+    deflater.removeListener('error', listeners.error);
     if (reuse) {
       poolDeflater(this.deflateSettings, deflater);
       return;
@@ -282,6 +298,15 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
     deflater.close();
   }
 }
+
+interface StreamListeners {
+  readonly data: (chunk: Buffer) => void;
+  readonly error: (error: Error) => void;
+  readonly flushed: () => void;
+}
+
+/** The empty list the job fields hold between jobs (never pushed to: each job starts a fresh one). */
+const NONE: Buffer[] = Object.freeze([]) as unknown as Buffer[];
 
 function ignore(): void {}
 

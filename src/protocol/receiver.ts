@@ -93,7 +93,7 @@ export class Receiver implements FrameSink {
     this.validateUtf8 = options.skipUtf8Validation !== true;
     this.keepFragments = options.keepFragments === true;
     this.decoder = options.decoder ?? null;
-    this.encoded = this.decoder === null ? null : new MessageBuffer();
+    this.encoded = this.decoder === null ? null : NO_MESSAGE_BUFFER;
     this.parser = new FrameParser({ role: options.role, allowedRsv: this.decoder?.rsv ?? 0 }, this);
   }
 
@@ -105,7 +105,7 @@ export class Receiver implements FrameSink {
   /** Install the negotiated extension (before any frame arrives). */
   setDecoder(decoder: MessageDecoder | null): void {
     this.decoder = decoder;
-    if (decoder !== null) this.encoded ??= new MessageBuffer();
+    if (decoder !== null) this.encoded ??= NO_MESSAGE_BUFFER;
     this.parser.setAllowedRsv(decoder?.rsv ?? 0);
   }
 
@@ -178,6 +178,7 @@ export class Receiver implements FrameSink {
       this.messageCompressed = rsv !== 0;
       this.fragments = 0;
       if (this.message === NO_MESSAGE_BUFFER) this.message = new MessageBuffer();
+      if (this.messageCompressed && this.encoded === NO_MESSAGE_BUFFER) this.encoded = new MessageBuffer();
       if (this.utf8 === NO_VALIDATOR) this.utf8 = new Utf8Validator();
       else this.utf8.reset();
     }
