@@ -1,59 +1,165 @@
 /**
- * `fullduplex connect URL --echo`: a client for trying servers out. One mode so far, `--echo`. The
- * exit code says how the connection ended, so scripts can use it.
+ * `fullduplex connect URL`: a command-line WebSocket client (what wscat and websocat are used for).
+ * Modes: an interactive prompt (stdin a terminal), lines from a pipe (stdin not a terminal), `-x`
+ * (send, print the replies, close) and `--echo` (mirror). The exit code says how the connection
+ * ended, so scripts can use it.
  */
+import { readFileSync } from 'node:fs';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { parseArgs } from 'node:util';
 import { CloseCode } from '../protocol/close-codes.js';
-import { WebSocket } from '../node/websocket.js';
-import { parseCommandLine, UsageError } from './args.js';
+import { WebSocket, type ClientOptions } from '../node/websocket.js';
+import { parseChoice, parseCommandLine, UsageError } from './args.js';
+import { runExecute, runPipe, runPrompt, type Session } from './connect-modes.js';
+import { BINARY_FORMATS, Printer, useColor, type BinaryFormat } from './connect-print.js';
 import { echoMessages } from './echo.js';
 import { ExitCode } from './exit-codes.js';
-import { formatClose } from './format.js';
 import type { Output } from './output.js';
 
 /** Close codes that end a session normally. Any other code, or an unclean close, is a failure. */
 const NORMAL_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.Normal, CloseCode.GoingAway, CloseCode.NoStatusReceived]);
 
-export const CONNECT_USAGE = `Usage: fullduplex connect URL --echo [-s PROTOCOL]...
+export const CONNECT_USAGE = `Usage: fullduplex connect URL --echo [options]     send every message back
+       fullduplex connect URL -x MSG [-x MSG]... [options]
+       fullduplex connect URL [options]            prompt on a terminal, else lines from stdin
 
-Connect to the WebSocket server at URL (ws://, wss://, http:// or https://) and run until the
-connection closes.
+Connect to the WebSocket server at URL (ws://, wss://, http:// or https://).
+
+Modes:
+  (default, stdin a terminal)   An interactive prompt with history: each line typed is sent as a
+                                text message; received messages are printed as "< text", sent
+                                ones as "> text". Commands at the prompt:
+                                  /ping [DATA]            send a ping
+                                  /pong [DATA]            send an unsolicited pong
+                                  /close [CODE [REASON]]  start the closing handshake (default 1000;
+                                                          another code makes the exit code 1)
+                                  /binary HEX             send a binary message (e.g. /binary 00ff)
+                                  /help                   list the commands
+                                A line starting with "//" is sent with one "/" less. Empty lines
+                                are not sent. Ctrl-D closes with 1000.
+  (default, stdin not a terminal)
+                                Read stdin line by line and send each line (empty ones too) as
+                                one text message, as is. When stdin ends, wait until the server
+                                has been quiet for 0.5 s (at most 5 s; -w SECONDS to wait that
+                                long instead), then close with 1000. stdout carries only the
+                                messages received, one per line; other lines go to stderr.
+  -x, --execute MSG             Send MSG once connected, wait for one reply, print it, and close
+                                with 1000. Repeat to send several in order, each after the reply
+                                to the one before. stdout carries only the replies.
+  --echo                        Send every message back as it came, text as text, binary as binary.
 
 Options:
-  --echo                      What to do with messages (required, the one mode so far): send
-                              every message back as it came, text as text, binary as binary.
-  -s, --subprotocol PROTOCOL  Offer this subprotocol; repeat to offer several, in order of
-                              preference.
-  -h, --help                  Show this help.
+  -H, --header "NAME: VALUE"    Add a request header to the opening handshake; repeatable.
+  -s, --subprotocol PROTOCOL    Offer this subprotocol; repeat to offer several, in order of
+                                preference.
+  --origin URL                  Send this Origin header (as a browser on that page would).
+  --compress, --no-compress     Offer permessage-deflate compression (RFC 7692), as browsers do
+                                (default), or not. The last one given wins.
+  --insecure                    wss://: do not verify the server's certificate.
+  --ca FILE                     wss://: also trust this CA certificate (PEM).
+  -w, --wait SECONDS            Close with 1000 this long after connecting (after the -x
+                                exchange with -x; after the end of stdin when it is a pipe).
+  --binary-as hex|base64|raw    How to print binary messages (default hex). raw writes the bytes
+                                unchanged (with nothing added, outside the prompt).
+  --show-ping                   Print the pings and pongs received.
+  --json                        Print one JSON object per line on stdout for every event, for
+                                scripts: {"event":"open","url","protocol","extensions"},
+                                {"event":"message","isBinary":false,"text"} or
+                                {"event":"message","isBinary":true,"data":BASE64},
+                                {"event":"ping"|"pong","data":BASE64},
+                                {"event":"close","code","reason","wasClean"},
+                                {"event":"error","message"}.
+  --interactive                 Use the prompt even when stdin is not a terminal (for testing).
+  -h, --help                    Show this help.
 
-It offers permessage-deflate compression (RFC 7692), as browsers do.
-It prints a line when connected (URL, the subprotocol the server chose) and one when the
-connection closes (code, reason, wasClean). Ctrl-C (SIGINT) or SIGTERM starts the closing
-handshake with 1000 Normal Closure; a second one drops the connection.
+Without --json it prints a line when connected (URL, the subprotocol the server chose) and one
+when the connection closes (code, reason, wasClean). Colours only on a terminal (stdout and
+stderr each) and when NO_COLOR is not set. Ctrl-C (SIGINT) or SIGTERM starts the closing
+handshake with 1000 Normal Closure; a second one drops the connection. When the reader of
+stdout goes away (| head -1), the connection is closed with 1000.
+
+Examples:
+  fullduplex connect ws://127.0.0.1:8080/ -s chat -H "Authorization: Bearer abc"
+  fullduplex connect wss://example.com/feed -x '{"subscribe":"prices"}' -x '{"get":"last"}'
+  printf 'one\\ntwo\\n' | fullduplex connect ws://127.0.0.1:8080/ --json
+  fullduplex connect ws://127.0.0.1:8080/ --echo
 
 Exit codes:
   0  the closing handshake completed (wasClean=true) with 1000 Normal Closure,
      1001 Going Away (e.g. the server shut down) or no status code (1005)
   1  any other ending, with the close code printed on stderr: connection refused, handshake
-     refused, connection dropped (1006), or closed with another code (1002-1015, 3000-4999)
-  2  usage error, including an invalid URL or subprotocol`;
+     refused, connection dropped (1006), or closed with another code (1002-1015, 3000-4999);
+     or the --ca file could not be read
+  2  usage error, including an invalid URL, subprotocol, header or value`;
 
-interface ConnectSettings {
+export interface ConnectSettings {
   url: string;
   protocols: string[];
+  headers: OutgoingHttpHeaders;
+  origin?: string;
+  compress: boolean;
+  insecure: boolean;
+  ca?: string;
+  execute: string[];
+  /** -w, in milliseconds. */
+  wait?: number;
+  binaryAs: BinaryFormat;
+  showPing: boolean;
+  echo: boolean;
+  json: boolean;
+  interactive: boolean;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Set by the handshake itself: -H must not change them (use -s and --compress). */
+const RESERVED_HEADERS = new Set(['upgrade', 'connection', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions']);
+
+function parseHeaders(values: readonly string[]): OutgoingHttpHeaders {
+  const headers: Record<string, string | string[]> = {};
+  for (const header of values) {
+    const colon = header.indexOf(':');
+    const name = colon === -1 ? '' : header.slice(0, colon).trim();
+    const value = colon === -1 ? '' : header.slice(colon + 1).trim();
+    if (!TOKEN.test(name)) throw new UsageError(`-H must be "Name: value" with a valid header name (got "${header}")`, 'connect');
+    if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) throw new UsageError(`-H ${name}: the value has characters a header cannot carry`, 'connect');
+    if (RESERVED_HEADERS.has(name.toLowerCase())) throw new UsageError(`-H ${name}: the handshake sets this header (use -s for subprotocols, --no-compress for extensions)`, 'connect');
+    const key = Object.keys(headers).find((existing) => existing.toLowerCase() === name.toLowerCase()) ?? name;
+    const previous = headers[key];
+    headers[key] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];
+  }
+  return headers;
+}
+
+function parseWait(value: string): number {
+  const seconds = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isFinite(seconds) || seconds > 2_147_483) throw new UsageError(`-w must be a number of seconds, 0 or more (got "${value}")`, 'connect');
+  return Math.round(seconds * 1000);
 }
 
 /** Parse the command line; `null` when help was asked for (and printed). */
-function parseConnectArgs(args: readonly string[], output: Output): ConnectSettings | null {
-  const { values, positionals } = parseCommandLine('connect', () =>
+export function parseConnectArgs(args: readonly string[], output: Output): ConnectSettings | null {
+  const { values, positionals, tokens } = parseCommandLine('connect', () =>
     parseArgs({
       args: [...args],
       options: {
-        echo: { type: 'boolean' },
+        header: { type: 'string', short: 'H', multiple: true },
         subprotocol: { type: 'string', short: 's', multiple: true },
+        origin: { type: 'string' },
+        compress: { type: 'boolean' },
+        'no-compress': { type: 'boolean' },
+        insecure: { type: 'boolean' },
+        ca: { type: 'string' },
+        execute: { type: 'string', short: 'x', multiple: true },
+        wait: { type: 'string', short: 'w' },
+        'binary-as': { type: 'string' },
+        'show-ping': { type: 'boolean' },
+        echo: { type: 'boolean' },
+        json: { type: 'boolean' },
+        interactive: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
+      tokens: true,
     }),
   );
   if (values.help === true) {
@@ -63,39 +169,129 @@ function parseConnectArgs(args: readonly string[], output: Output): ConnectSetti
   const [url, ...extra] = positionals;
   if (url === undefined) throw new UsageError('the URL to connect to is missing', 'connect');
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" (only one URL)`, 'connect');
-  if (values.echo !== true) throw new UsageError('--echo is required (the one mode so far)', 'connect');
-  return { url, protocols: values.subprotocol ?? [] };
+  const execute = values.execute ?? [];
+  const echo = values.echo === true;
+  const interactive = values.interactive === true;
+  if (echo && execute.length > 0) throw new UsageError('--echo and -x cannot be used together', 'connect');
+  if (interactive && (echo || execute.length > 0)) throw new UsageError(`--interactive cannot be used with ${echo ? '--echo' : '-x'}`, 'connect');
+  if (values.origin === '') throw new UsageError('--origin must not be empty', 'connect');
+  if (values.ca === '') throw new UsageError('--ca needs a file name', 'connect');
+  const lastCompress = tokens.filter((token) => token.kind === 'option' && (token.name === 'compress' || token.name === 'no-compress')).at(-1);
+  return {
+    url,
+    protocols: values.subprotocol ?? [],
+    headers: parseHeaders(values.header ?? []),
+    ...(values.origin !== undefined && { origin: values.origin }),
+    compress: lastCompress === undefined || (lastCompress.kind === 'option' && lastCompress.name === 'compress'),
+    insecure: values.insecure === true,
+    ...(values.ca !== undefined && { ca: values.ca }),
+    execute,
+    ...(values.wait !== undefined && { wait: parseWait(values.wait) }),
+    binaryAs: values['binary-as'] === undefined ? 'hex' : parseChoice(values['binary-as'], BINARY_FORMATS, '--binary-as', 'connect'),
+    showPing: values['show-ping'] === true,
+    echo,
+    json: values.json === true,
+    interactive,
+  };
+}
+
+function toBuffer(data: unknown): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data as Buffer[]);
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  return Buffer.alloc(0);
 }
 
 export async function connect(args: readonly string[], output: Output): Promise<ExitCode> {
   const settings = parseConnectArgs(args, output);
   if (settings === null) return ExitCode.Ok;
 
+  let ca: Buffer | undefined;
+  if (settings.ca !== undefined) {
+    try {
+      ca = readFileSync(settings.ca);
+    } catch (error) {
+      output.error(`fullduplex connect: cannot read --ca ${settings.ca}: ${(error as Error).message}`);
+      return ExitCode.Failure;
+    }
+  }
+
+  const mode = settings.echo ? 'echo' : settings.execute.length > 0 ? 'execute' : settings.interactive || process.stdin.isTTY === true ? 'prompt' : 'pipe';
+  const printer = new Printer(output, {
+    layout: mode === 'echo' ? 'echo' : mode === 'prompt' ? 'prompt' : 'script',
+    json: settings.json,
+    binaryAs: settings.binaryAs,
+    showPing: settings.showPing,
+    color: !settings.json && useColor(process.stdout),
+    colorStderr: useColor(process.stderr),
+    writeBytes: (bytes) => {
+      process.stdout.write(bytes);
+    },
+  });
+
+  const options: ClientOptions = {
+    headers: settings.headers,
+    perMessageDeflate: settings.compress,
+    rejectUnauthorized: !settings.insecure,
+    ...(settings.origin !== undefined && { origin: settings.origin }),
+    ...(ca !== undefined && { ca }),
+  };
   let socket: WebSocket;
   try {
-    socket = new WebSocket(settings.url, settings.protocols);
+    socket = new WebSocket(settings.url, settings.protocols, options);
   } catch (error) {
-    // An invalid URL or subprotocol list is a mistake on the command line.
-    if (error instanceof SyntaxError) throw new UsageError(error.message, 'connect');
+    // An invalid URL, subprotocol list or header is a mistake on the command line.
+    if (error instanceof SyntaxError || (error instanceof TypeError && /^ERR_(INVALID_HTTP_TOKEN|INVALID_CHAR)/.test(String((error as { code?: unknown }).code)))) {
+      throw new UsageError(error.message, 'connect');
+    }
     throw error;
   }
 
-  socket.on('open', () => {
-    output.log(`connected to ${socket.url} protocol=${socket.protocol === '' ? '(none)' : socket.protocol}`);
+  socket.on('open', () => printer.open(socket.url, socket.protocol, socket.extensions));
+  socket.on('error', (error) => printer.error(error));
+  socket.on('message', (data, isBinary) => printer.message(toBuffer(data), isBinary));
+  socket.on('ping', (data) => printer.control('ping', data));
+  socket.on('pong', (data) => printer.control('pong', data));
+
+  // Whoever reads stdout went away (`... | head -1`): end the session cleanly instead of crashing.
+  process.stdout.on('error', (error: Error & { code?: unknown }) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') printer.problem(`stdout: ${error.message}`);
+    if (socket.readyState === WebSocket.OPEN) socket.close(CloseCode.Normal);
   });
-  socket.on('error', (error) => output.error(`error: ${error.message}`));
-  echoMessages(socket);
+
+  let waitTimer: NodeJS.Timeout | undefined;
+  /** Close with 1000 after -w (or `ms`), unless already closing. */
+  const closeAfter = (ms: number): void => {
+    clearTimeout(waitTimer);
+    waitTimer = setTimeout(() => {
+      if (socket.readyState === WebSocket.OPEN) socket.close(CloseCode.Normal);
+    }, ms);
+  };
+  const session: Session = { socket, printer, settings, closeAfter };
+
+  let stopMode: () => void = () => {};
+  let onSignal: (signal: NodeJS.Signals) => void = () => {};
+  if (mode === 'echo') {
+    echoMessages(socket);
+    if (settings.wait !== undefined) socket.on('open', () => closeAfter(settings.wait!));
+  } else if (mode === 'execute') {
+    stopMode = runExecute(session);
+  } else if (mode === 'pipe') {
+    stopMode = runPipe(session);
+  } else {
+    stopMode = runPrompt(session, (signal) => onSignal(signal));
+  }
 
   return new Promise<ExitCode>((resolve) => {
     let interrupted = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (interrupted) {
-        output.error(`${signal} again: dropping the connection`);
+    onSignal = (signal: NodeJS.Signals): void => {
+      if (interrupted || socket.readyState !== WebSocket.OPEN) {
+        printer.problem(`${signal}${interrupted ? ' again' : ''}: dropping the connection`);
         socket.terminate();
         return;
       }
       interrupted = true;
-      output.log(`${signal}: closing with 1000 Normal Closure`);
+      printer.notice(`${signal}: closing with 1000 Normal Closure`);
       socket.close(CloseCode.Normal, 'Interrupted');
     };
     process.on('SIGINT', onSignal);
@@ -104,15 +300,12 @@ export async function connect(args: readonly string[], output: Output): Promise<
     socket.on('close', (code, reason) => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      clearTimeout(waitTimer);
       const wasClean = socket.closeResult?.wasClean ?? false;
-      const line = `closed ${formatClose(code, reason, wasClean)}`;
-      if (wasClean && NORMAL_CLOSE_CODES.has(code)) {
-        output.log(line);
-        resolve(ExitCode.Ok);
-      } else {
-        output.error(line);
-        resolve(ExitCode.Failure);
-      }
+      const normal = wasClean && NORMAL_CLOSE_CODES.has(code);
+      printer.close(code, reason, wasClean, normal);
+      stopMode();
+      resolve(normal ? ExitCode.Ok : ExitCode.Failure);
     });
   });
 }

@@ -9,6 +9,7 @@ import { ExitCode } from './exit-codes.js';
 import type { Output } from './output.js';
 import { serve, SERVE_USAGE } from './serve.js';
 import { conformance, CONFORMANCE_USAGE } from './conformance.js';
+import { bench, BENCH_USAGE } from './bench.js';
 
 interface Command {
   readonly summary: string;
@@ -17,9 +18,10 @@ interface Command {
 }
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map([
-  ['serve', { summary: 'Run a WebSocket server (--mode echo: send every message back)', usage: SERVE_USAGE, run: serve }],
-  ['connect', { summary: 'Connect to a WebSocket server (--echo: send every message back)', usage: CONNECT_USAGE, run: connect }],
+  ['serve', { summary: 'Run a WebSocket server: --mode echo, broadcast, chat, or inspector (web page)', usage: SERVE_USAGE, run: serve }],
+  ['connect', { summary: 'Connect to a WebSocket server: a prompt, lines from a pipe, -x MSG, or --echo', usage: CONNECT_USAGE, run: connect }],
   ['conformance', { summary: 'Autobahn-style conformance suite for a server or a client', usage: CONFORMANCE_USAGE, run: conformance }],
+  ['bench', { summary: 'Load an echo server: messages/s, MB/s, latency percentiles', usage: BENCH_USAGE, run: bench }],
 ]);
 
 export const USAGE = `Usage: fullduplex <command> [options]
@@ -37,6 +39,7 @@ Examples:
   fullduplex serve --mode echo --port 8080
   fullduplex connect ws://127.0.0.1:8080/ --echo -s chat
   fullduplex conformance server ws://127.0.0.1:8080/ --parallel 4
+  fullduplex bench ws://127.0.0.1:8080/ --connections 100 --duration 30
 
 Exit codes:
   0  success

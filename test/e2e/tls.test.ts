@@ -8,37 +8,20 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, get as httpsGet, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { WebSocket, WebSocketServer, type ClientOptions } from '../../src/node/index.js';
+import { selfSignedCertificate as makeCertificate } from '../helpers/tls.js';
 
 const TIMEOUT = 60_000;
 
-/** A self-signed certificate for `localhost` and 127.0.0.1, valid for a day. */
+/** The key and certificate in memory (the files are not needed here). */
 function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
-  const dir = mkdtempSync(join(tmpdir(), 'fullduplex-tls-'));
-  try {
-    const keyPath = join(dir, 'key.pem');
-    const certPath = join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req', '-x509', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
-        '-keyout', keyPath, '-out', certPath, '-days', '1', '-subj', '/CN=localhost',
-        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 },
-    );
-    return { key: readFileSync(keyPath), cert: readFileSync(certPath) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { key, cert, remove } = makeCertificate();
+  remove();
+  return { key, cert };
 }
 
 interface Outcome {

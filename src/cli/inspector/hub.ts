@@ -1,0 +1,108 @@
+/**
+ * Connects taps to inspector pages. A page picks a random token, opens its feed socket
+ * (`/inspect?tap=TOKEN`, never tapped itself) and then its chat connection (`/?tap=TOKEN`); every
+ * event of that connection's tap goes to the feed as one JSON text message. Events that arrive while
+ * no feed is open are kept (a bounded backlog) and replayed when one opens. The feed also takes
+ * commands from the page: `{"cmd":"ping"}` has the server ping the tapped connection.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from '../../node/websocket.js';
+import { SocketTap, type TapEvent } from './tap.js';
+
+const BACKLOG = 2000;
+
+interface Entry {
+  readonly feeds: Set<WebSocket>;
+  readonly backlog: string[];
+  /** The latest tapped connection of this token, while open. */
+  connection: WebSocket | null;
+  live: number;
+}
+
+/** The `tap` query parameter, if it is a plausible token. */
+export function tapToken(url: string | undefined): string | null {
+  const token = new URL(url ?? '/', 'http://x').searchParams.get('tap');
+  return token !== null && /^[A-Za-z0-9_-]{8,64}$/.test(token) ? token : null;
+}
+
+export class InspectorHub {
+  private readonly entries = new Map<string, Entry>();
+
+  private entry(token: string): Entry {
+    let entry = this.entries.get(token);
+    if (entry === undefined) {
+      entry = { feeds: new Set(), backlog: [], connection: null, live: 0 };
+      this.entries.set(token, entry);
+    }
+    return entry;
+  }
+
+  private forgetIfIdle(token: string, entry: Entry): void {
+    if (entry.feeds.size === 0 && entry.live === 0) this.entries.delete(token);
+  }
+
+  private publish(entry: Entry, event: TapEvent | { type: string; [key: string]: unknown }): void {
+    const line = JSON.stringify(event);
+    if (entry.feeds.size === 0) {
+      entry.backlog.push(line);
+      if (entry.backlog.length > BACKLOG) entry.backlog.splice(0, entry.backlog.length - BACKLOG);
+      return;
+    }
+    for (const feed of entry.feeds) feed.send(line);
+  }
+
+  /** Tap an upgrade request's socket (before `handleUpgrade`), when it carries a token. */
+  tap(request: IncomingMessage, socket: Duplex, head: Buffer): { tap: SocketTap; token: string } | null {
+    const token = tapToken(request.url);
+    if (token === null) return null;
+    const entry = this.entry(token);
+    entry.live++;
+    const tap = new SocketTap(socket, request, head, (event) => this.publish(entry, event));
+    socket.once('close', () => {
+      entry.live--;
+      this.forgetIfIdle(token, entry);
+    });
+    return { tap, token };
+  }
+
+  /** The tapped connection is open: it can be pinged from the page. */
+  opened(token: string, ws: WebSocket): void {
+    const entry = this.entry(token);
+    entry.connection = ws;
+    ws.once('close', () => {
+      if (entry.connection === ws) entry.connection = null;
+    });
+  }
+
+  /** A page's feed socket opened. */
+  feed(ws: WebSocket, request: IncomingMessage): void {
+    const token = tapToken(request.url);
+    if (token === null) {
+      ws.close(1008, 'A ?tap= token is required');
+      return;
+    }
+    const entry = this.entry(token);
+    entry.feeds.add(ws);
+    ws.send(JSON.stringify({ type: 'hello', token }));
+    for (const line of entry.backlog.splice(0)) ws.send(line);
+    ws.on('error', () => {});
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      let command: unknown;
+      try {
+        command = JSON.parse(String(data));
+      } catch {
+        return;
+      }
+      if (typeof command === 'object' && command !== null && (command as { cmd?: unknown }).cmd === 'ping') {
+        const target = entry.connection;
+        if (target !== null && target.readyState === target.OPEN) target.ping(Buffer.from('inspector ping'));
+      }
+    });
+    ws.once('close', () => {
+      entry.feeds.delete(ws);
+      this.forgetIfIdle(token, entry);
+    });
+  }
+}
