@@ -18,10 +18,9 @@ import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from './heartbeat.js';
 import { formatExtensions } from '../protocol/header-grammar.js';
 import { negotiateServer } from '../protocol/permessage-deflate.js';
 import { PerMessageDeflate, type PerMessageDeflateConfig } from './permessage-deflate.js';
-import { WebSocket, kAttach, kBroadcast, kStart, type ConnectionOptions } from './websocket.js';
-import { toPayload, type SendData } from './data.js';
-import { serializeFrame, serializeTextFrame } from '../protocol/frame-serializer.js';
-import { Opcode } from '../protocol/constants.js';
+import { WebSocket, kAttach, kSetTopics, kStart, type ConnectionOptions, type PublishOptions, type TopicHub } from './websocket.js';
+import { deliver, frameOnce, Topics } from './topics.js';
+import type { SendData } from './data.js';
 
 /** Thrown (or returned) by `authenticate` to refuse a handshake with a given HTTP response. */
 export class HandshakeRejection extends Error {
@@ -121,6 +120,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private readonly allowedOrigins: Set<string> | null;
   private readonly handshakeTimeout: number;
   private readonly connectionOptions: ConnectionOptions;
+  /** Who subscribes to what, and what the connections see of it. */
+  private readonly topics = new Topics();
+  private readonly topicHub: TopicHub;
   /** The 'close' listener of every connection of this server (one function per server, not per connection). */
   private readonly forgetOnClose: (this: WebSocket) => void;
   private readonly WebSocketClass: typeof WebSocket;
@@ -145,6 +147,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.deflateConfig = options.perMessageDeflate === true ? {} : options.perMessageDeflate || null;
     if (this.deflateConfig !== null) negotiateServer([], this.deflateConfig); // checks the parameters now (RangeError)
     const owner = this;
+    const topics = this.topics;
+    this.topicHub = {
+      subscribe: (ws, topic) => void topics.subscribe(ws, topic),
+      unsubscribe: (ws, topic) => void topics.unsubscribe(ws, topic),
+      publish: (topic, data, options, except) => topics.publish(topic, frameOnce(data, options.binary), options.compress, except),
+    };
     this.forgetOnClose = function (this: WebSocket): void {
       owner[kForget](this);
     };
@@ -388,6 +396,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const ws = new this.WebSocketClass(null, undefined, this.connectionOptions);
     ws[kAttach](socket, head, protocol ?? '', extensions, deflate);
     this.open.add(ws);
+    ws[kSetTopics](this.topicHub);
     ws.on('close', this.forgetOnClose);
     callback(ws, request);
     ws[kStart]();
@@ -400,20 +409,28 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * and does not hold up the others. Connections in the middle of sending a fragmented message of their
    * own are skipped. Returns the number of connections the message was accepted for.
    */
-  broadcast(data: Exclude<SendData, Blob>, options: { binary?: boolean; compress?: boolean } = {}): number {
-    const { payload, binary } = toPayload(data);
-    const isBinary = options.binary ?? binary;
-    const chunks: Buffer[] = [];
-    const collect = { write: (chunk: Buffer): void => void chunks.push(chunk) };
-    if (typeof payload === 'string') serializeTextFrame(collect, payload, true, 0, null, isBinary ? Opcode.Binary : Opcode.Text);
-    else serializeFrame(collect, isBinary ? Opcode.Binary : Opcode.Text, payload, true, 0, null);
-    const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-    // One buffer for everyone: each recipient then hands the socket one write, with nothing to join.
-    const frame = chunks.length === 1 ? chunks : [Buffer.concat(chunks)];
+  broadcast(data: Exclude<SendData, Blob>, options: PublishOptions = {}): number {
+    const message = frameOnce(data, options.binary);
     let sent = 0;
-    for (const ws of this.open) if (ws[kBroadcast](frame, data, size, isBinary, options.compress)) sent++;
+    for (const ws of this.open) if (deliver(ws, message, options.compress)) sent++;
     return sent;
   }
+
+  /**
+   * Send one message to every subscriber of `topic` (see `WebSocket.subscribe`): framed once, the same
+   * bytes written to each, each subscriber's backpressure its own, as for `broadcast`. Messages
+   * published one after the other reach every subscriber in that order. Returns the number of
+   * subscribers it was written to.
+   */
+  publish(topic: string, data: Exclude<SendData, Blob>, options: PublishOptions = {}): number {
+    return this.topics.publish(topic, frameOnce(data, options.binary), options.compress);
+  }
+
+  /** How many connections of this server subscribe to `topic`. */
+  subscriberCount(topic: string): number {
+    return this.topics.subscriberCount(topic);
+  }
+
 
   /** @internal A connection of ours closed. */
   [kForget](ws: WebSocket): void {

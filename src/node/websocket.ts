@@ -112,6 +112,7 @@ function heartbeatFor(options: HeartbeatOptions): Heartbeat {
 export const kAttach = Symbol('fullduplex.attach');
 export const kStart = Symbol('fullduplex.start');
 export const kBroadcast = Symbol('fullduplex.broadcast');
+export const kSetTopics = Symbol('fullduplex.setTopics');
 
 type NormalizedOptions = Required<Omit<ConnectionOptions, 'heartbeat' | 'maxFragments'>> & Pick<ConnectionOptions, 'heartbeat' | 'maxFragments'>;
 
@@ -139,6 +140,21 @@ function normalize(options: ConnectionOptions): NormalizedOptions {
     highWaterMark: options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
     heartbeat: options.heartbeat,
   });
+}
+
+/** What a connection needs of its server's topics (`WebSocketServer` implements it). */
+export interface TopicHub {
+  subscribe(ws: WebSocket, topic: string): void;
+  unsubscribe(ws: WebSocket, topic: string): void;
+  publish(topic: string, data: Exclude<SendData, Blob>, options: PublishOptions, except: WebSocket | null): number;
+}
+
+/** Options of `publish` and `broadcast`. */
+export interface PublishOptions {
+  /** Send as binary (default: binary for buffers, text for strings). */
+  binary?: boolean;
+  /** Compress for connections that negotiated permessage-deflate (default: their threshold decides). */
+  compress?: boolean;
 }
 
 /** A send waiting behind a Blob that is still being read (sends stay in order). */
@@ -291,6 +307,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   }
 
   #head: Buffer = EMPTY;
+  /** The server's topics (server side only), and this connection's subscriptions (made on first use). */
+  #hub: TopicHub | null = null;
+  #subscriptions: Set<string> | null = null;
 
   /** @internal Announced (`open` / `connection` emitted): start reading. */
   [kStart](): void {
@@ -347,6 +366,66 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
    * this connection must treat it as its own send (it compresses the message, or Blob sends wait
    * before it). Returns whether it was accepted for sending.
    */
+  // --- pub/sub (server side) ------------------------------------------------------------------------
+
+  /**
+   * Subscribe to `topic` (any string, matched exactly): messages published to it (`server.publish`,
+   * or another connection's `publish`) are sent to this connection. Returns false if it was subscribed
+   * already, or is closing. Subscriptions end by themselves when the connection closes.
+   */
+  subscribe(topic: string): boolean {
+    const hub = this.#requireHub('subscribe');
+    if (this.#state !== ReadyState.OPEN) return false;
+    const subscriptions = (this.#subscriptions ??= new Set());
+    if (subscriptions.has(topic)) return false;
+    subscriptions.add(topic);
+    hub.subscribe(this, topic);
+    return true;
+  }
+
+  /** Stop receiving `topic`'s messages. Returns false if this connection was not subscribed. */
+  unsubscribe(topic: string): boolean {
+    const hub = this.#requireHub('unsubscribe');
+    if (this.#subscriptions === null || !this.#subscriptions.delete(topic)) return false;
+    hub.unsubscribe(this, topic);
+    return true;
+  }
+
+  /** The topics this connection is subscribed to. */
+  get topics(): string[] {
+    return this.#subscriptions === null ? [] : [...this.#subscriptions];
+  }
+
+  /** Whether this connection is subscribed to `topic`. */
+  isSubscribed(topic: string): boolean {
+    return this.#subscriptions?.has(topic) ?? false;
+  }
+
+  /**
+   * Publish to every other subscriber of `topic` (not to this connection, subscribed or not), framed
+   * once; see `WebSocketServer.publish`. Returns the number of local subscribers it was written to.
+   */
+  publish(topic: string, data: Exclude<SendData, Blob>, options: PublishOptions = {}): number {
+    return this.#requireHub('publish').publish(topic, data, options, this);
+  }
+
+  /** @internal The server's topics, given to each connection it creates. */
+  [kSetTopics](hub: TopicHub): void {
+    this.#hub = hub;
+  }
+
+  #requireHub(method: string): TopicHub {
+    if (this.#hub === null) throw new Error(`${method}() is for connections accepted by a WebSocketServer`);
+    return this.#hub;
+  }
+
+  #unsubscribeAll(): void {
+    const subscriptions = this.#subscriptions;
+    if (subscriptions === null || this.#hub === null) return;
+    this.#subscriptions = null;
+    for (const topic of subscriptions) this.#hub.unsubscribe(this, topic);
+  }
+
   [kBroadcast](chunks: readonly Buffer[], data: Exclude<SendData, Blob>, size: number, binary: boolean, compress: boolean | undefined): boolean {
     const transport = this.#transport;
     if (this.#state !== ReadyState.OPEN || transport === null || !transport.connection.canSend) return false;
@@ -662,6 +741,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   onClosed(result: CloseResult): void {
     this.#state = ReadyState.CLOSED;
     this.#closeResult = result;
+    this.#unsubscribeAll();
     if (this.#heartbeat !== null && this.#transport !== null) this.#heartbeat.delete(this.#transport);
     this.#deflate?.close();
     this.#emitSafely('close', result.code, result.reason);
