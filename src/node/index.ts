@@ -1,5 +1,5 @@
 /** fullduplex for Node: the `ws`-shaped server and client. */
-export { WebSocket, type WebSocketEvents, type ConnectionOptions, type SendOptions, type SlowConsumerPolicy, type ClientOptions, type PublishOptions } from './websocket.js';
+export { WebSocket, type WebSocketEvents, type ConnectionOptions, type SendOptions, type SlowConsumerPolicy, type ClientOptions, type PublishOptions, type PublishCallback } from './websocket.js';
 export { WebSocketServer, HandshakeRejection, type ServerOptions, type WebSocketServerEvents, type VerifyClient, type VerifyClientInfo } from './server.js';
 export type { BinaryType, MessageData, SendData } from './data.js';
 export type { ReceivedMessage } from './message-iterator.js';

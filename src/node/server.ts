@@ -18,9 +18,10 @@ import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from './heartbeat.js';
 import { formatExtensions } from '../protocol/header-grammar.js';
 import { negotiateServer } from '../protocol/permessage-deflate.js';
 import { PerMessageDeflate, type PerMessageDeflateConfig } from './permessage-deflate.js';
-import { WebSocket, kAttach, kSetTopics, kStart, type ConnectionOptions, type PublishOptions, type TopicHub } from './websocket.js';
+import { WebSocket, kAttach, kSetTopics, kStart, type ConnectionOptions, type PublishCallback, type PublishOptions, type TopicHub } from './websocket.js';
 import { deliver, frameOnce, Topics } from './topics.js';
-import type { SendData } from './data.js';
+import { toPayload, type SendData } from './data.js';
+import type { Backplane } from './backplane.js';
 
 /** Thrown (or returned) by `authenticate` to refuse a handshake with a given HTTP response. */
 export class HandshakeRejection extends Error {
@@ -50,6 +51,11 @@ export type VerifyClient = (
 ) => unknown;
 
 export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
+  /**
+   * Carries `publish` to the subscribers on other server processes (e.g. `RedisBackplane` from
+   * `fullduplex/redis`). The server tells it which topics have subscribers here and closes it on `close()`.
+   */
+  backplane?: Backplane;
   /** Listen on this port (standalone mode; plain HTTP requests get 426). */
   port?: number;
   host?: string;
@@ -101,6 +107,8 @@ export interface WebSocketServerEvents {
   listening: [];
   error: [error: Error];
   close: [];
+  /** A publish without a callback could not be handed to the backplane (its broker is unreachable). */
+  publishError: [error: Error, topic: string];
   /** A handshake failed validation. If you listen, you answer the socket yourself (as in `ws`). */
   wsClientError: [error: HandshakeError, socket: Duplex, request: IncomingMessage];
 }
@@ -122,6 +130,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private readonly connectionOptions: ConnectionOptions;
   /** Who subscribes to what, and what the connections see of it. */
   private readonly topics = new Topics();
+  private readonly backplane: Backplane | null;
   private readonly topicHub: TopicHub;
   /** The 'close' listener of every connection of this server (one function per server, not per connection). */
   private readonly forgetOnClose: (this: WebSocket) => void;
@@ -151,8 +160,20 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.topicHub = {
       subscribe: (ws, topic) => void topics.subscribe(ws, topic),
       unsubscribe: (ws, topic) => void topics.unsubscribe(ws, topic),
-      publish: (topic, data, options, except) => topics.publish(topic, frameOnce(data, options.binary), options.compress, except),
+      publish: (topic, data, options, except, callback) => owner.publishFrom(except, topic, data, options, callback),
     };
+    this.backplane = options.backplane ?? null;
+    if (this.backplane !== null) {
+      const backplane = this.backplane;
+      topics.onFirstSubscriber = (topic) => backplane.subscribe(topic);
+      topics.onLastUnsubscribed = (topic) => backplane.unsubscribe(topic);
+      backplane.attach({
+        // Text arrives as its UTF-8 bytes: framed as text without decoding (it was valid when published).
+        deliver: (topic, payload, binary) => void topics.publish(topic, frameOnce(payload, binary), undefined),
+        localTopics: () => topics.topics(),
+        localSubscriberCount: (topic) => topics.subscriberCount(topic),
+      });
+    }
     this.forgetOnClose = function (this: WebSocket): void {
       owner[kForget](this);
     };
@@ -422,13 +443,46 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * published one after the other reach every subscriber in that order. Returns the number of
    * subscribers it was written to.
    */
-  publish(topic: string, data: Exclude<SendData, Blob>, options: PublishOptions = {}): number {
-    return this.topics.publish(topic, frameOnce(data, options.binary), options.compress);
+  publish(topic: string, data: Exclude<SendData, Blob>, options: PublishOptions = {}, callback?: PublishCallback): number {
+    return this.publishFrom(null, topic, data, options, callback);
   }
 
-  /** How many connections of this server subscribe to `topic`. */
-  subscriberCount(topic: string): number {
+  /**
+   * How many connections subscribe to `topic`: of this server, or with `{ global: true }` of every
+   * server on the backplane (a promise; as exact as the backplane's count, see its documentation).
+   */
+  subscriberCount(topic: string): number;
+  subscriberCount(topic: string, options: { global: true }): Promise<number>;
+  subscriberCount(topic: string, options?: { global?: boolean }): number | Promise<number> {
+    if (options?.global === true) {
+      return this.backplane === null ? Promise.resolve(this.topics.subscriberCount(topic)) : this.backplane.subscriberCount(topic);
+    }
     return this.topics.subscriberCount(topic);
+  }
+
+  /**
+   * Deliver to the local subscribers (but `except`), and hand the message to the backplane for the
+   * other servers. The callback learns whether the backplane took it (at once without a backplane);
+   * without a callback a refusal is emitted as `publishError`: a publish is never dropped silently.
+   */
+  private publishFrom(except: WebSocket | null, topic: string, data: Exclude<SendData, Blob>, options: PublishOptions, callback: PublishCallback | undefined): number {
+    const message = frameOnce(data, options.binary);
+    const sent = this.topics.publish(topic, message, options.compress, except);
+    const backplane = this.backplane;
+    if (backplane === null) {
+      if (callback !== undefined) process.nextTick(callback, null);
+      return sent;
+    }
+    const { payload } = toPayload(message.data);
+    backplane.publish(topic, typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload, message.binary).then(
+      () => callback?.(null),
+      (error: unknown) => {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        if (callback !== undefined) callback(failure);
+        else this.emit('publishError', failure, topic);
+      },
+    );
+    return sent;
   }
 
 
@@ -481,6 +535,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private finishClose(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.backplane?.close().catch(() => {}); // its broker may be gone; nothing is waiting on it
     this.emit('close');
     for (const callback of this.closeCallbacks.splice(0)) callback();
   }

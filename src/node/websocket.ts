@@ -146,8 +146,11 @@ function normalize(options: ConnectionOptions): NormalizedOptions {
 export interface TopicHub {
   subscribe(ws: WebSocket, topic: string): void;
   unsubscribe(ws: WebSocket, topic: string): void;
-  publish(topic: string, data: Exclude<SendData, Blob>, options: PublishOptions, except: WebSocket | null): number;
+  publish(topic: string, data: Exclude<SendData, Blob>, options: PublishOptions, except: WebSocket | null, callback: PublishCallback | undefined): number;
 }
+
+/** Told whether a published message reached the backplane (null: yes, or there is none). */
+export type PublishCallback = (error: Error | null) => void;
 
 /** Options of `publish` and `broadcast`. */
 export interface PublishOptions {
@@ -405,8 +408,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
    * Publish to every other subscriber of `topic` (not to this connection, subscribed or not), framed
    * once; see `WebSocketServer.publish`. Returns the number of local subscribers it was written to.
    */
-  publish(topic: string, data: Exclude<SendData, Blob>, options: PublishOptions = {}): number {
-    return this.#requireHub('publish').publish(topic, data, options, this);
+  publish(topic: string, data: Exclude<SendData, Blob>, options: PublishOptions = {}, callback?: PublishCallback): number {
+    return this.#requireHub('publish').publish(topic, data, options, this, callback);
   }
 
   /** @internal The server's topics, given to each connection it creates. */
