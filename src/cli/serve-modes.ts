@@ -4,7 +4,7 @@
  *
  * - broadcast: every message goes to every open client (the sender included) through
  *   `WebSocketServer.broadcast`, framed once, with its opcode.
- * - chat: a room. Each text message goes to everyone as `{"type":"chat","from","text","time"}` (the
+ * - chat: a room (the topic "chat": with a backplane, shared by every server on it). Each text message goes to everyone as `{"type":"chat","from","text","time"}` (the
  *   text verbatim); a client that joins gets `{"type":"welcome","name","count"}` and everyone gets
  *   `{"type":"join","name","time","count"}`, and `{"type":"leave",...}` when it goes. Binary messages
  *   are echoed to their sender only. A client may pick its name with `?name=` (else `guest-N`).
@@ -27,22 +27,25 @@ export function chatName(request: IncomingMessage, id: number): string {
   return name === '' ? `guest-${id}` : name;
 }
 
+/** The chat room's topic (shared with other servers when the server has a backplane). */
+export const CHAT_TOPIC = 'chat';
+
 export function chatRoom(server: WebSocketServer, socket: WebSocket, name: string): void {
   const now = (): string => new Date().toISOString();
-  socket.send(JSON.stringify({ type: 'welcome', name, count: server.clients.size }));
-  server.broadcast(JSON.stringify({ type: 'join', name, time: now(), count: server.clients.size }));
+  socket.subscribe(CHAT_TOPIC);
+  // Counts are of this server's room (with a backplane, other servers' members are not counted).
+  socket.send(JSON.stringify({ type: 'welcome', name, count: server.subscriberCount(CHAT_TOPIC) }));
+  server.publish(CHAT_TOPIC, JSON.stringify({ type: 'join', name, time: now(), count: server.subscriberCount(CHAT_TOPIC) }));
   socket.on('message', (data, isBinary) => {
     const payload = Array.isArray(data) ? Buffer.concat(data) : (data as Buffer);
     if (isBinary) {
       socket.send(payload, { binary: true });
       return;
     }
-    server.broadcast(JSON.stringify({ type: 'chat', from: name, text: payload.toString('utf8'), time: now() }));
+    server.publish(CHAT_TOPIC, JSON.stringify({ type: 'chat', from: name, text: payload.toString('utf8'), time: now() }));
   });
   socket.once('close', () => {
-    // The server forgets the connection on its own 'close' listener, added before this one.
-    let count = 0;
-    for (const other of server.clients) if (other !== socket) count++;
-    server.broadcast(JSON.stringify({ type: 'leave', name, time: now(), count }));
+    // Closed connections are unsubscribed before their 'close' listeners run.
+    server.publish(CHAT_TOPIC, JSON.stringify({ type: 'leave', name, time: now(), count: server.subscriberCount(CHAT_TOPIC) }));
   });
 }

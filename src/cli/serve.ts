@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from '../node/server.js';
+import type { Backplane } from '../node/backplane.js';
 import type { WebSocket } from '../node/websocket.js';
 import { parseChoice, parseCommandLine, parsePort, UsageError } from './args.js';
 import { echoMessages } from './echo.js';
@@ -66,6 +67,9 @@ Options:
                        to messages of 1 KiB or more.
   --no-compress        Refuse permessage-deflate.
   --log pretty|json    Log lines for people (default) or one JSON object per line.
+  --redis URL          Chat and inspector modes: share the room with every server started with
+                       the same Redis (redis://host:port), through its Pub/Sub; needs the redis
+                       package (npm install redis).
   -h, --help           Show this help.
 
 The server selects the subprotocol "${SUBPROTOCOL}" when a client offers it, and none otherwise.
@@ -96,6 +100,8 @@ interface ServeSettings {
   maxPayload: number | undefined;
   compress: 'on' | 'off' | 'offered';
   log: LogFormat;
+  /** The chat room on a Redis backplane (chat and inspector modes). */
+  redis: string | undefined;
 }
 
 /** Parse the command line; `null` when help was asked for (and printed). */
@@ -114,6 +120,7 @@ function parseServeArgs(args: readonly string[], output: Output): ServeSettings 
         compress: { type: 'boolean' },
         'no-compress': { type: 'boolean' },
         log: { type: 'string' },
+        redis: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: false,
@@ -131,6 +138,11 @@ function parseServeArgs(args: readonly string[], output: Output): ServeSettings 
   if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls-cert and --tls-key go together', 'serve');
   if (cert === '' || key === '') throw new UsageError('--tls-cert and --tls-key must name files', 'serve');
   if (values.compress === true && values['no-compress'] === true) throw new UsageError('--compress and --no-compress contradict each other', 'serve');
+  const redis = values.redis;
+  if (redis !== undefined) {
+    if (!/^rediss?:\/\/./.test(redis)) throw new UsageError(`--redis must be a redis:// or rediss:// URL (got "${redis}")`, 'serve');
+    if (values.mode !== 'chat' && values.mode !== 'inspector') throw new UsageError('--redis is for --mode chat and --mode inspector', 'serve');
+  }
   let maxPayload: number | undefined;
   const max = values['max-payload'];
   if (max !== undefined) {
@@ -149,6 +161,7 @@ function parseServeArgs(args: readonly string[], output: Output): ServeSettings 
     maxPayload,
     compress: values.compress === true ? 'on' : values['no-compress'] === true ? 'off' : 'offered',
     log: values.log === undefined ? 'pretty' : parseChoice(values.log, LOG_FORMATS, '--log', 'serve'),
+    redis,
   };
 }
 
@@ -186,8 +199,30 @@ export async function serve(args: readonly string[], output: Output): Promise<Ex
   const { tls, staticRoot } = files;
   const inspector = settings.mode === 'inspector';
 
+  let backplane: Backplane | undefined;
+  if (settings.redis !== undefined) {
+    try {
+      // Loaded only here: the redis package is an optional peer dependency.
+      const { RedisBackplane } = await import('../node/redis-backplane.js');
+      let lastError = '';
+      backplane = new RedisBackplane({
+        url: settings.redis,
+        onError: (error) => {
+          if (error.message === lastError) return; // one line per distinct error, not one per retry
+          lastError = error.message;
+          log.error('error', { message: `redis: ${error.message}` }, `fullduplex serve: redis: ${error.message}`);
+        },
+      });
+    } catch (error) {
+      const message = `--redis needs the redis package (npm install redis): ${(error as Error).message}`;
+      log.error('error', { message }, `fullduplex serve: ${message}`);
+      return ExitCode.Failure;
+    }
+  }
+
   const wss = new WebSocketServer({
     noServer: true,
+    ...(backplane === undefined ? {} : { backplane }),
     handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     handshakeTimeout: HANDSHAKE_TIMEOUT,
     perMessageDeflate: settings.compress === 'off' ? false : settings.compress === 'on' ? { threshold: 0 } : true,

@@ -15,6 +15,7 @@ import WebSocket from 'ws';
 import { WebSocket as FullduplexWebSocket } from '../../src/node/websocket.js';
 import { killAll, startCli, startEchoServer, type CliProcess } from './cli-process.js';
 import { selfSignedCertificate } from '../helpers/tls.js';
+import { RedisServer, redisSkipReason } from '../helpers/redis.js';
 
 after(killAll);
 
@@ -292,6 +293,49 @@ describe('fullduplex serve: modes', () => {
     assert.equal(left['count'], 1);
     await closeAndWait(ada.ws, 1000, '');
     await stop(cli);
+  });
+
+  it('--mode chat --redis: two servers on one Redis share the room', { skip: redisSkipReason() }, async () => {
+    const redis = await RedisServer.start();
+    try {
+      const one = await startServe('--mode', 'chat', '--redis', redis.url);
+      const two = await startServe('--mode', 'chat', '--redis', redis.url);
+      const ada = await open(`${one.url}?name=ada`);
+      await ada.next(); // welcome
+      await ada.next(); // own join
+      const bob = await open(`${two.url}?name=bob`);
+      await bob.next(); // welcome
+      await bob.next(); // own join
+      // Ada's server learns of Bob's join over Redis once both servers' subscriptions are in place:
+      // keep saying hello until Bob hears it (publishes before that are not delivered, by design).
+      const text = 'hello from the other server, ünïcode 🦄';
+      let heard: { from: string; text: string } | null = null;
+      const deadline = Date.now() + 10_000;
+      while (heard === null && Date.now() < deadline) {
+        ada.ws.send(text);
+        const message = await Promise.race([bob.next(), new Promise<null>((resolve) => setTimeout(() => resolve(null), 200))]);
+        if (message === null) continue;
+        const envelope = JSON.parse(String(message.data)) as { type: string; from: string; text: string };
+        if (envelope.type === 'chat') heard = envelope;
+      }
+      assert.ok(heard !== null, 'a message from a client of the first server reached a client of the second');
+      assert.equal(heard.from, 'ada');
+      assert.equal(heard.text, text);
+      await closeAndWait(ada.ws, 1000, '');
+      await closeAndWait(bob.ws, 1000, '');
+      await stop(one.cli);
+      await stop(two.cli);
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('--redis is refused outside chat and inspector, and must be a redis:// URL (exit 2)', async () => {
+    for (const args of [['--mode', 'echo', '--redis', 'redis://127.0.0.1:1'], ['--mode', 'chat', '--redis', 'http://x']]) {
+      const result = await startCli('serve', '--port', '0', ...args).exit();
+      assert.equal(result.code, 2, args.join(' '));
+      assert.match(result.stderr, /--redis/);
+    }
   });
 
   it('--mode inspector serves the page and a feed of the frames of a tapped connection', async () => {
