@@ -14,6 +14,7 @@ import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type In
 import {
   acquireDeflater,
   acquireInflater,
+  deflateKey,
   deflateOptions,
   inflateOptions,
   releaseDeflater as poolDeflater,
@@ -23,6 +24,8 @@ import {
 } from './zlib-pool.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { RSV1 } from '../protocol/constants.js';
+import { frameHeaderSize, writeFrameHeader } from '../protocol/frame-serializer.js';
+import type { SharedFrame } from '../protocol/shared-frame.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { DecodeCallback, EncodeCallback, MessageDecoder, MessageEncoder } from '../protocol/extension.js';
 import type { Role } from '../protocol/frame-parser.js';
@@ -53,6 +56,9 @@ const DEFAULT_CONCURRENCY_PER_THREAD = 4;
 /** The 4 octets a sync flush ends with, removed on send and added back on receive (RFC 7692 §7.2.1). */
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
+/** Messages compressed so far in this process, by a connection or once for many (for tests and stats). */
+export const compressionCounts = { perConnection: 0, shared: 0 };
+
 export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
   readonly rsv = RSV1;
   readonly params: DeflateParams;
@@ -63,6 +69,12 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
   private readonly inflateResets: boolean;
   private readonly deflateResets: boolean;
   private readonly deflateSettings: DeflateSettings;
+  /**
+   * Connections with the same key compress every message alike and keep no context between messages,
+   * so a message published to all of them can be compressed once (see `compressShared`). null when
+   * this connection keeps a compression context (its compressed messages are its own).
+   */
+  readonly sharedKey: string | null;
   private closed = false;
 
   private inflater: InflateRaw | null = null;
@@ -101,6 +113,18 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
     this.inflateResets = isServer ? params.clientNoContextTakeover : params.serverNoContextTakeover;
     this.deflateResets = isServer ? params.serverNoContextTakeover : params.clientNoContextTakeover;
     this.deflateSettings = { windowBits: this.deflateBits, level: config.level ?? constants.Z_DEFAULT_COMPRESSION, memLevel: config.memLevel ?? 8 };
+    // RFC 7692 §7.1.1.1: without context takeover every message is compressed on its own.
+    this.sharedKey = this.deflateResets ? deflateKey(this.deflateSettings) : null;
+  }
+
+  /**
+   * Compress one whole message once for every connection with this `sharedKey` and settle `frame` with
+   * the compressed frame (RSV1 set, unmasked: server to client); it fails if zlib does. Runs under the
+   * same limiter as the connections' own compression.
+   */
+  compressShared(payload: Buffer, opcode: number, frame: SharedFrame): void {
+    if (this.sharedKey === null) throw new Error('This connection keeps a compression context: its messages cannot be shared');
+    this.limiter.add(new SharedDeflateJob(this.deflateSettings, payload, opcode, frame));
   }
 
   /** zlib streams currently held (for memory accounting and tests). */
@@ -276,6 +300,7 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
     this.encodeOutput = NONE;
     if (this.encodeFin) {
       output = removeTail(output);
+      compressionCounts.perConnection++;
       if (this.deflateResets) this.releaseDeflater(true);
     }
     callback(null, output);
@@ -296,6 +321,66 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
     }
     deflater.on('error', ignore);
     deflater.close();
+  }
+}
+
+/** One message compressed for many connections, with a pooled compressor (no context to keep). */
+class SharedDeflateJob implements LimitedJob {
+  private readonly output: Buffer[] = [];
+  private deflater: DeflateRaw | null = null;
+  private done: (() => void) | null = null;
+
+  constructor(
+    private readonly settings: DeflateSettings,
+    private readonly payload: Buffer,
+    private readonly opcode: number,
+    private readonly frame: SharedFrame,
+  ) {}
+
+  runLimited(done: () => void): void {
+    this.done = done;
+    const deflater = (this.deflater = acquireDeflater(this.settings));
+    deflater.on('data', this.onData);
+    deflater.on('error', this.onError);
+    deflater.write(this.payload, this.onFlushed);
+  }
+
+  private readonly onData = (chunk: Buffer): void => void this.output.push(chunk);
+
+  private readonly onError = (error: Error): void => {
+    if (this.done !== null) this.finish(false, error);
+  };
+
+  private readonly onFlushed = (): void => {
+    if (this.done === null) return; // failed already
+    const compressed = removeTail(this.output);
+    let length = 0;
+    for (const chunk of compressed) length += chunk.length;
+    const bytes = Buffer.allocUnsafe(frameHeaderSize(length, false) + length);
+    let offset = writeFrameHeader(bytes, 0, this.opcode, true, RSV1, length, null);
+    for (const chunk of compressed) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    compressionCounts.shared++;
+    this.finish(true, null);
+    this.frame.complete([bytes]);
+  };
+
+  private finish(reuse: boolean, error: Error | null): void {
+    const deflater = this.deflater!;
+    const done = this.done;
+    this.done = null;
+    deflater.removeListener('data', this.onData);
+    deflater.removeListener('error', this.onError);
+    if (reuse) {
+      poolDeflater(this.settings, deflater);
+    } else {
+      deflater.on('error', ignore);
+      deflater.close();
+    }
+    if (error !== null) this.frame.fail(error);
+    done?.();
   }
 }
 

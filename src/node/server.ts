@@ -19,8 +19,9 @@ import { formatExtensions } from '../protocol/header-grammar.js';
 import { negotiateServer } from '../protocol/permessage-deflate.js';
 import { PerMessageDeflate, type PerMessageDeflateConfig } from './permessage-deflate.js';
 import { WebSocket, kAttach, kSetTopics, kStart, type ConnectionOptions, type PublishCallback, type PublishOptions, type TopicHub } from './websocket.js';
-import { deliver, frameOnce, Topics } from './topics.js';
-import { toPayload, type SendData } from './data.js';
+import { deliver, Topics } from './topics.js';
+import { FramedMessage } from './framed-message.js';
+import type { SendData } from './data.js';
 import type { Backplane } from './backplane.js';
 
 /** Thrown (or returned) by `authenticate` to refuse a handshake with a given HTTP response. */
@@ -169,7 +170,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       topics.onLastUnsubscribed = (topic) => backplane.unsubscribe(topic);
       backplane.attach({
         // Text arrives as its UTF-8 bytes: framed as text without decoding (it was valid when published).
-        deliver: (topic, payload, binary) => void topics.publish(topic, frameOnce(payload, binary), undefined),
+        deliver: (topic, payload, binary) => void topics.publish(topic, new FramedMessage(payload, binary), undefined),
         localTopics: () => topics.topics(),
         localSubscriberCount: (topic) => topics.subscriberCount(topic),
       });
@@ -431,7 +432,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * own are skipped. Returns the number of connections the message was accepted for.
    */
   broadcast(data: Exclude<SendData, Blob>, options: PublishOptions = {}): number {
-    const message = frameOnce(data, options.binary);
+    const message = new FramedMessage(data, options.binary);
     let sent = 0;
     for (const ws of this.open) if (deliver(ws, message, options.compress)) sent++;
     return sent;
@@ -466,15 +467,15 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * without a callback a refusal is emitted as `publishError`: a publish is never dropped silently.
    */
   private publishFrom(except: WebSocket | null, topic: string, data: Exclude<SendData, Blob>, options: PublishOptions, callback: PublishCallback | undefined): number {
-    const message = frameOnce(data, options.binary);
+    const message = new FramedMessage(data, options.binary);
     const sent = this.topics.publish(topic, message, options.compress, except);
     const backplane = this.backplane;
     if (backplane === null) {
       if (callback !== undefined) process.nextTick(callback, null);
       return sent;
     }
-    const { payload } = toPayload(message.data);
-    backplane.publish(topic, typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload, message.binary).then(
+    // The payload's bytes as framed (text as its UTF-8 bytes: encoded once, here).
+    backplane.publish(topic, message.payload, message.binary).then(
       () => callback?.(null),
       (error: unknown) => {
         const failure = error instanceof Error ? error : new Error(String(error));

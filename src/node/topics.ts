@@ -1,44 +1,20 @@
 /**
  * Pub/sub topics of one server: which of its connections subscribe to what, and delivery of a published
- * message to them. A message is framed once and the same bytes are written to every subscriber; each
+ * message to them. A message is framed once and the same bytes are written to every subscriber (and
+ * compressed once for the subscribers whose compression parameters allow it, see FramedMessage); each
  * subscriber's backpressure is its own (over `maxBufferedAmount` it gets the slow-consumer policy and
  * does not hold up the others). Delivery is synchronous into each connection's write queue, so two
  * messages published one after the other reach every subscriber in that order.
  *
  * Topic names are arbitrary strings, matched exactly (no wildcards).
  */
-import { serializeFrame, serializeTextFrame } from '../protocol/frame-serializer.js';
-import { Opcode } from '../protocol/constants.js';
-import { toPayload, type SendData } from './data.js';
 import { kBroadcast, type WebSocket } from './websocket.js';
+import type { FramedMessage } from './framed-message.js';
 export type { PublishOptions } from './websocket.js';
-
-/** A message framed once for many connections. */
-export interface FramedMessage {
-  /** The whole frame as one buffer (header and payload), in a one-element list. */
-  readonly frame: readonly Buffer[];
-  readonly data: Exclude<SendData, Blob>;
-  readonly size: number;
-  readonly binary: boolean;
-}
-
-/** Frame `data` once (unmasked: server to client) for writing to many connections. */
-export function frameOnce(data: Exclude<SendData, Blob>, binary: boolean | undefined): FramedMessage {
-  const { payload, binary: isBinaryData } = toPayload(data);
-  const isBinary = binary ?? isBinaryData;
-  const chunks: Buffer[] = [];
-  const collect = { write: (chunk: Buffer): void => void chunks.push(chunk) };
-  const opcode = isBinary ? Opcode.Binary : Opcode.Text;
-  if (typeof payload === 'string') serializeTextFrame(collect, payload, true, 0, null, opcode);
-  else serializeFrame(collect, opcode, payload, true, 0, null);
-  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-  // One buffer for everyone: each recipient then hands its socket one write, with nothing to join.
-  return { frame: chunks.length === 1 ? chunks : [Buffer.concat(chunks)], data, size, binary: isBinary };
-}
 
 /** Write a framed message to one connection; false when it was not accepted (closed, slow consumer...). */
 export function deliver(ws: WebSocket, message: FramedMessage, compress: boolean | undefined): boolean {
-  return ws[kBroadcast](message.frame, message.data, message.size, message.binary, compress);
+  return ws[kBroadcast](message, compress);
 }
 
 export class Topics {

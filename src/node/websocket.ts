@@ -38,6 +38,7 @@ import {
 } from './event-target.js';
 import { startClientHandshake, type ClientOptions, type ClientHandshakeHooks } from './client.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
+import type { FramedMessage } from './framed-message.js';
 
 export type { ClientOptions } from './client.js';
 
@@ -429,20 +430,23 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     for (const topic of subscriptions) this.#hub.unsubscribe(this, topic);
   }
 
-  [kBroadcast](chunks: readonly Buffer[], data: Exclude<SendData, Blob>, size: number, binary: boolean, compress: boolean | undefined): boolean {
+  [kBroadcast](message: FramedMessage, compress: boolean | undefined): boolean {
     const transport = this.#transport;
     if (this.#state !== ReadyState.OPEN || transport === null || !transport.connection.canSend) return false;
     // A fragmented message of this connection's own is in progress: nothing may come between its frames.
     if (transport.connection.sendingFragmented) return false;
-    if (this.#blobQueue !== null || this.#compresses(compress, size)) {
-      this.send(data, { binary, ...(compress !== undefined && { compress }) });
+    const compresses = this.#compresses(compress, message.size);
+    if (this.#blobQueue !== null || (compresses && this.#deflate!.sharedKey === null)) {
+      // Behind a Blob being read, or compressed with this connection's own context: as `send` would.
+      this.send(message.data, { binary: message.binary, ...(compress !== undefined && { compress }) });
       return true;
     }
     if (this.#overBufferLimit(transport)) {
       this.#slowConsumer(undefined);
       return false;
     }
-    transport.connection.sendSerialized(chunks);
+    if (compresses) transport.connection.sendShared(message.compressedFor(this.#deflate!));
+    else transport.connection.sendSerialized(message.frame);
     transport.checkBackpressure();
     return true;
   }

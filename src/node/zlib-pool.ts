@@ -50,7 +50,8 @@ export function releaseInflater(windowBits: number, stream: InflateRaw): void {
   idle.push(stream);
 }
 
-const deflateKey = (settings: DeflateSettings): string => `${settings.windowBits}/${settings.level}/${settings.memLevel}`;
+/** Streams with the same key compress alike. */
+export const deflateKey = (settings: DeflateSettings): string => `${settings.windowBits}/${settings.level}/${settings.memLevel}`;
 
 export function acquireDeflater(settings: DeflateSettings): DeflateRaw {
   return deflaters.get(deflateKey(settings))?.pop() ?? createDeflateRaw(deflateOptions(settings));

@@ -20,6 +20,7 @@ import {
 } from './frame-serializer.js';
 import { CloseHandshake, type CloseResult, type ReadyState } from './close-handshake.js';
 import type { MessageDecoder, MessageEncoder } from './extension.js';
+import type { SharedFrame, SharedFrameWaiter } from './shared-frame.js';
 
 /** What a connection asks of the layer above it. Handlers must not throw. */
 export interface ConnectionHandler extends ChunkSink {
@@ -86,6 +87,8 @@ interface PendingFrame {
   /** A frame serialized by the caller (`sendSerialized`), written as is; `size` is its length. */
   serialized?: readonly Buffer[];
   size?: number;
+  /** A frame shared with other connections (`sendShared`), written once it is settled. */
+  shared?: SharedFrame;
 }
 
 /** See `Connection.whenWritten`. */
@@ -97,7 +100,7 @@ const NO_PENDING: PendingFrame[] = Object.freeze([]) as unknown as PendingFrame[
 const sharedMaskPool = new MaskKeyPool();
 const defaultMaskKey = (): Uint8Array => sharedMaskPool.next();
 
-export class Connection implements ReceiverHandler {
+export class Connection implements ReceiverHandler, SharedFrameWaiter {
   readonly role: Role;
   private readonly handler: ConnectionHandler;
   private readonly receiver: Receiver;
@@ -237,11 +240,7 @@ export class Connection implements ReceiverHandler {
    * (client frames are masked, each with its own key).
    */
   sendSerialized(chunks: readonly Buffer[]): void {
-    if (this.maskKey !== null) throw new Error('Only a server sends pre-serialized frames: client frames are masked');
-    if (!this.closing.canSendData) {
-      throw new Error(`Cannot send a message: the connection is ${this.closing.closeSent ? 'closing' : 'closed by the peer'}`);
-    }
-    if (this.sendingOpcode !== -1) throw new Error('Cannot interleave a message with a fragmented message in progress');
+    this.checkSerializedSend();
     if (this.pending.length === 0) {
       for (let i = 0; i < chunks.length; i++) this.handler.write(chunks[i]!);
       return;
@@ -249,6 +248,34 @@ export class Connection implements ReceiverHandler {
     let size = 0;
     for (const chunk of chunks) size += chunk.length;
     this.enqueue({ opcode: Opcode.Binary, payload: EMPTY_BUFFER, fin: true, encoded: null, encode: false, done: true, close: false, serialized: chunks, size });
+  }
+
+  /**
+   * Send a frame shared with other connections that may not be made yet (see `SharedFrame`): it takes
+   * its place in this connection's send order now and is written once settled. If it fails, the
+   * connection fails with 1011, as when its own extension cannot encode a message. Server role only.
+   */
+  sendShared(frame: SharedFrame): void {
+    if (frame.chunks !== null) {
+      this.sendSerialized(frame.chunks);
+      return;
+    }
+    this.checkSerializedSend();
+    this.enqueue({ opcode: Opcode.Binary, payload: EMPTY_BUFFER, fin: true, encoded: null, encode: false, done: false, close: false, shared: frame, size: frame.size });
+    if (!frame.settled) frame.wait(this);
+  }
+
+  /** A shared frame this connection waits for is settled: write it and what queued behind it. */
+  sharedFrameSettled(): void {
+    this.pump();
+  }
+
+  private checkSerializedSend(): void {
+    if (this.maskKey !== null) throw new Error('Only a server sends pre-serialized frames: client frames are masked');
+    if (!this.closing.canSendData) {
+      throw new Error(`Cannot send a message: the connection is ${this.closing.closeSent ? 'closing' : 'closed by the peer'}`);
+    }
+    if (this.sendingOpcode !== -1) throw new Error('Cannot interleave a message with a fragmented message in progress');
   }
 
   /** Whether a fragmented message we send is in progress (its next frame must be a continuation). */
@@ -367,8 +394,12 @@ export class Connection implements ReceiverHandler {
     while (pending.length > 0) {
       const head = pending[0]!;
       if (!head.done) {
-        if (!this.encoding) this.startEncoding(head);
-        if (!head.done) return; // the encoder works asynchronously: wait for it
+        if (head.shared !== undefined) {
+          if (!this.takeShared(head, head.shared)) return; // not made yet: sharedFrameSettled() comes back
+        } else {
+          if (!this.encoding) this.startEncoding(head);
+          if (!head.done) return; // the encoder works asynchronously: wait for it
+        }
       }
       pending.shift();
       this.pendingBytes -= head.size ?? head.payload.length;
@@ -391,6 +422,18 @@ export class Connection implements ReceiverHandler {
       }
       head.written?.(null);
     }
+  }
+
+  /** Whether the shared frame at the head of the queue can be written now (false: wait, or failed). */
+  private takeShared(head: PendingFrame, frame: SharedFrame): boolean {
+    if (frame.error !== null) {
+      this.failWith(CloseCode.InternalError, 'Extension failed to encode a message', null);
+      return false;
+    }
+    if (frame.chunks === null) return false;
+    head.serialized = frame.chunks;
+    head.done = true;
+    return true;
   }
 
   private startEncoding(frame: PendingFrame): void {

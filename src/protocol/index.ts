@@ -61,6 +61,7 @@ export {
 export { CloseHandshake, ReadyState, type CloseResult } from './close-handshake.js';
 export { Connection, type ConnectionHandler, type ConnectionOptions, type SendOptions } from './connection.js';
 export type { MessageDecoder, MessageEncoder, DecodeCallback, EncodeCallback } from './extension.js';
+export { SharedFrame, type SharedFrameWaiter } from './shared-frame.js';
 export {
   PERMESSAGE_DEFLATE,
   negotiateServer,

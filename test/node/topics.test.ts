@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket, WebSocketServer } from '../../src/node/index.js';
+import { inflateRawSync, constants as zlibConstants } from 'node:zlib';
 import { Opcode } from '../../src/protocol/constants.js';
+import { compressionCounts } from '../../src/node/permessage-deflate.js';
 import { handshakenPeer, nextEvent, parseServerFrames, startServer, stopServer, type RawPeer } from '../helpers/net.js';
 
 /** A server whose connections subscribe to the topics the client names in the URL (`/?topics=a,b`). */
@@ -190,6 +192,65 @@ describe('topics: subscribe, publish, unsubscribe', () => {
     assert.deepEqual(compressed.messages, [text, 'after']);
     assert.deepEqual(plain.messages, [text, 'after']);
     await closeAll(compressed.ws, plain.ws);
+    await stopServer(wss);
+  });
+
+  it('compresses once for all subscribers whose parameters allow it (no context takeover, same window)', async () => {
+    const { wss, url, port, sockets } = await topicServer({ perMessageDeflate: { threshold: 0 } });
+    // Two groups that share: server_no_context_takeover with the default window, and with window 10.
+    const shared15 = await Promise.all([0, 1, 2, 3, 4].map((i) => client(url, `s15-${i}`, ['t'], { perMessageDeflate: { serverNoContextTakeover: true } })));
+    const shared10 = await Promise.all([0, 1, 2].map((i) => client(url, `s10-${i}`, ['t'], { perMessageDeflate: { serverNoContextTakeover: true, serverMaxWindowBits: 10 } })));
+    // Context takeover: each compresses with its own context. No deflate: the plain frame.
+    const own = await Promise.all([0, 1].map((i) => client(url, `own-${i}`, ['t'])));
+    const plain = await client(url, 'plain', ['t'], { perMessageDeflate: false });
+    // Two raw peers of the first group, to see the bytes on the wire.
+    const offer = { 'Sec-WebSocket-Extensions': 'permessage-deflate; server_no_context_takeover' };
+    const raw = await Promise.all([0, 1].map((i) => handshakenPeer(port, `/?name=raw-${i}&topics=t`, offer)));
+    const everyone = [...shared15, ...shared10, ...own, plain];
+    await until(() => wss.subscriberCount('t') === everyone.length + raw.length, 'subscriptions');
+    assert.match(shared10[0]!.ws.extensions, /server_max_window_bits=10/);
+
+    const before = { ...compressionCounts };
+    const texts = ['first: ' + 'pub/sub '.repeat(300), 'second: ' + 'ünïcödé '.repeat(100)];
+    wss.publish('t', texts[0]!);
+    // A message of one subscriber's own in between: it keeps its place in that connection's order.
+    sockets.get('s15-0')!.send('own message');
+    wss.publish('t', texts[1]!);
+    await until(() => everyone.every((c) => c.messages.length >= 2) && shared15[0]!.messages.length === 3, 'deliveries');
+    assert.equal(compressionCounts.shared - before.shared, 2 * 2, 'once per message and sharing group');
+    // The connections with a context compress for themselves.
+    assert.equal(compressionCounts.perConnection - before.perConnection, 2 * own.length + 1);
+    assert.deepEqual(shared15[0]!.messages, [texts[0], 'own message', texts[1]]);
+    for (const c of everyone.slice(1)) assert.deepEqual(c.messages, texts);
+
+    // On the wire: the same compressed bytes for both raw peers, RSV1 set, inflating to the text.
+    for (const peer of raw) await peer.waitFor((bytes) => parseServerFrames(bytes).length === 2, 5000, 'two frames');
+    const [framesA, framesB] = raw.map((peer) => parseServerFrames(peer.received));
+    framesA!.forEach((frame, i) => {
+      assert.equal(frame.rsv, 0b100, "RSV1 (compressed)");
+      assert.equal(frame.opcode, Opcode.Text);
+      assert.deepEqual(frame.payload, framesB![i]!.payload);
+      const inflated = inflateRawSync(Buffer.concat([frame.payload, Buffer.from([0, 0, 0xff, 0xff])]), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+      assert.equal(inflated.toString('utf8'), texts[i]);
+    });
+    for (const peer of raw) peer.destroy();
+    await closeAll(...everyone.map((c) => c.ws));
+    await stopServer(wss);
+  });
+
+  it('a server with serverNoContextTakeover compresses a broadcast once for every browser-like client', async () => {
+    const { wss, url } = await topicServer({ perMessageDeflate: { threshold: 0, serverNoContextTakeover: true } });
+    const clients = await Promise.all(Array.from({ length: 20 }, (_, i) => client(url, `c${i}`, ['t'])));
+    await until(() => wss.subscriberCount('t') === 20, 'subscriptions');
+    const before = { ...compressionCounts };
+    const messages = Array.from({ length: 10 }, (_, i) => `${i}: ${'tick '.repeat(50 + i)}`);
+    for (const message of messages) wss.publish('t', message);
+    wss.broadcast(Buffer.alloc(5000, 7));
+    await until(() => clients.every((c) => c.messages.length === 11), 'deliveries');
+    assert.equal(compressionCounts.shared - before.shared, 11);
+    assert.equal(compressionCounts.perConnection - before.perConnection, 0);
+    for (const c of clients) assert.deepEqual(c.messages, [...messages, `bin:${'07'.repeat(5000)}`]);
+    await closeAll(...clients.map((c) => c.ws));
     await stopServer(wss);
   });
 

@@ -5,6 +5,8 @@ import { ReadyState, type CloseResult } from '../../src/protocol/close-handshake
 import { Opcode, RSV1 } from '../../src/protocol/constants.js';
 import type { MessageDecoder, MessageEncoder } from '../../src/protocol/extension.js';
 import { frame } from '../helpers/protocol.js';
+import { SharedFrame } from '../../src/protocol/shared-frame.js';
+import { serializeFrame } from '../../src/protocol/frame-serializer.js';
 
 /** One end of a simulated transport: what the connection wrote, what it reported. */
 class End {
@@ -231,6 +233,67 @@ describe('Connection: an asynchronous extension keeps order', () => {
     await new Promise((resolve) => setImmediate(resolve));
     pump();
     assert.deepEqual(s.log, ['error:1002', 'closeTransport']);
+  });
+});
+
+describe('Connection: a frame shared by many connections', () => {
+  /** The frame a shared encoder would make of `text`: XOR-encoded (as xorExtension), RSV1 set. */
+  function encodedFrame(text: string): Buffer[] {
+    const chunks: Buffer[] = [];
+    serializeFrame({ write: (chunk) => void chunks.push(chunk) }, Opcode.Text, Buffer.from(Buffer.from(text).map((b) => b ^ 0x55)), true, RSV1, null);
+    return [Buffer.concat(chunks)];
+  }
+
+  it('takes its place in each connection\'s order at once and is written when settled', async () => {
+    const ext = xorExtension();
+    const pairs = [pair({ decoder: ext.decoder }, { encoder: ext.encoder }), pair({ decoder: ext.decoder }, { encoder: ext.encoder })];
+    const shared = new SharedFrame(6);
+    for (const { s } of pairs) {
+      s.connection.sendText('before');
+      s.connection.sendShared(shared);
+      s.connection.sendText('own, encoded', { compress: true });
+      s.connection.sendText('plain after');
+      s.connection.close(1000);
+    }
+    for (let i = 0; i < 5; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const { pump } of pairs) pump();
+    }
+    for (const { c } of pairs) assert.deepEqual(c.log, ['text:before'], 'nothing overtakes the shared frame');
+    shared.complete(encodedFrame('shared'));
+    for (let i = 0; i < 10; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const { pump } of pairs) pump();
+    }
+    for (const { c } of pairs) assert.deepEqual(c.log.slice(0, 5), ['text:before', 'text:shared', 'text:own, encoded', 'text:plain after', 'close:1000:']);
+  });
+
+  it('a frame settled already goes straight out; one that fails fails the connection with 1011', async () => {
+    const ext = xorExtension();
+    const ok = pair({ decoder: ext.decoder }, { encoder: ext.encoder });
+    const ready = new SharedFrame(5);
+    ready.complete(encodedFrame('ready'));
+    ok.s.connection.sendShared(ready);
+    assert.equal(ok.s.connection.queuedBytes, 0);
+    ok.pump();
+    await new Promise((resolve) => setImmediate(resolve)); // the client's decoder answers asynchronously
+    assert.deepEqual(ok.c.log, ['text:ready']);
+
+    const bad = pair({ decoder: ext.decoder }, { encoder: ext.encoder });
+    const failing = new SharedFrame(5);
+    bad.s.connection.sendShared(failing);
+    bad.s.connection.sendText('never');
+    failing.fail(new Error('zlib broke'));
+    bad.pump();
+    assert.equal(bad.c.log[0], 'close:1011:Extension failed to encode a message');
+    assert.ok(!bad.c.log.includes('text:never'));
+  });
+
+  it('is for servers, and not in the middle of a fragmented message', () => {
+    const { c, s } = pair();
+    assert.throws(() => c.connection.sendShared(new SharedFrame(1)), /Only a server/);
+    s.connection.sendText('part', { fin: false });
+    assert.throws(() => s.connection.sendShared(new SharedFrame(1)), /fragmented message in progress/);
   });
 });
 
