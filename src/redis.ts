@@ -3,5 +3,5 @@
  * every server. A separate entry point, because it needs the `redis` package (an optional peer
  * dependency: `npm install redis`), which `fullduplex` itself never loads.
  */
-export { RedisBackplane, type RedisBackplaneOptions, type AnyRedisClient } from './node/redis-backplane.js';
+export { RedisBackplane, type RedisBackplaneOptions, type RedisClientLike } from './node/redis-backplane.js';
 export type { Backplane, BackplaneNode } from './node/backplane.js';

@@ -34,11 +34,20 @@
  * approximate it is.
  */
 import { randomBytes } from 'node:crypto';
-import { createClient, type RedisClientType } from 'redis';
+import { createClient } from 'redis';
 import type { Backplane, BackplaneNode } from './backplane.js';
 
-/** Any node-redis client (whatever its modules, scripts, RESP version or type mapping). */
-export type AnyRedisClient = RedisClientType<any, any, any, any, any>;
+/**
+ * What the backplane takes from a node-redis client given as `client`: its settings, through
+ * `duplicate()`. Any node-redis client fits, whatever its modules, scripts, RESP version or type mapping.
+ */
+export interface RedisClientLike {
+  readonly options?: { readonly socket?: object } | undefined;
+  duplicate(overrides: { disableOfflineQueue: boolean; socket: object }): object;
+}
+
+/** The backplane's own connections (the commands it uses exist on every node-redis client). */
+type RedisClient = ReturnType<typeof createClient>;
 
 export interface RedisBackplaneOptions {
   /** `redis[s]://[[username][:password]@][host][:port][/db-number]`; default `redis://localhost:6379`. */
@@ -47,7 +56,7 @@ export interface RedisBackplaneOptions {
    * A client to take the connection settings from: the backplane opens its own two connections with
    * `client.duplicate()` (the given client is neither connected, used nor closed by it). Not with `url`.
    */
-  client?: AnyRedisClient;
+  client?: RedisClientLike;
   /** Prefix of the Redis channels (`prefix + topic`) and keys (`prefix + 'count:' + topic`, ...). Default `'fullduplex:'`. */
   channelPrefix?: string;
   /** Reconnection backoff: `minDelayMs` (default 100) doubling per failed attempt up to `maxDelayMs` (default 5000). */
@@ -101,8 +110,8 @@ export class RedisBackplane implements Backplane {
   readonly #prefix: string;
   readonly #countIntervalMs: number;
   readonly #onError: (error: Error) => void;
-  readonly #sub: AnyRedisClient;
-  readonly #pub: AnyRedisClient;
+  readonly #sub: RedisClient;
+  readonly #pub: RedisClient;
 
   #node: BackplaneNode | null = null;
   #closed = false;
@@ -134,16 +143,16 @@ export class RedisBackplane implements Backplane {
       const delay = Math.min(maxDelay, minDelay * 2 ** Math.min(retries, 30));
       return Math.max(minDelay, Math.round(delay * (0.8 + Math.random() * 0.2)));
     };
-    const make = (): AnyRedisClient => {
+    const make = (): RedisClient => {
       if (options.client !== undefined) {
         const socket = { ...(options.client.options?.socket ?? {}), reconnectStrategy };
-        return options.client.duplicate({ disableOfflineQueue: true, socket }) as AnyRedisClient;
+        return options.client.duplicate({ disableOfflineQueue: true, socket }) as RedisClient;
       }
       return createClient({
         ...(options.url !== undefined ? { url: options.url } : {}),
         disableOfflineQueue: true,
         socket: { reconnectStrategy },
-      }) as AnyRedisClient;
+      }) as RedisClient;
     };
     this.#sub = make();
     this.#pub = make();
@@ -332,7 +341,7 @@ export class RedisBackplane implements Backplane {
     this.#stateChanged();
   }
 
-  async #disconnect(client: AnyRedisClient): Promise<void> {
+  async #disconnect(client: RedisClient): Promise<void> {
     if (!client.isReady) {
       client.destroy();
       return;
