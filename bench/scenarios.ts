@@ -1,10 +1,12 @@
 /** The benchmark scenarios: what each measures, against which implementations, and its target. */
-import { runGenerator, serverCpuWhileMeasuring, startLoad, startServer } from './lib/processes.js';
+import { runGenerator, serverCpuWhileMeasuring, startLoad, startServer, type RunningServer } from './lib/processes.js';
 import type { BroadcastLoad } from './load/broadcast.js';
 import type { EchoLoad } from './load/echo.js';
 import type { HandshakesLoad } from './load/handshakes.js';
 import type { IdleLoad } from './load/idle.js';
-import type { Implementation } from './servers/server.js';
+import type { Implementation, ServerConfig } from './servers/server.js';
+// The tests' Redis helper (Debian's redis-server on a free port), as it is.
+import { RedisServer, redisSkipReason } from '../test/helpers/redis.js';
 
 export interface Measurement {
   readonly value: number;
@@ -28,9 +30,11 @@ export interface Scenario {
   readonly title: string;
   readonly unit: string;
   readonly higherIsBetter: boolean;
-  /** fullduplex's target ratio to ws. */
-  readonly target: number;
+  /** fullduplex's target ratio to ws; absent: shown for information (e.g. a scenario without ws). */
+  readonly target?: number;
   readonly implementations: readonly Implementation[];
+  /** A one-line reason to skip the scenario (something it needs is not installed), or false. */
+  readonly skip?: () => string | false;
   /** Rounds when `--rounds` is not given (default 3). */
   readonly rounds?: number;
   readonly lines?: readonly ScenarioLine[];
@@ -105,7 +109,34 @@ export const SCENARIOS: readonly Scenario[] = [
     { connections: 50, window: 2, size: 16 * 1024, binary: false, json: true, compress: true },
     (r) => r.megabytesPerSecond,
   ),
-  broadcastScenario(),
+  fanOutScenario(
+    { name: 'broadcast', title: 'broadcast: one 64-byte text message to 1,000 connected clients', unit: 'deliveries/s', higherIsBetter: true, target: 5, implementations: ['fullduplex', 'ws'] },
+    { mode: 'broadcast', servers: 1, window: 4 },
+  ),
+  // Topics: every connection subscribes to 'bench' when it connects and the server publishes each
+  // message with `wss.publish('bench', data)`, as a chat room (fullduplex serve --mode chat) or a ticker
+  // fed by one connection does; the publisher is a subscriber too and gets its own copy (the ack). ws has
+  // no topics: its side is the loop over `wss.clients` of broadcast. Same load as broadcast (1,000
+  // subscribers, 64 bytes, 4 in flight), and the same target, 5x: the topic path does the work of
+  // broadcast (frame once, the same bytes to each) plus a lookup, so it should be at least as fast.
+  fanOutScenario(
+    { name: 'publish', title: 'publish: one 64-byte text message to a topic with 1,000 subscribers', unit: 'deliveries/s', higherIsBetter: true, target: 5, implementations: ['fullduplex', 'ws'] },
+    { mode: 'publish', servers: 1, window: 4 },
+  ),
+  // The same topic shared by 2 server processes (500 subscribers each) over a RedisBackplane on a Redis
+  // started for the round; the publisher is on the first, the acks come from the second's last
+  // subscriber. Deliveries over all 1,000. No peer to compare with (ws has no backplane): for information.
+  fanOutScenario(
+    {
+      name: 'publish-redis',
+      title: 'publish over Redis: 64-byte text to 1,000 subscribers on 2 servers',
+      unit: 'deliveries/s',
+      higherIsBetter: true,
+      implementations: ['fullduplex'],
+      skip: redisSkipReason,
+    },
+    { mode: 'publish', servers: 2, window: 4 },
+  ),
   handshakesScenario(),
   echoScenario(
     {
@@ -147,45 +178,64 @@ interface BroadcastResult {
   complete: boolean;
   broadcasts: number;
   fewestReceived: number;
+  mostReceived: number;
   clientsShort: number;
+  clientsOver: number;
   generatorCpu: number;
 }
 
+interface FanOut {
+  /** The servers' mode (see bench/servers/server.ts). */
+  readonly mode: 'broadcast' | 'publish';
+  /** Server processes; more than one share the topic over a RedisBackplane (fullduplex only). */
+  readonly servers: number;
+  /** Messages in flight. */
+  readonly window: number;
+}
+
 /**
- * One message to 1,000 connected clients: a publisher keeps 4 broadcasts in flight, the server sends each
- * to every client (fullduplex: `server.broadcast`; ws: the usual loop over `clients`), the generator
- * counts what every client receives.
+ * One message to 1,000 connected clients: a publisher keeps `window` messages in flight, the server
+ * sends each to every client (broadcast: fullduplex `server.broadcast`, ws the usual loop over
+ * `clients`; publish: to a topic every client subscribes to), the generator counts what every client
+ * receives (bench/load/broadcast.ts). With several servers, a Redis is started for the round and the
+ * clients are spread over the servers.
  */
-function broadcastScenario(): Scenario {
+function fanOutScenario(base: Omit<Scenario, 'measure'>, fanOut: FanOut): Scenario {
   return {
-    name: 'broadcast',
-    title: 'broadcast: one 64-byte text message to 1,000 connected clients',
-    unit: 'deliveries/s',
-    higherIsBetter: true,
-    target: 5,
-    implementations: ['fullduplex', 'ws'],
+    ...base,
     async measure(implementation, quick) {
-      const server = await startServer(implementation, { mode: 'broadcast' });
+      const redis = fanOut.servers > 1 ? await RedisServer.start() : null;
+      const servers: RunningServer[] = [];
       try {
-        const cpu = serverCpuWhileMeasuring(server);
+        const config: ServerConfig = { mode: fanOut.mode, ...(redis !== null && { redis: redis.url }) };
+        for (let i = 0; i < fanOut.servers; i++) servers.push(await startServer(implementation, config));
+        const cpus = servers.map(serverCpuWhileMeasuring);
         const load: BroadcastLoad = {
-          port: server.port,
+          ports: servers.map((server) => server.port),
           connections: 1000,
-          window: 4,
+          window: fanOut.window,
           size: 64,
           durationMs: quick ? 1000 : DURATION_MS,
           warmupMs: quick ? 300 : WARMUP_MS,
         };
-        const result = await runGenerator<BroadcastResult>('bench/load/broadcast.ts', load, undefined, cpu.onLine);
+        const result = await runGenerator<BroadcastResult>('bench/load/broadcast.ts', load, undefined, (line) => {
+          for (const cpu of cpus) cpu.onLine(line);
+        });
         if (!result.complete) {
-          process.stderr.write(`  broadcast (${implementation}): ${result.clientsShort} clients did not receive every broadcast (fewest ${result.fewestReceived} of ${result.broadcasts})\n`);
+          process.stderr.write(
+            `  ${base.name} (${implementation}): of ${result.broadcasts} messages, ${result.clientsShort} clients received fewer (fewest ${result.fewestReceived}), ` +
+              `${result.clientsOver} more (most ${result.mostReceived})\n`,
+          );
         }
-        const serverCpu = await cpu.result();
-        checkBottleneck('broadcast', implementation, result.generatorCpu, serverCpu);
+        // The servers share the server core: their CPU use adds up.
+        const each = await Promise.all(cpus.map((cpu) => cpu.result()));
+        const serverCpu = each.every((cores) => cores !== undefined) ? each.reduce<number>((sum, cores) => sum + (cores ?? 0), 0) : undefined;
+        checkBottleneck(base.name, implementation, result.generatorCpu, serverCpu);
         const { deliveriesPerSecond, ...details } = result;
-        return { value: deliveriesPerSecond, details: { ...details, window: load.window, serverCpu } };
+        return { value: deliveriesPerSecond, details: { ...details, window: load.window, serverCpu, ...(each.length > 1 && { serverCpuEach: each }) } };
       } finally {
-        await server.stop();
+        await Promise.all(servers.map((server) => server.stop()));
+        await redis?.dispose();
       }
     },
   };

@@ -1,13 +1,17 @@
 /**
  * docs/benchmarks.svg: one bar per scenario (and one per extra line of a scenario), fullduplex's ratio
- * to ws, with its target marked. A line without a target (shown for information) is drawn in grey.
+ * to ws, with its target marked. A line without a target (shown for information) is drawn in grey; one
+ * without ws to compare with (no ratio) has no bar, only fullduplex's own figure, in grey.
  */
 
 interface ChartLine {
   title: string;
-  ratio: number;
+  /** NaN, or null from the JSON, without ws. */
+  ratio: number | null;
   target?: number;
   met?: boolean;
+  unit?: string;
+  medians?: { fullduplex?: number; ws?: number };
 }
 
 interface ChartRecord {
@@ -30,7 +34,7 @@ export function renderChart(record: ChartRecord): string {
   const rowHeight = 34;
   const top = 58;
   const height = top + entries.length * rowHeight + 46;
-  const finite = (value: number | undefined): number => (value !== undefined && Number.isFinite(value) ? value : 0);
+  const finite = (value: number | null | undefined): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
   // One outlier (a 30x) would squash every other bar: the scale stops at 8x (or the largest target) and
   // longer bars are cut there, their label still giving the value.
   const CLIP = Math.max(8, ...entries.map(([, s]) => finite(s.target)));
@@ -40,15 +44,23 @@ export function renderChart(record: ChartRecord): string {
   entries.forEach(([name, scenario], index) => {
     const y = top + index * rowHeight;
     const color = scenario.met === undefined ? '#8c959f' : scenario.met ? '#1a7f37' : '#bc4c00';
-    const ratio = finite(scenario.ratio);
     rows +=
       `<text x="${labelWidth - 10}" y="${y + 15}" text-anchor="end" font-size="12" fill="#1d2330">${escape(name)}</text>` +
-      `<text x="${labelWidth - 10}" y="${y + 28}" text-anchor="end" font-size="9.5" fill="#6e7781">${escape(scenario.title.length > 52 ? `${scenario.title.slice(0, 51)}…` : scenario.title)}</text>` +
+      `<text x="${labelWidth - 10}" y="${y + 28}" text-anchor="end" font-size="9.5" fill="#6e7781">${escape(scenario.title.length > 52 ? `${scenario.title.slice(0, 51)}…` : scenario.title)}</text>`;
+    if (typeof scenario.ratio !== 'number' || !Number.isFinite(scenario.ratio)) {
+      const ours = scenario.medians?.fullduplex;
+      const figure = ours === undefined || scenario.medians?.ws !== undefined ? 'n/a' : `fullduplex only: ${Math.round(ours).toLocaleString('en-US')} ${scenario.unit ?? ''} (no ws to compare)`;
+      // Right of the 1x line, which would cross the text.
+      rows += `<text x="${(x(1) + 8).toFixed(1)}" y="${y + 19}" font-size="12" fill="${color}">${escape(figure)}</text>`;
+      return;
+    }
+    const ratio = scenario.ratio;
+    rows +=
       `<rect x="${labelWidth}" y="${y + 6}" width="${Math.max(1, x(ratio) - labelWidth).toFixed(1)}" height="18" rx="3" fill="${color}"/>` +
       (scenario.target === undefined
         ? ''
         : `<line x1="${x(scenario.target).toFixed(1)}" x2="${x(scenario.target).toFixed(1)}" y1="${y + 2}" y2="${y + 28}" stroke="#1d2330" stroke-width="2" stroke-dasharray="3 2"/>`) +
-      `<text x="${(x(Math.max(ratio, finite(scenario.target))) + 6).toFixed(1)}" y="${y + 19}" font-size="12" font-weight="600" fill="${color}">${Number.isFinite(scenario.ratio) ? `${scenario.ratio.toFixed(2)}x` : 'n/a'}</text>`;
+      `<text x="${(x(Math.max(ratio, finite(scenario.target))) + 6).toFixed(1)}" y="${y + 19}" font-size="12" font-weight="600" fill="${color}">${ratio.toFixed(2)}x</text>`;
   });
   const one = x(1).toFixed(1);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif">

@@ -1,30 +1,38 @@
 /**
- * The broadcast load generator (its own process): N connections (opened in batches), every one counting
- * the complete messages it receives; the last one, opened alone after the others, is also the
- * publisher. The publisher keeps `window` broadcasts in flight: it gets its own copy of each broadcast
- * like every other client, and each copy is the ack that sends the next one (one precomputed masked
- * text frame). Both servers write to their clients in the order they connected, so the publisher's
- * copy goes out after the message was written to everyone else.
+ * The broadcast load generator (its own process), for the servers' broadcast and publish modes: N
+ * connections (opened in batches), every one counting the complete messages it receives; the last one,
+ * opened alone after the others, is also the publisher. The publisher keeps `window` broadcasts in
+ * flight: it gets its own copy of each broadcast like every other client, and each copy is the ack that
+ * sends the next one (one precomputed masked text frame). Both servers write to their clients (or
+ * subscribers) in the order they connected, so the publisher's copy goes out after the message was
+ * written to everyone else.
+ *
+ * With several servers (`ports`: servers sharing a topic over a backplane), the connections are spread
+ * evenly over them and the publisher is on the first. Its own copy would then come back before the
+ * other servers have the message, so the ack is the copy of the last connection of the last server,
+ * opened alone just before the publisher (it is that server's last subscriber): the window then bounds
+ * what is in flight through the broker too.
  *
  * After the warm-up it counts deliveries (messages received, over all connections) and broadcasts
- * (the publisher's acks) for the duration, printing {"phase":"measuring"} and {"phase":"measured"}
- * around it (the scenario samples the server's CPU use there); then it stops publishing, lets the
- * broadcasts in flight land, and checks that every connection received every broadcast. Prints one
- * JSON line last.
+ * (the acks) for the duration, printing {"phase":"measuring"} and {"phase":"measured"} around it
+ * (the scenario samples the servers' CPU use there); then it stops publishing, lets the broadcasts in
+ * flight land, and checks that every connection received every broadcast exactly once. Prints one JSON
+ * line last.
  *
  * The generator must not be the bottleneck (one process on one core reads from 1,000 connections): the
  * connections read into one shared buffer (`onChunk`: no allocation, no stream machinery per read), the
  * per-chunk work is a MessageCounter push and a few additions, and it reports its own CPU use over the
  * measured period (`generatorCpu`, 1 = one core busy all the time) next to the server's.
  *
- *   node --import tsx bench/load/broadcast.ts '{"port":..., "connections":1000, "window":4, ...}'
+ *   node --import tsx bench/load/broadcast.ts '{"ports":[...], "connections":1000, "window":4, ...}'
  */
 import { clientFrame, MessageCounter } from '../lib/client-frames.js';
 import type { Socket } from 'node:net';
 import { openConnection, type RawConnection } from '../lib/connect.js';
 
 export interface BroadcastLoad {
-  port: number;
+  /** The server's port; several: servers that share the topic, each getting an even share of the connections. */
+  ports: readonly number[];
   connections: number;
   /** Broadcasts in flight (closed loop on the publisher's own copies). */
   window: number;
@@ -46,34 +54,44 @@ let acked = 0;
 let ackedCounted = 0;
 /** Messages received by each connection since the first broadcast. */
 const received = new Float64Array(config.connections);
+const { ports } = config;
 const publisher = config.connections - 1;
+/** Whose copies are the acks: the publisher's own with one server, else the last server's last connection. */
+const acker = ports.length === 1 ? publisher : publisher - 1;
 let publisherSocket: Socket | null = null;
 
-/** Connection `index`: counts what it receives; the publisher also sends one broadcast per copy back. */
+function portOf(index: number): number {
+  if (index === publisher) return ports[0]!;
+  if (index === acker) return ports[ports.length - 1]!;
+  return ports[index % ports.length]!;
+}
+
+/** Connection `index`: counts what it receives; each copy the acker receives makes the publisher send one more. */
 function open(index: number): Promise<RawConnection> {
   const counter = new MessageCounter();
-  const isPublisher = index === publisher;
+  const isAcker = index === acker;
   const onChunk = (chunk: Buffer): void => {
     const done = counter.push(chunk);
     if (done === 0) return;
     received[index]! += done;
     if (counting) deliveries += done;
-    if (!isPublisher) return;
+    if (!isAcker) return;
     acked += done;
     if (counting) ackedCounted += done;
     if (!publishing || publisherSocket === null) return;
     sent += done;
     publisherSocket.write(done <= config.window ? burst.subarray(0, done * frame.length) : Buffer.concat(Array.from({ length: done }, () => frame)));
   };
-  return openConnection(config.port, { onChunk });
+  return openConnection(portOf(index), { onChunk });
 }
 
-// The subscribers in batches, then the publisher alone, last.
+// The subscribers in batches, then the acker and the publisher alone, last.
 const BATCH = 200;
 const connections: RawConnection[] = [];
-for (let opened = 0; opened < publisher; opened += BATCH) {
-  connections.push(...(await Promise.all(Array.from({ length: Math.min(BATCH, publisher - opened) }, (_, i) => open(opened + i)))));
+for (let opened = 0; opened < acker; opened += BATCH) {
+  connections.push(...(await Promise.all(Array.from({ length: Math.min(BATCH, acker - opened) }, (_, i) => open(opened + i)))));
 }
+if (acker !== publisher) connections.push(await open(acker));
 connections.push(await open(publisher));
 for (const { socket } of connections) socket.on('error', () => {});
 publisherSocket = connections[publisher]!.socket;
@@ -104,25 +122,30 @@ const cpu = process.cpuUsage(cpuBefore);
 process.stdout.write('{"phase":"measured"}\n');
 publishing = false;
 
-// Let the broadcasts in flight land, then check that every client got every broadcast.
-const settled = await until(() => acked >= sent, 10_000);
-const complete = settled && (await until(() => received.every((count) => count >= sent), 10_000));
+// Let the broadcasts in flight land, then check that every client got every broadcast, once.
+const settled = (await until(() => acked >= sent, 10_000)) && (await until(() => received.every((count) => count >= sent), 10_000));
 let fewest = Infinity;
+let most = 0;
 let short = 0;
+let over = 0;
 for (const count of received) {
   fewest = Math.min(fewest, count);
+  most = Math.max(most, count);
   if (count < sent) short++;
+  else if (count > sent) over++;
 }
 
 const result = {
   deliveriesPerSecond: deliveries / seconds,
   broadcastsPerSecond: ackedCounted / seconds,
   clients: connections.length,
-  /** Every client received every broadcast the publisher sent. */
-  complete,
+  /** Every client received every broadcast the publisher sent, and no more. */
+  complete: settled && over === 0,
   broadcasts: sent,
   fewestReceived: fewest,
+  mostReceived: most,
   clientsShort: short,
+  clientsOver: over,
   seconds,
   /** The generator's CPU time over the measured period, in cores (1 = saturated). */
   generatorCpu: (cpu.user + cpu.system) / 1e6 / seconds,

@@ -8,11 +8,18 @@
  *
  * Modes: `echo` (the default) sends every message back to its sender; `broadcast` sends every message
  * to every open client (fullduplex: `server.broadcast`, its fastest public way, which frames the message
- * once; ws: the usual loop over `wss.clients`). The raw TCP echo has no broadcast mode.
+ * once; ws: the usual loop over `wss.clients`); `publish` is the same through topics: every connection
+ * subscribes to one topic on connection and every message is published to it (fullduplex:
+ * `server.publish`, as the chat room of `fullduplex serve` does, so the sender gets its copy too; ws has
+ * no topics: the same loop over `wss.clients`). The raw TCP echo has neither.
+ *
+ * `redis` (fullduplex in publish mode): the server shares its topics with the others on that Redis
+ * through a RedisBackplane (fullduplex/redis, from dist/ too).
  */
 import { createServer as createTcpServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer as WsServer } from 'ws';
+import type { RedisBackplane } from '../../src/redis.js';
 // The shipped build (dist/, what users run), not the sources through tsx: tsx keeps function names
 // with a helper that gives every arrow-function field its own property store, which inflates memory.
 const { WebSocketServer } = (await import(new URL('../../dist/node/index.js', import.meta.url).href)) as typeof import('../../src/node/index.js');
@@ -20,35 +27,76 @@ const { WebSocketServer } = (await import(new URL('../../dist/node/index.js', im
 export type Implementation = 'fullduplex' | 'ws' | 'raw';
 export interface ServerConfig {
   compress?: boolean;
-  /** What the server does with a message: send it back (default) or to every open client. */
-  mode?: 'echo' | 'broadcast';
+  /** What the server does with a message: send it back (default), to every open client, or to a topic every client subscribes to. */
+  mode?: 'echo' | 'broadcast' | 'publish';
+  /** Publish mode, fullduplex: a Redis URL for a RedisBackplane. */
+  redis?: string;
 }
 
 const implementation = process.argv[2] as Implementation;
 const config = JSON.parse(process.argv[3] ?? '{}') as ServerConfig;
 const MAX_PAYLOAD = 64 * 1024 * 1024;
 const broadcast = config.mode === 'broadcast';
+const publish = config.mode === 'publish';
+/** The topic of publish mode. */
+const TOPIC = 'bench';
+
+async function redisBackplane(url: string): Promise<RedisBackplane> {
+  const { RedisBackplane: Backplane } = (await import(new URL('../../dist/redis.js', import.meta.url).href)) as typeof import('../../src/redis.js');
+  return new Backplane({ url, onError: (error) => process.stderr.write(`  backplane: ${error.message}\n`) });
+}
 
 function ready(port: number): void {
   process.send?.({ type: 'ready', port });
 }
 
+if (config.redis !== undefined && (implementation !== 'fullduplex' || !publish)) throw new Error('a Redis backplane is for fullduplex in publish mode only');
+
 if (implementation === 'fullduplex') {
-  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: MAX_PAYLOAD, perMessageDeflate: config.compress === true });
+  const backplane = config.redis === undefined ? undefined : await redisBackplane(config.redis);
+  const server = new WebSocketServer({
+    port: 0,
+    host: '127.0.0.1',
+    maxPayload: MAX_PAYLOAD,
+    perMessageDeflate: config.compress === true,
+    ...(backplane !== undefined && { backplane }),
+  });
+  server.once('publishError', (error) => process.stderr.write(`  publish failed (first of perhaps more): ${error.message}\n`));
   server.on('connection', (socket) => {
+    // `data` is a Buffer: binaryType is 'nodebuffer' (the default); broadcast and publish do not take a Blob.
     if (broadcast) {
-      // `data` is a Buffer: binaryType is 'nodebuffer' (the default); broadcast does not take a Blob.
       socket.on('message', (data, isBinary) => void server.broadcast(data as Buffer, { binary: isBinary }));
+    } else if (publish) {
+      socket.subscribe(TOPIC);
+      socket.on('message', (data, isBinary) => void server.publish(TOPIC, data as Buffer, { binary: isBinary }));
     } else {
       socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
     }
   });
-  server.on('listening', () => ready((server.address() as AddressInfo).port));
+  server.on('listening', () => {
+    const { port } = server.address() as AddressInfo;
+    if (backplane === undefined) {
+      ready(port);
+      return;
+    }
+    // Receive the topic from Redis before the first client arrives, and say ready once Redis has
+    // confirmed it: otherwise the generator's first messages could reach Redis before this server's
+    // SUBSCRIBE and be lost here (Redis Pub/Sub is at most once). The first local subscriber then finds
+    // the topic subscribed already.
+    backplane.subscribe(TOPIC);
+    backplane.ready().then(
+      () => ready(port),
+      (error: unknown) => {
+        process.stderr.write(`  backplane not ready: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  });
 } else if (implementation === 'ws') {
   const server = new WsServer({ port: 0, host: '127.0.0.1', maxPayload: MAX_PAYLOAD, perMessageDeflate: config.compress === true });
   server.on('connection', (socket) => {
     socket.on('error', () => {});
-    if (broadcast) {
+    if (broadcast || publish) {
       socket.on('message', (data, isBinary) => {
         for (const client of server.clients) if (client.readyState === 1) client.send(data, { binary: isBinary });
       });
@@ -58,7 +106,7 @@ if (implementation === 'fullduplex') {
   });
   server.on('listening', () => ready((server.address() as AddressInfo).port));
 } else {
-  if (broadcast) throw new Error('the raw TCP server has no broadcast mode');
+  if (broadcast || publish) throw new Error(`the raw TCP server has no ${config.mode} mode`);
   // A plain TCP echo behind a WebSocket handshake: the 101 answer, then every byte back as it came.
   const server = createTcpServer((socket) => {
     socket.setNoDelay(true);
