@@ -495,7 +495,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /**
    * Stop accepting, send 1001 Going Away to every client, wait for their close frames (at most
-   * `shutdownTimeout`), drop whoever is left, then emit `close` and call `callback`.
+   * `shutdownTimeout`), drop whoever is left, close the backplane (if any), then emit `close` and call
+   * `callback`.
    */
   close(callback?: (error?: Error) => void): void {
     if (callback !== undefined) {
@@ -536,7 +537,19 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private finishClose(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.backplane?.close().catch(() => {}); // its broker may be gone; nothing is waiting on it
+    if (this.backplane === null) {
+      this.closed();
+      return;
+    }
+    // 'close' once the backplane has let go of its broker too (it gives up on a broker that does not
+    // answer by itself), so that a process may exit in the callback without leaving stale presence.
+    this.backplane.close().then(
+      () => this.closed(),
+      () => this.closed(), // its broker may be gone: nothing more to do about it
+    );
+  }
+
+  private closed(): void {
     this.emit('close');
     for (const callback of this.closeCallbacks.splice(0)) callback();
   }

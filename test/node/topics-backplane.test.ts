@@ -6,6 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from '../../src/node/index.js';
+import { createClient } from 'redis';
 import { RedisBackplane } from '../../src/redis.js';
 import { RedisServer, redisSkipReason } from '../helpers/redis.js';
 import { nextEvent } from '../helpers/net.js';
@@ -126,6 +127,29 @@ describe('topics across servers over Redis', { skip, timeout: 120_000 }, () => {
     // Two publishers on two servers: no order between them (each one's own order holds).
     assert.deepEqual(a.messages.sort(), ['bin:00ff8001', 'text']);
     assert.deepEqual(b.messages.sort(), ['bin:00ff8001', 'text']);
+  });
+
+  it('close() calls back once the backplane has left Redis: no stale presence, no subscription', async () => {
+    const prefix = freshPrefix();
+    const node = await startNode(redis.url, prefix);
+    const a = await client(node, 'a', ['room']);
+    await until(async () => (await node.wss.subscriberCount('room', { global: true })) === 1, 'global count');
+    const probe = createClient({ url: redis.url });
+    await probe.connect();
+    try {
+      assert.equal(await probe.exists(`${prefix}node:${node.backplane.nodeId}`), 1);
+      assert.equal(Number((await probe.pubSubNumSub(`${prefix}room`))[`${prefix}room`]), 1);
+      await new Promise<void>((resolve) => node.wss.close(() => resolve()));
+      // At the callback, without waiting any longer:
+      assert.equal(node.backplane.connected, false);
+      assert.equal(await probe.exists(`${prefix}node:${node.backplane.nodeId}`), 0, 'liveness key removed');
+      assert.equal(await probe.hExists(`${prefix}count:room`, node.backplane.nodeId), 0, 'count field removed');
+      assert.equal(Number((await probe.pubSubNumSub(`${prefix}room`))[`${prefix}room`]), 0, 'unsubscribed');
+      assert.equal(a.ws.readyState === WebSocket.CLOSED || a.ws.readyState === WebSocket.CLOSING, true);
+    } finally {
+      a.ws.terminate();
+      await probe.close();
+    }
   });
 
   it('Redis restarts: local delivery goes on, publishes while it is down are reported, then it resumes', async () => {
