@@ -4,37 +4,7 @@
  * (`/inspect?tap=TOKEN`): the opening handshake, then one row per frame in both directions.
  */
 
-interface HeaderBlock {
-  line: string;
-  headers: Array<[string, string]>;
-}
-
-interface FrameEvent {
-  type: 'frame';
-  seq: number;
-  time: number;
-  dir: 'in' | 'out';
-  opcode: number;
-  opcodeName: string;
-  fin: boolean;
-  rsv1: boolean;
-  masked: boolean;
-  length: number;
-  compressed: boolean;
-  preview: string;
-  previewKind: 'text' | 'hex' | 'empty' | 'close';
-  truncated: boolean;
-  closeCode?: number;
-  closeName?: string;
-  closeReason?: string;
-}
-
-type FeedEvent =
-  | { type: 'hello'; token: string }
-  | { type: 'handshake'; request: HeaderBlock; response: HeaderBlock }
-  | FrameEvent
-  | { type: 'decoded'; seq: number; preview: string; previewKind: 'text' | 'hex' | 'empty'; truncated: boolean; length: number }
-  | { type: 'tap-stopped'; reason: string };
+import type { FeedEvent, FrameRecord, HeaderBlock } from './feed.js';
 
 type RoomEvent =
   | { type: 'welcome'; name: string; count: number }
@@ -348,7 +318,7 @@ function fillPayload(cell: HTMLElement, frame: { preview: string; previewKind: s
   if (inflated !== null) cell.append(el('span', 'decoded', `inflated · ${inflated.toLocaleString('en-US')} B`));
 }
 
-function onFrame(frame: FrameEvent): void {
+function onFrame(frame: FrameRecord): void {
   const up = frame.dir === 'in';
   const row = el('tr', `frame ${up ? 'up' : 'down'}`);
   row.dataset['dir'] = up ? 'up' : 'down';

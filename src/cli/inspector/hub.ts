@@ -8,7 +8,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from '../../node/websocket.js';
-import { SocketTap, type TapEvent } from './tap.js';
+import type { FeedEvent, TapEvent } from '../../../inspector-page/src/feed.js';
+import { SocketTap } from './tap.js';
 
 const BACKLOG = 2000;
 
@@ -84,7 +85,7 @@ export class InspectorHub {
     }
     const entry = this.entry(token);
     entry.feeds.add(ws);
-    ws.send(JSON.stringify({ type: 'hello', token }));
+    ws.send(JSON.stringify({ type: 'hello', token } satisfies FeedEvent));
     for (const line of entry.backlog.splice(0)) ws.send(line);
     ws.on('error', () => {});
     ws.on('message', (data, isBinary) => {

@@ -20,54 +20,18 @@
  * alike), and sends a `decoded` event with the message's text (or hex) for the first frame's row.
  * Messages over 1 MiB compressed are not inflated, and from then on that direction's later compressed
  * messages stay hex (the window is lost).
+ *
+ * The events' types, shared with the page, are in `inspector-page/src/feed.d.ts`.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { constants as zlib, inflateRawSync } from 'node:zlib';
 import { closeCodeName } from '../../protocol/close-codes.js';
 import { FrameParser, type FrameSink } from '../../protocol/frame-parser.js';
+import type { DecodedEvent, Direction, FrameRecord, HeaderBlock, TapEvent } from '../../../inspector-page/src/feed.js';
 
 /** How many payload bytes a frame record carries for its preview. */
 export const PREVIEW_BYTES = 512;
-
-export type Direction = 'in' | 'out';
-
-export interface HeaderBlock {
-  /** `GET /path HTTP/1.1` or `HTTP/1.1 101 Switching Protocols`. */
-  line: string;
-  headers: Array<[string, string]>;
-}
-
-export interface FrameRecord {
-  type: 'frame';
-  /** Sequence number within the connection (for `decoded` updates). */
-  seq: number;
-  /** Milliseconds since the epoch, when the frame was complete. */
-  time: number;
-  dir: Direction;
-  opcode: number;
-  opcodeName: string;
-  fin: boolean;
-  rsv1: boolean;
-  masked: boolean;
-  /** Payload length on the wire. */
-  length: number;
-  /** A frame of a message whose first frame had RSV1: permessage-deflate compressed it (continuations too). */
-  compressed: boolean;
-  /** The payload's start: text, or hex (binary, compressed, or not UTF-8); a close frame's code and reason. */
-  preview: string;
-  previewKind: 'text' | 'hex' | 'empty' | 'close';
-  truncated: boolean;
-  closeCode?: number;
-  closeName?: string;
-  closeReason?: string;
-}
-
-export type TapEvent =
-  | { type: 'handshake'; request: HeaderBlock; response: HeaderBlock }
-  | FrameRecord
-  | DecodedEvent
-  | { type: 'tap-stopped'; reason: string };
 
 const OPCODE_NAMES: Readonly<Record<number, string>> = {
   0: 'continuation',
@@ -106,8 +70,6 @@ const MAX_INFLATE_INPUT = 1024 * 1024;
 const MAX_INFLATE_OUTPUT = 16 * 1024 * 1024;
 const WINDOW = 32 * 1024;
 const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
-
-export type DecodedEvent = { type: 'decoded'; seq: number; preview: string; previewKind: 'text' | 'hex' | 'empty'; truncated: boolean; length: number };
 
 /** One direction's decoder: a FrameParser whose sink builds records. */
 class DirectionDecoder implements FrameSink {

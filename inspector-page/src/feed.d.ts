@@ -1,0 +1,62 @@
+/**
+ * The inspector feed: what the server sends the page over `/inspect?tap=TOKEN`, one JSON text message
+ * per event (`src/cli/inspector/hub.ts` sends `hello`, `src/cli/inspector/tap.ts` makes the rest).
+ *
+ * Types only, shared by the server and the page. It is a declaration file so that both TypeScript
+ * projects can import it although each has its own `rootDir` (`src/` for the package,
+ * `inspector-page/src/` for the page): a `.d.ts` is not a source file to emit, so it may lie outside
+ * one of them, and nothing is compiled or served for it (`import type` leaves no import behind).
+ */
+
+export type Direction = 'in' | 'out';
+
+export interface HeaderBlock {
+  /** `GET /path HTTP/1.1` or `HTTP/1.1 101 Switching Protocols`. */
+  line: string;
+  headers: Array<[string, string]>;
+}
+
+export interface FrameRecord {
+  type: 'frame';
+  /** Sequence number within the connection (for `decoded` updates). */
+  seq: number;
+  /** Milliseconds since the epoch, when the frame was complete. */
+  time: number;
+  dir: Direction;
+  opcode: number;
+  opcodeName: string;
+  fin: boolean;
+  rsv1: boolean;
+  masked: boolean;
+  /** Payload length on the wire. */
+  length: number;
+  /** A frame of a message whose first frame had RSV1: permessage-deflate compressed it (continuations too). */
+  compressed: boolean;
+  /** The payload's start: text, or hex (binary, compressed, or not UTF-8); a close frame's code and reason. */
+  preview: string;
+  previewKind: 'text' | 'hex' | 'empty' | 'close';
+  truncated: boolean;
+  closeCode?: number;
+  closeName?: string;
+  closeReason?: string;
+}
+
+/** A compressed message, inflated by the tap: the text (or hex) for its first frame's row. */
+export interface DecodedEvent {
+  type: 'decoded';
+  seq: number;
+  preview: string;
+  previewKind: 'text' | 'hex' | 'empty';
+  truncated: boolean;
+  length: number;
+}
+
+/** What a connection's tap reports: the opening handshake, then its frames. */
+export type TapEvent =
+  | { type: 'handshake'; request: HeaderBlock; response: HeaderBlock }
+  | FrameRecord
+  | DecodedEvent
+  | { type: 'tap-stopped'; reason: string };
+
+/** Every message on the feed: a greeting when the feed opens, then the tap's events. */
+export type FeedEvent = { type: 'hello'; token: string } | TapEvent;
