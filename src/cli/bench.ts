@@ -232,7 +232,8 @@ class Progress {
   }
 }
 
-interface Report {
+/** The result of a run: printed as a table, or with --json as one line of JSON (which the tests parse). */
+export interface Report {
   ok: boolean;
   url: string;
   connections: number;

@@ -11,6 +11,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { WebSocketServer } from '../../src/node/server.js';
 import { bucketOf, HISTOGRAM_BUCKETS, summarize, valueOf } from '../../src/cli/bench-shared.js';
+import type { Report } from '../../src/cli/bench.js';
 import { closedPort, killAll, runCliProcess, type Exit } from './cli-process.js';
 import { selfSignedCertificate } from '../helpers/tls.js';
 
@@ -112,29 +113,6 @@ async function startServer(behaviour: Behaviour, tls?: { key: Buffer; cert: Buff
       }
     },
   };
-}
-
-interface Report {
-  ok: boolean;
-  url: string;
-  connections: number;
-  threads: number;
-  size: number;
-  binary: boolean;
-  mode: string;
-  window: number | null;
-  rate: number | null;
-  seconds: number;
-  messages: number;
-  sent: number;
-  bytes: number;
-  messagesPerSecond: number;
-  sentPerSecond: number;
-  megabytesPerSecond: number;
-  latencyMs: { count: number; min: number; p50: number; p90: number; p99: number; p999: number; max: number } | null;
-  skipped: number;
-  failedConnections: number;
-  errors: Array<{ reason: string; connections: number }>;
 }
 
 function parseReport(exit: Exit): Report {
