@@ -239,6 +239,21 @@ function serverClose(socket: WebSocket): Promise<{ code: number; reason: string 
   return (once(socket, 'close') as Promise<[number, Buffer]>).then(([code, reason]) => ({ code, reason: reason.toString('utf8') }));
 }
 
+/**
+ * `fullduplex connect URL --interactive [flags]` against a new server (`serve` sets the server up before
+ * the client connects), once the process has printed "connected to": the server's side of the
+ * connection, and the process.
+ */
+async function interactiveSession(flags: readonly string[] = [], serve?: (server: WebSocketServer) => void): Promise<{ socket: WebSocket; cli: CliProcess }> {
+  const { server, url } = await startServer();
+  serve?.(server);
+  const next = accepted(server);
+  const cli = startCli('connect', url, '--interactive', ...flags);
+  const [socket] = await next;
+  await cli.waitFor(/connected to/);
+  return { socket, cli };
+}
+
 const NO_ANSI = /\x1b\[/;
 
 function hasScript(): boolean {
@@ -455,11 +470,7 @@ describe('fullduplex connect: printing', () => {
   }
 
   it('--binary-as at the prompt: "< " and the formatted bytes', async () => {
-    const { server, url } = await startServer();
-    const next = accepted(server);
-    const cli = startCli('connect', url, '--interactive', '--binary-as', 'base64');
-    const [socket] = await next;
-    await cli.waitFor(/connected to/);
+    const { socket, cli } = await interactiveSession(['--binary-as', 'base64']);
     socket.send(Buffer.from([1, 2, 3]));
     await cli.waitFor(/^< AQID\n/m);
     cli.child.stdin.end();
@@ -535,10 +546,7 @@ describe('fullduplex connect: printing', () => {
   });
 
   it('no colours when stdout is not a terminal', async () => {
-    const { server, url } = await startServer();
-    echo(server);
-    const cli = startCli('connect', url, '--interactive', '--show-ping');
-    await cli.waitFor(/connected to/);
+    const { cli } = await interactiveSession(['--show-ping'], echo);
     cli.child.stdin.write('hello\n/bogus\n');
     await cli.waitFor(/^< hello\n/m);
     await cli.waitFor(/unknown command/, 'stderr');
@@ -623,11 +631,7 @@ describe('fullduplex connect with stdin a pipe', () => {
 
 describe('fullduplex connect: the prompt (--interactive on a pipe)', () => {
   it('sends typed lines, shows "> sent" and "< received", and Ctrl-D (end of input) closes with 1000', async () => {
-    const { server, url } = await startServer();
-    echo(server);
-    const next = accepted(server);
-    const cli = startCli('connect', url, '--interactive');
-    const [socket] = await next;
+    const { socket, cli } = await interactiveSession([], echo);
     const closed = serverClose(socket);
     await cli.waitFor(/connected to \S+ protocol=\(none\)\n/);
     cli.child.stdin.write('hello there\n\n//slash\n');
@@ -643,11 +647,7 @@ describe('fullduplex connect: the prompt (--interactive on a pipe)', () => {
   });
 
   it('/ping [data] sends a ping (the pong shows with --show-ping); /pong sends a pong', async () => {
-    const { server, url } = await startServer();
-    const next = accepted(server);
-    const cli = startCli('connect', url, '--interactive', '--show-ping');
-    const [socket] = await next;
-    await cli.waitFor(/connected to/);
+    const { socket, cli } = await interactiveSession(['--show-ping']);
     const ping = once(socket, 'ping') as Promise<[Buffer]>;
     cli.child.stdin.write('/ping are you there\n');
     assert.equal(String((await ping)[0]), 'are you there');
@@ -660,12 +660,8 @@ describe('fullduplex connect: the prompt (--interactive on a pipe)', () => {
   });
 
   it('/close 4000 bye closes with that code and reason (exit 1: not a normal code)', async () => {
-    const { server, url } = await startServer();
-    const next = accepted(server);
-    const cli = startCli('connect', url, '--interactive');
-    const [socket] = await next;
+    const { socket, cli } = await interactiveSession();
     const closed = serverClose(socket);
-    await cli.waitFor(/connected to/);
     cli.child.stdin.write('/close 4000 bye bye\n');
     assert.deepEqual(await closed, { code: 4000, reason: 'bye bye' });
     const exit = await cli.exit();
@@ -674,24 +670,16 @@ describe('fullduplex connect: the prompt (--interactive on a pipe)', () => {
   });
 
   it('/close alone closes with 1000 (exit 0)', async () => {
-    const { server, url } = await startServer();
-    const next = accepted(server);
-    const cli = startCli('connect', url, '--interactive');
-    const [socket] = await next;
+    const { socket, cli } = await interactiveSession();
     const closed = serverClose(socket);
-    await cli.waitFor(/connected to/);
     cli.child.stdin.write('/close\n');
     assert.deepEqual(await closed, { code: 1000, reason: '' });
     assert.equal((await cli.exit()).code, 0);
   });
 
   it('/binary HEX sends binary; mistakes (/binary zz, /close abc, /close 1005, unknown commands) are reported and not sent', async () => {
-    const { server, url } = await startServer();
-    const next = accepted(server);
-    const cli = startCli('connect', url, '--interactive');
-    const [socket] = await next;
+    const { socket, cli } = await interactiveSession();
     const got = messages(socket);
-    await cli.waitFor(/connected to/);
     cli.child.stdin.write('/binary zz\n/close abc\n/close 1005\n/frob\n/help\n/binary 00 ff 10\n');
     assert.deepEqual(await got(), { data: Buffer.from([0x00, 0xff, 0x10]), isBinary: true });
     await cli.waitFor(/^> \/binary 00ff10\n/m);
