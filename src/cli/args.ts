@@ -44,7 +44,7 @@ export function parsePort(value: string, command: string): number {
 export function parseChoice<const C extends string>(value: string, choices: readonly C[], option: string, command: string): C {
   const choice = choices.find((candidate) => candidate === value);
   if (choice === undefined) {
-    throw new UsageError(`${option} must be ${choices.map((c) => `"${c}"`).join(' or ')} (got "${value}")`, command);
+    throw new UsageError(`${option} must be one of: ${choices.join(', ')} (got "${value}")`, command);
   }
   return choice;
 }

@@ -724,7 +724,7 @@ describe('fullduplex connect: help and usage errors', () => {
     { args: ['connect'], message: /the URL to connect to is missing/ },
     { args: ['connect', 'ws://127.0.0.1:1/', '-w', 'soon'], message: /-w must be a number of seconds/ },
     { args: ['connect', 'ws://127.0.0.1:1/', '-w', '-1'], message: /^fullduplex connect: / },
-    { args: ['connect', 'ws://127.0.0.1:1/', '--binary-as', 'octal'], message: /--binary-as must be "hex" or "base64" or "raw" \(got "octal"\)/ },
+    { args: ['connect', 'ws://127.0.0.1:1/', '--binary-as', 'octal'], message: /--binary-as must be one of: hex, base64, raw \(got "octal"\)/ },
     { args: ['connect', 'ws://127.0.0.1:1/', '-H', 'no colon'], message: /-H must be "Name: value"/ },
     { args: ['connect', 'ws://127.0.0.1:1/', '-H', 'Bad Name: x'], message: /-H must be "Name: value" with a valid header name/ },
     { args: ['connect', 'ws://127.0.0.1:1/', '-H', 'X-A: a\nb'], message: /-H X-A: the value has characters/ },

@@ -96,7 +96,7 @@ describe('fullduplex usage errors', () => {
     { args: ['--bogus'], message: /^fullduplex: unknown option "--bogus"/, usage: /Usage: fullduplex <command>/ },
     { args: ['help', 'nope'], message: /^fullduplex: unknown command "nope"/, usage: /Usage: fullduplex <command>/ },
     { args: ['serve'], message: /^fullduplex serve: --mode is required/, usage: /Usage: fullduplex serve/ },
-    { args: ['serve', '--mode', 'shout'], message: /--mode must be "echo" or "broadcast" or "chat" or "inspector" \(got "shout"\)/, usage: /Usage: fullduplex serve/ },
+    { args: ['serve', '--mode', 'shout'], message: /--mode must be one of: echo, broadcast, chat, inspector \(got "shout"\)/, usage: /Usage: fullduplex serve/ },
     { args: ['serve', '--mode'], message: /^fullduplex serve: .*--mode/, usage: /Usage: fullduplex serve/ },
     { args: ['serve', '--mode', 'echo', '--port', '65536'], message: /--port must be a whole number from 0 to 65535/, usage: /Usage: fullduplex serve/ },
     { args: ['serve', '--mode', 'echo', '--port', '80a'], message: /--port must be a whole number/, usage: /Usage: fullduplex serve/ },
