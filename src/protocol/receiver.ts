@@ -45,11 +45,21 @@ export interface ReceiverOptions {
 const NO_MESSAGE = -1;
 
 /**
- * Placeholders until the first data message: empty, and never written to (a connection swaps in its
- * own before the first `add` or `write`); `reset` and the length and piece counts work on them.
+ * Placeholders until the first data message, shared by every receiver: empty, and never written to (a
+ * connection swaps in its own in `onFrameHeader`, before the first `add` or `write`); the length and
+ * piece counts work on them, and `reset` is skipped (they are empty). They are frozen so that a write
+ * that would reach one by mistake throws a TypeError (class code is strict) instead of leaking one
+ * connection's bytes or UTF-8 state into another's: `add` of a non-empty piece assigns `length`, and
+ * `write` always assigns `state`. The check costs nothing on the way of a chunk: the engine does it.
  */
-const NO_MESSAGE_BUFFER = new MessageBuffer();
-const NO_VALIDATOR = new Utf8Validator();
+const NO_MESSAGE_BUFFER = frozen(new MessageBuffer());
+const NO_VALIDATOR = frozen(new Utf8Validator());
+
+/** `Object.freeze`, typed as the class itself (its fields' types stay writable; the object is not). */
+function frozen<T extends object>(value: T): T {
+  Object.freeze(value);
+  return value;
+}
 
 /** A frame's own buffer is allocated once 1/8 of it has arrived (see `payloadTarget`). */
 const DIRECT_AMPLIFICATION = 8;
@@ -124,9 +134,7 @@ export class Receiver implements FrameSink {
   stop(): void {
     this.finished = true;
     this.parser.stop();
-    this.message.reset();
-    this.direct = null;
-    this.encoded?.reset();
+    this.dropMessage();
   }
 
   /** True while waiting on an asynchronous extension; bytes pushed meanwhile are queued. */
@@ -231,30 +239,41 @@ export class Receiver implements FrameSink {
     if (this.messageOpcode === Opcode.Text && this.validateUtf8 && !this.utf8.write(data)) {
       throw invalidUtf8();
     }
-    if (this.direct !== null) {
-      if (last) this.finishDirectMessage(this.direct);
+    const direct = this.direct;
+    if (direct !== null) {
+      if (last) this.finishMessage(direct);
       return;
     }
     this.message.add(data);
-    if (last && this.frameFin) this.finishMessage();
+    if (last && this.frameFin) this.finishMessage(null);
   }
 
   // --- messages ------------------------------------------------------------------------------------
 
-  private finishMessage(): void {
+  /**
+   * Deliver the data message that just ended: `direct`, the frame's own buffer (see `payloadTarget`),
+   * or, when null, what `message` collected (joined, or as its pieces with `keepFragments`). The text
+   * is checked for ending mid-character before anything is joined.
+   */
+  private finishMessage(direct: Buffer | null): void {
     const isBinary = this.messageOpcode === Opcode.Binary;
     if (!isBinary && this.validateUtf8 && !this.utf8.end()) throw invalidUtf8();
     this.messageOpcode = NO_MESSAGE;
-    const data = this.keepFragments ? this.message.takePieces() : this.message.takeBuffer();
+    let data: Buffer | Buffer[];
+    if (direct === null) {
+      data = this.keepFragments ? this.message.takePieces() : this.message.takeBuffer();
+    } else {
+      this.direct = null;
+      data = this.keepFragments ? [direct] : direct;
+    }
     this.handler.onMessage(data, isBinary);
   }
 
-  private finishDirectMessage(data: Buffer): void {
+  /** Forget the message in progress (the placeholders are empty and frozen: left alone). */
+  private dropMessage(): void {
+    if (this.message !== NO_MESSAGE_BUFFER) this.message.reset();
+    if (this.encoded !== null && this.encoded !== NO_MESSAGE_BUFFER) this.encoded.reset();
     this.direct = null;
-    const isBinary = this.messageOpcode === Opcode.Binary;
-    if (!isBinary && this.validateUtf8 && !this.utf8.end()) throw invalidUtf8();
-    this.messageOpcode = NO_MESSAGE;
-    this.handler.onMessage(this.keepFragments ? [data] : data, isBinary);
   }
 
   private decodeFrame(): void {
@@ -281,7 +300,7 @@ export class Receiver implements FrameSink {
       if (this.message.length > this.maxPayload) {
         throw new ProtocolError('FD_ERR_MESSAGE_TOO_BIG', CloseCode.MessageTooBig, `Message exceeds the ${this.maxPayload}-byte limit`);
       }
-      if (this.frameFin) this.finishMessage();
+      if (this.frameFin) this.finishMessage(null);
     } catch (caught) {
       if (!(caught instanceof ProtocolError)) throw caught;
       this.fail(caught);
@@ -343,7 +362,7 @@ export class Receiver implements FrameSink {
     // RFC 6455 §5.5.1: nothing after a close frame is processed.
     this.finished = true;
     this.parser.stop();
-    this.message.reset();
+    this.dropMessage();
     this.handler.onClose(code, reason);
   }
 

@@ -4,6 +4,8 @@ import fc from 'fast-check';
 import { Opcode, RSV1 } from '../../src/protocol/constants.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import { Receiver } from '../../src/protocol/receiver.js';
+import type { MessageBuffer } from '../../src/protocol/message-buffer.js';
+import type { Utf8Validator } from '../../src/protocol/utf8.js';
 import type { DecodeCallback, MessageDecoder } from '../../src/protocol/extension.js';
 import { bytewise, errorOf, frame, recordingReceiver, splitAt, waitFor, type ReceivedEvent } from '../helpers/protocol.js';
 
@@ -403,5 +405,54 @@ describe('Receiver: bounded buffers however the peer splits its data', () => {
     assert.equal(receiver.bufferedBytes, next.length);
     (pending as unknown as () => void)();
     assert.deepEqual(messages(events), ['bin:78', `bin:${'62'.repeat(200_000)}`]);
+  });
+});
+
+describe('Receiver: the shared placeholders before the first data message', () => {
+  /** The receiver's private message state, for checking what it holds. */
+  interface Insides {
+    message: MessageBuffer;
+    utf8: Utf8Validator;
+    encoded: MessageBuffer | null;
+  }
+  const insides = (receiver: Receiver): Insides => receiver as unknown as Insides;
+
+  it('an idle receiver stops, closes and answers control frames without touching them', () => {
+    for (const options of [{}, { decoder: identityDecoder() }]) {
+      assert.deepEqual(feed([frame(Opcode.Ping, 'p'), frame(Opcode.Close, Buffer.from([0x03, 0xe8]))], options), [
+        { type: 'ping', data: Buffer.from('p') },
+        { type: 'close', code: 1000, reason: '' },
+      ]);
+      const { receiver, events } = recordingReceiver(options);
+      receiver.stop();
+      assert.equal(receiver.bufferedChunks, 0);
+      assert.deepEqual(events, []);
+      assert.equal(errorOf(feed([frame(Opcode.Continuation, 'x')], options))?.code, 'FD_ERR_UNEXPECTED_CONTINUATION');
+    }
+  });
+
+  it('are frozen: a write that reached one by mistake would throw, not leak into another connection', () => {
+    const idle = insides(recordingReceiver({ decoder: identityDecoder() }).receiver);
+    assert.ok(Object.isFrozen(idle.message) && Object.isFrozen(idle.utf8) && Object.isFrozen(idle.encoded));
+    assert.throws(() => idle.message.add(Buffer.from('leak')), TypeError);
+    assert.throws(() => idle.utf8.write(Buffer.from([0xe2])), TypeError);
+    assert.equal(idle.message.length, 0);
+    assert.ok(idle.utf8.complete);
+    // The same mistake through the receiver: a payload with no data frame header before it.
+    const { receiver } = recordingReceiver();
+    assert.throws(() => receiver.onFramePayload(Buffer.from('leak'), true), TypeError);
+
+    // A connection that receives data gets its own, and the shared ones stay empty.
+    const { receiver: busy, events } = recordingReceiver({ decoder: identityDecoder() });
+    busy.push(Buffer.concat([frame(Opcode.Text, 'abc', { fin: false }), frame(Opcode.Continuation, 'de', { fin: false })]));
+    const own = insides(busy);
+    assert.ok(own.message !== idle.message && own.utf8 !== idle.utf8 && !Object.isFrozen(own.message) && !Object.isFrozen(own.utf8));
+    busy.push(frame(Opcode.Continuation, 'f'));
+    busy.push(frame(Opcode.Binary, 'xyz', { rsv: RSV1 }));
+    assert.ok(own.encoded !== idle.encoded && !Object.isFrozen(own.encoded));
+    assert.deepEqual(messages(events), ['txt:abcdef', 'bin:78797a']);
+    assert.equal(idle.message.length, 0);
+    assert.equal(idle.encoded?.length, 0);
+    assert.ok(idle.utf8.complete);
   });
 });
