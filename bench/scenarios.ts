@@ -123,6 +123,28 @@ export const SCENARIOS: readonly Scenario[] = [
     { name: 'publish', title: 'publish: one 64-byte text message to a topic with 1,000 subscribers', unit: 'deliveries/s', higherIsBetter: true, target: 5, implementations: ['fullduplex', 'ws'] },
     { mode: 'publish', servers: 1, window: 4 },
   ),
+  // publish with permessage-deflate: 1,000 subscribers (as publish) of a 3 KiB JSON-like text that
+  // deflates about 3.4:1 (911 bytes on the wire; above both servers' 1 KiB threshold). Both servers
+  // have { serverNoContextTakeover: true }, every client offers permessage-deflate and the publisher
+  // sends compressed. fullduplex compresses each published message once for all the subscribers (they
+  // share the compression parameters: src/node/framed-message.ts) and writes that frame to each; ws
+  // compresses it again for every client in its loop. The generator counts messages from frame headers
+  // (FIN) without inflating them, warns unless every delivery had RSV1 set, and reports the bytes and
+  // reads per delivery. Target 20x: a ws delivery costs a deflate of 3 KiB, about 20 times the rest of
+  // its delivery (ws publishes ~100,000 uncompressed deliveries/s here and ~4,500 compressed), while
+  // ours costs no more than an uncompressed delivery (the one deflate is shared by 1,000); so we should
+  // be at least 20x ahead even at one write per delivery (publish with one message in flight, ~100,000/s).
+  fanOutScenario(
+    {
+      name: 'publish-compressed',
+      title: 'publish with permessage-deflate: 3 KiB JSON-like text to a topic with 1,000 subscribers',
+      unit: 'deliveries/s',
+      higherIsBetter: true,
+      target: 20,
+      implementations: ['fullduplex', 'ws'],
+    },
+    { mode: 'publish', servers: 1, window: 4, size: 3 * 1024, json: true, compress: true },
+  ),
   // The same topic shared by 2 server processes (500 subscribers each) over a RedisBackplane on a Redis
   // started for the round; the publisher is on the first, the acks come from the second's last
   // subscriber. Deliveries over all 1,000. No peer to compare with (ws has no backplane): for information.
@@ -181,6 +203,9 @@ interface BroadcastResult {
   mostReceived: number;
   clientsShort: number;
   clientsOver: number;
+  compressedShare: number;
+  wireBytesPerMessage: number;
+  readsPerMessage: number;
   generatorCpu: number;
 }
 
@@ -191,6 +216,15 @@ interface FanOut {
   readonly servers: number;
   /** Messages in flight. */
   readonly window: number;
+  /** Text payload size in bytes (default 64). */
+  readonly size?: number;
+  /** JSON-like text instead of filler bytes. */
+  readonly json?: boolean;
+  /**
+   * permessage-deflate: the servers with `{ serverNoContextTakeover: true }`, the clients offering it
+   * and the publisher sending compressed; the run warns unless every delivery arrived compressed.
+   */
+  readonly compress?: boolean;
 }
 
 /**
@@ -207,14 +241,20 @@ function fanOutScenario(base: Omit<Scenario, 'measure'>, fanOut: FanOut): Scenar
       const redis = fanOut.servers > 1 ? await RedisServer.start() : null;
       const servers: RunningServer[] = [];
       try {
-        const config: ServerConfig = { mode: fanOut.mode, ...(redis !== null && { redis: redis.url }) };
+        const config: ServerConfig = {
+          mode: fanOut.mode,
+          ...(redis !== null && { redis: redis.url }),
+          ...(fanOut.compress === true && { compress: true, serverNoContextTakeover: true }),
+        };
         for (let i = 0; i < fanOut.servers; i++) servers.push(await startServer(implementation, config));
         const cpus = servers.map(serverCpuWhileMeasuring);
         const load: BroadcastLoad = {
           ports: servers.map((server) => server.port),
           connections: 1000,
           window: fanOut.window,
-          size: 64,
+          size: fanOut.size ?? 64,
+          ...(fanOut.json === true && { json: true }),
+          ...(fanOut.compress === true && { compress: true }),
           durationMs: quick ? 1000 : DURATION_MS,
           warmupMs: quick ? 300 : WARMUP_MS,
         };
@@ -226,6 +266,10 @@ function fanOutScenario(base: Omit<Scenario, 'measure'>, fanOut: FanOut): Scenar
             `  ${base.name} (${implementation}): of ${result.broadcasts} messages, ${result.clientsShort} clients received fewer (fewest ${result.fewestReceived}), ` +
               `${result.clientsOver} more (most ${result.mostReceived})\n`,
           );
+        }
+        // Counted from frame headers, never inflated: make sure what was measured was compressed.
+        if (fanOut.compress === true && result.compressedShare !== 1) {
+          process.stderr.write(`  ${base.name} (${implementation}): only ${(result.compressedShare * 100).toFixed(1)}% of the deliveries arrived compressed (RSV1)\n`);
         }
         // The servers share the server core: their CPU use adds up.
         const each = await Promise.all(cpus.map((cpu) => cpu.result()));

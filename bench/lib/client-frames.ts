@@ -47,10 +47,19 @@ export function jsonLikeText(size: number, seed = 1): Buffer {
   return Buffer.from(text.slice(0, size - 1) + ']');
 }
 
-/** Counts complete messages in a server's (unmasked) frame stream, fed chunks of any size. */
+/**
+ * Counts complete messages in a server's (unmasked) frame stream, fed chunks of any size. It reads
+ * only frame headers: a message is complete at the end of a data frame with FIN set, whatever its
+ * payload, so permessage-deflate messages (RSV1) are counted without inflating them. `compressed`
+ * counts the messages whose first frame has RSV1 set (RFC 7692 §6: the bit is on the first frame only).
+ */
 export class MessageCounter {
   messages = 0;
   bytes = 0;
+  /** Messages that arrived compressed (RSV1 on their first frame). */
+  compressed = 0;
+  /** Chunks pushed (reads, for a generator that pushes each read). */
+  chunks = 0;
   private header = Buffer.alloc(14);
   private headerFilled = 0;
   private remaining = 0;
@@ -60,6 +69,7 @@ export class MessageCounter {
   /** Feed bytes; returns the number of messages completed in this chunk. */
   push(chunk: Buffer): number {
     this.bytes += chunk.length;
+    this.chunks++;
     let completed = 0;
     let offset = 0;
     const length = chunk.length;
@@ -80,6 +90,8 @@ export class MessageCounter {
       const b0 = this.header[0]!;
       this.fin = (b0 & 0x80) !== 0;
       this.control = (b0 & 0x08) !== 0;
+      // RSV1 on a data frame that starts a message (opcode 1 or 2; 0 is a continuation).
+      if ((b0 & 0x40) !== 0 && (b0 & 0x0f) !== 0 && !this.control) this.compressed++;
       this.remaining = len7 === 126 ? this.header.readUInt16BE(2) : len7 === 127 ? Number(this.header.readBigUInt64BE(2)) : len7;
       this.headerFilled = 0;
       if (this.remaining === 0 && this.fin && !this.control) completed++;

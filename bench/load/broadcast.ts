@@ -19,6 +19,12 @@
  * flight land, and checks that every connection received every broadcast exactly once. Prints one JSON
  * line last.
  *
+ * With `compress`, every connection offers permessage-deflate (client_no_context_takeover) and the
+ * publisher sends its messages compressed. Messages are still counted from frame headers only (FIN,
+ * see MessageCounter), never inflated, so the exactly-once check means what it did; the result says
+ * how many arrived with RSV1 set (`compressedShare`, 1 when every delivery was compressed), and the
+ * bytes on the wire and reads per delivery.
+ *
  * The generator must not be the bottleneck (one process on one core reads from 1,000 connections): the
  * connections read into one shared buffer (`onChunk`: no allocation, no stream machinery per read), the
  * per-chunk work is a MessageCounter push and a few additions, and it reports its own CPU use over the
@@ -26,7 +32,7 @@
  *
  *   node --import tsx bench/load/broadcast.ts '{"ports":[...], "connections":1000, "window":4, ...}'
  */
-import { clientFrame, MessageCounter } from '../lib/client-frames.js';
+import { clientFrame, jsonLikeText, MessageCounter } from '../lib/client-frames.js';
 import type { Socket } from 'node:net';
 import { openConnection, type RawConnection } from '../lib/connect.js';
 
@@ -38,12 +44,18 @@ export interface BroadcastLoad {
   window: number;
   /** Text payload size in bytes. */
   size: number;
+  /** JSON-like text (jsonLikeText) instead of filler bytes. */
+  json?: boolean;
+  /** Offer permessage-deflate on every connection and send the publisher's messages compressed. */
+  compress?: boolean;
   durationMs: number;
   warmupMs: number;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as BroadcastLoad;
-const frame = clientFrame(Buffer.alloc(config.size, 0x61), { binary: false });
+const payload = config.json === true ? jsonLikeText(config.size) : Buffer.alloc(config.size, 0x61);
+const frame = clientFrame(payload, { binary: false, ...(config.compress === true && { compress: true }) });
+const connectOptions = config.compress === true ? { extensions: 'permessage-deflate; client_no_context_takeover' } : {};
 const burst = Buffer.concat(Array.from({ length: Math.max(1, config.window) }, () => frame));
 
 let counting = false;
@@ -54,6 +66,7 @@ let acked = 0;
 let ackedCounted = 0;
 /** Messages received by each connection since the first broadcast. */
 const received = new Float64Array(config.connections);
+const counters: MessageCounter[] = [];
 const { ports } = config;
 const publisher = config.connections - 1;
 /** Whose copies are the acks: the publisher's own with one server, else the last server's last connection. */
@@ -69,6 +82,7 @@ function portOf(index: number): number {
 /** Connection `index`: counts what it receives; each copy the acker receives makes the publisher send one more. */
 function open(index: number): Promise<RawConnection> {
   const counter = new MessageCounter();
+  counters.push(counter);
   const isAcker = index === acker;
   const onChunk = (chunk: Buffer): void => {
     const done = counter.push(chunk);
@@ -82,7 +96,7 @@ function open(index: number): Promise<RawConnection> {
     sent += done;
     publisherSocket.write(done <= config.window ? burst.subarray(0, done * frame.length) : Buffer.concat(Array.from({ length: done }, () => frame)));
   };
-  return openConnection(portOf(index), { onChunk });
+  return openConnection(portOf(index), { ...connectOptions, onChunk });
 }
 
 // The subscribers in batches, then the acker and the publisher alone, last.
@@ -134,6 +148,16 @@ for (const count of received) {
   if (count < sent) short++;
   else if (count > sent) over++;
 }
+let messages = 0;
+let compressed = 0;
+let wireBytes = 0;
+let reads = 0;
+for (const counter of counters) {
+  messages += counter.messages;
+  compressed += counter.compressed;
+  wireBytes += counter.bytes;
+  reads += counter.chunks;
+}
 
 const result = {
   deliveriesPerSecond: deliveries / seconds,
@@ -146,6 +170,12 @@ const result = {
   mostReceived: most,
   clientsShort: short,
   clientsOver: over,
+  /** Of the messages received over the whole run, the share that arrived compressed (RSV1). */
+  compressedShare: messages === 0 ? 0 : compressed / messages,
+  /** Bytes read per message received, frame headers included (the payload is `size` bytes). */
+  wireBytesPerMessage: messages === 0 ? 0 : wireBytes / messages,
+  /** Reads per message received: below 1 when the server wrote several messages to a socket at once. */
+  readsPerMessage: messages === 0 ? 0 : reads / messages,
   seconds,
   /** The generator's CPU time over the measured period, in cores (1 = saturated). */
   generatorCpu: (cpu.user + cpu.system) / 1e6 / seconds,

@@ -26,7 +26,14 @@ const { WebSocketServer } = (await import(new URL('../../dist/node/index.js', im
 
 export type Implementation = 'fullduplex' | 'ws' | 'raw';
 export interface ServerConfig {
+  /** Enable permessage-deflate (each implementation's defaults). */
   compress?: boolean;
+  /**
+   * With `compress`: `perMessageDeflate: { serverNoContextTakeover: true }` (both implementations): every
+   * message is compressed on its own, so fullduplex compresses a published message once for all its
+   * subscribers; ws still compresses it for each client in its loop.
+   */
+  serverNoContextTakeover?: boolean;
   /** What the server does with a message: send it back (default), to every open client, or to a topic every client subscribes to. */
   mode?: 'echo' | 'broadcast' | 'publish';
   /** Publish mode, fullduplex: a Redis URL for a RedisBackplane. */
@@ -40,6 +47,7 @@ const broadcast = config.mode === 'broadcast';
 const publish = config.mode === 'publish';
 /** The topic of publish mode. */
 const TOPIC = 'bench';
+const perMessageDeflate = config.compress !== true ? false : config.serverNoContextTakeover === true ? { serverNoContextTakeover: true } : true;
 
 async function redisBackplane(url: string): Promise<RedisBackplane> {
   const { RedisBackplane: Backplane } = (await import(new URL('../../dist/redis.js', import.meta.url).href)) as typeof import('../../src/redis.js');
@@ -58,7 +66,7 @@ if (implementation === 'fullduplex') {
     port: 0,
     host: '127.0.0.1',
     maxPayload: MAX_PAYLOAD,
-    perMessageDeflate: config.compress === true,
+    perMessageDeflate,
     ...(backplane !== undefined && { backplane }),
   });
   server.once('publishError', (error) => process.stderr.write(`  publish failed (first of perhaps more): ${error.message}\n`));
@@ -93,7 +101,7 @@ if (implementation === 'fullduplex') {
     );
   });
 } else if (implementation === 'ws') {
-  const server = new WsServer({ port: 0, host: '127.0.0.1', maxPayload: MAX_PAYLOAD, perMessageDeflate: config.compress === true });
+  const server = new WsServer({ port: 0, host: '127.0.0.1', maxPayload: MAX_PAYLOAD, perMessageDeflate });
   server.on('connection', (socket) => {
     socket.on('error', () => {});
     if (broadcast || publish) {
