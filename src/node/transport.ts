@@ -7,6 +7,9 @@
  *    callbacks share one completion per flush, not one closure per message.
  *  - Closing: the timers RFC 6455 §7 leaves to the implementation (waiting for the peer's close frame
  *    or for the server to close TCP), bounded by `closeTimeout`.
+ *  - Nothing received is lost at the end: when the socket ends or closes while messages are still
+ *    being decompressed (with the close frame often in the same read, behind them), the connection is
+ *    declared closed only after they and that close frame have been processed, in order.
  */
 import type { Duplex } from 'node:stream';
 import { Connection, type ConnectionHandler, type ConnectionOptions } from '../protocol/connection.js';
@@ -100,6 +103,13 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   private pausedByUser = false;
   private ending = false;
   private closed = false;
+  /** The peer sent its FIN while received bytes still waited on the extension: answer it once they are done. */
+  private peerEnded = false;
+  /**
+   * The socket is closed, but received bytes still wait on the extension: the connection is reported
+   * closed once they are processed (see `settle`). Nothing can be written any more.
+   */
+  private socketGone = false;
   private needDrain = false;
 
   /** Set on every chunk received; the heartbeat reads and clears it. */
@@ -146,6 +156,10 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
 
   /** `ConnectionHandler.onReceiveResumed`: the parser caught up; read again unless the user paused. */
   onReceiveResumed(): void {
+    if (this.peerEnded || this.socketGone) {
+      this.settle();
+      return;
+    }
     if (!this.pausedForDecoder) return;
     this.pausedForDecoder = false;
     if (!this.pausedByUser) this.socket.resume();
@@ -160,13 +174,52 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
 
   /** @internal */
   onEnd(): void {
-    // The peer closed its side. Answer with our FIN (sockets here do not stay half-open), unless ours
-    // went first: a second end() builds an ERR_STREAM_ALREADY_FINISHED error, stack trace and all.
-    if (!this.socket.writableEnded) this.socket.end();
+    // The peer closed its side. Messages it sent before may still be decompressing, and our answers to
+    // them (and to its close frame) are still to be written: our FIN waits for them (`settle`).
+    if (this.connection.receivePending) {
+      this.peerEnded = true;
+      return;
+    }
+    this.endAfterPeer();
+  }
+
+  /** Answer the peer's FIN with ours (sockets here do not stay half-open). */
+  private endAfterPeer(): void {
+    this.peerEnded = false;
+    // Not if ours went first: a second end() builds an ERR_STREAM_ALREADY_FINISHED error, stack and all.
+    if (this.ending || this.socket.writableEnded) return;
+    this.flush();
+    this.socket.end();
+  }
+
+  /**
+   * Received bytes no longer wait on the extension (or the connection failed or closed): finish what the
+   * end of the socket started while they did.
+   */
+  private settle(): void {
+    if (this.closed || this.connection.receivePending) return;
+    if (this.socketGone) this.finishClose();
+    else if (this.peerEnded) this.endAfterPeer();
   }
 
   /** @internal */
   onSocketClose(): void {
+    if (this.closed || this.socketGone) return;
+    this.socketGone = true;
+    this.clearCloseTimer();
+    // Bytes the socket read but did not hand over (it was paused, by the user or for the decoder) are
+    // still the peer's: parse them too, as the last chunk.
+    const socket = this.socket;
+    socket.removeListener('data', onSocketData);
+    if (socket.readableLength > 0) {
+      let chunk: Buffer | null;
+      while ((chunk = socket.read() as Buffer | null) !== null) this.connection.receive(chunk);
+    }
+    this.settle();
+  }
+
+  /** The socket is gone and everything received was processed: report how the connection ended. */
+  private finishClose(): void {
     if (this.closed) return;
     this.closed = true;
     this.clearCloseTimer();
@@ -181,7 +234,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
 
   /** `ConnectionHandler.write`: a chunk of a frame, written on the next tick with the rest. */
   write(chunk: Buffer): void {
-    if (this.closed || this.ending) return;
+    if (this.closed || this.ending || this.socketGone) return;
     (this.out ??= []).push(chunk);
     this.outBytes += chunk.length;
     if (!this.flushScheduled) {
@@ -192,7 +245,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
 
   /** The chunks written so far complete a message whose sender wants to know when it left. */
   addCallback(callback: SendCallback): void {
-    if (this.closed) {
+    if (this.closed || this.socketGone) {
       process.nextTick(callback, new Error('The WebSocket connection is closed'));
       return;
     }
@@ -210,7 +263,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
     const count = out === null ? 0 : out.length;
     const callbacks = this.callbacks;
     this.callbacks = null;
-    if (this.closed) {
+    if (this.closed || this.socketGone) {
       if (callbacks !== null) failAll(callbacks, new Error('The WebSocket connection is closed'));
       return;
     }
@@ -293,6 +346,10 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
 
   /** `ConnectionHandler.closeTransport`: flush, send FIN, and destroy if the peer does not follow. */
   closeTransport(): void {
+    if (this.socketGone) {
+      this.settle();
+      return;
+    }
     if (this.ending || this.closed) return;
     this.flush();
     this.ending = true;
@@ -302,7 +359,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
 
   /** Wait for the peer (its close frame, or the server's TCP close), then give up. */
   armCloseTimer(): void {
-    if (this.closeTimer !== null || this.closed) return;
+    if (this.closeTimer !== null || this.closed || this.socketGone) return;
     this.closeTimer = setTimeout(onCloseTimeout, this.closeTimeout, this);
     this.closeTimer.unref?.();
   }
@@ -319,7 +376,8 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
     if (this.closed) return;
     this.out = null;
     this.outBytes = 0;
-    this.socket.destroy();
+    if (this.socketGone) this.finishClose(); // what still waited on the extension is given up
+    else this.socket.destroy();
   }
 
   /** Heartbeat: the peer has been silent for a while; ask it to answer. */
@@ -359,6 +417,11 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   onCloseFrame(code: number, reason: Buffer): void {
     if (this.connection.awaitingPeerClose) this.armCloseTimer();
     this.owner.onCloseFrame(code, reason);
+    // RFC 6455 §7.1.1: EOF after a complete close frame ends the connection cleanly.
+    if (this.socketGone) this.settle();
+    // The peer's FIN came with its close frame. A server answers once its own close frame is written
+    // (`closeTransport`); a client, whose server has closed already, answers now.
+    else if (this.peerEnded && (this.connection.queuedBytes === 0 || this.connection.role === 'client')) this.endAfterPeer();
   }
 
   onProtocolError(error: ProtocolError): void {

@@ -164,6 +164,16 @@ export class Connection implements ReceiverHandler, SharedFrameWaiter {
     return this.receiver.isPaused;
   }
 
+  /**
+   * Whether bytes already received still wait on the extension (a message being decompressed, and
+   * whatever arrived behind it). An I/O layer whose transport ends meanwhile must not call
+   * `transportClosed` yet: the messages and the close frame in those bytes are the peer's, delivered
+   * in order once the extension is done (`onReceiveResumed`, `onCloseFrame` or `onProtocolError` follow).
+   */
+  get receivePending(): boolean {
+    return this.receiver.isPaused && !this.receiver.isFinished;
+  }
+
   /** Bytes received while paused and not parsed yet. */
   get receiveBufferedBytes(): number {
     return this.receiver.bufferedBytes;

@@ -236,6 +236,34 @@ describe('Connection: an asynchronous extension keeps order', () => {
   });
 });
 
+describe('Connection: bytes received while the extension works are still pending', () => {
+  it('receivePending holds from a marked message until the close frame queued behind it is processed', async () => {
+    const ext = xorExtension();
+    const { c, s } = pair({ encoder: ext.encoder }, { decoder: ext.decoder });
+    c.connection.sendText('one', { compress: true });
+    c.connection.close(1000);
+    for (let i = 0; i < 3 && c.outbox.length < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(s.connection.receivePending, false);
+    // The message and the close frame arrive in one read: the decoder holds the message, the close waits.
+    s.connection.receive(Buffer.concat(c.outbox.splice(0)));
+    assert.equal(s.connection.receivePending, true, 'a transport that ends now must wait');
+    assert.deepEqual(s.log, []);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(s.connection.receivePending, false);
+    assert.deepEqual(s.log, ['text:one', 'close:1000:', 'closeTransport']);
+    assert.equal(s.connection.transportClosed().wasClean, true);
+  });
+
+  it('is false once the connection failed, even with a decode in flight', () => {
+    const ext = xorExtension();
+    const { s } = pair({}, { decoder: ext.decoder });
+    s.connection.receive(frame(Opcode.Text, Buffer.from('x'), { rsv: RSV1 }));
+    assert.equal(s.connection.receivePending, true);
+    s.connection.fail(1008, 'policy');
+    assert.equal(s.connection.receivePending, false);
+  });
+});
+
 describe('Connection: a frame shared by many connections', () => {
   /** The frame a shared encoder would make of `text`: XOR-encoded (as xorExtension), RSV1 set. */
   function encodedFrame(text: string): Buffer[] {
