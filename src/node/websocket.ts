@@ -80,6 +80,11 @@ export interface ConnectionOptions {
   highWaterMark?: number;
   /** Ping idle peers and drop the ones that do not answer (`false` to disable). */
   heartbeat?: HeartbeatOptions | false;
+  /**
+   * Clients: fill the 4-byte masking key of each frame, synchronously (as `ws`'s option). Default: keys
+   * from a pooled CSPRNG. RFC 6455 §10.3 asks for unpredictable keys: replace them only for testing.
+   */
+  generateMask?: (mask: Buffer) => void;
 }
 
 export interface SendOptions {
@@ -115,7 +120,7 @@ export const kStart = Symbol('fullduplex.start');
 export const kBroadcast = Symbol('fullduplex.broadcast');
 export const kSetTopics = Symbol('fullduplex.setTopics');
 
-type NormalizedOptions = Required<Omit<ConnectionOptions, 'heartbeat' | 'maxFragments'>> & Pick<ConnectionOptions, 'heartbeat' | 'maxFragments'>;
+type NormalizedOptions = Required<Omit<ConnectionOptions, 'heartbeat' | 'maxFragments' | 'generateMask'>> & Pick<ConnectionOptions, 'heartbeat' | 'maxFragments' | 'generateMask'>;
 
 /** Normalized options per options object: a server's 10,000 connections share one (it passes the same object). */
 const normalizedOptions = new WeakMap<ConnectionOptions, NormalizedOptions>();
@@ -140,6 +145,7 @@ function normalize(options: ConnectionOptions): NormalizedOptions {
     slowConsumer: options.slowConsumer ?? 'close',
     highWaterMark: options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
     heartbeat: options.heartbeat,
+    generateMask: options.generateMask,
   });
 }
 
@@ -291,6 +297,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
         role: this.#isServer ? 'server' : 'client',
         maxPayload: options.maxPayload,
         ...(options.maxFragments !== undefined && { maxFragments: options.maxFragments }),
+        ...(options.generateMask !== undefined && !this.#isServer && { maskKey: maskKeyFrom(options.generateMask) }),
         skipUtf8Validation: options.skipUTF8Validation,
         autoPong: options.autoPong,
         keepFragments: this.#binaryType === 'fragments',
@@ -795,6 +802,15 @@ const EMPTY = Buffer.alloc(0);
 const FRAGMENT = { fin: false } as const;
 const FRAGMENT_COMPRESSED = { fin: false, compress: true } as const;
 const COMPRESSED = { compress: true } as const;
+
+/** A `maskKey` source over a `ws`-style `generateMask(buffer)`: a fresh 4-byte key per frame. */
+function maskKeyFrom(generateMask: (mask: Buffer) => void): () => Uint8Array {
+  return () => {
+    const key = Buffer.allocUnsafe(4);
+    generateMask(key);
+    return key;
+  };
+}
 
 /** Bytes of a payload (for the compression threshold; a string's UTF-16 length is close enough below it). */
 function payloadSize(payload: string | Buffer): number {
