@@ -247,7 +247,7 @@ export async function connect(args: readonly string[], output: Output): Promise<
     throw error;
   }
 
-  socket.on('open', () => printer.open(socket.url, socket.protocol, socket.extensions));
+  socket.on('open', () => printer.open(socket.url, socket.protocol, socket.extensionsHeader));
   socket.on('error', (error) => printer.error(error));
   socket.on('message', (data, isBinary) => printer.message(toBuffer(data), isBinary));
   socket.on('ping', (data) => printer.control('ping', data));

@@ -260,7 +260,7 @@ export async function serve(args: readonly string[], output: Output): Promise<Ex
     const remote = formatHostPort(request.socket.remoteAddress, request.socket.remotePort);
     const path = request.url ?? '/';
     const protocol = socket.protocol === '' ? '(none)' : socket.protocol;
-    log.info('open', { id, remote, path, protocol: socket.protocol, extensions: socket.extensions }, `[#${id}] open remote=${remote} path=${path} protocol=${protocol}`);
+    log.info('open', { id, remote, path, protocol: socket.protocol, extensions: socket.extensionsHeader }, `[#${id}] open remote=${remote} path=${path} protocol=${protocol}`);
     socket.on('error', (error) => log.error('error', { id, message: error.message }, `[#${id}] error: ${error.message}`));
     socket.on('close', (code, reason) => {
       const wasClean = socket.closeResult?.wasClean ?? false;

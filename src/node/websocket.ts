@@ -189,8 +189,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   #url = '';
   /** The subprotocol the server selected ("" when none). */
   protocol = '';
-  /** The negotiated extensions, as the `Sec-WebSocket-Extensions` value ("" when none). */
+  /** The names of the negotiated extensions, comma-separated ("" when none), as `ws` gives them. */
   extensions = '';
+  /** The negotiated extensions with their parameters: the `Sec-WebSocket-Extensions` value ("" when none). */
+  extensionsHeader = '';
 
   #binaryType: BinaryType = 'nodebuffer';
   #transport: Transport | null = null;
@@ -289,7 +291,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   /** @internal Take over an upgraded socket. Events start flowing after `kStart`. */
   [kAttach](socket: Duplex, head: Buffer, protocol: string, extensions: string, deflate: PerMessageDeflate | null = null): void {
     this.protocol = protocol;
-    this.extensions = extensions;
+    this.extensionsHeader = extensions;
+    this.extensions = extensionNames(extensions);
     const options = this.#options;
     const transport = new Transport(
       socket,
@@ -802,6 +805,15 @@ const EMPTY = Buffer.alloc(0);
 const FRAGMENT = { fin: false } as const;
 const FRAGMENT_COMPRESSED = { fin: false, compress: true } as const;
 const COMPRESSED = { compress: true } as const;
+
+/** `permessage-deflate; client_max_window_bits=10, x` → `permessage-deflate,x` (what `ws` shows as `extensions`). */
+function extensionNames(header: string): string {
+  if (header === '') return '';
+  return header
+    .split(',')
+    .map((extension) => extension.split(';', 1)[0]!.trim())
+    .join(',');
+}
 
 /** A `maskKey` source over a `ws`-style `generateMask(buffer)`: a fresh 4-byte key per frame. */
 function maskKeyFrom(generateMask: (mask: Buffer) => void): () => Uint8Array {

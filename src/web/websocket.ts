@@ -427,7 +427,7 @@ export class WebSocket extends EventTarget {
       return;
     }
     this.#state = OPEN;
-    this.#extensions = inner.extensions;
+    this.#extensions = inner.extensionsHeader;
     this.#protocol = inner.protocol;
     this.dispatchEvent(new Event('open'));
   };

@@ -226,7 +226,7 @@ describe('a real browser (Chromium) against WebSocketServer', () => {
     assert.equal(opened.protocol, 'chat');
     assert.equal(opened.extensions, extensions);
     assert.equal(side.ws.protocol, 'chat');
-    assert.equal(side.ws.extensions, extensions);
+    assert.equal(side.ws.extensionsHeader, extensions);
 
     // What the browser sent: its page's origin, and an extension offer the server leaves unanswered.
     const headers = side.headers;

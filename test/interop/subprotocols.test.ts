@@ -6,9 +6,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { WebSocket as WsWebSocket } from 'ws';
+import { WebSocket as WsWebSocket, WebSocketServer as WsServer } from 'ws';
 import { WebSocket } from '../../src/node/websocket.js';
-import { once, terminate } from '../helpers/node.js';
+import { WebSocketServer } from '../../src/node/server.js';
+import { once, portOf, terminate } from '../helpers/node.js';
 import { DIRECTIONS, listenFor, withPair } from './peers.js';
 
 const TIMEOUT = { timeout: 30_000 };
@@ -107,4 +108,33 @@ describe('interop subprotocols: the server declines every offer (handleProtocols
       await listening.stop();
     }
   });
+});
+
+describe('interop extensions: `extensions` names the negotiated extensions, as ws shows them', () => {
+  for (const serverLibrary of ['ws', 'fullduplex'] as const) {
+    for (const clientLibrary of ['ws', 'fullduplex'] as const) {
+      it(`${clientLibrary} client of a ${serverLibrary} server: both sides say 'permessage-deflate' (parameters are in extensionsHeader)`, TIMEOUT, async () => {
+        const perMessageDeflate = { serverMaxWindowBits: 10 };
+        const server =
+          serverLibrary === 'ws'
+            ? new WsServer({ port: 0, host: '127.0.0.1', perMessageDeflate })
+            : new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate, heartbeat: false });
+        await once(server, 'listening');
+        try {
+          const url = `ws://127.0.0.1:${portOf(server)}/`;
+          const connection = once<[WebSocket | WsWebSocket]>(server, 'connection');
+          const client = clientLibrary === 'ws' ? new WsWebSocket(url) : new WebSocket(url);
+          const [[serverSide]] = await Promise.all([connection, once(client, 'open')]);
+          assert.deepEqual([serverSide.extensions, client.extensions], ['permessage-deflate', 'permessage-deflate']);
+          for (const side of [serverSide, client]) {
+            if (side instanceof WebSocket) assert.match(side.extensionsHeader, /^permessage-deflate; server_max_window_bits=10/);
+          }
+          client.terminate();
+        } finally {
+          for (const socket of server.clients) socket.terminate();
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+        }
+      });
+    }
+  }
 });

@@ -208,7 +208,7 @@ describe('topics: subscribe, publish, unsubscribe', () => {
     const raw = await Promise.all([0, 1].map((i) => handshakenPeer(port, `/?name=raw-${i}&topics=t`, offer)));
     const everyone = [...shared15, ...shared10, ...own, plain];
     await until(() => wss.subscriberCount('t') === everyone.length + raw.length, 'subscriptions');
-    assert.match(shared10[0]!.ws.extensions, /server_max_window_bits=10/);
+    assert.match(shared10[0]!.ws.extensionsHeader, /server_max_window_bits=10/);
 
     const before = { ...compressionCounts };
     const texts = ['first: ' + 'pub/sub '.repeat(300), 'second: ' + 'ünïcödé '.repeat(100)];
