@@ -89,6 +89,8 @@ export function startClientHandshake(
     options.perMessageDeflate === false ? null : options.perMessageDeflate === true || options.perMessageDeflate === undefined ? {} : options.perMessageDeflate;
   if (deflateConfig !== null) createClientOffer(deflateConfig); // checks the parameters now (RangeError)
   let request: ClientRequest | null = null;
+  /** Whether `request` connected without an agent: then its socket is ours to destroy. */
+  let ownsSocket = false;
   let finished = false;
   let redirects = 0;
   const credentials = new RedirectCredentials(url, options.headers);
@@ -100,7 +102,14 @@ export function startClientHandshake(
     if (finished) return;
     finished = true;
     clearTimeout(timer);
-    if (request !== null) request.destroy();
+    if (request !== null) {
+      request.destroy();
+      // Once a keep-alive response (say a 401 given to an `unexpected-response` listener) has been read,
+      // Node detaches the socket from the request, and destroy() no longer reaches it: without an agent
+      // nobody else would ever close it. `ws` destroys it too (websockets/ws#1869).
+      const socket = request.socket;
+      if (ownsSocket && socket !== null && !socket.destroyed) socket.destroy();
+    }
     callbacks.fail(error);
   }
 
@@ -138,6 +147,7 @@ export function startClientHandshake(
     }
     const req = (secure ? httpsRequest : httpRequest)(settings);
     request = req;
+    ownsSocket = settings.agent === undefined;
     /** The response went to an `unexpected-response` listener, which now owns the request (as in `ws`). */
     let handedOver = false;
 
