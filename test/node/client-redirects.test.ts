@@ -290,6 +290,18 @@ describe('client redirects: credentials go to the first host only (differential 
     );
   });
 
+  it('a redirect listener can set Authorization again for a host it trusts (both send it)', async () => {
+    for (const [name, connect] of LIBRARIES) {
+      const result = await follow(
+        (url, options) => connect(url, options).on('redirect', (_url: string, request: ClientRequest) => request.setHeader('authorization', 'Bearer again')) as Client,
+        redirect(A, `${B}/end`),
+        { headers: CREDENTIALS },
+      );
+      assert.equal(result.outcome, 'open', name);
+      assert.deepEqual(result.seen[1] && [result.seen[1].server, result.seen[1].authorization], ['B', 'Bearer again'], name);
+    }
+  });
+
   describe("the 'redirect' event comes with the next request, before it is sent", () => {
     for (const [name, connect] of LIBRARIES) {
       it(`${name}: a header removed by the listener never reaches the server`, async () => {
