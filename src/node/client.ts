@@ -13,6 +13,7 @@ import { HandshakeError } from '../protocol/errors.js';
 import { formatExtensions } from '../protocol/header-grammar.js';
 import { PERMESSAGE_DEFLATE, acceptServerResponse, createClientOffer } from '../protocol/permessage-deflate.js';
 import { PerMessageDeflate, type PerMessageDeflateConfig } from './permessage-deflate.js';
+import { RedirectCredentials, userinfoOf } from './redirect-credentials.js';
 import type { ConnectionOptions, WebSocketEvents } from './websocket.js';
 
 /** Client options: the connection's, the handshake's, and any `https.request` option (TLS included). */
@@ -88,8 +89,11 @@ export function startClientHandshake(
     options.perMessageDeflate === false ? null : options.perMessageDeflate === true || options.perMessageDeflate === undefined ? {} : options.perMessageDeflate;
   if (deflateConfig !== null) createClientOffer(deflateConfig); // checks the parameters now (RangeError)
   let request: ClientRequest | null = null;
+  /** Whether `request` connected without an agent: then its socket is ours to destroy. */
+  let ownsSocket = false;
   let finished = false;
   let redirects = 0;
+  const credentials = new RedirectCredentials(url, options.headers);
   const timeoutMs = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const timer = setTimeout(() => fail(new Error(`Opening handshake has timed out after ${timeoutMs} ms`)), timeoutMs);
   timer.unref();
@@ -98,14 +102,23 @@ export function startClientHandshake(
     if (finished) return;
     finished = true;
     clearTimeout(timer);
-    if (request !== null) request.destroy();
+    if (request !== null) {
+      request.destroy();
+      // Once a keep-alive response (say a 401 given to an `unexpected-response` listener) has been read,
+      // Node detaches the socket from the request, and destroy() no longer reaches it: without an agent
+      // nobody else would ever close it. `ws` destroys it too (websockets/ws#1869).
+      const socket = request.socket;
+      if (ownsSocket && socket !== null && !socket.destroyed) socket.destroy();
+    }
     callbacks.fail(error);
   }
 
-  function connect(target: URL, headers: OutgoingHttpHeaders): void {
+  function connect(target: URL): void {
     const secure = target.protocol === 'wss:';
     const handshake = createClientHandshake({ protocols, extensions: deflateConfig === null ? [] : [createClientOffer(deflateConfig)] });
-    const requestHeaders: OutgoingHttpHeaders = { ...headers, ...handshake.headers };
+    // As in `ws`: the URL's userinfo, else the `auth` option.
+    const auth = userinfoOf(target) ?? options.auth ?? undefined;
+    const requestHeaders: OutgoingHttpHeaders = { ...credentials.headersFor(target, auth), ...handshake.headers };
     if (options.origin !== undefined) requestHeaders['Origin'] = options.origin;
     const {
       headers: _headers,
@@ -115,6 +128,7 @@ export function startClientHandshake(
       maxRedirects: _max,
       protocolVersion: _version,
       perMessageDeflate: _deflate,
+      auth: _auth, // sent as the Authorization header above (or not at all, to another host)
       ...requestOptions
     } = options;
     const hostname = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
@@ -127,18 +141,23 @@ export function startClientHandshake(
       method: 'GET',
       headers: requestHeaders,
     };
-    if (target.username !== '' || target.password !== '') {
-      settings.auth = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
-    }
     if (settings.agent === undefined && settings.createConnection === undefined) {
       // No agent: an upgraded socket must not be pooled. Connect directly, as `ws` does.
       settings.createConnection = (secure ? connectTls : connectTcp) as RequestOptions['createConnection'];
     }
     const req = (secure ? httpsRequest : httpRequest)(settings);
     request = req;
+    ownsSocket = settings.agent === undefined;
+    /** The response went to an `unexpected-response` listener, which now owns the request (as in `ws`). */
+    let handedOver = false;
 
     req.on('error', (error) => {
       if (request === req) fail(error);
+    });
+
+    req.on('close', () => {
+      // Aborted without an error (`request.abort()` in a `redirect` listener): fail rather than hang.
+      if (request === req && !handedOver) fail(new Error('The opening handshake request was aborted'));
     });
 
     req.on('response', (response: IncomingMessage) => {
@@ -159,20 +178,13 @@ export function startClientHandshake(
           fail(error as Error);
           return;
         }
-        const nextHeaders: OutgoingHttpHeaders = { ...headers };
-        if (next.host !== target.host) {
-          // Credentials are for the original host only.
-          for (const name of Object.keys(nextHeaders)) {
-            if (/^(authorization|cookie|host)$/i.test(name)) delete nextHeaders[name];
-          }
-        }
         callbacks.setUrl(next.href);
-        callbacks.emit('redirect', next.href, req);
-        connect(next, nextHeaders);
+        connect(next);
         return;
       }
       if (owner.listenerCount('unexpected-response') > 0) {
         // The listener owns the response (as in `ws`); the handshake timeout still applies.
+        handedOver = true;
         callbacks.emit('unexpected-response', req, response);
         return;
       }
@@ -211,10 +223,17 @@ export function startClientHandshake(
       callbacks.start();
     });
 
+    if (redirects > 0) {
+      // As in `ws`: before the request is sent, so that a listener can read or remove its headers
+      // (`request.removeHeader('cookie')`) or abort it. Aborting, or closing the WebSocket, fails the
+      // handshake (error, then close 1006).
+      callbacks.emit('redirect', target.href, req);
+      if (request !== req || finished || req.destroyed) return;
+    }
     req.end();
   }
 
-  connect(url, options.headers ?? {});
+  connect(url);
   return { url: url.href, hooks: { abort: (error) => fail(error) } };
 }
 
