@@ -5,7 +5,7 @@
  */
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type NetConnectOpts, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { createClientHandshake, validateResponse, checkProtocols } from '../protocol/handshake-client.js';
@@ -13,7 +13,7 @@ import { HandshakeError } from '../protocol/errors.js';
 import { formatExtensions } from '../protocol/header-grammar.js';
 import { PERMESSAGE_DEFLATE, acceptServerResponse, createClientOffer } from '../protocol/permessage-deflate.js';
 import { PerMessageDeflate, type PerMessageDeflateConfig } from './permessage-deflate.js';
-import { RedirectCredentials, userinfoOf } from './redirect-credentials.js';
+import { RedirectCredentials, ipcTarget, userinfoOf } from './redirect-credentials.js';
 import type { ConnectionOptions, WebSocketEvents } from './websocket.js';
 
 /** Client options: the connection's, the handshake's, and any `https.request` option (TLS included). */
@@ -32,12 +32,20 @@ export interface ClientOptions
   maxRedirects?: number;
   /** Only 13 is spoken; accepted for `ws` compatibility. */
   protocolVersion?: number;
+  /**
+   * Called with each handshake request (the first and every redirect's) once its headers are set, in
+   * place of `request.end()`: it may add headers that depend on the socket, and must then call
+   * `request.end()` itself (as `ws`'s option).
+   */
+  finishRequest?: (request: ClientRequest, websocket: unknown) => void;
   /** Offer permessage-deflate (RFC 7692). Default true, as in browsers and `ws`; false to offer nothing. */
   perMessageDeflate?: boolean | PerMessageDeflateConfig;
 }
 
 /** What the handshake needs from the `WebSocket` it belongs to. */
 export interface HandshakeCallbacks {
+  /** The `WebSocket` itself (handed to `finishRequest`). */
+  readonly websocket: unknown;
   attach(socket: Duplex, head: Buffer, protocol: string, extensions: string, deflate: PerMessageDeflate | null): void;
   start(): void;
   fail(error: Error): void;
@@ -64,9 +72,10 @@ export function parseClientUrl(address: string | URL): URL {
   }
   if (url.protocol === 'http:') url.protocol = 'ws:';
   else if (url.protocol === 'https:') url.protocol = 'wss:';
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    throw new SyntaxError(`The URL's protocol must be one of "ws:", "wss:", "http:" or "https:" (got "${url.protocol}")`);
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:' && url.protocol !== 'ws+unix:') {
+    throw new SyntaxError(`The URL's protocol must be one of "ws:", "wss:", "http:", "https:" or "ws+unix:" (got "${url.protocol}")`);
   }
+  if (url.protocol === 'ws+unix:' && (url.pathname === '' || url.pathname === '/')) throw new SyntaxError("The URL's pathname is empty");
   if (url.hash !== '' || url.href.endsWith('#')) throw new SyntaxError('The URL contains a fragment identifier');
   return url;
 }
@@ -128,19 +137,27 @@ export function startClientHandshake(
       maxRedirects: _max,
       protocolVersion: _version,
       perMessageDeflate: _deflate,
+      finishRequest,
       auth: _auth, // sent as the Authorization header above (or not at all, to another host)
       ...requestOptions
     } = options;
-    const hostname = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
-    const settings: RequestOptions = {
-      ...requestOptions,
-      protocol: secure ? 'https:' : 'http:',
-      hostname,
-      port: target.port === '' ? (secure ? 443 : 80) : Number(target.port),
-      path: `${target.pathname}${target.search}`,
-      method: 'GET',
-      headers: requestHeaders,
-    };
+    let settings: RequestOptions;
+    if (target.protocol === 'ws+unix:') {
+      // A Unix domain socket (`ws+unix:/run/app.sock:/chat`, as in `ws`); Node sends `Host: localhost`.
+      const { socketPath, path } = ipcTarget(target);
+      settings = { ...requestOptions, protocol: 'http:', socketPath, path, method: 'GET', headers: requestHeaders };
+    } else {
+      const hostname = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+      settings = {
+        ...requestOptions,
+        protocol: secure ? 'https:' : 'http:',
+        hostname,
+        port: target.port === '' ? (secure ? 443 : 80) : Number(target.port),
+        path: `${target.pathname}${target.search}`,
+        method: 'GET',
+        headers: requestHeaders,
+      };
+    }
     if (settings.agent === undefined && settings.createConnection === undefined) {
       // No agent: an upgraded socket must not be pooled. Connect directly, as `ws` does.
       settings.createConnection = (secure ? connectTls : connectTcp) as RequestOptions['createConnection'];
@@ -176,6 +193,11 @@ export function startClientHandshake(
           next = parseClientUrl(new URL(location, target.href.replace(/^ws/, 'http')));
         } catch (error) {
           fail(error as Error);
+          return;
+        }
+        if (next.protocol === 'ws+unix:' && target.protocol !== 'ws+unix:') {
+          // A server on the network must not steer the client onto this machine's local sockets.
+          fail(new Error(`Refusing a redirect from ${target.protocol} to a Unix socket (${next.href})`));
           return;
         }
         callbacks.setUrl(next.href);
@@ -230,15 +252,17 @@ export function startClientHandshake(
       callbacks.emit('redirect', target.href, req);
       if (request !== req || finished || req.destroyed) return;
     }
-    req.end();
+    if (finishRequest !== undefined) finishRequest(req, callbacks.websocket);
+    else req.end();
   }
 
   connect(url);
   return { url: url.href, hooks: { abort: (error) => fail(error) } };
 }
 
-function connectTcp(options: { host?: string; port?: number }): Socket {
-  return netConnect(options as Parameters<typeof netConnect>[0]);
+function connectTcp(options: { host?: string; port?: number; socketPath?: string; path?: string | null }): Socket {
+  // `path` is the request's; a Unix socket's path is `socketPath` (net.connect reads it as `path`).
+  return netConnect({ ...options, path: options.socketPath } as NetConnectOpts);
 }
 
 function connectTls(options: TlsConnectionOptions & { path?: string; host?: string }): Socket {

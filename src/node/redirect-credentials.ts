@@ -19,7 +19,7 @@ export class RedirectCredentials {
   readonly #headers: OutgoingHttpHeaders;
 
   constructor(first: URL, headers: OutgoingHttpHeaders | undefined) {
-    this.#firstHost = first.host;
+    this.#firstHost = endpointOf(first);
     this.#firstSecure = first.protocol === 'wss:';
     this.#headers = { ...headers };
   }
@@ -29,7 +29,7 @@ export class RedirectCredentials {
    * target's userinfo or the `auth` option; it becomes `Authorization: Basic` unless one is set already.
    */
   headersFor(target: URL, auth: string | undefined): OutgoingHttpHeaders {
-    const sameHost = target.host === this.#firstHost;
+    const sameHost = endpointOf(target) === this.#firstHost;
     const trusted = sameHost && !(this.#firstSecure && target.protocol !== 'wss:');
     if (!trusted) {
       const headers: OutgoingHttpHeaders = {};
@@ -45,6 +45,23 @@ export class RedirectCredentials {
     }
     return { ...this.#headers };
   }
+}
+
+/** Whom a URL reaches: its `host`, or for `ws+unix:` the socket's path (two sockets are two parties). */
+function endpointOf(url: URL): string {
+  return url.protocol === 'ws+unix:' ? `unix:${ipcTarget(url).socketPath}` : url.host;
+}
+
+/**
+ * A `ws+unix:/path/to/socket:/request/path?query` URL (as `ws` spells them): the Unix socket's path
+ * before the first ':' of the pathname, the request's path after it ('/' when there is none).
+ */
+export function ipcTarget(url: URL): { socketPath: string; path: string } {
+  const pathname = url.pathname;
+  const colon = pathname.indexOf(':');
+  if (colon === -1) return { socketPath: pathname, path: `/${url.search}` };
+  const path = pathname.slice(colon + 1);
+  return { socketPath: pathname.slice(0, colon), path: `${path === '' ? '/' : path}${url.search}` };
 }
 
 /** `user:password` from a URL's userinfo, percent-decoded (as `ws` does), or undefined when it has none. */

@@ -234,6 +234,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     }
     const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : [...(protocols as readonly string[])];
     const { url, hooks } = startClientHandshake(this, address, list, opts, {
+      websocket: this,
       attach: (socket, head, protocol, extensions, deflate) => this[kAttach](socket, head, protocol, extensions, deflate),
       start: () => this[kStart](),
       fail: (error) => this.#failHandshake(error),
