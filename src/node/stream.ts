@@ -92,7 +92,8 @@ export function createWebSocketStream(ws: WebSocket, options?: DuplexOptions): D
     const socket = ws.socket;
     // No socket: a client whose handshake failed. Its `error` destroys the stream.
     if (socket === null) return;
-    if (socket.writableFinished) {
+    // Closed already: nothing more can be sent (a socket destroyed before it finished never will).
+    if (socket.writableFinished || ws.readyState === ReadyState.CLOSED) {
       callback();
       if (duplex.readableEnded) duplex.destroy();
       return;

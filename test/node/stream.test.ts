@@ -417,6 +417,29 @@ describe('createWebSocketStream (fullduplex only)', () => {
     }
   });
 
+  it('end() after the connection was terminated closes the stream (ws would wait forever)', TIMEOUT, async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(server, 'listening');
+    try {
+      const client = new WebSocket(`ws://127.0.0.1:${portOf(server)}`);
+      const duplex = createWebSocketStream(client);
+      const events: string[] = [];
+      recordEvents(duplex, events);
+      duplex.resume();
+      await once(client, 'open');
+      const closed = once<[number]>(client, 'close');
+      client.terminate(); // the socket is destroyed: it never finishes
+      const [code] = await closed;
+      assert.equal(code, 1006);
+      await until(() => events.includes('end'), "the stream's end");
+      duplex.end();
+      await until(() => events.includes('close'), "the stream's close");
+      assert.deepEqual(events, ['end', 'finish', 'close']);
+    } finally {
+      await stopServer(server);
+    }
+  });
+
   it('end() when the socket is destroyed before it finishes still closes the stream (ws would wait forever)', TIMEOUT, async () => {
     const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await once(server, 'listening');
