@@ -6,3 +6,4 @@ export type { ReceivedMessage } from './message-iterator.js';
 export type { HeartbeatOptions } from './heartbeat.js';
 export type { PerMessageDeflateConfig } from './permessage-deflate.js';
 export type { Backplane, BackplaneNode } from './backplane.js';
+export { createWebSocketStream } from './stream.js';
