@@ -10,8 +10,9 @@ import { WebSocket as WsWebSocket } from 'ws';
 import { WebSocket } from '../../src/node/websocket.js';
 import { once, terminate } from '../helpers/node.js';
 import { DIRECTIONS, listenFor, withPair } from './peers.js';
+import { scaled } from '../helpers/time.js';
 
-const TIMEOUT = { timeout: 30_000 };
+const TIMEOUT = { timeout: scaled(30_000) };
 
 for (const direction of DIRECTIONS) {
   describe(`interop subprotocols: ${direction}`, () => {
