@@ -33,6 +33,9 @@ Options:
   --exclude LIST   Cases to leave out, same form (e.g. 9.* to skip the performance section)
   --report DIR     Where to write index.json and index.html (default ./report/<server|client>)
   --parallel N     server: cases run at once (default 1, as Autobahn; more is faster)
+  --time-scale X   multiply every wait of the cases by X (default 1: Autobahn's timing); raise
+                   it for a slow peer, a slow link or a loaded machine. A case that runs out of
+                   time is reported as "Timed out after N s waiting for ..." (and listed as TIMED OUT)
   --insecure       server: do not verify the TLS certificate of a wss:// URL
   --ca FILE        server: trust this CA certificate (PEM) for wss://
   --port PORT      client: port to listen on (default 9001)
@@ -62,6 +65,7 @@ interface Settings {
   exclude?: string;
   report?: string;
   parallel: number;
+  timeScale: number;
   insecure: boolean;
   ca?: string;
   port: number;
@@ -79,6 +83,7 @@ function parse(args: readonly string[], output: Output): Settings | null {
         exclude: { type: 'string' },
         report: { type: 'string' },
         parallel: { type: 'string' },
+        'time-scale': { type: 'string' },
         insecure: { type: 'boolean' },
         ca: { type: 'string' },
         port: { type: 'string' },
@@ -99,6 +104,11 @@ function parse(args: readonly string[], output: Output): Settings | null {
   if (mode === 'server' && !/^wss?:\/\//i.test(url!)) throw new UsageError(`the URL must start with ws:// or wss:// (got "${url}")`, 'conformance');
   const parallel = values.parallel === undefined ? 1 : Number(values.parallel);
   if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new UsageError('--parallel must be a whole number from 1 to 64', 'conformance');
+  const timeScaleText = values['time-scale'];
+  const timeScale = timeScaleText === undefined ? 1 : Number(timeScaleText);
+  if (timeScaleText?.trim() === '' || !Number.isFinite(timeScale) || timeScale <= 0 || timeScale > 1000) {
+    throw new UsageError(`--time-scale must be a number above 0, at most 1000 (got "${timeScaleText}")`, 'conformance');
+  }
   return {
     mode,
     ...(url !== undefined && { url }),
@@ -106,6 +116,7 @@ function parse(args: readonly string[], output: Output): Settings | null {
     ...(values.exclude !== undefined && { exclude: values.exclude }),
     ...(values.report !== undefined && { report: values.report }),
     parallel,
+    timeScale,
     insecure: values.insecure === true,
     ...(values.ca !== undefined && { ca: values.ca }),
     port: values.port === undefined ? 9001 : parsePort(values.port, 'conformance'),
@@ -144,6 +155,7 @@ async function runServer(settings: Settings, cases: typeof ALL_CASES, output: Ou
     url: settings.url!,
     cases,
     parallel: settings.parallel,
+    timeScale: settings.timeScale,
     ...(ca !== undefined && { ca }),
     rejectUnauthorized: !settings.insecure,
     onResult: (result, done, total) => progress(done, total, result),
@@ -168,7 +180,7 @@ function finish(
 }
 
 async function runClient(settings: Settings, cases: typeof ALL_CASES, output: Output): Promise<ExitCode> {
-  const server = new ClientTestServer({ cases });
+  const server = new ClientTestServer({ cases, timeScale: settings.timeScale });
   const startedAt = new Date().toISOString();
   let port: number;
   try {

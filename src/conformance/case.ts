@@ -4,7 +4,7 @@
  * `onConnectionLost`). A run records what arrived, compares it with the expected outcomes, and scores
  * the behaviour and the close exactly as the Autobahn|Testsuite does.
  */
-import type { FuzzPeer, PeerExtension } from './fuzz-peer.js';
+import type { ExpiredWait, FuzzPeer, PeerExtension } from './fuzz-peer.js';
 import { Behavior, CloseBehavior, combineVerdict, type Verdict } from './verdict.js';
 import { preview, type WireEntry } from './wire-log.js';
 
@@ -39,7 +39,10 @@ export interface CaseDefinition {
   readonly description: string;
   readonly expectation: string;
   readonly extensions?: CaseExtensions;
-  /** Upper bound on the whole case, in seconds (default 60), beyond the case's own timers. */
+  /**
+   * Upper bound on the whole case, in seconds (default 60, multiplied by the run's time scale),
+   * beyond the case's own timers.
+   */
   readonly timeLimit?: number;
   onOpen(run: CaseRun): void;
   onMessage?(run: CaseRun, payload: Buffer, binary: boolean): void;
@@ -91,6 +94,12 @@ export interface CaseResult {
     readonly wasCloseHandshakeTimeout: boolean;
     readonly wasServerConnectionDropTimeout: boolean;
   };
+  /**
+   * Set when the case ran out of time and that decided a verdict other than OK: what we waited for
+   * and how long ("Timed out after 5 s waiting for the peer's close frame"). A slow peer or a loaded
+   * machine shows here, not as a wrong result; `result` / `resultClose` carry the same words.
+   */
+  readonly timedOut: string | null;
   readonly durationMs: number;
   readonly reportTime: boolean;
   readonly txFrames: Record<string, number>;
@@ -119,6 +128,10 @@ export class CaseRun {
   readonly data: Record<string, unknown> = {};
   handshakeRequest = '';
   handshakeResponse = '';
+  /** Waits of the framework itself that ran out (the case's time limit, the opening handshake). */
+  readonly expiredLimits: Array<{ readonly what: string; readonly seconds: number }> = [];
+  /** See `CaseResult.timedOut`. */
+  timedOut: string | null = null;
   private startedAt = 0;
   private endedAt = 0;
 
@@ -175,6 +188,14 @@ export class CaseRun {
     if (this.expectedClose?.closedByMe === true && !this.suppressClose) this.p.sendClose(this.expectedClose.closeCode[0]);
   }
 
+  /**
+   * The framework gave up waiting (the case's time limit, the opening handshake) and dropped the
+   * connection: `what` is what we waited for.
+   */
+  limitReached(what: string, seconds: number): void {
+    this.expiredLimits.push({ what, seconds });
+  }
+
   /** Score the run once the TCP connection is gone (Autobahn's `onConnectionLost`). */
   connectionLost(): void {
     this.endedAt = Date.now();
@@ -212,6 +233,62 @@ export class CaseRun {
       this.resultClose = 'The WebSocket opening handshake was never completed!';
     }
     this.definition.onConnectionLost?.(this);
+    this.explainTimeouts();
+  }
+
+  /**
+   * When a wait ran out and the verdict is not OK, say so in the reasons: "Timed out after N s
+   * waiting for ...". The verdict stays Autobahn's (a peer that never answers does fail), but a
+   * timeout reads as one, and is not mistaken for a wrong result. Received events that differ from
+   * every expected list (not merely fewer of them) remain a wrong result.
+   */
+  private explainTimeouts(): void {
+    const expired: ReadonlyArray<ExpiredWait> = (this.p as FuzzPeer | undefined)?.expired ?? [];
+    const caseDeadline = expired.find((e) => e.wait === 'close-after' || e.wait === 'kill-after');
+    const limit = this.expiredLimits[0];
+    const notes: string[] = [];
+    // Received events that differ from every expected list: a wrong result, whatever ran out after.
+    let wrongResult = false;
+    if (this.behavior === Behavior.FAILED) {
+      let note: string | null = null;
+      if (caseDeadline === undefined && limit !== undefined) {
+        note = `Timed out after ${limit.seconds} s waiting for ${limit.what}.`;
+      } else if (caseDeadline !== undefined) {
+        if (this.expected.size === 0) {
+          // The case scores itself (sections 9, 12, 13): its result says what had not arrived yet.
+          note = `Timed out after ${caseDeadline.seconds} s: ${this.result}`;
+        } else {
+          const incomplete = [...this.expected.values()].filter((events) => isPrefix(this.received, events));
+          if (incomplete.length > 0) {
+            const wanted = Math.min(...incomplete.map((events) => events.length));
+            note = `Timed out after ${caseDeadline.seconds} s waiting for the expected events (${this.received.length} of ${wanted} arrived).`;
+          }
+        }
+      }
+      if (note !== null) {
+        this.result = note;
+        notes.push(note);
+      } else {
+        wrongResult = true;
+      }
+    }
+    if (!wrongResult && this.behaviorClose !== CloseBehavior.OK && this.behaviorClose !== CloseBehavior.INFORMATIONAL && this.behaviorClose !== CloseBehavior.UNIMPLEMENTED) {
+      const waits: string[] = [];
+      if (limit !== undefined) waits.push(`Timed out after ${limit.seconds} s waiting for ${limit.what}`);
+      for (const e of expired) {
+        if (e.wait === 'kill-after') {
+          const what = this.expectedClose?.closedByMe === false ? 'the peer to close the connection' : 'the case to complete';
+          waits.push(`Timed out after ${e.seconds} s waiting for ${what} (so we failed the connection)`);
+        }
+        else if (e.wait === 'close-handshake') waits.push(`Timed out after ${e.seconds} s waiting for the peer's close frame (so we dropped TCP)`);
+        else if (e.wait === 'server-connection-drop') waits.push(`Timed out after ${e.seconds} s waiting for the server to close TCP (so we dropped it)`);
+      }
+      if (waits.length > 0) {
+        this.resultClose = `${[...new Set(waits)].join('; ')}: ${this.resultClose}`;
+        notes.push(waits[0]! + '.');
+      }
+    }
+    if (notes.length > 0 && combineVerdict(this.behavior, this.behaviorClose) !== 'OK') this.timedOut = notes[0]!;
   }
 
   /** Mark the case as not applicable (an extension the peer does not implement). */
@@ -239,6 +316,7 @@ export class CaseRun {
       behaviorClose: this.behaviorClose,
       result: this.result,
       resultClose: this.resultClose,
+      timedOut: this.timedOut,
       expected,
       received: this.received.map(summarize),
       expectedClose: this.expectedClose,
@@ -279,6 +357,11 @@ function sameEvents(a: readonly CaseEvent[], b: readonly CaseEvent[]): boolean {
     }
   }
   return true;
+}
+
+/** `a` is the start of `b`, and shorter: the rest of `b` had not arrived. */
+function isPrefix(a: readonly CaseEvent[], b: readonly CaseEvent[]): boolean {
+  return a.length < b.length && sameEvents(a, b.slice(0, a.length));
 }
 
 function summarize(event: CaseEvent): EventSummary {

@@ -69,6 +69,25 @@ export interface PeerTimeouts {
 
 export const DEFAULT_TIMEOUTS: PeerTimeouts = { closeHandshake: 1000, serverConnectionDrop: 1000 };
 
+/**
+ * A wait of ours that ran out and made us act: the case's deadline (`closeAfter`, `killAfter`), the
+ * closing handshake or the server's TCP close. A case that ends this way timed out, and its report
+ * says so (a slow peer or a loaded machine is not a wrong result).
+ */
+export interface ExpiredWait {
+  readonly wait: 'close-after' | 'kill-after' | 'close-handshake' | 'server-connection-drop';
+  /** How long we waited, in seconds (after the time scale). */
+  readonly seconds: number;
+}
+
+/** Check a time scale: a finite number above 0 (1 = Autobahn's timing). */
+export function checkTimeScale(scale: number): number {
+  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0) {
+    throw new RangeError(`The time scale must be a finite number above 0 (got ${String(scale)})`);
+  }
+  return scale;
+}
+
 type State = 'open' | 'closing' | 'closed';
 
 export class FuzzPeer implements FrameSink {
@@ -80,6 +99,13 @@ export class FuzzPeer implements FrameSink {
   private readonly masks = new MaskKeyPool();
   private readonly started = Date.now();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /**
+   * Multiplies every wait: the case's timers (`closeAfter`, `killAfter`, `continueLater`) and the
+   * two `PeerTimeouts`. 1 keeps Autobahn's timing; more gives a slow peer or a loaded machine time.
+   */
+  readonly timeScale: number;
+  /** The waits that ran out and made us act, in order. */
+  readonly expired: ExpiredWait[] = [];
   extension: PeerExtension | null = null;
 
   state: State = 'open';
@@ -124,11 +150,12 @@ export class FuzzPeer implements FrameSink {
   private streamMask: Buffer | null = null;
   private streamMaskOffset = 0;
 
-  constructor(socket: Duplex, role: PeerRole, events: PeerEvents, timeouts: PeerTimeouts = DEFAULT_TIMEOUTS) {
+  constructor(socket: Duplex, role: PeerRole, events: PeerEvents, timeouts: PeerTimeouts = DEFAULT_TIMEOUTS, timeScale = 1) {
     this.socket = socket;
     this.role = role;
     this.events = events;
     this.timeouts = timeouts;
+    this.timeScale = checkTimeScale(timeScale);
     // We parse what the other end sends: a server's frames when we are the client, and vice versa.
     this.parser = new FrameParser({ role: role === 'client' ? 'client' : 'server' }, this);
     (socket as Socket).setNoDelay?.(true);
@@ -334,6 +361,7 @@ export class FuzzPeer implements FrameSink {
     if (!this.closeReceived) {
       this.later(this.timeouts.closeHandshake, () => {
         if (this.state === 'closed' || this.closeReceived) return;
+        this.expire('close-handshake', this.timeouts.closeHandshake);
         this.wasCloseHandshakeTimeout = true;
         this.wasClean = false;
         this.note('no close frame from the peer in time: dropping TCP');
@@ -368,17 +396,27 @@ export class FuzzPeer implements FrameSink {
 
   // --- timers --------------------------------------------------------------------------------------
 
+  /** Run `fn` after `ms` times the time scale. */
   private later(ms: number, fn: () => void): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       fn();
-    }, ms);
+    }, ms * this.timeScale);
     this.timers.add(timer);
+  }
+
+  /** `seconds` after the time scale (what a timer really waits), for reports. */
+  scaled(seconds: number): number {
+    return Math.round(seconds * this.timeScale * 1000) / 1000;
+  }
+
+  private expire(wait: ExpiredWait['wait'], ms: number): void {
+    this.expired.push({ wait, seconds: this.scaled(ms / 1000) });
   }
 
   /** Run `fn` after `seconds` if the connection is still there. */
   continueLater(seconds: number, fn: () => void, tag?: string): void {
-    this.log({ at: this.elapsed, kind: 'timer', action: 'continue', delay: seconds, tag });
+    this.log({ at: this.elapsed, kind: 'timer', action: 'continue', delay: this.scaled(seconds), tag });
     this.later(seconds * 1000, () => {
       if (this.state === 'closed') return;
       this.log({ at: this.elapsed, kind: 'timer-fired', action: 'continue', tag });
@@ -388,20 +426,25 @@ export class FuzzPeer implements FrameSink {
 
   /** Fail the connection after `seconds` if it is still there. */
   killAfter(seconds: number): void {
-    this.log({ at: this.elapsed, kind: 'timer', action: 'kill', delay: seconds });
+    this.log({ at: this.elapsed, kind: 'timer', action: 'kill', delay: this.scaled(seconds) });
     this.later(seconds * 1000, () => {
       if (this.state === 'closed') return;
       this.log({ at: this.elapsed, kind: 'timer-fired', action: 'kill' });
+      // What we were still waiting for: the case (open), the peer's close frame, or (a client) the
+      // server's TCP close after the closing handshake.
+      if (this.state === 'open') this.expire('kill-after', seconds * 1000);
+      else if (!this.droppedByMe) this.expire(this.closeReceived ? 'server-connection-drop' : 'close-handshake', seconds * 1000);
       this.failConnection();
     });
   }
 
   /** Start the closing handshake after `seconds` if the connection is still open. */
   closeAfter(seconds: number): void {
-    this.log({ at: this.elapsed, kind: 'timer', action: 'close', delay: seconds });
+    this.log({ at: this.elapsed, kind: 'timer', action: 'close', delay: this.scaled(seconds) });
     this.later(seconds * 1000, () => {
       if (this.state === 'closed') return;
       this.log({ at: this.elapsed, kind: 'timer-fired', action: 'close' });
+      if (this.state === 'open') this.expire('close-after', seconds * 1000);
       this.sendClose(1000);
     });
   }
@@ -509,6 +552,7 @@ export class FuzzPeer implements FrameSink {
     } else {
       this.later(this.timeouts.serverConnectionDrop, () => {
         if (this.state === 'closed') return;
+        this.expire('server-connection-drop', this.timeouts.serverConnectionDrop);
         this.wasServerConnectionDropTimeout = true;
         this.wasClean = false;
         this.note('the server did not close TCP in time: dropping it');

@@ -20,18 +20,22 @@ export interface Summary {
   readonly counts: Record<Verdict, number>;
   readonly failed: string[];
   readonly nonStrict: string[];
+  /** Cases whose verdict came from a wait that ran out (see `CaseResult.timedOut`). */
+  readonly timedOut: string[];
 }
 
 export function summarize(results: readonly CaseResult[]): Summary {
   const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
   const failed: string[] = [];
   const nonStrict: string[] = [];
+  const timedOut: string[] = [];
   for (const result of results) {
     counts[result.verdict]++;
     if (result.verdict === 'FAILED') failed.push(result.id);
     if (result.verdict === 'NON-STRICT') nonStrict.push(result.id);
+    if (result.timedOut !== null) timedOut.push(result.id);
   }
-  return { total: results.length, counts, failed, nonStrict };
+  return { total: results.length, counts, failed, nonStrict, timedOut };
 }
 
 /** The summary as a small table: counts per section and verdict, then the failed cases. */
@@ -55,6 +59,10 @@ export function formatSummary(results: readonly CaseResult[]): string {
   out += line('total', VERDICTS.map((v) => summary.counts[v]));
   if (summary.failed.length > 0) out += `\nFAILED: ${summary.failed.join(', ')}\n`;
   if (summary.nonStrict.length > 0) out += `NON-STRICT: ${summary.nonStrict.join(', ')}\n`;
+  if (summary.timedOut.length > 0) {
+    out += `TIMED OUT (a slow peer or a loaded machine; a larger time scale gives more time): ${summary.timedOut.join(', ')}\n`;
+    for (const result of results) if (result.timedOut !== null) out += `  ${result.id}: ${result.timedOut}\n`;
+  }
   return out;
 }
 
@@ -120,7 +128,8 @@ function renderCase(result: CaseResult): string {
 <dt>Description</dt><dd class="text">${escape(plain(result.description))}</dd>
 <dt>Expectation</dt><dd class="text">${escape(plain(result.expectation))}</dd>
 <dt>Behaviour</dt><dd>${escape(result.behavior)}: ${escape(result.result)}</dd>
-<dt>Closing behaviour</dt><dd>${escape(result.behaviorClose)}: ${escape(result.resultClose)}</dd>
+<dt>Closing behaviour</dt><dd>${escape(result.behaviorClose)}: ${escape(result.resultClose)}</dd>${result.timedOut === null ? '' : `
+<dt>Timed out</dt><dd>${escape(result.timedOut)}</dd>`}
 <dt>Expected</dt><dd>${expected || '<i>nothing</i>'}</dd>
 <dt>Observed</dt><dd>${events(result.received)}</dd>
 <dt>Expected close</dt><dd>${escape(JSON.stringify(result.expectedClose))}</dd>

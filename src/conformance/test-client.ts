@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { CaseRun, type CaseDefinition, type CaseResult } from './case.js';
-import { FuzzPeer, DEFAULT_TIMEOUTS, type PeerTimeouts } from './fuzz-peer.js';
+import { FuzzPeer, DEFAULT_TIMEOUTS, checkTimeScale, type PeerTimeouts } from './fuzz-peer.js';
 import { validateRequest, acceptResponseLines, formatResponseLines } from '../protocol/handshake-server.js';
 import { formatRejection } from '../protocol/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
@@ -23,6 +23,12 @@ export interface ClientTestOptions {
   readonly port?: number;
   readonly host?: string;
   readonly timeouts?: PeerTimeouts;
+  /**
+   * Multiplies every wait (the cases' timers, the closing handshake, each case's time limit): 1 (the
+   * default) is Autobahn's timing; more gives a slow client or a loaded machine time. A case that
+   * still runs out of time is reported as timed out.
+   */
+  readonly timeScale?: number;
 }
 
 export interface ClientTestEvents {
@@ -38,6 +44,7 @@ export class ClientTestServer extends EventEmitter<ClientTestEvents> {
   readonly results = new Map<string, Map<string, CaseResult>>();
   private readonly server: Server;
   private readonly timeouts: PeerTimeouts;
+  private readonly timeScale: number;
   private readonly statusWaiters = new Map<string, Array<(result: CaseResult) => void>>();
   private readonly sockets = new Set<Duplex>();
 
@@ -45,6 +52,7 @@ export class ClientTestServer extends EventEmitter<ClientTestEvents> {
     super();
     this.cases = options.cases;
     this.timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+    this.timeScale = checkTimeScale(options.timeScale ?? 1);
     this.server = createServer((_request, response) => {
       response.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket' });
       response.end('This is the fullduplex conformance server: point a WebSocket client driver at it.\n');
@@ -114,7 +122,11 @@ export class ClientTestServer extends EventEmitter<ClientTestEvents> {
         const response = formatResponseLines(acceptResponseLines({ key, extensions: extensionHeader }));
         run.handshakeResponse = response.trimEnd();
         socket.write(response);
-        const limit = setTimeout(() => socket.destroy(), (definition.timeLimit ?? 60) * 1000);
+        const limitSeconds = (definition.timeLimit ?? 60) * this.timeScale;
+        const limit = setTimeout(() => {
+          run.limitReached('the case to finish (its time limit)', limitSeconds);
+          socket.destroy();
+        }, limitSeconds * 1000);
         const peer = new FuzzPeer(socket, 'server', {
           onOpen: () => run.open(peer),
           onMessage: (payload, binary) => run.onMessage(payload, binary),
@@ -128,7 +140,7 @@ export class ClientTestServer extends EventEmitter<ClientTestEvents> {
             }
             this.record(agent, run.toResult());
           },
-        }, this.timeouts);
+        }, this.timeouts, this.timeScale);
         if (definition.extensions?.respond !== undefined && negotiated === null) {
           peer.sendClose(1000);
           return;
@@ -171,7 +183,7 @@ export class ClientTestServer extends EventEmitter<ClientTestEvents> {
       onMessage: () => {},
       onPong: () => {},
       onConnectionLost: () => {},
-    }, this.timeouts);
+    }, this.timeouts, this.timeScale);
     peer.createWirelog = false;
     peer.start(head);
   }

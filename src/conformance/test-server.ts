@@ -6,7 +6,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { CaseRun, type CaseDefinition, type CaseResult } from './case.js';
-import { FuzzPeer, DEFAULT_TIMEOUTS, type PeerTimeouts } from './fuzz-peer.js';
+import { FuzzPeer, DEFAULT_TIMEOUTS, checkTimeScale, type PeerTimeouts } from './fuzz-peer.js';
 import { computeAcceptKey } from '../protocol/handshake.js';
 
 export interface ServerTestOptions {
@@ -16,6 +16,12 @@ export interface ServerTestOptions {
   /** Cases run at once (1 as in Autobahn; more is faster against servers that handle it). */
   readonly parallel?: number;
   readonly timeouts?: PeerTimeouts;
+  /**
+   * Multiplies every wait (the cases' timers, the closing handshake, the opening handshake, each
+   * case's time limit): 1 (the default) is Autobahn's timing; more gives a slow server, a slow link
+   * or a loaded machine time. A case that still runs out of time is reported as timed out.
+   */
+  readonly timeScale?: number;
   /** TLS: trust this CA, or do not verify (self-signed test servers). */
   readonly ca?: string | Buffer;
   readonly rejectUnauthorized?: boolean;
@@ -30,6 +36,7 @@ const MAX_RESPONSE_HEAD = 64 * 1024;
 export async function testServer(options: ServerTestOptions): Promise<CaseResult[]> {
   const url = new URL(options.url);
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new TypeError(`Not a ws:// or wss:// URL: ${options.url}`);
+  checkTimeScale(options.timeScale ?? 1);
   const results: CaseResult[] = new Array(options.cases.length);
   let next = 0;
   let done = 0;
@@ -55,6 +62,7 @@ function runCase(url: URL, definition: CaseDefinition, options: ServerTestOption
       if (finished) return;
       finished = true;
       clearTimeout(limit);
+      clearTimeout(handshakeTimer);
       if (unimplemented !== null) run.unimplemented(unimplemented);
       else run.connectionLost();
       resolve(run.toResult());
@@ -65,7 +73,12 @@ function runCase(url: URL, definition: CaseDefinition, options: ServerTestOption
     const socket: Socket = secure
       ? tlsConnect({ host, port, servername: host, ...(options.ca !== undefined && { ca: options.ca }), rejectUnauthorized: options.rejectUnauthorized ?? true })
       : netConnect({ host, port });
-    const limit = setTimeout(() => socket.destroy(), (definition.timeLimit ?? 60) * 1000);
+    const scale = options.timeScale ?? 1;
+    const limitSeconds = (definition.timeLimit ?? 60) * scale;
+    const limit = setTimeout(() => {
+      run.limitReached(`the case to finish (its time limit)`, limitSeconds);
+      socket.destroy();
+    }, limitSeconds * 1000);
     socket.on('error', () => {});
     socket.once('close', () => {
       if (!run.connectionWasOpen) finish();
@@ -86,7 +99,10 @@ function runCase(url: URL, definition: CaseDefinition, options: ServerTestOption
     socket.once(secure ? 'secureConnect' : 'connect', () => socket.write(request));
 
     let head = Buffer.alloc(0);
-    const handshakeTimer = setTimeout(() => socket.destroy(), OPEN_HANDSHAKE_TIMEOUT);
+    const handshakeTimer = setTimeout(() => {
+      run.limitReached('the opening handshake', (OPEN_HANDSHAKE_TIMEOUT * scale) / 1000);
+      socket.destroy();
+    }, OPEN_HANDSHAKE_TIMEOUT * scale);
     const onData = (chunk: Buffer): void => {
       head = Buffer.concat([head, chunk]);
       const end = head.indexOf('\r\n\r\n');
@@ -109,7 +125,7 @@ function runCase(url: URL, definition: CaseDefinition, options: ServerTestOption
         onMessage: (payload, binary) => run.onMessage(payload, binary),
         onPong: (payload) => run.onPong(payload),
         onConnectionLost: finish,
-      }, options.timeouts ?? DEFAULT_TIMEOUTS);
+      }, options.timeouts ?? DEFAULT_TIMEOUTS, scale);
       if (definition.extensions?.accept !== undefined) {
         const extension = definition.extensions.accept(headers.get('sec-websocket-extensions'), run);
         if (extension === null) {

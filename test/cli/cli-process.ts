@@ -7,11 +7,15 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { scaled } from '../helpers/time.js';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** How long to wait for output or an exit before failing with what the child printed (a hang guard, not a speed test). */
-const TIMEOUT = 15_000;
+/**
+ * How long to wait for output or an exit before failing with what the child printed (a hang guard,
+ * not a speed test): a child compiles the CLI through tsx first, which is slow on a loaded machine.
+ */
+const TIMEOUT = scaled(15_000);
 
 export interface Exit {
   code: number | null;

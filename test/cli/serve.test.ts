@@ -16,6 +16,7 @@ import { WebSocket as FullduplexWebSocket } from '../../src/node/websocket.js';
 import { killAll, startCli, startEchoServer, type CliProcess } from './cli-process.js';
 import { selfSignedCertificate } from '../helpers/tls.js';
 import { RedisServer, redisSkipReason } from '../helpers/redis.js';
+import { scaled } from '../helpers/time.js';
 
 after(killAll);
 
@@ -310,7 +311,7 @@ describe('fullduplex serve: modes', () => {
       // keep saying hello until Bob hears it (publishes before that are not delivered, by design).
       const text = 'hello from the other server, ünïcode 🦄';
       let heard: { from: string; text: string } | null = null;
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + scaled(10_000);
       while (heard === null && Date.now() < deadline) {
         ada.ws.send(text);
         const message = await Promise.race([bob.next(), new Promise<null>((resolve) => setTimeout(() => resolve(null), 200))]);

@@ -17,6 +17,14 @@ export interface Breakage {
   readonly skipUtf8?: boolean;
   /** Answer every close frame with this code instead of echoing the peer's. */
   readonly closeReplyCode?: number;
+  /** Never answer a close frame (and keep TCP open): the peer's closing handshake has to time out. */
+  readonly ignoreClose?: boolean;
+  /** Correct but slow: send every echo and pong this many ms late (a loaded machine, a slow link). */
+  readonly replyDelayMs?: number;
+  /** Echo every message with its last octet changed: a wrong result, not a slow one. */
+  readonly corruptEcho?: boolean;
+  /** Read everything and answer nothing, not even a close frame (a hung peer). */
+  readonly silent?: boolean;
 }
 
 function frame(opcode: number, payload: Buffer): Buffer {
@@ -40,17 +48,25 @@ function serve(socket: Duplex, head: Buffer, breakage: Breakage): void {
     done = true;
     socket.end(frame(8, Buffer.from([code >> 8, code & 0xff])));
   };
+  const reply = (data: Buffer): void => {
+    if (breakage.replyDelayMs === undefined) socket.write(data);
+    else setTimeout(() => socket.writable && socket.write(data), breakage.replyDelayMs).unref();
+  };
   const onFrame = (fin: boolean, opcode: number, payload: Buffer): void => {
-    if (opcode === 9) return void socket.write(frame(10, payload));
+    if (opcode === 9) return reply(frame(10, payload));
     if (opcode === 10) return;
+    if (opcode === 8 && breakage.ignoreClose === true) {
+      done = true;
+      return;
+    }
     if (opcode === 8) {
       if (payload.length === 1) return fail(1002);
       const code = payload.length >= 2 ? payload.readUInt16BE(0) : null;
       if (code !== null && !isValidCloseCode(code)) return fail(1002);
       if (!isValidUtf8(payload.subarray(2))) return fail(1007);
       done = true;
-      const reply = breakage.closeReplyCode ?? code;
-      socket.end(frame(8, reply === null ? Buffer.alloc(0) : Buffer.from([reply >> 8, reply & 0xff])));
+      const replyCode = breakage.closeReplyCode ?? code;
+      socket.end(frame(8, replyCode === null ? Buffer.alloc(0) : Buffer.from([replyCode >> 8, replyCode & 0xff])));
       return;
     }
     if (opcode === 0 ? messageOpcode === -1 : messageOpcode !== -1) return fail(1002);
@@ -62,7 +78,8 @@ function serve(socket: Duplex, head: Buffer, breakage: Breakage): void {
     pieces = [];
     messageOpcode = -1;
     if (kind === 1 && !breakage.skipUtf8 && !isValidUtf8(message)) return fail(1007);
-    socket.write(frame(kind, message));
+    if (breakage.corruptEcho === true && message.length > 0) message[message.length - 1] = message[message.length - 1]! ^ 0x01;
+    reply(frame(kind, message));
   };
   const parse = (): void => {
     while (!done && buffer.length >= 2) {
@@ -97,6 +114,7 @@ function serve(socket: Duplex, head: Buffer, breakage: Breakage): void {
     }
   };
   socket.on('data', (chunk: Buffer) => {
+    if (breakage.silent === true) return;
     buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
     parse();
   });

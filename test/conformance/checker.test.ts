@@ -14,6 +14,7 @@ import { formatSummary } from '../../src/conformance/report.js';
 import type { CaseResult } from '../../src/conformance/case.js';
 import { startBrokenServer, type Breakage } from './broken-server.js';
 import { driveClient, wsClient } from './drivers.js';
+import { TIME_SCALE, scaled } from '../helpers/time.js';
 
 function verdicts(results: readonly CaseResult[]): Map<string, string> {
   return new Map(results.map((r) => [r.id, r.verdict]));
@@ -38,7 +39,7 @@ function wsPublished(result: CaseResult): string {
 }
 
 describe('checking the checker against ws', () => {
-  it('ws server: its published results in sections 1–10', { timeout: 300_000 }, async () => {
+  it('ws server: its published results in sections 1–10', { timeout: scaled(300_000) }, async () => {
     const server = new WsServer({ port: 0, host: '127.0.0.1', maxPayload: 64 * 1024 * 1024, maxFragments: 0 } as ConstructorParameters<typeof WsServer>[0]);
     server.on('connection', (socket) => {
       socket.on('error', () => {}); // ws throws protocol errors at sockets without an error listener
@@ -47,14 +48,14 @@ describe('checking the checker against ws', () => {
     await new Promise<void>((resolve) => server.once('listening', () => resolve()));
     const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     const cases = selectCases(ALL_CASES, '1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*');
-    const results = await testServer({ url, cases, parallel: 4 });
+    const results = await testServer({ url, cases, parallel: 4, timeScale: TIME_SCALE });
     await new Promise((resolve) => server.close(resolve));
     assert.deepEqual(mismatches(results, wsPublished), [], formatSummary(results));
   });
 
-  it('ws client: the same in the client direction (sections 1–7, 10)', { timeout: 300_000 }, async () => {
+  it('ws client: the same in the client direction (sections 1–7, 10)', { timeout: scaled(300_000) }, async () => {
     const cases = selectCases(ALL_CASES, '1.*,2.*,3.*,4.*,5.*,6.*,7.*,10.*');
-    const server = new ClientTestServer({ cases });
+    const server = new ClientTestServer({ cases, timeScale: TIME_SCALE });
     const port = await server.listen(0);
     await driveClient(wsClient, `ws://127.0.0.1:${port}`, 'ws');
     const results = server.resultsFor('ws');
@@ -67,20 +68,20 @@ describe('checking the checker against ws', () => {
 async function runBroken(breakage: Breakage, include: string): Promise<Map<string, string>> {
   const broken = await startBrokenServer(breakage);
   try {
-    return verdicts(await testServer({ url: broken.url, cases: selectCases(ALL_CASES, include), parallel: 4 }));
+    return verdicts(await testServer({ url: broken.url, cases: selectCases(ALL_CASES, include), parallel: 4, timeScale: TIME_SCALE }));
   } finally {
     await broken.close();
   }
 }
 
 describe('checking the checker: broken servers are caught', () => {
-  it('the lenient test server itself passes what it is tested on', { timeout: 120_000 }, async () => {
+  it('the lenient test server itself passes what it is tested on', { timeout: scaled(120_000) }, async () => {
     const results = await runBroken({}, '6.*,7.7.*,7.9.*,8.*');
     const bad = [...results].filter(([id, verdict]) => verdict !== 'OK' && verdict !== (/^6\.4\./.test(id) ? 'NON-STRICT' : 'OK'));
     assert.deepEqual(bad, []);
   });
 
-  it('a server that forgets to validate UTF-8: every invalid-UTF-8 case in section 6 FAILED', { timeout: 120_000 }, async () => {
+  it('a server that forgets to validate UTF-8: every invalid-UTF-8 case in section 6 FAILED', { timeout: scaled(120_000) }, async () => {
     const reference = await runBroken({}, '6.*');
     const results = await runBroken({ skipUtf8: true }, '6.*');
     // Section 6 sends invalid UTF-8 in 75 of its 145 cases; every one of them must fail, and nothing
@@ -94,13 +95,13 @@ describe('checking the checker: broken servers are caught', () => {
     for (const id of ['6.3.1', '6.3.2', '6.4.1', '6.4.2', '6.4.3', '6.4.4']) assert.equal(results.get(id), 'FAILED', id);
   });
 
-  it('a server that accepts unmasked frames: the masking cases (8.x) FAILED', { timeout: 60_000 }, async () => {
+  it('a server that accepts unmasked frames: the masking cases (8.x) FAILED', { timeout: scaled(60_000) }, async () => {
     const results = await runBroken({ acceptUnmasked: true }, '8.*,1.*');
     for (const id of ['8.1.1', '8.1.2', '8.1.3', '8.1.4', '8.1.5']) assert.equal(results.get(id), 'FAILED', id);
     for (const [id, verdict] of results) if (id.startsWith('1.')) assert.equal(verdict, 'OK', id);
   });
 
-  it('a server that answers a close with the wrong code: the close-code cases FAILED', { timeout: 60_000 }, async () => {
+  it('a server that answers a close with the wrong code: the close-code cases FAILED', { timeout: scaled(60_000) }, async () => {
     const results = await runBroken({ closeReplyCode: 1011 }, '7.7.*,1.1.1');
     for (const [id, verdict] of results) {
       // 7.7.x expect the echoed code or 1000; 1011 is wrong for all but the case that sends 1011.

@@ -78,6 +78,7 @@ describe('conformance: reports', () => {
     behaviorClose: 'OK',
     result: 'r',
     resultClose: 'rc',
+    timedOut: null,
     expected: { OK: [{ type: 'message', length: 1, preview: '"x"', binary: false }] },
     received: [],
     expectedClose: { closedByMe: true, closeCode: [1000], requireClean: true },

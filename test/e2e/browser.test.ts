@@ -15,9 +15,10 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { WebSocketServer, type WebSocket } from '../../src/node/index.js';
 import { chromiumSkipReason, launchChromium } from '../helpers/browser.js';
+import { scaled } from '../helpers/time.js';
 
 const skip = chromiumSkipReason();
-const TIMEOUT = 120_000;
+const TIMEOUT = scaled(120_000);
 
 /** The page's script: plain JavaScript run by the browser, driven through `page.evaluate`. */
 const PAGE_SCRIPT = String.raw`

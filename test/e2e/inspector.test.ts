@@ -16,9 +16,10 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumSkipReason, launchChromium } from '../helpers/browser.js';
 import { killAll, root, startCli, type CliProcess } from '../cli/cli-process.js';
+import { scaled } from '../helpers/time.js';
 
 const skip = chromiumSkipReason();
-const TIMEOUT = 120_000;
+const TIMEOUT = scaled(120_000);
 const OUTPUT = join(root, 'test-results', 'inspector');
 
 interface Row {
@@ -54,7 +55,7 @@ function texts(page: Page, selector: string): Promise<string[]> {
 
 /** Wait until a row matching `match` is there, and return it. */
 async function waitForRow(page: Page, match: (row: Row) => boolean, what: string): Promise<Row> {
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + scaled(15_000);
   for (;;) {
     const found = (await rows(page)).find(match);
     if (found !== undefined) return found;

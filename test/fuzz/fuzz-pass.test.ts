@@ -15,15 +15,20 @@ import { runServerCampaign } from './lib/server-campaign.js';
 import { saveFailure } from './lib/corpus.js';
 import { describeFailure, type FailureRecord } from './lib/findings.js';
 import type { CampaignResult } from './lib/campaign.js';
+import { DEFAULT_TIME_SCALE, TIME_SCALE, scaled } from '../helpers/time.js';
 
 const DURATION_MS = 20_000;
-/** Far below what a loaded 2-core machine does (parser: ~300–1,500/s; server: ~100–600 connections/s). */
-const MIN_PARSER_EXECUTIONS = 1000;
-const MIN_SERVER_EXECUTIONS = 300;
+/**
+ * Far below what a loaded 2-core machine does (parser: ~300–1,500/s; server: ~100–600 connections/s),
+ * and lower still on a slower or busier one (divided by the tests' time scale beyond its default).
+ */
+const SLOWER = TIME_SCALE / DEFAULT_TIME_SCALE;
+const MIN_PARSER_EXECUTIONS = Math.ceil(1000 / Math.max(1, SLOWER));
+const MIN_SERVER_EXECUTIONS = Math.ceil(300 / Math.max(1, SLOWER));
 const FINDINGS_DIR = fileURLToPath(new URL('../../test-output/fuzz-findings/', import.meta.url));
 const SAVED_PER_TARGET = 5;
 
-describe('fuzz pass', { timeout: DURATION_MS + 60_000 }, () => {
+describe('fuzz pass', { timeout: DURATION_MS + scaled(60_000) }, () => {
   const seed = process.env.FUZZ_SEED === undefined ? freshSeed() : Number(process.env.FUZZ_SEED);
   let parser: CampaignResult;
   let server: CampaignResult;

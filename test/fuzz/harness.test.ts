@@ -17,6 +17,7 @@ import { runParserCampaign } from './lib/parser-campaign.js';
 import { ServerProcess } from './lib/server-process.js';
 import { runServerCase } from './lib/server-target.js';
 import { splitBySizes } from './lib/chunking.js';
+import { scaled } from '../helpers/time.js';
 
 describe('fuzz harness', () => {
   it('rebuilds the same input from the same seed and index', () => {
@@ -96,7 +97,7 @@ describe('fuzz harness', () => {
         if (!closes || !events.some((e) => e.type === 'message' && e.data.length > 0)) continue;
         checked++;
         // Told the server's limit is 0, the checks expect a 1009 that the server rightly does not send.
-        const findings = await runServerCase(server, { ...fuzzCase, maxPayload: 0 }, 5000);
+        const findings = await runServerCase(server, { ...fuzzCase, maxPayload: 0 }, scaled(5000));
         assert.ok(findings.some((finding) => finding.kind === 'model-mismatch'), JSON.stringify(findings));
       }
     } finally {
@@ -108,7 +109,7 @@ describe('fuzz harness', () => {
     const server = await ServerProcess.start();
     try {
       server.selfTestCrash();
-      const deadline = Date.now() + 5000;
+      const deadline = Date.now() + scaled(5000);
       while (server.crashes.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
       assert.equal(server.crashes[0]?.kind, 'uncaughtException');
       assert.match(server.crashes[0]!.message, /fuzz harness self-test/);

@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { scaled } from './time.js';
 
 /** The Debian package that provides the browser (`apt-get install -y chromium`). */
 export const CHROMIUM_PACKAGE = 'chromium';
@@ -54,6 +55,6 @@ export async function launchChromium(options: { timeout?: number } = {}): Promis
   return chromium.launch({
     executablePath,
     args: [...CHROMIUM_ARGS],
-    timeout: options.timeout ?? 60_000,
+    timeout: options.timeout ?? scaled(60_000),
   });
 }

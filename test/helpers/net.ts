@@ -3,6 +3,10 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { once } from 'node:events';
 import type { WebSocketServer, ServerOptions } from '../../src/node/index.js';
 import { startServer as startNodeServer } from './node.js';
+import { scaled } from './time.js';
+
+/** How long the raw peer waits for data, a close or a response before failing (a hang guard). */
+const WAIT = scaled(5000);
 
 /** A standalone WebSocketServer on 127.0.0.1 and a free port (as `wss`). */
 export async function startServer(options: Omit<ServerOptions, 'port' | 'server' | 'noServer' | 'host'> = {}): Promise<{ wss: WebSocketServer; port: number; url: string }> {
@@ -40,7 +44,7 @@ export class RawPeer {
   }
 
   /** Wait until the received bytes satisfy `test`. */
-  async waitFor(test: (received: Buffer) => boolean, ms = 5000, what = 'data'): Promise<void> {
+  async waitFor(test: (received: Buffer) => boolean, ms = WAIT, what = 'data'): Promise<void> {
     const deadline = Date.now() + ms;
     while (!test(this.received)) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.received.toString('latin1').slice(0, 300))}`);
@@ -49,7 +53,7 @@ export class RawPeer {
     }
   }
 
-  async waitClosed(ms = 5000): Promise<void> {
+  async waitClosed(ms = WAIT): Promise<void> {
     const deadline = Date.now() + ms;
     while (!this.closed) {
       if (Date.now() > deadline) throw new Error('timed out waiting for the connection to close');
@@ -58,7 +62,7 @@ export class RawPeer {
   }
 
   /** The HTTP response head (status line and headers) once complete. */
-  async response(ms = 5000): Promise<{ status: number; headers: Map<string, string>; body: Buffer }> {
+  async response(ms = WAIT): Promise<{ status: number; headers: Map<string, string>; body: Buffer }> {
     await this.waitFor((r) => r.includes('\r\n\r\n'), ms, 'an HTTP response');
     const end = this.received.indexOf('\r\n\r\n');
     const lines = this.received.subarray(0, end).toString('latin1').split('\r\n');

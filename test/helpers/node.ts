@@ -6,9 +6,13 @@
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { WebSocket, type ClientOptions } from '../../src/node/websocket.js';
 import { WebSocketServer, type ServerOptions } from '../../src/node/server.js';
+import { scaled } from './time.js';
 
-/** Long enough for a loaded 2-core machine, short enough that a hung test fails with a clear message. */
-export const DEFAULT_TIMEOUT = 10_000;
+/**
+ * Long enough for a loaded machine (10 s times the time scale, see time.ts), short enough that a hung
+ * test fails with a clear message.
+ */
+export const DEFAULT_TIMEOUT = scaled(10_000);
 
 /** Anything with `once`/`off` (Node emitters, ours and `ws`'s, whatever their event typing). */
 export interface Emitter {

@@ -3,6 +3,7 @@ import { ProtocolError } from '../../src/protocol/errors.js';
 import { Receiver, type ReceiverOptions } from '../../src/protocol/receiver.js';
 import { writeFrameHeader, frameHeaderSize } from '../../src/protocol/frame-serializer.js';
 import { xorMask } from '../../src/protocol/mask.js';
+import { scaled } from './time.js';
 
 export function hex(text: string): Buffer {
   return Buffer.from(text.replace(/\s+/g, ''), 'hex');
@@ -72,7 +73,7 @@ export function errorOf(events: ReceivedEvent[]): ProtocolError | undefined {
 }
 
 /** Wait until `condition()` holds, checking after each turn of the event loop; fail after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export async function waitFor(condition: () => boolean, timeoutMs = scaled(5000), what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -11,6 +11,7 @@ import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { scaled } from './time.js';
 
 /** The Debian package that provides the server (`apt-get install -y redis-server`). */
 export const REDIS_PACKAGE = 'redis-server';
@@ -130,7 +131,7 @@ export class RedisServer {
     });
     this.#child = child;
     running.add(child);
-    const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+    const deadline = Date.now() + (options.timeoutMs ?? scaled(10_000));
     for (;;) {
       if (exited) throw new Error(`redis-server exited at start-up: ${this.#output.trim()}`);
       if (await pings(this.port)) return;
@@ -149,7 +150,7 @@ export class RedisServer {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), scaled(5000));
       await exited;
       clearTimeout(timer);
     }

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { scaled } from './time.js';
 
 export interface Certificate {
   key: Buffer;
@@ -29,7 +30,7 @@ export function selfSignedCertificate(): Certificate {
         '-keyout', keyPath, '-out', certPath, '-days', '1', '-subj', '/CN=localhost',
         '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 },
+      { stdio: ['ignore', 'ignore', 'pipe'], timeout: scaled(30_000) },
     );
     return {
       key: readFileSync(keyPath),

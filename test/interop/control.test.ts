@@ -9,8 +9,9 @@ import type { Socket } from 'node:net';
 import type { CloseEvent } from 'ws';
 import { messages, once } from '../helpers/node.js';
 import { DIRECTIONS, withPair, type InteropPair } from './peers.js';
+import { scaled } from '../helpers/time.js';
 
-const TIMEOUT = { timeout: 30_000 };
+const TIMEOUT = { timeout: scaled(30_000) };
 
 type Side = 'ours' | 'theirs';
 

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import type { ProtocolError } from '../../src/protocol/errors.js';
 import { delay, messages, once, onceWithin } from '../helpers/node.js';
 import { DIRECTIONS, pattern, withPair, type InteropPair } from './peers.js';
+import { scaled } from '../helpers/time.js';
 
-const TIMEOUT = { timeout: 60_000 };
+const TIMEOUT = { timeout: scaled(60_000) };
 
 /** Send `chunk` until `send` returns false, one send per turn of the event loop (so the socket writes). */
 async function fillUntilBackpressure(pair: InteropPair, chunk: Buffer, limit = 100_000): Promise<number> {

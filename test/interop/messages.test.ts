@@ -9,8 +9,9 @@ import type { WebSocket as WsWebSocket } from 'ws';
 import type { WebSocket } from '../../src/node/websocket.js';
 import { messages, once, type Received } from '../helpers/node.js';
 import { DIRECTIONS, SIZES, pattern, utf8Text, withPair, type InteropPair } from './peers.js';
+import { scaled } from '../helpers/time.js';
 
-const TIMEOUT = { timeout: 60_000 };
+const TIMEOUT = { timeout: scaled(60_000) };
 
 type Side = 'ours' | 'theirs';
 const other = (side: Side): Side => (side === 'ours' ? 'theirs' : 'ours');

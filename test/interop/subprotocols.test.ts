@@ -11,8 +11,9 @@ import { WebSocket } from '../../src/node/websocket.js';
 import { WebSocketServer } from '../../src/node/server.js';
 import { once, portOf, terminate } from '../helpers/node.js';
 import { DIRECTIONS, listenFor, withPair } from './peers.js';
+import { scaled } from '../helpers/time.js';
 
-const TIMEOUT = { timeout: 30_000 };
+const TIMEOUT = { timeout: scaled(30_000) };
 
 for (const direction of DIRECTIONS) {
   describe(`interop subprotocols: ${direction}`, () => {

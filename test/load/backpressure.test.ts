@@ -12,9 +12,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runBackpressure } from './lib/scenarios/backpressure.js';
+import { scaled } from '../helpers/time.js';
 
-test("streaming 4 MiB past highWaterMark, waiting for 'drain': everything arrives", { timeout: 60_000 }, async (t) => {
-  const report = await runBackpressure({ messages: 64, waitForDrain: true, deflate: false, timeoutMs: 10_000 });
+test("streaming 4 MiB past highWaterMark, waiting for 'drain': everything arrives", { timeout: scaled(60_000) }, async (t) => {
+  const report = await runBackpressure({ messages: 64, waitForDrain: true, deflate: false, timeoutMs: scaled(10_000) });
   for (const line of report.lines()) t.diagnostic(line);
   assert.deepEqual(report.failures, []);
 });
@@ -22,8 +23,8 @@ test("streaming 4 MiB past highWaterMark, waiting for 'drain': everything arrive
 // Fails: the server process stops answering (100% CPU in process.nextTick: Transport.onDrainProbe ->
 // checkDrain -> socket.write(EMPTY, onDrainProbe) -> ...) as soon as `send` has returned false while
 // the compression queue holds more than highWaterMark / 2. Every connection of that process hangs.
-test("with permessage-deflate: streaming past highWaterMark, waiting for 'drain', does not hang the server", { timeout: 60_000 }, async (t) => {
-  const report = await runBackpressure({ messages: 64, waitForDrain: true, deflate: true, timeoutMs: 10_000 });
+test("with permessage-deflate: streaming past highWaterMark, waiting for 'drain', does not hang the server", { timeout: scaled(60_000) }, async (t) => {
+  const report = await runBackpressure({ messages: 64, waitForDrain: true, deflate: true, timeoutMs: scaled(10_000) });
   for (const line of report.lines()) t.diagnostic(line);
   assert.deepEqual(report.failures, []);
 });
@@ -32,14 +33,14 @@ test("with permessage-deflate: streaming past highWaterMark, waiting for 'drain'
 // (WebSocket.#sendNow -> Transport.addCallback) while the message still waits in the compression
 // queue, so it reports "written" before the message is even compressed. 8 x 64 KiB stays under
 // highWaterMark (the hang above does not interfere).
-test('with permessage-deflate: send callbacks run only once their message is written', { timeout: 60_000 }, async (t) => {
-  const report = await runBackpressure({ messages: 8, waitForDrain: false, deflate: true, timeoutMs: 10_000 });
+test('with permessage-deflate: send callbacks run only once their message is written', { timeout: scaled(60_000) }, async (t) => {
+  const report = await runBackpressure({ messages: 8, waitForDrain: false, deflate: true, timeoutMs: scaled(10_000) });
   for (const line of report.lines()) t.diagnostic(line);
   assert.deepEqual(report.failures, []);
 });
 
-test('without compression: send callbacks run only once their message is written', { timeout: 60_000 }, async (t) => {
-  const report = await runBackpressure({ messages: 8, waitForDrain: false, deflate: false, timeoutMs: 10_000 });
+test('without compression: send callbacks run only once their message is written', { timeout: scaled(60_000) }, async (t) => {
+  const report = await runBackpressure({ messages: 8, waitForDrain: false, deflate: false, timeoutMs: scaled(10_000) });
   for (const line of report.lines()) t.diagnostic(line);
   assert.deepEqual(report.failures, []);
 });

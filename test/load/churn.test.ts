@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runChurn, type ChurnOptions } from './lib/scenarios/churn.js';
+import { scaled } from '../helpers/time.js';
 
 const CI: ChurnOptions = {
   cycles: 4000,
@@ -17,16 +18,16 @@ const CI: ChurnOptions = {
   // after (100,000 cycles in the soak: +67 KiB); a leak of 1 KiB per connection makes it +4.5 MiB (the
   // second test checks that).
   heapBound: 1024 * 1024,
-  timeoutMs: 10_000,
+  timeoutMs: scaled(10_000),
 };
 
-test('4,000 connect/echo/close cycles: all clean, server heap stable', { timeout: 60_000 }, async (t) => {
+test('4,000 connect/echo/close cycles: all clean, server heap stable', { timeout: scaled(60_000) }, async (t) => {
   const report = await runChurn(CI);
   for (const line of report.lines()) t.diagnostic(line);
   assert.deepEqual(report.failures, []);
 });
 
-test('the heap check catches a leak of 1 KiB per connection', { timeout: 60_000 }, async (t) => {
+test('the heap check catches a leak of 1 KiB per connection', { timeout: scaled(60_000) }, async (t) => {
   const report = await runChurn({ ...CI, leak: 1024 });
   for (const line of report.lines()) t.diagnostic(line);
   assert.deepEqual(

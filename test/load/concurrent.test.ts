@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runConcurrent, type ConcurrentOptions } from './lib/scenarios/concurrent.js';
+import { scaled } from '../helpers/time.js';
 
 const CI: ConcurrentOptions = {
   connections: 1000,
@@ -20,16 +21,16 @@ const CI: ConcurrentOptions = {
   // rounds); a leak of 1 KiB per connection makes it +1.3 MiB (the second test checks that).
   heapBound: 512 * 1024,
   arrayBuffersBound: 256 * 1024,
-  timeoutMs: 30_000,
+  timeoutMs: scaled(30_000),
 };
 
-test('1,000 concurrent connections: every message exactly once and in order, clean closes, server memory back to baseline', { timeout: 60_000 }, async (t) => {
+test('1,000 concurrent connections: every message exactly once and in order, clean closes, server memory back to baseline', { timeout: scaled(60_000) }, async (t) => {
   const report = await runConcurrent(CI);
   for (const line of report.lines()) t.diagnostic(line);
   assert.deepEqual(report.failures, []);
 });
 
-test('the heap check catches a leak of 1 KiB per connection', { timeout: 60_000 }, async (t) => {
+test('the heap check catches a leak of 1 KiB per connection', { timeout: scaled(60_000) }, async (t) => {
   const report = await runConcurrent({ ...CI, leak: 1024 });
   for (const line of report.lines()) t.diagnostic(line);
   assert.deepEqual(
@@ -38,7 +39,7 @@ test('the heap check catches a leak of 1 KiB per connection', { timeout: 60_000 
   );
 });
 
-test('1,000 concurrent connections with permessage-deflate: compressed and plain messages exactly once and in order', { timeout: 60_000 }, async (t) => {
+test('1,000 concurrent connections with permessage-deflate: compressed and plain messages exactly once and in order', { timeout: scaled(60_000) }, async (t) => {
   // The server compresses messages from 64 bytes (most of them; the rest go out plain, behind the
   // compressed ones in the same queue), each connection on the shared pool of zlib streams.
   const report = await runConcurrent({ ...CI, deflate: { threshold: 64 } });

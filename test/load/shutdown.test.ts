@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runShutdown, type ShutdownOptions } from './lib/scenarios/shutdown.js';
 import { runShutdownTimeout } from './lib/scenarios/shutdown-timeout.js';
+import { scaled } from '../helpers/time.js';
 
 const CI: ShutdownOptions = {
   connections: 1000,
@@ -15,18 +16,18 @@ const CI: ShutdownOptions = {
   closeBurst: 8,
   // Generous for a loaded CI machine: clients that have not answered by then would be dropped (and
   // what was still queued for them lost), which this test would report.
-  shutdownTimeout: 20_000,
+  shutdownTimeout: scaled(20_000), // long enough for every client to finish: the success path
   concurrency: 100,
-  timeoutMs: 30_000,
+  timeoutMs: scaled(30_000),
 };
 
-test('server.close() with 1,000 clients mid-stream: everything accepted is delivered, then 1001', { timeout: 60_000 }, async (t) => {
+test('server.close() with 1,000 clients mid-stream: everything accepted is delivered, then 1001', { timeout: scaled(60_000) }, async (t) => {
   const report = await runShutdown(CI);
   for (const line of report.lines()) t.diagnostic(line);
   assert.deepEqual(report.failures, []);
 });
 
-test('the same with permessage-deflate: messages still in the compression queue at close() are delivered before 1001', { timeout: 60_000 }, async (t) => {
+test('the same with permessage-deflate: messages still in the compression queue at close() are delivered before 1001', { timeout: scaled(60_000) }, async (t) => {
   const report = await runShutdown({ ...CI, intervalMs: 50, minReceived: 10, deflate: { threshold: 64 } });
   for (const line of report.lines()) t.diagnostic(line);
   assert.deepEqual(report.failures, []);
@@ -38,8 +39,8 @@ test('the same with permessage-deflate: messages still in the compression queue 
 // calls `done()` synchronously, and Limiter's `done` calls `next()`, which starts the next (also
 // closed) job, and so on: one level of recursion per queued job (src/node/limiter.ts next/done,
 // src/node/permessage-deflate.ts runEncode/runDecode). About 3,000 are enough here.
-test('server.close() whose shutdownTimeout expires while 5,000 connections wait for the compressor: the server survives', { timeout: 60_000 }, async (t) => {
-  const report = await runShutdownTimeout({ connections: 5000, closeBurst: 4, shutdownTimeout: 50, threshold: 64, timeoutMs: 30_000 });
+test('server.close() whose shutdownTimeout expires while 5,000 connections wait for the compressor: the server survives', { timeout: scaled(60_000) }, async (t) => {
+  const report = await runShutdownTimeout({ connections: 5000, closeBurst: 4, shutdownTimeout: 50, threshold: 64, timeoutMs: scaled(30_000) });
   for (const line of report.lines()) t.diagnostic(line);
   assert.deepEqual(report.failures, []);
 });

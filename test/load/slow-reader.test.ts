@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSlowReader, type SlowReaderOptions } from './lib/scenarios/slow-reader.js';
+import { scaled } from '../helpers/time.js';
 
 const OPTIONS: SlowReaderOptions = {
   maxBufferedAmount: 4 * 1024 * 1024,
@@ -17,13 +18,13 @@ const OPTIONS: SlowReaderOptions = {
   perTick: 4,
 };
 
-test('slow reader: server memory stays under maxBufferedAmount + a constant, then 1008', { timeout: 60_000 }, async (t) => {
+test('slow reader: server memory stays under maxBufferedAmount + a constant, then 1008', { timeout: scaled(60_000) }, async (t) => {
   const report = await runSlowReader(OPTIONS);
   for (const line of report.lines()) t.diagnostic(line);
   assert.deepEqual(report.failures, []);
 });
 
-test("with slowConsumer 'ignore' the same measurement sees the backlog grow past the limit", { timeout: 60_000 }, async (t) => {
+test("with slowConsumer 'ignore' the same measurement sees the backlog grow past the limit", { timeout: scaled(60_000) }, async (t) => {
   const report = await runSlowReader({ ...OPTIONS, policy: 'ignore' });
   for (const line of report.lines()) t.diagnostic(line);
   assert.deepEqual(report.failures, []);

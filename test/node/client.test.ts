@@ -8,12 +8,13 @@ import { HandshakeError } from '../../src/protocol/errors.js';
 import { computeAcceptKey } from '../../src/protocol/handshake.js';
 import { frame } from '../helpers/protocol.js';
 import { nextEvent, scriptedServer, startServer, stopServer } from '../helpers/net.js';
+import { scaled } from '../helpers/time.js';
 
 /** Connect and collect the error and close events of a failing client. */
 async function failure(url: string, options = {}, protocols: string[] = []): Promise<{ error: Error; code: number; ws: WebSocket }> {
   const ws = new WebSocket(url, protocols, options);
-  const errored = nextEvent<[Error]>(ws, 'error', 10_000);
-  const closed = nextEvent<[number]>(ws, 'close', 10_000);
+  const errored = nextEvent<[Error]>(ws, 'error', scaled(10_000));
+  const closed = nextEvent<[number]>(ws, 'close', scaled(10_000));
   const [error] = await errored;
   const [code] = await closed;
   assert.equal(ws.readyState, WebSocket.CLOSED);
@@ -95,7 +96,7 @@ describe('client: every handshake failure is an error, then close 1006', () => {
 
   it("'unexpected-response' listeners get the response instead", async () => {
     const { server, port } = await fakeServer((_key, socket) => socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 4\r\n\r\nnope'));
-    const ws = new WebSocket(`ws://127.0.0.1:${port}`, { handshakeTimeout: 2000 });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`, { handshakeTimeout: scaled(2000) });
     const [request, response] = await nextEvent<[ClientRequest, IncomingMessage]>(ws, 'unexpected-response');
     assert.equal(response.statusCode, 401);
     let body = '';

@@ -9,6 +9,7 @@ import type { WebSocket } from '../../src/node/index.js';
 import { frame } from '../helpers/protocol.js';
 import { handshakenPeer, nextEvent, parseServerFrames, startServer, stopServer } from '../helpers/net.js';
 import { connectedPair, delay, messages } from '../helpers/node.js';
+import { scaled } from '../helpers/time.js';
 
 async function serverWithConnection(options = {}) {
   const started = await startServer(options);
@@ -33,7 +34,7 @@ describe('ping floods: every ping answered while the peer reads, only the latest
       peer.write(Buffer.concat(Array.from({ length: 1000 }, (_, i) => frame(Opcode.Ping, `${batch * 1000 + i}`))));
       await delay(100);
     }
-    await peer.waitFor((r) => pongs(r).length === 10_000, 10_000, '10,000 pongs');
+    await peer.waitFor((r) => pongs(r).length === 10_000, scaled(10_000), '10,000 pongs');
     assert.deepEqual(
       pongs(peer.received).map((p) => Number(p.toString())),
       Array.from({ length: 10_000 }, (_, i) => i),
@@ -61,7 +62,7 @@ describe('ping floods: every ping answered while the peer reads, only the latest
     // 10,000 pongs would be 60,000+ bytes more; at most one is held.
     assert.ok(ws.bufferedAmount <= before, `buffered ${before} -> ${ws.bufferedAmount}`);
     peer.socket.resume();
-    await peer.waitFor((r) => pongs(r).some((p) => p.toString() === '9999'), 10_000, 'the pong for the last ping');
+    await peer.waitFor((r) => pongs(r).some((p) => p.toString() === '9999'), scaled(10_000), 'the pong for the last ping');
     const answered = pongs(peer.received);
     assert.ok(answered.length < 100, `${answered.length} pongs`);
     assert.equal(answered.at(-1)!.toString(), '9999');
@@ -161,7 +162,7 @@ describe('no uninitialised memory reaches the wire', () => {
       ws.pong(new Uint16Array([0x0102, 0x0304]));
       ws.send(new Float64Array([1.5]));
       ws.close(4000, new Uint8Array([0x6f, 0x6b]) as Buffer);
-      await peer.waitFor((r) => parseServerFrames(r).some((f) => f.opcode === Opcode.Close), 5000, 'a close frame');
+      await peer.waitFor((r) => parseServerFrames(r).some((f) => f.opcode === Opcode.Close), scaled(5000), 'a close frame');
       const frames = parseServerFrames(peer.received);
       assert.deepEqual(
         frames.map((f) => [f.opcode, f.payload.toString('hex')]),

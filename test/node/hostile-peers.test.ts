@@ -8,6 +8,7 @@ import { Opcode } from '../../src/protocol/constants.js';
 import type { WebSocket } from '../../src/node/index.js';
 import { frame } from '../helpers/protocol.js';
 import { handshakenPeer, nextEvent, parseServerFrames, startServer, stopServer, RawPeer, upgradeRequest } from '../helpers/net.js';
+import { scaled } from '../helpers/time.js';
 
 async function serverWithConnection(options = {}) {
   const started = await startServer(options);
@@ -29,7 +30,7 @@ async function expectFailure(bytes: Buffer, code: number, options = {}): Promise
   const ws = connections[0]!;
   const closed = nextEvent<[number, Buffer]>(ws, 'close');
   peer.write(bytes);
-  await peer.waitFor((r) => closeFrameCode(r) !== null, 5000, 'a close frame');
+  await peer.waitFor((r) => closeFrameCode(r) !== null, scaled(5000), 'a close frame');
   assert.equal(closeFrameCode(peer.received), code);
   await peer.waitClosed(); // the server closes TCP without waiting for our answer
   const [closeCode] = await closed;
@@ -64,7 +65,7 @@ describe('hostile peers: protocol violations fail the connection with the right 
     await new Promise((resolve) => setImmediate(resolve));
     // Declares 16 MiB, sends 10 bytes, then nothing (and never answers pings).
     peer.write(frame(Opcode.Binary, Buffer.alloc(16 * 1024 * 1024)).subarray(0, 24));
-    const [code] = await nextEvent<[number]>(connections[0]!, 'close', 3000);
+    const [code] = await nextEvent<[number]>(connections[0]!, 'close', scaled(3000));
     assert.equal(code, 1006);
     await peer.waitClosed();
     await stopServer(wss);

@@ -13,6 +13,7 @@ import type { DeflateParams } from '../../src/protocol/permessage-deflate.js';
 import { Opcode, RSV1 } from '../../src/protocol/constants.js';
 import { frame } from '../helpers/protocol.js';
 import { handshakenPeer, nextEvent, parseServerFrames, startServer, stopServer } from '../helpers/net.js';
+import { scaled } from '../helpers/time.js';
 
 const TAKEOVER: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
 const NO_TAKEOVER: DeflateParams = { ...TAKEOVER, serverNoContextTakeover: true, clientNoContextTakeover: true };
@@ -296,7 +297,7 @@ describe('permessage-deflate with real peers', () => {
     await stopServer(wss);
   });
 
-  it('a 1 MiB frame that inflates to 1 GiB costs about maxPayload of memory, then 1009', { timeout: 120_000 }, async (t) => {
+  it('a 1 MiB frame that inflates to 1 GiB costs about maxPayload of memory, then 1009', { timeout: scaled(120_000) }, async (t) => {
     // The bomb: 1 GiB of zeros, deflated as a stream (never held in memory here).
     const deflater = createDeflateRaw({ level: 9 });
     const pieces: Buffer[] = [];
@@ -321,7 +322,7 @@ describe('permessage-deflate with real peers', () => {
       const port = Number(/port (\d+)/.exec(output)![1]);
       const peer = await handshakenPeer(port, '/', { 'Sec-WebSocket-Extensions': 'permessage-deflate' });
       peer.write(frame(Opcode.Binary, bomb, { rsv: RSV1 }));
-      await peer.waitClosed(60_000);
+      await peer.waitClosed(scaled(60_000));
       while (!output.includes('"code"')) await new Promise((resolve) => setTimeout(resolve, 20));
       const usage = JSON.parse(output.split('\n').find((line) => line.includes('"code"'))!) as { code: number; peakBefore: number; peakAfter: number };
       assert.equal(usage.code, 1009);

@@ -11,6 +11,7 @@ import { createClient } from 'redis';
 import { RedisBackplane, type RedisBackplaneOptions } from '../../src/redis.js';
 import type { BackplaneNode } from '../../src/node/backplane.js';
 import { RedisServer, redisSkipReason } from '../helpers/redis.js';
+import { scaled } from '../helpers/time.js';
 
 const skip = redisSkipReason();
 
@@ -122,7 +123,7 @@ async function fence(nodes: FakeNode[], topic = 'fence'): Promise<void> {
   nodes.forEach((node, i) => assert.ok(!node.has(topic, markers[i]!), `${node.name} got its own publish back`));
 }
 
-describe('RedisBackplane', { skip, timeout: 120_000 }, () => {
+describe('RedisBackplane', { skip, timeout: scaled(120_000) }, () => {
   let redis: RedisServer;
   const open: FakeNode[] = [];
   let prefixCounter = 0;

@@ -7,6 +7,7 @@ import { WebSocket, WebSocketServer, HandshakeRejection } from '../../src/node/i
 import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
 import { Opcode } from '../../src/protocol/constants.js';
 import { RawPeer, handshakenPeer, nextEvent, parseServerFrames, startServer, stopServer, upgradeRequest } from '../helpers/net.js';
+import { scaled } from '../helpers/time.js';
 
 async function refusal(port: number, request: string): Promise<{ status: number; headers: Map<string, string>; body: string }> {
   const peer = await RawPeer.connect(port);
@@ -182,7 +183,7 @@ describe('WebSocketServer: admission', () => {
     const peer = await RawPeer.connect(port);
     peer.write('GET / HTTP/1.1\r\nHost: x\r\n');
     const trickle = setInterval(() => peer.write('X'), 20);
-    await peer.waitClosed(3000);
+    await peer.waitClosed(scaled(3000));
     clearInterval(trickle);
     await stopServer(wss);
   });
@@ -293,7 +294,7 @@ describe('WebSocketServer: graceful close', () => {
 
 describe('WebSocketServer: broadcast', () => {
   const framesOf = async (peer: RawPeer, count: number) => {
-    await peer.waitFor((r) => parseServerFrames(r).length >= count, 5000, `${count} frames`);
+    await peer.waitFor((r) => parseServerFrames(r).length >= count, scaled(5000), `${count} frames`);
     return parseServerFrames(peer.received);
   };
 
@@ -360,7 +361,7 @@ describe('WebSocketServer: broadcast', () => {
     }
     assert.equal((await closed)[0], 1008);
     assert.ok(accepted < 400 && accepted > 200, `${accepted} deliveries accepted`);
-    await fast.waitFor((r) => parseServerFrames(r).filter((f) => f.opcode === Opcode.Binary).length === 200, 10_000, '200 messages');
+    await fast.waitFor((r) => parseServerFrames(r).filter((f) => f.opcode === Opcode.Binary).length === 200, scaled(10_000), '200 messages');
     assert.ok(sockets[0]!.bufferedAmount <= 256 * 1024 + 64 * 1024 + 1024);
     slow.destroy();
     fast.destroy();

@@ -10,6 +10,7 @@ import { createClient } from 'redis';
 import { RedisBackplane } from '../../src/redis.js';
 import { RedisServer, redisSkipReason } from '../helpers/redis.js';
 import { nextEvent } from '../helpers/net.js';
+import { scaled } from '../helpers/time.js';
 
 const skip = redisSkipReason();
 
@@ -47,7 +48,7 @@ async function client(node: Node, name: string, topics: string[]): Promise<{ ws:
   return { ws, messages };
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, what: string, ms = scaled(10_000)): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -55,7 +56,7 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
-describe('topics across servers over Redis', { skip, timeout: 120_000 }, () => {
+describe('topics across servers over Redis', { skip, timeout: scaled(120_000) }, () => {
   let redis: RedisServer;
   let prefixCount = 0;
   const nodes: Node[] = [];

@@ -5,6 +5,7 @@ import { inflateRawSync, constants as zlibConstants } from 'node:zlib';
 import { Opcode } from '../../src/protocol/constants.js';
 import { compressionCounts } from '../../src/node/permessage-deflate.js';
 import { handshakenPeer, nextEvent, parseServerFrames, startServer, stopServer, type RawPeer } from '../helpers/net.js';
+import { scaled } from '../helpers/time.js';
 
 /** A server whose connections subscribe to the topics the client names in the URL (`/?topics=a,b`). */
 async function topicServer(options: ConstructorParameters<typeof WebSocketServer>[0] = {}): Promise<{ wss: WebSocketServer; port: number; url: string; sockets: Map<string, WebSocket> }> {
@@ -27,7 +28,7 @@ async function client(url: string, name: string, topics: string[], options = {})
 }
 
 async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + scaled(5000);
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -72,7 +73,7 @@ describe('topics: subscribe, publish, unsubscribe', () => {
     await until(() => wss.subscriberCount('t') === 3, 'subscriptions');
     assert.equal(wss.publish('t', 'x'.repeat(70_000)), 3);
     for (const peer of peers) {
-      await peer.waitFor((bytes) => parseServerFrames(bytes).length === 1, 5000, 'the frame');
+      await peer.waitFor((bytes) => parseServerFrames(bytes).length === 1, scaled(5000), 'the frame');
       const [frame] = parseServerFrames(peer.received);
       assert.equal(frame!.opcode, Opcode.Text);
       assert.equal(frame!.payload.length, 70_000);
@@ -224,7 +225,7 @@ describe('topics: subscribe, publish, unsubscribe', () => {
     for (const c of everyone.slice(1)) assert.deepEqual(c.messages, texts);
 
     // On the wire: the same compressed bytes for both raw peers, RSV1 set, inflating to the text.
-    for (const peer of raw) await peer.waitFor((bytes) => parseServerFrames(bytes).length === 2, 5000, 'two frames');
+    for (const peer of raw) await peer.waitFor((bytes) => parseServerFrames(bytes).length === 2, scaled(5000), 'two frames');
     const [framesA, framesB] = raw.map((peer) => parseServerFrames(peer.received));
     framesA!.forEach((frame, i) => {
       assert.equal(frame.rsv, 0b100, "RSV1 (compressed)");

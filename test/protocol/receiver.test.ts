@@ -8,6 +8,7 @@ import type { MessageBuffer } from '../../src/protocol/message-buffer.js';
 import type { Utf8Validator } from '../../src/protocol/utf8.js';
 import type { DecodeCallback, MessageDecoder } from '../../src/protocol/extension.js';
 import { bytewise, errorOf, frame, recordingReceiver, splitAt, waitFor, type ReceivedEvent } from '../helpers/protocol.js';
+import { scaled } from '../helpers/time.js';
 
 function feed(chunks: Buffer[], options: Parameters<typeof recordingReceiver>[0] = {}): ReceivedEvent[] {
   const { receiver, events } = recordingReceiver(options);
@@ -261,7 +262,7 @@ describe('Receiver: the extension hook', () => {
         frame(Opcode.Text, 'four'),
       ]);
       for (const chunk of splitAt(bytes, [3, 10, 17, 30])) receiver.push(chunk);
-      await waitFor(() => events.length >= 5, 5000, 'five events');
+      await waitFor(() => events.length >= 5, scaled(5000), 'five events');
       assert.deepEqual(
         events.map((e) => (e.type === 'message' ? (e.isBinary ? 'bin:' : 'txt:') + e.data.toString() : e.type)),
         ['txt:one', 'txt:two', 'ping', 'bin:three', 'txt:four'],

@@ -22,6 +22,7 @@ import {
   until,
   type Published,
 } from './scale-helpers.js';
+import { scaled } from '../helpers/time.js';
 
 const skip = redisSkipReason();
 
@@ -41,7 +42,7 @@ interface ClusterReady {
   workers: Array<{ id: number; pid: number; label: string }>;
 }
 
-describe('scale-out: node:cluster, 3 workers on one port, one Redis', { skip, timeout: 60_000 }, () => {
+describe('scale-out: node:cluster, 3 workers on one port, one Redis', { skip, timeout: scaled(60_000) }, () => {
   let redis: RedisServer | undefined;
   let primary: FixtureProcess | undefined;
   let workerPids: number[] = [];
@@ -129,7 +130,7 @@ describe('scale-out: node:cluster, 3 workers on one port, one Redis', { skip, ti
     primary.child.kill('SIGTERM');
     const closes = await Promise.all(clients.map((client) => client.closed));
     assert.deepEqual(new Set(closes.map((close) => close.code)), new Set([1001]));
-    const exit = await primary.exitWithin(10_000);
+    const exit = await primary.exitWithin(scaled(10_000));
     assert.deepEqual(exit, { code: 0, signal: null }, primary.describe());
     const closed = JSON.parse((await primary.waitFor(/^closed (.*)$/m))[1]!) as { workers: Array<{ id: number; code: number | null; signal: string | null }> };
     assert.deepEqual(

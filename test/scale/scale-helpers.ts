@@ -10,11 +10,12 @@ import assert from 'node:assert/strict';
 import { WebSocket, type MessageData } from '../../src/node/index.js';
 import { within } from '../helpers/node.js';
 import { NODE_HEADER, parseMessage, type Command, type Reply } from './fixtures/protocol.js';
+import { scaled } from '../helpers/time.js';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** How long a step may take before the test fails with what it was waiting for (a hang guard, not a speed test). */
-export const STEP_TIMEOUT = 20_000;
+export const STEP_TIMEOUT = scaled(20_000);
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolveDelay) => setTimeout(resolveDelay, ms));
@@ -181,7 +182,7 @@ export class FixtureProcess {
    * SIGTERM to the group, up to `graceMs` for the leader to exit and the group to empty, then SIGKILL
    * and wait again. Resolves with the leader's exit; never rejects.
    */
-  async stop(graceMs = 8000): Promise<Exit> {
+  async stop(graceMs = scaled(8000)): Promise<Exit> {
     const empty = (): boolean => !this.running && groupMembers(this.pid).length === 0;
     if (!empty()) {
       this.killGroup('SIGTERM');
@@ -189,7 +190,7 @@ export class FixtureProcess {
       while (!empty() && Date.now() < deadline) await delay(50);
       if (!empty()) {
         this.killGroup('SIGKILL');
-        const killDeadline = Date.now() + 5000;
+        const killDeadline = Date.now() + scaled(5000);
         while (!empty() && Date.now() < killDeadline) await delay(50);
       }
     }

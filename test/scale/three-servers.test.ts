@@ -20,6 +20,7 @@ import {
   publishAndVerify,
   type Published,
 } from './scale-helpers.js';
+import { scaled } from '../helpers/time.js';
 
 const skip = redisSkipReason();
 
@@ -35,7 +36,7 @@ const LURKER = CLIENTS - 1;
 const ONE_SERVER_TOPIC = 't8';
 const NOBODY_TOPIC = 't9';
 
-describe('scale-out: 3 server processes on one Redis', { skip, timeout: 60_000 }, () => {
+describe('scale-out: 3 server processes on one Redis', { skip, timeout: scaled(60_000) }, () => {
   let redis: RedisServer | undefined;
   const servers: FixtureProcess[] = [];
   const clients: ScaleClient[] = [];
@@ -149,7 +150,7 @@ describe('scale-out: 3 server processes on one Redis', { skip, timeout: 60_000 }
     for (const server of servers) server.child.kill('SIGTERM');
     const closes = await Promise.all(clients.map((client) => client.closed));
     assert.deepEqual(new Set(closes.map((close) => close.code)), new Set([1001]));
-    const exits = await Promise.all(servers.map((server) => server.exitWithin(10_000)));
+    const exits = await Promise.all(servers.map((server) => server.exitWithin(scaled(10_000))));
     servers.forEach((server, i) => {
       assert.deepEqual(exits[i], { code: 0, signal: null }, server.describe());
       assert.match(server.stdout, /^closed$/m);

@@ -9,6 +9,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket as NodeWebSocket, type ServerOptions } from '../../src/node/index.js';
 import { WebSocket, CloseEvent, type WebSocketMessageEvent } from '../../src/web/index.js';
+import { scaled } from '../helpers/time.js';
 
 // --- helpers -----------------------------------------------------------------------------------------
 
@@ -124,7 +125,7 @@ async function closeAndWait(ws: WebSocket, rec: Recording): Promise<CloseEvent> 
 // --- tests -------------------------------------------------------------------------------------------
 
 // A safety net so that a broken build fails instead of hanging; no assertion depends on timing.
-describe('web WebSocket', { timeout: 60_000 }, () => {
+describe('web WebSocket', { timeout: scaled(60_000) }, () => {
   let peer: Peer;
   before(async () => {
     peer = await startServer({

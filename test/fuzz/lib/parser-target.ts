@@ -22,6 +22,7 @@ import { splitBySizes } from './chunking.js';
 import { Prng } from './prng.js';
 import type { FuzzCase } from './cases.js';
 import type { Finding } from './findings.js';
+import { scaled } from '../../helpers/time.js';
 
 export interface CoreOptions {
   maxPayload: number;
@@ -102,7 +103,7 @@ export function runCore(chunks: readonly Buffer[], options: CoreOptions): CoreRu
 }
 
 /** Per-input time bound: beyond it an input counts as a hang (the watchdog also kills real hangs). */
-export const PARSER_TIME_BOUND_MS = 2000;
+export const PARSER_TIME_BOUND_MS = scaled(2000);
 
 function describeThrown(error: unknown): string {
   if (error instanceof ProtocolError) return `ProtocolError ${error.code} (${error.closeCode}) escaped: ${error.message}`;

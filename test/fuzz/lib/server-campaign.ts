@@ -9,6 +9,7 @@ import { runServerCase } from './server-target.js';
 import { ServerProcess } from './server-process.js';
 import { FailureLog, type CampaignOptions, type CampaignResult } from './campaign.js';
 import type { FailureRecord, Finding } from './findings.js';
+import { scaled } from '../../helpers/time.js';
 
 export interface ServerCampaignOptions extends CampaignOptions {
   /** Connections in flight at once. Default 20. */
@@ -84,7 +85,7 @@ export async function runServerCampaign(options: ServerCampaignOptions): Promise
     watchCrashes();
     // Every client has gone: the server must have let go of every connection.
     let clients = await server.clients();
-    const deadline = Date.now() + 2000;
+    const deadline = Date.now() + scaled(2000);
     while (clients > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       clients = await server.clients();

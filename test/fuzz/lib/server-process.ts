@@ -4,6 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { scaled } from '../../helpers/time.js';
 
 export type ChildMessage =
   | { type: 'listening'; port: number }
@@ -46,7 +47,7 @@ export class ServerProcess {
 
   private stopping = false;
 
-  static start(timeoutMs = 20_000): Promise<ServerProcess> {
+  static start(timeoutMs = scaled(20_000)): Promise<ServerProcess> {
     const child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -115,7 +116,7 @@ export class ServerProcess {
   }
 
   /** How many connections the server still holds. */
-  clients(timeoutMs = 5000): Promise<number> {
+  clients(timeoutMs = scaled(5000)): Promise<number> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the fuzzed server did not answer')), timeoutMs);
       this.statsWaiter = (clients) => {
@@ -132,7 +133,7 @@ export class ServerProcess {
   }
 
   /** Stop the server (closing what is left) and wait for the process to exit. */
-  async stop(timeoutMs = 10_000): Promise<void> {
+  async stop(timeoutMs = scaled(10_000)): Promise<void> {
     if (this.exited) return;
     this.stopping = true;
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));

@@ -17,9 +17,10 @@ import { splitBySizes } from './chunking.js';
 import { serverModelOptions, type ServerCase } from './cases.js';
 import type { Finding } from './findings.js';
 import type { ServerProcess } from './server-process.js';
+import { scaled } from '../../helpers/time.js';
 
 /** Per-connection time bound: handshake, writes with pauses, closing. */
-export const CONNECTION_TIME_BOUND_MS = 10_000;
+export const CONNECTION_TIME_BOUND_MS = scaled(10_000);
 
 /** Answers to pings may be coalesced only once the server's socket buffer is full (Node's 16 KiB). */
 const EXACT_PONGS_BELOW = 16 * 1024;

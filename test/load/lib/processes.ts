@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { scaled } from '../../helpers/time.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -108,7 +109,7 @@ export interface ChildHandle<C extends CommandMap, R> {
  * Start `script` (relative to the repository) with `config` as its argument, its open-file limit raised
  * to `fileLimit` (or to the hard limit if that is lower), and wait for it to be ready.
  */
-export function startChild<C extends CommandMap, R>(name: string, script: string, config: unknown, fileLimit: number, readyTimeoutMs = 30_000): Promise<ChildHandle<C, R>> {
+export function startChild<C extends CommandMap, R>(name: string, script: string, config: unknown, fileLimit: number, readyTimeoutMs = scaled(30_000)): Promise<ChildHandle<C, R>> {
   // Raise the soft limit only if it is lower; fall back to the hard limit. `exec` keeps the IPC descriptor.
   const wrapper =
     'want=$1; shift; soft=$(ulimit -Sn); ' +
@@ -162,7 +163,7 @@ export function startChild<C extends CommandMap, R>(name: string, script: string
       name,
       child,
       ready,
-      request<K extends keyof C & string>(type: K, body: C[K]['body'], timeoutMs = 120_000): Promise<C[K]['reply']> {
+      request<K extends keyof C & string>(type: K, body: C[K]['body'], timeoutMs = scaled(120_000)): Promise<C[K]['reply']> {
         if (exited !== null) return Promise.reject(new Error(exited));
         const id = nextId++;
         return new Promise((resolve, reject) => {
@@ -177,7 +178,7 @@ export function startChild<C extends CommandMap, R>(name: string, script: string
       stop(): Promise<void> {
         if (exited !== null || child.exitCode !== null) return Promise.resolve();
         return new Promise((resolve) => {
-          const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+          const timer = setTimeout(() => child.kill('SIGKILL'), scaled(5000));
           child.once('exit', () => {
             clearTimeout(timer);
             resolve();

@@ -5,6 +5,7 @@
 import type { PerMessageDeflateConfig } from '../../../src/node/index.js';
 import type { Memory } from './memory.js';
 import { startChild, type ChildHandle } from './processes.js';
+import { scaled } from '../../helpers/time.js';
 
 export interface ServerConfig {
   /** Options for the `WebSocketServer` (besides port and host). */
@@ -159,7 +160,7 @@ export async function startLoadServer(config: ServerConfig, fileLimit: number): 
     handle,
     memory: () => handle.request('memory', null),
     stats: () => handle.request('stats', null),
-    async waitClosed(closed: number, timeoutMs = 30_000): Promise<ServerStats> {
+    async waitClosed(closed: number, timeoutMs = scaled(30_000)): Promise<ServerStats> {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const stats = await handle.request('stats', null);

@@ -10,6 +10,7 @@ import { mib } from '../memory.js';
 import { FLOOD_SIZE } from '../payload.js';
 import { Report } from '../report.js';
 import { startLoadServer, type StreamReport } from '../server-process.js';
+import { scaled } from '../../../helpers/time.js';
 
 export interface BackpressureOptions {
   messages: number;
@@ -38,7 +39,7 @@ export async function runBackpressure(options: BackpressureOptions): Promise<Rep
         );
         if (!alive) failure += '; the server process does not answer anything any more (its event loop is blocked)';
       }
-      const deadline = Date.now() + (streamed === null ? 1000 : 10_000);
+      const deadline = Date.now() + (streamed === null ? 1000 : scaled(10_000));
       while (client.flood.count < messages && !client.tcpClosed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
 
       report.check(`the server sent every message and every send callback ran, within ${timeoutMs} ms`, streamed !== null && streamed.callbacksFailed === 0, streamed === null ? failure : `${streamed.callbacksFailed} callbacks failed`);

@@ -7,6 +7,7 @@ import { startFleet } from '../fleet-process.js';
 import { delta, mib } from '../memory.js';
 import { Report, listed } from '../report.js';
 import { startLoadServer, type ServerConfig } from '../server-process.js';
+import { scaled } from '../../../helpers/time.js';
 
 export interface ChurnOptions {
   /** Cycles after the warm-up, in `phases` equal parts (a heap reading after each). */
@@ -39,7 +40,7 @@ export async function runChurn(options: ChurnOptions): Promise<Report> {
       const problems: string[] = [];
       let ms = 0;
       const run = async (count: number): Promise<void> => {
-        const result = await fleet.request('churn', { port: server.port, cycles: count, parallel, firstId, echoes, timeoutMs }, count * 50 + 60_000);
+        const result = await fleet.request('churn', { port: server.port, cycles: count, parallel, firstId, echoes, timeoutMs }, scaled(count * 50 + 60_000));
         firstId += count;
         failed += result.failed;
         ms += result.ms;

@@ -10,6 +10,7 @@ import { delta, mib } from '../memory.js';
 import { FLOOD_SIZE } from '../payload.js';
 import { Report } from '../report.js';
 import { startLoadServer } from '../server-process.js';
+import { scaled } from '../../../helpers/time.js';
 
 export interface SlowReaderOptions {
   maxBufferedAmount: number;
@@ -38,11 +39,11 @@ export async function runSlowReader(options: SlowReaderOptions): Promise<Report>
     try {
       const baseline = await server.memory();
       // With the policy off, stop at three times the limit (and terminate).
-      const flood = await server.handle.request('flood', { perTick: options.perTick, ...(policy === 'ignore' && { stopAtBuffered: 3 * limit }) }, 60_000);
+      const flood = await server.handle.request('flood', { perTick: options.perTick, ...(policy === 'ignore' && { stopAtBuffered: 3 * limit }) }, scaled(60_000));
       client.resume();
       // The server dropped the connection: read what reached this side, until TCP closes.
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([client.closed().catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, 10_000)))]);
+      await Promise.race([client.closed().catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, scaled(10_000))))]);
       clearTimeout(timer);
       const bound = limit + FLOOD_SIZE;
       const bufferGrowth = flood.peak.arrayBuffers - baseline.arrayBuffers;
@@ -62,7 +63,7 @@ export async function runSlowReader(options: SlowReaderOptions): Promise<Report>
         report.check(`RSS grew less than the limit + one message + ${mib(options.rssAllowance)}`, rssGrowth <= bound + options.rssAllowance, delta(rssGrowth));
         report.equal('server close event: code and reason', [flood.close.code, flood.close.reason], [1008, 'Slow consumer']);
         report.equal('server close: failed by us, not clean', [flood.close.failed, flood.close.wasClean], [true, false]);
-        report.check(`the socket closed within closeTimeout (${closeTimeout} ms) + 2 s`, flood.close.msAfterEnd <= closeTimeout + 2000, `${flood.close.msAfterEnd.toFixed(0)} ms`);
+        report.check(`the socket closed within closeTimeout (${closeTimeout} ms) + ${scaled(2000)} ms`, flood.close.msAfterEnd <= closeTimeout + scaled(2000), `${flood.close.msAfterEnd.toFixed(0)} ms`);
       } else {
         report.check('the backlog passed three times the limit', !flood.policyActed && flood.bufferedAtEnd >= 3 * limit, mib(flood.bufferedAtEnd));
         report.check('the measurement sees it: array buffers grew by more than twice the limit', bufferGrowth >= 2 * limit, delta(bufferGrowth));
