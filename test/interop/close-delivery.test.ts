@@ -15,6 +15,7 @@ import { WebSocket, type ClientOptions } from '../../src/node/websocket.js';
 import { WebSocketServer } from '../../src/node/server.js';
 import type { MessageData } from '../../src/node/data.js';
 import { once, portOf, within } from '../helpers/node.js';
+import { scaled } from '../helpers/time.js';
 
 const REPETITIONS = 1000;
 /** Connections in flight at once (the loss is about one connection's timing, not about load). */
@@ -95,7 +96,7 @@ async function repeat(repetition: (index: number) => Promise<string | null>): Pr
       if (failure !== null) failures.push(`#${index}: ${failure}`);
     }
   };
-  await within(Promise.all(Array.from({ length: CONCURRENCY }, worker)), `${REPETITIONS} repetitions`, 240_000);
+  await within(Promise.all(Array.from({ length: CONCURRENCY }, worker)), `${REPETITIONS} repetitions`, scaled(240_000));
   return failures;
 }
 
