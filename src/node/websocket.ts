@@ -24,6 +24,7 @@ import {
   type SendData,
 } from './data.js';
 import { MessageIterator, type ReceivedMessage } from './message-iterator.js';
+import { toWsError } from './ws-errors.js';
 import {
   addEventListener,
   getHandler,
@@ -736,7 +737,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   /** @internal */
   onProtocolError(error: ProtocolError): void {
     this.#state = ReadyState.CLOSING;
-    this.#emitError(error);
+    // As `ws` reports it: its error class and `WS_ERR_*` code (ours stays in `fdCode`).
+    this.#emitError(toWsError(error));
   }
 
   /** @internal */
