@@ -6,6 +6,8 @@
  *  - `fullduplex/protocol` the sans-I/O protocol core
  */
 export * from './node/index.js';
+// A `WebSocket`'s protocol errors are `ws`-shaped (`WebSocketProtocolError`: ws's class and `WS_ERR_*`
+// code); the core's `ProtocolError` is their `cause`. `HandshakeError`: failed handshakes, `wsClientError`.
 export {
   CloseCode,
   closeCodeName,

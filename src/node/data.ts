@@ -1,7 +1,10 @@
 /** Conversions between what users send or receive and the bytes the protocol core works on. */
 
-/** Anything `send` accepts (as `ws` does): text, bytes in any container, a Blob, or a number. */
-export type SendData = string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView | Blob | number | boolean | readonly Uint8Array[];
+/**
+ * Anything `send` accepts (as `ws` does): text, bytes in any container, a Blob, or a number. (Like
+ * `ws`, `send()` also takes no data, `undefined` or `null`: an empty binary message.)
+ */
+export type SendData = string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView | Blob | number | readonly Uint8Array[];
 
 /** How received binary data is handed to `message` listeners. */
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
@@ -13,15 +16,18 @@ export type MessageData = Buffer | ArrayBuffer | Buffer[] | Blob;
 /**
  * The payload of a non-Blob send, and whether it is binary when the caller does not say: strings
  * and numbers are text; bytes are binary. The caller's memory is viewed, not copied.
+ * As in `ws` (`data || EMPTY_BUFFER`, binary unless a string): no data, `undefined`, `null` and
+ * `false` are an empty binary message; `true` is refused like any other value that is not data.
  */
-export function toPayload(data: Exclude<SendData, Blob>): { payload: string | Buffer; binary: boolean } {
+export function toPayload(data: Exclude<SendData, Blob> | null | undefined): { payload: string | Buffer; binary: boolean } {
   if (typeof data === 'string') return { payload: data, binary: false };
-  if (typeof data === 'number' || typeof data === 'boolean') return { payload: String(data), binary: false };
+  if (typeof data === 'number') return { payload: String(data), binary: false };
   if (Buffer.isBuffer(data)) return { payload: data, binary: true };
   if (ArrayBuffer.isView(data)) return { payload: Buffer.from(data.buffer, data.byteOffset, data.byteLength), binary: true };
   if (data instanceof ArrayBuffer || isSharedArrayBuffer(data)) return { payload: Buffer.from(data), binary: true };
   // A list of chunks (what binaryType 'fragments' delivers), sent as one message.
   if (Array.isArray(data) && data.every((chunk) => chunk instanceof Uint8Array)) return { payload: Buffer.concat(data), binary: true };
+  if (data === undefined || data === null || (data as unknown) === false) return NO_DATA;
   throw new TypeError(`Cannot send ${describe(data)}: expected a string, Buffer, ArrayBuffer, TypedArray, DataView or Blob`);
 }
 
@@ -36,8 +42,18 @@ export function toControlBytes(data: unknown): Buffer {
   throw new TypeError(`Expected a string, Buffer, ArrayBuffer or TypedArray, got ${describe(data)}`);
 }
 
+const NO_DATA = Object.freeze({ payload: Buffer.alloc(0), binary: true });
+
+/**
+ * Whether `send` treats `data` as a Blob: as `ws` decides it (ws/lib/validation.js `isBlob`), by its
+ * shape and `Symbol.toStringTag` ('Blob' or 'File'), so Blobs from other realms and look-alikes count.
+ */
 export function isBlob(data: unknown): data is Blob {
-  return typeof Blob !== 'undefined' && data instanceof Blob;
+  if (typeof data !== 'object' || data === null) return false;
+  const blob = data as { arrayBuffer?: unknown; type?: unknown; stream?: unknown; [Symbol.toStringTag]?: unknown };
+  if (typeof blob.arrayBuffer !== 'function' || typeof blob.type !== 'string' || typeof blob.stream !== 'function') return false;
+  const tag = blob[Symbol.toStringTag];
+  return tag === 'Blob' || tag === 'File';
 }
 
 function isSharedArrayBuffer(data: unknown): data is SharedArrayBuffer {

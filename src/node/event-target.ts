@@ -11,6 +11,7 @@ export interface WsEvent {
   readonly target: unknown;
 }
 export interface WsMessageEvent extends WsEvent {
+  /** A string for a text message (as in `ws`); binary data as `binaryType` says. */
   readonly data: unknown;
   readonly isBinary: boolean;
 }
@@ -34,6 +35,7 @@ export type WsEventType = keyof WsEventMap;
 
 export type WsListener<K extends WsEventType> = ((event: WsEventMap[K]) => void) | { handleEvent(event: WsEventMap[K]): void };
 
+const EVENT_TYPES: ReadonlySet<string> = new Set(['open', 'message', 'close', 'error']);
 const kOriginal = Symbol('fullduplex.listener');
 const kHandler = Symbol('fullduplex.onHandler');
 
@@ -42,8 +44,12 @@ type Wrapped = ((...args: unknown[]) => void) & { [kOriginal]?: unknown; [kHandl
 /** Adapt an EventEmitter event's arguments to the browser-style event object. */
 function toEvent(type: WsEventType, target: unknown, args: unknown[]): WsEvent {
   switch (type) {
-    case 'message':
-      return { type, target, data: args[0], isBinary: args[1] === true } as WsMessageEvent;
+    case 'message': {
+      // As in `ws`: a text message's data is a string for these listeners (the `message` event
+      // itself hands over a Buffer); binary data stays as `binaryType` made it.
+      const isBinary = args[1] === true;
+      return { type, target, data: isBinary ? args[0] : String(args[0]), isBinary } as WsMessageEvent;
+    }
     case 'close': {
       const result = (target as { closeResult?: { wasClean: boolean } | null }).closeResult;
       return { type, target, code: args[0] as number, reason: String(args[1] ?? ''), wasClean: result?.wasClean ?? false } as WsCloseEvent;
@@ -57,6 +63,12 @@ function toEvent(type: WsEventType, target: unknown, args: unknown[]): WsEvent {
   }
 }
 
+/**
+ * Add a listener, as `ws`'s `addEventListener` does (ws/lib/event-target.js): only for `open`,
+ * `message`, `close` and `error`; a listener already added this way (with or without `once`) is not
+ * added again; `once` is read as a truthy value. An `onX` handler is a separate registration: the same
+ * function may be both the handler and a listener, and is then called twice.
+ */
 export function addEventListener<K extends WsEventType>(
   emitter: EventEmitter,
   type: K,
@@ -64,23 +76,30 @@ export function addEventListener<K extends WsEventType>(
   options: { once?: boolean } = {},
   isHandler = false,
 ): void {
-  if (!['open', 'message', 'close', 'error'].includes(type)) return;
-  // As in the DOM, the same listener is not added twice.
-  for (const existing of emitter.rawListeners(type) as Wrapped[]) {
-    if (existing[kOriginal] === listener && !existing[kHandler]) return;
+  if (!EVENT_TYPES.has(type)) return;
+  if (!isHandler) {
+    // `listeners()` (not `rawListeners()`) sees through `once` wrappers, so a listener added with
+    // `{ once: true }` is found too.
+    for (const existing of emitter.listeners(type) as Wrapped[]) {
+      if (existing[kOriginal] === listener && !existing[kHandler]) return;
+    }
   }
   const call = (...args: unknown[]): void => {
     const event = toEvent(type, emitter, args) as WsEventMap[K];
-    if (typeof listener === 'function') listener.call(emitter, event);
-    else listener.handleEvent(event);
+    if (typeof listener === 'object' && listener !== null && typeof listener.handleEvent === 'function') listener.handleEvent(event);
+    else (listener as (event: WsEventMap[K]) => void).call(emitter, event);
   };
   const wrapped = call as Wrapped;
   wrapped[kOriginal] = listener;
   wrapped[kHandler] = isHandler;
-  if (options.once === true) emitter.once(type, wrapped);
+  if (options?.once) emitter.once(type, wrapped);
   else emitter.on(type, wrapped);
 }
 
+/**
+ * Remove the first listener added with `addEventListener` for this function or object, as `ws` does:
+ * never the `onX` handler (set that to null instead), and a `once` listener too.
+ */
 export function removeEventListener<K extends WsEventType>(emitter: EventEmitter, type: K, listener: WsListener<K>): void {
   for (const existing of emitter.listeners(type) as Wrapped[]) {
     if (existing[kOriginal] === listener && !existing[kHandler]) {
@@ -90,18 +109,24 @@ export function removeEventListener<K extends WsEventType>(emitter: EventEmitter
   }
 }
 
-/** The current `onX` handler. */
+/** The current `onX` handler, or null. */
 export function getHandler<K extends WsEventType>(emitter: EventEmitter, type: K): ((event: WsEventMap[K]) => void) | null {
-  for (const existing of emitter.rawListeners(type) as Wrapped[]) {
+  for (const existing of emitter.listeners(type) as Wrapped[]) {
     if (existing[kHandler]) return existing[kOriginal] as (event: WsEventMap[K]) => void;
   }
   return null;
 }
 
-/** Replace the `onX` handler (null removes it). */
+/**
+ * Replace the `onX` handler, as `ws` does: the old handler is removed; a function becomes the new one
+ * (added last, after the listeners already there); anything else (null, a number...) leaves none.
+ */
 export function setHandler(emitter: EventEmitter, type: WsEventType, handler: unknown): void {
-  for (const existing of emitter.rawListeners(type) as Wrapped[]) {
-    if (existing[kHandler]) emitter.removeListener(type, existing);
+  for (const existing of emitter.listeners(type) as Wrapped[]) {
+    if (existing[kHandler]) {
+      emitter.removeListener(type, existing);
+      break;
+    }
   }
   if (typeof handler === 'function') addEventListener(emitter, type, handler as WsListener<typeof type>, {}, true);
 }

@@ -2,6 +2,7 @@
 export { WebSocket, type WebSocketEvents, type ConnectionOptions, type SendOptions, type SlowConsumerPolicy, type ClientOptions, type PublishOptions, type PublishCallback } from './websocket.js';
 export { WebSocketServer, HandshakeRejection, type ServerOptions, type WebSocketServerEvents, type VerifyClient, type VerifyClientInfo } from './server.js';
 export type { BinaryType, MessageData, SendData } from './data.js';
+export type { WebSocketProtocolError, WsErrorCode } from './ws-errors.js';
 export type { ReceivedMessage } from './message-iterator.js';
 export type { HeartbeatOptions } from './heartbeat.js';
 export type { PerMessageDeflateConfig } from './permessage-deflate.js';

@@ -188,7 +188,7 @@ export class PerMessageDeflate implements MessageDecoder, MessageEncoder {
 
   private handleInflateError(error: Error): void {
     if (this.decodeCallback === null) return;
-    this.failDecode(new ProtocolError('FD_ERR_EXTENSION', CloseCode.InvalidPayload, `Invalid compressed data: ${error.message}`));
+    this.failDecode(new ProtocolError('FD_ERR_EXTENSION', CloseCode.InvalidPayload, `Invalid compressed data: ${error.message}`, { cause: error }));
   }
 
   private handleInflateFlushed(): void {

@@ -24,6 +24,7 @@ import {
   type SendData,
 } from './data.js';
 import { MessageIterator, type ReceivedMessage } from './message-iterator.js';
+import { toWsError } from './ws-errors.js';
 import {
   addEventListener,
   getHandler,
@@ -169,7 +170,7 @@ export interface PublishOptions {
 
 /** A send waiting behind a Blob that is still being read (sends stay in order). */
 interface QueuedSend {
-  data: SendData;
+  data: SendData | null | undefined;
   options: SendOptions | undefined;
   callback: SendCallback | undefined;
   size: number;
@@ -355,9 +356,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
    * Send a message (text for strings, binary for bytes, unless `options.binary` says otherwise).
    * Returns false when `bufferedAmount` is above the high-water mark: wait for `drain` before sending
    * more. `callback` runs once the data is written out (or with an error if it cannot be).
-   * Throws while CONNECTING, as `ws` does.
+   * Throws while CONNECTING, as `ws` does. With no data (or `undefined`, `null`), sends an empty binary
+   * message, as `ws` does.
    */
-  send(data: SendData, options?: SendOptions | SendCallback, callback?: SendCallback): boolean {
+  send(data?: SendData | null, options?: SendOptions | SendCallback, callback?: SendCallback): boolean {
     if (typeof options === 'function') {
       callback = options;
       options = undefined;
@@ -462,7 +464,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     return true;
   }
 
-  #sendNow(data: Exclude<SendData, Blob>, options: SendOptions | undefined, callback: SendCallback | undefined): boolean {
+  #sendNow(data: Exclude<SendData, Blob> | null | undefined, options: SendOptions | undefined, callback: SendCallback | undefined): boolean {
     const transport = this.#transport!;
     const { payload, binary } = toPayload(data);
     const isBinary = options?.binary ?? binary;
@@ -519,7 +521,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     return false;
   }
 
-  #queueSend(data: SendData, options: SendOptions | undefined, callback: SendCallback | undefined): void {
+  #queueSend(data: SendData | null | undefined, options: SendOptions | undefined, callback: SendCallback | undefined): void {
     const size = isBlob(data) ? data.size : typeof data === 'string' ? Buffer.byteLength(data) : toPayload(data as Exclude<SendData, Blob>).payload.length;
     const entry: QueuedSend = { data, options, callback, size };
     this.#blobQueueBytes += size;
@@ -536,16 +538,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     const queue = this.#blobQueue!;
     while (queue.length > 0) {
       const entry = queue[0]!;
-      let data: Exclude<SendData, Blob>;
+      let data: Exclude<SendData, Blob> | null | undefined;
       if (isBlob(entry.data)) {
         try {
           data = Buffer.from(await entry.data.arrayBuffer());
         } catch (error) {
-          data = Buffer.alloc(0);
-          queue.shift();
-          this.#blobQueueBytes -= entry.size;
-          if (entry.callback) entry.callback(error as Error);
-          continue;
+          this.#failBlobRead(error);
+          return;
         }
       } else {
         data = entry.data;
@@ -569,9 +568,27 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     }
   }
 
+  /**
+   * A Blob could not be read (its file is gone, or `arrayBuffer()` rejected): as `ws` does
+   * (ws/lib/sender.js `getBlobData`, websocket.js `senderOnError`), every send waiting in the queue gets
+   * the error in its callback, `error` is emitted with it, and the connection is closed without a
+   * close frame (TCP FIN after what is already written; `close` reports 1006).
+   */
+  #failBlobRead(error: unknown): void {
+    const queue = this.#blobQueue!;
+    this.#blobQueue = null;
+    this.#blobQueueBytes = 0;
+    this.#closeAfterQueue = null;
+    for (const entry of queue) entry.callback?.(error as Error);
+    if (this.#state === ReadyState.CLOSED) return;
+    this.#state = ReadyState.CLOSING;
+    this.#transport?.closeTransport();
+    this.#emitError(error as Error);
+  }
+
   /** As in `ws` and browsers: data sent after closing counts in `bufferedAmount` and is never sent. */
-  #sendAfterClose(data: SendData, callback: SendCallback | undefined): void {
-    if (data !== undefined && !isBlob(data)) {
+  #sendAfterClose(data: SendData | null | undefined, callback: SendCallback | undefined): void {
+    if (data !== undefined && data !== null && !isBlob(data)) {
       try {
         this.#afterCloseBytes += toPayload(data).payload.length;
       } catch {
@@ -747,7 +764,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   /** @internal */
   onProtocolError(error: ProtocolError): void {
     this.#state = ReadyState.CLOSING;
-    this.#emitError(error);
+    // As `ws` reports it: its error class and `WS_ERR_*` code (ours stays in `fdCode`).
+    this.#emitError(toWsError(error));
   }
 
   /** @internal */

@@ -12,6 +12,7 @@ export type ProtocolErrorCode =
   | 'FD_ERR_CONTROL_FRAGMENTED'
   | 'FD_ERR_CONTROL_TOO_LONG'
   | 'FD_ERR_INVALID_LENGTH'
+  | 'FD_ERR_UNSUPPORTED_LENGTH'
   | 'FD_ERR_UNEXPECTED_CONTINUATION'
   | 'FD_ERR_EXPECTED_CONTINUATION'
   | 'FD_ERR_MESSAGE_TOO_BIG'
@@ -30,12 +31,23 @@ export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
   readonly code: ProtocolErrorCode;
   readonly closeCode: number;
+  /** For `FD_ERR_UNEXPECTED_RSV`: the reserved bits that were set (0x40 RSV1, 0x20 RSV2, 0x10 RSV3), when known. */
+  readonly reservedBits: number | undefined;
 
-  constructor(code: ProtocolErrorCode, closeCode: number, message: string) {
-    super(message);
+  constructor(code: ProtocolErrorCode, closeCode: number, message: string, options: ProtocolErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.closeCode = closeCode;
+    this.reservedBits = options.reservedBits;
   }
+}
+
+/** Details a `ProtocolError` may carry. */
+export interface ProtocolErrorOptions {
+  /** The reserved bits that were set, as in the frame's first byte (0x70 mask). */
+  reservedBits?: number;
+  /** The underlying error (e.g. zlib's, for invalid compressed data). */
+  cause?: unknown;
 }
 
 /** Stable identifiers of handshake failures. */

@@ -260,7 +260,9 @@ export class FrameParser {
     const len7 = b1 & 0x7f;
 
     if (rsv & ~this.allowedRsv) {
-      throw new ProtocolError('FD_ERR_UNEXPECTED_RSV', CloseCode.ProtocolError, `Reserved bits set without a negotiated extension (RSV=0x${(rsv >> 4).toString(16)})`);
+      throw new ProtocolError('FD_ERR_UNEXPECTED_RSV', CloseCode.ProtocolError, `Reserved bits set without a negotiated extension (RSV=0x${(rsv >> 4).toString(16)})`, {
+        reservedBits: rsv & ~this.allowedRsv,
+      });
     }
     if (opcode >= 0x8) {
       // RFC 6455 §5.5: control frames are never fragmented and carry at most 125 bytes.
@@ -302,7 +304,7 @@ export class FrameParser {
       }
       // Lengths from 2^53 up cannot be represented exactly and exceed any limit one can configure.
       if (high > 0x1f_ffff) {
-        throw new ProtocolError('FD_ERR_MESSAGE_TOO_BIG', CloseCode.MessageTooBig, 'Frame length exceeds 2^53 - 1 bytes');
+        throw new ProtocolError('FD_ERR_UNSUPPORTED_LENGTH', CloseCode.MessageTooBig, 'Frame length exceeds 2^53 - 1 bytes');
       }
       length = high * TWO_POW_32 + low;
     }

@@ -3,7 +3,7 @@
  * no sockets, no timers, no streams.
  */
 export { WEBSOCKET_GUID, WEBSOCKET_VERSION, Opcode, RSV1, RSV2, RSV3, MAX_CONTROL_PAYLOAD, MAX_CLOSE_REASON_BYTES, DEFAULT_MAX_PAYLOAD, isControlOpcode } from './constants.js';
-export { ProtocolError, HandshakeError, type ProtocolErrorCode, type HandshakeErrorCode } from './errors.js';
+export { ProtocolError, HandshakeError, type ProtocolErrorCode, type ProtocolErrorOptions, type HandshakeErrorCode } from './errors.js';
 export { CloseCode, isValidCloseCode, closeCodeName } from './close-codes.js';
 export { xorMask, unmask, maskInto } from './mask.js';
 export { isValidUtf8, Utf8Validator } from './utf8.js';

@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ProtocolError } from '../../src/protocol/errors.js';
+import type { WebSocketProtocolError } from '../../src/node/ws-errors.js';
 import { delay, messages, once, onceWithin } from '../helpers/node.js';
 import { DIRECTIONS, pattern, withPair, type InteropPair } from './peers.js';
 import { scaled } from '../helpers/time.js';
@@ -26,8 +26,8 @@ for (const direction of DIRECTIONS) {
     describe('maxPayload', () => {
       it('on our side: a message at the limit passes; one byte over fails the connection with 1009 on both sides', TIMEOUT, () =>
         withPair(direction, { ours: { maxPayload: 1000 } }, async (pair) => {
-          const errors: ProtocolError[] = [];
-          pair.ours.on('error', (error) => errors.push(error as ProtocolError));
+          const errors: WebSocketProtocolError[] = [];
+          pair.ours.on('error', (error) => errors.push(error as WebSocketProtocolError));
           const received = messages(pair.ours, 2);
           pair.theirs.send(pattern(1000));
           pair.theirs.send('é'.repeat(500)); // 1000 bytes of text: the limit counts bytes
@@ -43,7 +43,9 @@ for (const direction of DIRECTIONS) {
           assert.equal(theirCode, 1009, 'ws (the sender) sees 1009');
           assert.equal(ourCode, 1009);
           assert.equal(errors.length, 1);
-          assert.equal(errors[0]!.code, 'FD_ERR_MESSAGE_TOO_BIG');
+          assert.ok(errors[0] instanceof RangeError);
+          assert.equal(errors[0]!.code, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
+          assert.equal(errors[0]!.fdCode, 'FD_ERR_MESSAGE_TOO_BIG');
           assert.equal(errors[0]!.closeCode, 1009);
           assert.equal(pair.ours.closeResult?.failed, true);
           assert.equal(pair.ours.closeResult?.wasClean, false);

@@ -3,6 +3,11 @@ import assert from 'node:assert/strict';
 import { WebSocket, type WebSocketServer } from '../../src/node/index.js';
 import { Opcode } from '../../src/protocol/constants.js';
 import { handshakenPeer, nextEvent, parseServerFrames, startServer, stopServer } from '../helpers/net.js';
+import { onBoth, pairOf, type AnySocket, type Library } from '../helpers/libraries.js';
+import { openAsBlob } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A server and one connected client; `server` is the server side of that connection. */
 async function pair(serverOptions = {}, clientOptions = {}): Promise<{ wss: WebSocketServer; client: WebSocket; server: WebSocket }> {
@@ -326,5 +331,152 @@ describe('WebSocket: the browser-style listener API (as in ws)', () => {
     assert.equal(event.reason, 'bye');
     assert.equal(event.wasClean, true);
     await stopServer(wss);
+  });
+});
+
+describe('WebSocket: send() without data, differential against ws', () => {
+  /** Each call, in order, on a client; what the server receives (or what the call throws). */
+  const calls: Array<[string, (socket: AnySocket, log: string[]) => void]> = [
+    ['send()', (socket) => socket.send()],
+    ['send(undefined)', (socket) => socket.send(undefined)],
+    ['send(null)', (socket) => socket.send(null)],
+    ['send(false)', (socket) => socket.send(false)],
+    ["send('')", (socket) => socket.send('')],
+    ['send(undefined, { binary: false })', (socket) => socket.send(undefined, { binary: false })],
+    ['send(null, callback)', (socket, log) => socket.send(null, (error?: Error | null) => log.push(`callback error: ${error ?? 'none'}`))],
+    ['send(true)', (socket) => socket.send(true)],
+  ];
+
+  it('no data, undefined, null (and false) send an empty binary message; an empty string an empty text; true throws TypeError', async () => {
+    const results = await onBoth(async (library) => {
+      const pair = await pairOf(library);
+      const log: string[] = [];
+      try {
+        const received: string[] = [];
+        pair.server.on('message', (data: Buffer, isBinary: boolean) => received.push(`${isBinary ? 'binary' : 'text'}:${data.toString('hex')}`));
+        let sent = 0;
+        for (const [name, call] of calls) {
+          try {
+            call(pair.client, log);
+            sent++;
+            log.push(`${name}: sent`);
+          } catch (error) {
+            log.push(`${name}: throws ${(error as Error).constructor.name}`);
+          }
+        }
+        while (received.length < sent) await nextEvent(pair.server, 'message');
+        log.push(...received);
+      } finally {
+        await pair.close();
+      }
+      return log;
+    });
+    assert.deepEqual(results.ws, [
+      'send(): sent',
+      'send(undefined): sent',
+      'send(null): sent',
+      'send(false): sent',
+      "send(''): sent",
+      'send(undefined, { binary: false }): sent',
+      'send(null, callback): sent',
+      'send(true): throws TypeError',
+      'callback error: none',
+      'binary:',
+      'binary:',
+      'binary:',
+      'binary:',
+      'text:',
+      'text:',
+      'binary:',
+    ]);
+    assert.deepEqual(results.fullduplex, results.ws);
+  });
+});
+
+describe('WebSocket: a Blob that cannot be read, differential against ws', () => {
+  /** Send `blob` then a string; log the callbacks, the error event, and how both ends close. */
+  async function unreadableBlob(library: Library, blob: Blob): Promise<string[]> {
+    const pair = await pairOf(library);
+    const log: string[] = [];
+    try {
+      const received: unknown[] = [];
+      pair.server.on('message', (data: unknown) => received.push(data));
+      const errors: unknown[] = [];
+      const errored = new Promise<void>((resolve) => {
+        pair.client.on('error', (error: unknown) => {
+          errors.push(error);
+          log.push(`error event (readyState ${pair.client.readyState})`);
+          resolve();
+        });
+      });
+      const clientClosed = nextEvent<[number]>(pair.client, 'close');
+      const serverClosed = nextEvent<[number]>(pair.server, 'close');
+      const callbackErrors: unknown[] = [];
+      pair.client.send(blob, (error?: Error | null) => {
+        callbackErrors.push(error);
+        log.push('blob callback');
+      });
+      pair.client.send('after the blob', (error?: Error | null) => {
+        callbackErrors.push(error);
+        log.push('next callback');
+      });
+      await errored;
+      const [[clientCode], [serverCode]] = await Promise.all([clientClosed, serverClosed]);
+      log.push(`callbacks got the error event's error: ${callbackErrors.every((error) => error !== undefined && error === errors[0])}`);
+      log.push(`error: ${(errors[0] as Error).name}`);
+      log.push(`close: client ${clientCode}, server ${serverCode}; messages received: ${received.length}`);
+    } finally {
+      await pair.close();
+    }
+    return log;
+  }
+
+  it('arrayBuffer() rejects: the callbacks and the error event get that error, and the connection closes (1006)', async () => {
+    class UnreadableBlob extends Blob {
+      override arrayBuffer(): Promise<ArrayBuffer> {
+        return Promise.reject(new TypeError('cannot read this blob'));
+      }
+    }
+    const results = await onBoth((library) => unreadableBlob(library, new UnreadableBlob(['abc'])));
+    assert.deepEqual(results.ws, [
+      'blob callback',
+      'next callback',
+      'error event (readyState 2)',
+      "callbacks got the error event's error: true",
+      'error: TypeError',
+      'close: client 1006, server 1006; messages received: 0',
+    ]);
+    assert.deepEqual(results.fullduplex, results.ws);
+  });
+
+  it('a look-alike Blob (ws decides by shape and Symbol.toStringTag) whose arrayBuffer() rejects: the same', async () => {
+    const fake = (): Blob =>
+      ({
+        size: 3,
+        type: '',
+        arrayBuffer: () => Promise.reject(new RangeError('gone')),
+        stream: () => new ReadableStream(),
+        [Symbol.toStringTag]: 'Blob',
+      }) as unknown as Blob;
+    const results = await onBoth((library) => unreadableBlob(library, fake()));
+    assert.equal(results.ws.at(-2), 'error: RangeError');
+    assert.deepEqual(results.fullduplex, results.ws);
+  });
+
+  it('a Blob of a file deleted before it is read: NotReadableError, and the connection closes', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'fullduplex-blob-'));
+    try {
+      const results = await onBoth(async (library) => {
+        const path = join(directory, `${library}.bin`);
+        await writeFile(path, 'abc');
+        const blob = await openAsBlob(path);
+        await rm(path);
+        return unreadableBlob(library, blob);
+      });
+      assert.equal(results.ws.at(-2), 'error: NotReadableError');
+      assert.deepEqual(results.fullduplex, results.ws);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });

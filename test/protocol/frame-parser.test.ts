@@ -125,6 +125,11 @@ describe('FrameParser: per-frame rules', () => {
     it(`refuses ${name} without an extension (1002)`, () => expectError('client', Buffer.from([0x81 | bit, 0x00]), 'FD_ERR_UNEXPECTED_RSV', 1002));
   }
 
+  it('says which reserved bits were unexpected (reservedBits)', () => {
+    const { parser: p } = parser('client');
+    assert.throws(() => p.push(Buffer.from([0x81 | 0x60, 0x00])), (error: unknown) => error instanceof ProtocolError && error.reservedBits === 0x60);
+  });
+
   it('lets an extension claim RSV1, and only RSV1', () => {
     const { parser: p, seen } = parser('client', RSV1);
     p.push(hex('c1 00'));
@@ -146,8 +151,8 @@ describe('FrameParser: per-frame rules', () => {
   it('refuses a 64-bit length with the most significant bit set (1002)', () =>
     expectError('client', hex('82 7f 80 00 00 00 00 00 00 00'), 'FD_ERR_INVALID_LENGTH', 1002));
 
-  it('refuses a 2^63-1 length as too big (1009), before any payload', () =>
-    expectError('client', hex('82 7f 7f ff ff ff ff ff ff ff'), 'FD_ERR_MESSAGE_TOO_BIG', 1009));
+  it('refuses a 2^63-1 length as unsupported (1009: FD_ERR_UNSUPPORTED_LENGTH), before any payload', () =>
+    expectError('client', hex('82 7f 7f ff ff ff ff ff ff ff'), 'FD_ERR_UNSUPPORTED_LENGTH', 1009));
 
   it('checks the first two header bytes before the rest of the header arrives', () => {
     const { parser: p } = parser('client');
