@@ -26,20 +26,35 @@ export function toPayload(data: Exclude<SendData, Blob> | null | undefined): { p
   if (ArrayBuffer.isView(data)) return { payload: Buffer.from(data.buffer, data.byteOffset, data.byteLength), binary: true };
   if (data instanceof ArrayBuffer || isSharedArrayBuffer(data)) return { payload: Buffer.from(data), binary: true };
   // A list of chunks (what binaryType 'fragments' delivers), sent as one message.
-  if (Array.isArray(data) && data.every((chunk) => chunk instanceof Uint8Array)) return { payload: Buffer.concat(data), binary: true };
+  if (Array.isArray(data) && data.length > 0 && data.every((chunk) => chunk instanceof Uint8Array)) return { payload: Buffer.concat(data), binary: true };
   if (data === undefined || data === null || (data as unknown) === false) return NO_DATA;
-  throw new TypeError(`Cannot send ${describe(data)}: expected a string, Buffer, ArrayBuffer, TypedArray, DataView or Blob`);
+  // As `ws`: anything else `Buffer.from()` takes (an array of byte values, an object whose valueOf()
+  // is a string or bytes), else a TypeError.
+  return { payload: bufferFrom(data, 'send'), binary: true };
+}
+
+/** `Buffer.from(value)` for the values `ws` accepts that way, with our TypeError for the others. */
+function bufferFrom(value: unknown, what: string): Buffer {
+  if (typeof value === 'object' && value !== null) {
+    try {
+      return Buffer.from(value as Parameters<typeof Buffer.from>[0]);
+    } catch {
+      // falls through to the TypeError below
+    }
+  }
+  throw new TypeError(`Cannot ${what} ${describe(value)}: expected a string, Buffer, ArrayBuffer, TypedArray, DataView or Blob`);
 }
 
 /** Bytes for a control frame or close reason: strings as UTF-8, numbers as their decimal text. */
 export function toControlBytes(data: unknown): Buffer {
-  if (data === undefined || data === null) return Buffer.alloc(0);
+  if (typeof data === 'number') return Buffer.from(String(data), 'utf8');
+  // As `ws` (data || EMPTY_BUFFER): no data, null, false and '' are an empty payload.
+  if (!data) return Buffer.alloc(0);
   if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (typeof data === 'number' || typeof data === 'boolean') return Buffer.from(String(data), 'utf8');
   if (Buffer.isBuffer(data)) return data;
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (data instanceof ArrayBuffer || isSharedArrayBuffer(data)) return Buffer.from(data);
-  throw new TypeError(`Expected a string, Buffer, ArrayBuffer or TypedArray, got ${describe(data)}`);
+  return bufferFrom(data, 'send');
 }
 
 const NO_DATA = Object.freeze({ payload: Buffer.alloc(0), binary: true });

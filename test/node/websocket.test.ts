@@ -393,6 +393,70 @@ describe('WebSocket: send() without data, differential against ws', () => {
   });
 });
 
+describe('WebSocket: values send(), ping() and pong() take, differential against ws', () => {
+  const calls: Array<[string, (socket: AnySocket) => void]> = [
+    ['send(42)', (socket) => socket.send(42)],
+    ['send([1, 2, 255])', (socket) => socket.send([1, 2, 255])],
+    ["send({ valueOf: () => 'ab' })", (socket) => socket.send({ valueOf: () => 'ab' })],
+    ['send({})', (socket) => socket.send({})],
+    ['send(Symbol())', (socket) => socket.send(Symbol('x'))],
+    ['ping(false)', (socket) => (socket as unknown as { ping(data: unknown): void }).ping(false)],
+    ['ping(0)', (socket) => (socket as unknown as { ping(data: unknown): void }).ping(0)],
+    ["ping('')", (socket) => (socket as unknown as { ping(data: unknown): void }).ping('')],
+    ['ping([7, 8])', (socket) => (socket as unknown as { ping(data: unknown): void }).ping([7, 8])],
+    ['ping(true)', (socket) => (socket as unknown as { ping(data: unknown): void }).ping(true)],
+    ['pong({})', (socket) => (socket as unknown as { pong(data: unknown): void }).pong({})],
+  ];
+
+  it('numbers as text, arrays and valueOf() objects as bytes, falsy control payloads empty; the rest TypeError', async () => {
+    const results = await onBoth(async (library) => {
+      const pair = await pairOf(library);
+      const log: string[] = [];
+      try {
+        const received: string[] = [];
+        pair.server.on('message', (data: Buffer, isBinary: boolean) => received.push(`${isBinary ? 'binary' : 'text'}:${data.toString('hex')}`));
+        pair.server.on('ping', (data: Buffer) => received.push(`ping:${data.toString('hex')}`));
+        let sent = 0;
+        for (const [name, call] of calls) {
+          try {
+            call(pair.client);
+            sent++;
+            log.push(`${name}: sent`);
+          } catch (error) {
+            log.push(`${name}: throws ${(error as Error).constructor.name}`);
+          }
+        }
+        while (received.length < sent) await nextEvent(pair.server, received.length < 3 ? 'message' : 'ping');
+        log.push(...received);
+      } finally {
+        await pair.close();
+      }
+      return log;
+    });
+    assert.deepEqual(results.ws, [
+      'send(42): sent',
+      'send([1, 2, 255]): sent',
+      "send({ valueOf: () => 'ab' }): sent",
+      'send({}): throws TypeError',
+      'send(Symbol()): throws TypeError',
+      'ping(false): sent',
+      'ping(0): sent',
+      "ping(''): sent",
+      'ping([7, 8]): sent',
+      'ping(true): throws TypeError',
+      'pong({}): throws TypeError',
+      'text:3432',
+      'binary:0102ff',
+      'binary:6162',
+      'ping:',
+      'ping:30',
+      'ping:',
+      'ping:0708',
+    ]);
+    assert.deepEqual(results.fullduplex, results.ws);
+  });
+});
+
 describe('WebSocket: a Blob that cannot be read, differential against ws', () => {
   /** Send `blob` then a string; log the callbacks, the error event, and how both ends close. */
   async function unreadableBlob(library: Library, blob: Blob): Promise<string[]> {
