@@ -16,10 +16,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { scaled } from '../helpers/time.js';
 
 const run = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const TIMEOUT = { timeout: 180_000 };
+const TIMEOUT = { timeout: scaled(180_000) };
+/**
+ * Node binaries to run the round trip on besides this one: FULLDUPLEX_EXTRA_NODES, colon-separated
+ * (.ci/run sets it to the oldest supported release, Node 20.0.0, which has no require(esm) at all).
+ */
+const EXTRA_NODES = (process.env['FULLDUPLEX_EXTRA_NODES'] ?? '').split(':').filter((path) => path !== '');
 /** Node versions with require(esm) (20.19+, 22.12+) have a flag to turn it off; older ones do not have it at all. */
 const NO_REQUIRE_ESM = '--no-experimental-require-module';
 const hasRequireEsmFlag = process.allowedNodeEnvironmentFlags.has('--experimental-require-module');
@@ -33,10 +39,10 @@ let app = '';
 let pkg = '';
 
 /** Run a CommonJS program in `app` (where node_modules/fullduplex and node_modules/ws are) and parse its JSON output. */
-async function runProgram(name: string, source: string, args: string[] = [], flags: string[] = []): Promise<unknown> {
+async function runProgram(name: string, source: string, args: string[] = [], flags: string[] = [], node = process.execPath): Promise<unknown> {
   const file = join(app, name);
   writeFileSync(file, source);
-  const { stdout } = await run(process.execPath, [...flags, file, ...args], { cwd: app, timeout: 60_000 });
+  const { stdout } = await run(node, [...flags, file, ...args], { cwd: app, timeout: scaled(60_000) });
   return JSON.parse(stdout);
 }
 
@@ -137,8 +143,8 @@ describe('CommonJS: require("fullduplex")', () => {
     mkdirSync(pkg, { recursive: true });
     copyFileSync(join(root, 'package.json'), join(pkg, 'package.json'));
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    await run(process.execPath, [tsc, '-p', 'tsconfig.cjs.json', '--outDir', join(pkg, 'dist', 'cjs')], { cwd: root, timeout: 150_000 });
-    await run(process.execPath, [join(root, 'scripts', 'write-cjs-package.mjs'), join(pkg, 'dist', 'cjs')], { cwd: root, timeout: 30_000 });
+    await run(process.execPath, [tsc, '-p', 'tsconfig.cjs.json', '--outDir', join(pkg, 'dist', 'cjs')], { cwd: root, timeout: scaled(150_000) });
+    await run(process.execPath, [join(root, 'scripts', 'write-cjs-package.mjs'), join(pkg, 'dist', 'cjs')], { cwd: root, timeout: scaled(30_000) });
     // `ws` for the differential checks, `redis` for fullduplex/redis (its optional peer dependency).
     for (const name of ['ws', 'redis']) symlinkSync(join(root, 'node_modules', name), join(app, 'node_modules', name), 'dir');
   });
@@ -162,6 +168,10 @@ describe('CommonJS: require("fullduplex")', () => {
 
   it('an echo round trip between a required WebSocketServer and WebSocket (and createWebSocketStream)', TIMEOUT, async () => {
     assert.deepEqual(await runProgram('round-trip.cjs', ROUND_TRIP), ROUND_TRIP_RESULT);
+    for (const node of EXTRA_NODES) {
+      const { stdout: version } = await run(node, ['--version']);
+      assert.deepEqual(await runProgram('round-trip.cjs', ROUND_TRIP, [], [], node), ROUND_TRIP_RESULT, `on ${version.trim()} (${node})`);
+    }
   });
 
   it(
