@@ -32,7 +32,10 @@ wss.on('connection', (socket, request) => {
   const port = request.socket.remotePort ?? -1;
   socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
   socket.on('error', (error) => {
-    send({ type: 'error', port, closeCode: error instanceof ProtocolError ? error.closeCode : null, message: error.message });
+    // A protocol violation is reported as ws reports it (RangeError/Error with ws's code), with the
+    // core's ProtocolError as its cause.
+    const cause = (error as { cause?: unknown }).cause;
+    send({ type: 'error', port, closeCode: cause instanceof ProtocolError ? cause.closeCode : null, message: error.message });
   });
   socket.on('close', (code) => send({ type: 'closed', port, code }));
 });
