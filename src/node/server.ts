@@ -16,9 +16,9 @@ import { formatRejection, type ResponseHeaders } from '../protocol/handshake.js'
 import { acceptResponseLines, formatResponseLines, validateRequest } from '../protocol/handshake-server.js';
 import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from './heartbeat.js';
 import { formatExtensions } from '../protocol/header-grammar.js';
-import { negotiateServer } from '../protocol/permessage-deflate.js';
+import { invalidServerOffer, negotiateServer } from '../protocol/permessage-deflate.js';
 import { PerMessageDeflate, type PerMessageDeflateConfig } from './permessage-deflate.js';
-import { WebSocket, kAttach, kSetTopics, kStart, type ConnectionOptions, type PublishCallback, type PublishOptions, type TopicHub } from './websocket.js';
+import { WebSocket, checkConnectionOptions, kAttach, kSetTopics, kStart, type ConnectionOptions, type PublishCallback, type PublishOptions, type TopicHub } from './websocket.js';
 import { deliver, Topics } from './topics.js';
 import { FramedMessage } from './framed-message.js';
 import type { SendData } from './data.js';
@@ -69,14 +69,18 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
   path?: string;
   /** Keep the open connections in `clients`. Default true. */
   clientTracking?: boolean;
-  /** Pick a subprotocol from the offered ones (in the client's order); false for none. */
-  handleProtocols?: (protocols: Set<string>, request: IncomingMessage) => string | false;
+  /**
+   * Pick a subprotocol from the offered ones (in the client's order); false (or any falsy value, as in
+   * `ws`) for none. A choice the client did not offer is answered with 500 (RFC 6455 §4.2.2: the
+   * server selects one of the client's values). An exception is answered with 500 and rethrown.
+   */
+  handleProtocols?: (protocols: Set<string>, request: IncomingMessage) => string | false | null | undefined;
   /**
    * Decide whether to accept, after the request passed validation. Resolve (with anything) to accept;
    * throw or resolve a `HandshakeRejection` to refuse with its status and headers. Other errors: 500.
    */
   authenticate?: (request: IncomingMessage) => unknown;
-  /** `ws`'s hook: accept (true) or refuse (false, with an optional status, default 401). */
+  /** `ws`'s hook: accept (truthy) or refuse (falsy, with an optional status, default 401). */
   verifyClient?: VerifyClient;
   /**
    * Origins allowed to connect (e.g. `['https://app.example.com']`); others get 403. This protects
@@ -140,6 +144,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private httpServer: HttpServer | HttpsServer | null = null;
   private ownsServer = false;
   private state: 'running' | 'closing' | 'closed' = 'running';
+  /** Whether the HTTP server we created (standalone mode) has closed; true when there is none of ours. */
+  private ownServerClosed = true;
   private readonly closeCallbacks: Array<(error?: Error) => void> = [];
   private detachServer: (() => void) | null = null;
 
@@ -179,9 +185,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       owner[kForget](this);
     };
     this.connectionOptions = {
-      ...pick(options, ['maxPayload', 'maxFragments', 'skipUTF8Validation', 'autoPong', 'closeTimeout', 'maxBufferedAmount', 'slowConsumer', 'highWaterMark']),
+      ...pick(options, ['maxPayload', 'maxFragments', 'maxBufferedChunks', 'maxPendingAutoPongs', 'skipUTF8Validation', 'autoPong', 'closeTimeout', 'maxBufferedAmount', 'slowConsumer', 'highWaterMark']),
       heartbeat: options.heartbeat === undefined ? DEFAULT_HEARTBEAT : options.heartbeat,
     };
+    checkConnectionOptions(this.connectionOptions); // a bad limit is a RangeError now, not at the first connection
 
     if (options.port !== undefined) {
       const server = createServer((_request: IncomingMessage, response: ServerResponse) => {
@@ -282,7 +289,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     let validated;
     try {
-      validated = validateRequest(request);
+      // As in `ws`: without compression the extension header is not looked at (nothing to negotiate).
+      validated = validateRequest(request, { extensions: this.deflateConfig !== null });
+      // As in `ws`: a malformed permessage-deflate offer refuses the handshake (RFC 7692 §5 would
+      // also allow declining it).
+      const invalid = this.deflateConfig === null ? null : invalidServerOffer(validated.extensions);
+      if (invalid !== null) throw new HandshakeError('FD_ERR_HANDSHAKE_EXTENSIONS', 400, `Invalid Sec-WebSocket-Extensions header: ${invalid}`);
     } catch (error) {
       if (!(error instanceof HandshakeError)) throw error;
       if (this.listenerCount('wsClientError') > 0) this.emit('wsClientError', error, socket, request);
@@ -309,7 +321,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       done = true;
       clearTimeout(timer);
       this.pending.delete(socket);
-      socket.off('close', onClose); // it holds the request: let it go with the handshake
+      // They hold the request: let them go with the handshake.
+      socket.off('close', onClose);
+      socket.off('end', onClose);
       if (refusal !== null) {
         abort(socket, refusal.status, refusal.message, refusal.headers);
         return;
@@ -317,13 +331,19 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       this.completeUpgrade(request, socket, head, validated, callback);
     };
     const onClose = (): void => {
+      socket.off('close', onClose);
+      socket.off('end', onClose);
       if (!done) {
         done = true;
         clearTimeout(timer);
         this.pending.delete(socket);
       }
+      socket.destroy();
     };
+    // A client that leaves (its FIN: 'end', as `ws` checks with `socket.readable`) while the hooks
+    // run is forgotten at once: no connection comes of it, and it no longer counts as pending.
     socket.once('close', onClose);
+    socket.once('end', onClose);
 
     this.runHooks(request, validated.origin, (refusal) => finish(refusal));
   }
@@ -357,10 +377,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       authenticate();
       return;
     }
-    const info: VerifyClientInfo = { origin, secure: (request.socket as { encrypted?: boolean }).encrypted === true, req: request };
+    const tls = request.socket as { authorized?: boolean; encrypted?: boolean };
+    const info: VerifyClientInfo = { origin, secure: tls.authorized === true || tls.encrypted === true, req: request };
+    // As in `ws`: two parameters is the callback form; results are read for truthiness; a refusal
+    // without a status (or with 0) is 401.
     if (verify.length >= 2) {
-      verify(info, (ok, code = 401, message = '', headers = {}) => (ok ? authenticate() : next(new HandshakeRejection(code, message, headers))));
-    } else if (verify(info, () => {}) === true) {
+      verify(info, (ok, code, message = '', headers = {}) => (ok ? authenticate() : next(new HandshakeRejection(code || 401, message, headers))));
+    } else if (verify(info, () => {})) {
       authenticate();
     } else {
       next(new HandshakeRejection(401));
@@ -374,7 +397,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     validated: ReturnType<typeof validateRequest>,
     callback: UpgradeCallback,
   ): void {
-    if (!socket.writable || socket.destroyed) {
+    // As in `ws`: a client that sent its FIN (or is gone) gets no connection.
+    if (!socket.readable || !socket.writable || socket.destroyed) {
       socket.destroy();
       return;
     }
@@ -384,14 +408,25 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     let protocol: string | undefined;
     if (validated.protocols.length > 0 && this.options.handleProtocols !== undefined) {
-      const chosen = this.options.handleProtocols(new Set(validated.protocols), request);
-      if (chosen !== false) protocol = chosen;
+      let chosen: unknown;
+      try {
+        chosen = this.options.handleProtocols(new Set(validated.protocols), request);
+      } catch (error) {
+        // `ws` lets the exception out of handleUpgrade; so do we, having answered the client.
+        abort(socket, 500, 'handleProtocols failed');
+        throw error;
+      }
+      // `ws` reads the result for truthiness: false, null, undefined and "" all mean none.
+      if (chosen) {
+        if (typeof chosen !== 'string' || !validated.protocols.includes(chosen)) {
+          // `ws` would send it, and any client then fails the handshake (RFC 6455 §4.1): say so instead.
+          abort(socket, 500, 'handleProtocols chose a subprotocol the client did not offer');
+          return;
+        }
+        protocol = chosen;
+      }
     } else if (validated.protocols.length > 0) {
       protocol = validated.protocols[0];
-    }
-    if (protocol !== undefined && !validated.protocols.includes(protocol)) {
-      abort(socket, 500, 'handleProtocols chose a subprotocol the client did not offer');
-      return;
     }
 
     let extensions = '';
@@ -495,8 +530,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /**
    * Stop accepting, send 1001 Going Away to every client, wait for their close frames (at most
-   * `shutdownTimeout`), drop whoever is left, close the backplane (if any), then emit `close` and call
-   * `callback`.
+   * `shutdownTimeout`), drop whoever is left, wait for the HTTP server we created (standalone mode) to
+   * close, close the backplane (if any), then emit `close` and call `callback`.
    */
   close(callback?: (error?: Error) => void): void {
     if (callback !== undefined) {
@@ -514,7 +549,15 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     for (const socket of this.pending) abort(socket, 503, 'The server is shutting down');
     this.pending.clear();
     const server = this.httpServer;
-    if (server !== null && this.ownsServer) server.close();
+    if (server !== null && this.ownsServer) {
+      // As in `ws`: `close` waits for our own HTTP server's `close` (it may fail with "not running"
+      // when it never listened: closed all the same).
+      this.ownServerClosed = false;
+      server.close(() => {
+        this.ownServerClosed = true;
+        if (this.open.size === 0) this.finishClose();
+      });
+    }
 
     if (this.open.size === 0) {
       process.nextTick(() => this.finishClose());
@@ -535,7 +578,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   private finishClose(): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || !this.ownServerClosed) return;
     this.state = 'closed';
     if (this.backplane === null) {
       this.closed();

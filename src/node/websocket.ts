@@ -63,10 +63,21 @@ export type SlowConsumerPolicy = 'close' | 'drop' | 'ignore';
 
 /** Options of one connection, for either role. */
 export interface ConnectionOptions {
-  /** Largest incoming message, in bytes. Default 64 MiB. */
+  /** Largest incoming message, in bytes. Default 64 MiB; 0 means no limit (as in `ws`). */
   maxPayload?: number;
-  /** Largest number of frames in one incoming message. Default unlimited (memory is bounded anyway). */
+  /** Largest number of frames in one incoming message. Default unlimited (memory is bounded anyway); 0 means no limit (as in `ws`). */
   maxFragments?: number;
+  /**
+   * Accepted for `ws` compatibility (it bounds the raw chunks `ws` holds before a frame is complete);
+   * checked (an integer >= 0) but without effect here: the receiver keeps what arrives in blocks of
+   * at least 4 KiB, so what a message holds is bounded by `maxPayload` in bytes, however it is split.
+   */
+  maxBufferedChunks?: number;
+  /**
+   * Accepted for `ws` compatibility; checked (an integer >= 0) but without effect: while the peer does
+   * not read, automatic pongs are coalesced into one (RFC 6455 §5.5.3), so they never pile up.
+   */
+  maxPendingAutoPongs?: number;
   /** Skip UTF-8 validation of incoming text (not recommended). */
   skipUTF8Validation?: boolean;
   /** Answer pings automatically. Default true. */
@@ -121,7 +132,8 @@ export const kStart = Symbol('fullduplex.start');
 export const kBroadcast = Symbol('fullduplex.broadcast');
 export const kSetTopics = Symbol('fullduplex.setTopics');
 
-type NormalizedOptions = Required<Omit<ConnectionOptions, 'heartbeat' | 'maxFragments' | 'generateMask'>> & Pick<ConnectionOptions, 'heartbeat' | 'maxFragments' | 'generateMask'>;
+type NormalizedOptions = Required<Omit<ConnectionOptions, 'heartbeat' | 'maxFragments' | 'maxBufferedChunks' | 'maxPendingAutoPongs' | 'generateMask'>> &
+  Pick<ConnectionOptions, 'heartbeat' | 'maxFragments' | 'generateMask'>;
 
 /** Normalized options per options object: a server's 10,000 connections share one (it passes the same object). */
 const normalizedOptions = new WeakMap<ConnectionOptions, NormalizedOptions>();
@@ -135,10 +147,28 @@ function normalizeOptions(options: ConnectionOptions): NormalizedOptions {
   return normalized;
 }
 
+/** Check the options of a connection (or of a server's connections) now: `RangeError` for a bad limit. */
+export function checkConnectionOptions(options: ConnectionOptions): void {
+  normalizeOptions(options);
+}
+
+/** A count or size limit: an integer >= 0 (or Infinity); `ws` reads 0 as "no limit", and so do we. */
+function limit(options: ConnectionOptions, name: 'maxPayload' | 'maxFragments' | 'maxBufferedChunks' | 'maxPendingAutoPongs'): number | undefined {
+  const value = options[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || value < 0 || !(Number.isInteger(value) || value === Infinity)) {
+    throw new RangeError(`The ${name} option must be an integer >= 0 (0 for no limit); got ${String(value)}`);
+  }
+  return value === 0 ? Infinity : value;
+}
+
 function normalize(options: ConnectionOptions): NormalizedOptions {
+  const maxFragments = limit(options, 'maxFragments');
+  limit(options, 'maxBufferedChunks');
+  limit(options, 'maxPendingAutoPongs');
   return Object.freeze({
-    maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-    maxFragments: options.maxFragments,
+    maxPayload: limit(options, 'maxPayload') ?? DEFAULT_MAX_PAYLOAD,
+    maxFragments: maxFragments === Infinity ? undefined : maxFragments,
     skipUTF8Validation: options.skipUTF8Validation ?? false,
     autoPong: options.autoPong ?? true,
     closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,

@@ -47,12 +47,22 @@ const BASE64_VALUE: Array<number | undefined> = [];
   BASE64_VALUE[ch.charCodeAt(0)] = value;
 });
 
+/** What `validateRequest` looks at beyond RFC 6455's required headers. */
+export interface ValidateOptions {
+  /**
+   * Parse `Sec-WebSocket-Extensions` (a syntax error is a 400). Default true. A server that supports
+   * no extension may pass false: the header is then ignored (as `ws` does with compression off) and
+   * `extensions` is empty.
+   */
+  readonly extensions?: boolean;
+}
+
 /**
  * Validate an opening handshake request (RFC 6455 §4.2.1). Throws `HandshakeError` whose `status` is
  * the response to give: 405 (with `Allow: GET`) for another method, 426 (with
  * `Sec-WebSocket-Version: 13`) for another protocol version, 400 for anything else malformed.
  */
-export function validateRequest(request: HandshakeRequest): ValidatedRequest {
+export function validateRequest(request: HandshakeRequest, options: ValidateOptions = {}): ValidatedRequest {
   const headers = request.headers;
 
   if (request.method !== undefined && request.method !== 'GET') {
@@ -110,7 +120,7 @@ export function validateRequest(request: HandshakeRequest): ValidatedRequest {
   }
 
   let extensions: ExtensionOffer[] = [];
-  const extensionHeader = listHeader(headers, 'sec-websocket-extensions');
+  const extensionHeader = options.extensions === false ? undefined : listHeader(headers, 'sec-websocket-extensions');
   if (extensionHeader !== undefined) {
     try {
       extensions = parseExtensions(extensionHeader);

@@ -33,6 +33,7 @@ export {
   isValidKey,
   type HandshakeRequest,
   type ValidatedRequest,
+  type ValidateOptions,
   type AcceptOptions,
 } from './handshake-server.js';
 export {
@@ -65,6 +66,7 @@ export { SharedFrame, type SharedFrameWaiter } from './shared-frame.js';
 export {
   PERMESSAGE_DEFLATE,
   negotiateServer,
+  invalidServerOffer,
   createClientOffer,
   acceptServerResponse,
   compressorWindowBits,

@@ -163,6 +163,21 @@ export function negotiateServer(offers: readonly ExtensionOffer[], options: PerM
   return null;
 }
 
+/**
+ * Why the first malformed permessage-deflate offer is malformed (an unknown or repeated parameter, a
+ * value where none belongs, a window size outside 8–15), or null when every offer is well formed.
+ * RFC 7692 §5 lets a server decline such an offer; `ws` refuses the handshake (400), and a server that
+ * follows `ws` checks with this before negotiating.
+ */
+export function invalidServerOffer(offers: readonly ExtensionOffer[]): string | null {
+  for (const offer of offers) {
+    if (offer.name.toLowerCase() !== PERMESSAGE_DEFLATE) continue;
+    const parsed = readParams(offer.params, true);
+    if (typeof parsed === 'string') return parsed;
+  }
+  return null;
+}
+
 /** Client side: the offer to send (RFC 7692 §5.1, §7.1). */
 export function createClientOffer(options: PerMessageDeflateOptions): ExtensionOffer {
   checkOptions(options);

@@ -125,3 +125,12 @@ describe('server handshake: responses', () => {
     assert.equal(isValidKey('dGhlIHNhbXBsZSBub25jZQ=A'), false);
   });
 });
+
+describe('validateRequest: extensions option', () => {
+  it('with extensions: false the Sec-WebSocket-Extensions header is not parsed (no 400, none returned)', () => {
+    const bad = request({ 'sec-websocket-extensions': 'permessage-deflate;;' });
+    assert.throws(() => validateRequest(bad), (error: unknown) => error instanceof HandshakeError && error.status === 400);
+    assert.deepEqual(validateRequest(bad, { extensions: false }).extensions, []);
+    assert.deepEqual(validateRequest(request({ 'sec-websocket-extensions': 'permessage-deflate' }), { extensions: false }).extensions, []);
+  });
+});

@@ -6,6 +6,7 @@ import {
   acceptServerResponse,
   compressorWindowBits,
   createClientOffer,
+  invalidServerOffer,
   negotiateServer,
   type PerMessageDeflateOptions,
 } from '../../src/protocol/permessage-deflate.js';
@@ -164,5 +165,18 @@ describe('permessage-deflate: client offer and response (RFC 7692 §7.1)', () =>
     assert.equal(compressorWindowBits(8), 9);
     assert.equal(compressorWindowBits(9), 9);
     assert.equal(compressorWindowBits(15), 15);
+  });
+});
+
+describe('invalidServerOffer', () => {
+  it('names the first malformed permessage-deflate offer, ignores other extensions, null when all are well formed', () => {
+    const check = (header: string): string | null => invalidServerOffer(parseExtensions(header));
+    assert.equal(check('permessage-deflate; client_max_window_bits, x-other; whatever=1'), null);
+    assert.equal(check('permessage-deflate; server_max_window_bits=10; server_no_context_takeover'), null);
+    assert.match(check('permessage-deflate; client_max_window_bits=100')!, /client_max_window_bits/);
+    assert.match(check('permessage-deflate; foo')!, /unknown parameter/);
+    assert.match(check('permessage-deflate; server_no_context_takeover=1')!, /takes no value/);
+    assert.match(check('permessage-deflate; server_no_context_takeover; server_no_context_takeover')!, /twice/);
+    assert.match(check('permessage-deflate, permessage-deflate; server_max_window_bits')!, /server_max_window_bits/);
   });
 });
