@@ -4,6 +4,7 @@ import { WebSocket, type WebSocketServer } from '../../src/node/index.js';
 import { Opcode } from '../../src/protocol/constants.js';
 import { handshakenPeer, nextEvent, parseServerFrames, startServer, stopServer } from '../helpers/net.js';
 import { onBoth, pairOf, type AnySocket, type Library } from '../helpers/libraries.js';
+import { waitFor } from '../helpers/protocol.js';
 import { openAsBlob } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -334,6 +335,35 @@ describe('WebSocket: the browser-style listener API (as in ws)', () => {
   });
 });
 
+/**
+ * Make each call on a client of `library` (logging "sent" or what it throws), then log what the
+ * server received, in order: messages as `text:`/`binary:` hex, pings as `ping:` hex.
+ */
+async function callsAndReceived(library: Library, calls: ReadonlyArray<[string, (socket: AnySocket, log: string[]) => void]>): Promise<string[]> {
+  const pair = await pairOf(library);
+  const log: string[] = [];
+  try {
+    const received: string[] = [];
+    pair.server.on('message', (data: Buffer, isBinary: boolean) => received.push(`${isBinary ? 'binary' : 'text'}:${data.toString('hex')}`));
+    pair.server.on('ping', (data: Buffer) => received.push(`ping:${data.toString('hex')}`));
+    let sent = 0;
+    for (const [name, call] of calls) {
+      try {
+        call(pair.client, log);
+        sent++;
+        log.push(`${name}: sent`);
+      } catch (error) {
+        log.push(`${name}: throws ${(error as Error).constructor.name}`);
+      }
+    }
+    await waitFor(() => received.length >= sent, undefined, `the server to receive ${sent} messages and pings`);
+    log.push(...received);
+  } finally {
+    await pair.close();
+  }
+  return log;
+}
+
 describe('WebSocket: send() without data, differential against ws', () => {
   /** Each call, in order, on a client; what the server receives (or what the call throws). */
   const calls: Array<[string, (socket: AnySocket, log: string[]) => void]> = [
@@ -348,29 +378,7 @@ describe('WebSocket: send() without data, differential against ws', () => {
   ];
 
   it('no data, undefined, null (and false) send an empty binary message; an empty string an empty text; true throws TypeError', async () => {
-    const results = await onBoth(async (library) => {
-      const pair = await pairOf(library);
-      const log: string[] = [];
-      try {
-        const received: string[] = [];
-        pair.server.on('message', (data: Buffer, isBinary: boolean) => received.push(`${isBinary ? 'binary' : 'text'}:${data.toString('hex')}`));
-        let sent = 0;
-        for (const [name, call] of calls) {
-          try {
-            call(pair.client, log);
-            sent++;
-            log.push(`${name}: sent`);
-          } catch (error) {
-            log.push(`${name}: throws ${(error as Error).constructor.name}`);
-          }
-        }
-        while (received.length < sent) await nextEvent(pair.server, 'message');
-        log.push(...received);
-      } finally {
-        await pair.close();
-      }
-      return log;
-    });
+    const results = await onBoth((library) => callsAndReceived(library, calls));
     assert.deepEqual(results.ws, [
       'send(): sent',
       'send(undefined): sent',
@@ -409,30 +417,7 @@ describe('WebSocket: values send(), ping() and pong() take, differential against
   ];
 
   it('numbers as text, arrays and valueOf() objects as bytes, falsy control payloads empty; the rest TypeError', async () => {
-    const results = await onBoth(async (library) => {
-      const pair = await pairOf(library);
-      const log: string[] = [];
-      try {
-        const received: string[] = [];
-        pair.server.on('message', (data: Buffer, isBinary: boolean) => received.push(`${isBinary ? 'binary' : 'text'}:${data.toString('hex')}`));
-        pair.server.on('ping', (data: Buffer) => received.push(`ping:${data.toString('hex')}`));
-        let sent = 0;
-        for (const [name, call] of calls) {
-          try {
-            call(pair.client);
-            sent++;
-            log.push(`${name}: sent`);
-          } catch (error) {
-            log.push(`${name}: throws ${(error as Error).constructor.name}`);
-          }
-        }
-        while (received.length < sent) await nextEvent(pair.server, received.length < 3 ? 'message' : 'ping');
-        log.push(...received);
-      } finally {
-        await pair.close();
-      }
-      return log;
-    });
+    const results = await onBoth((library) => callsAndReceived(library, calls));
     assert.deepEqual(results.ws, [
       'send(42): sent',
       'send([1, 2, 255]): sent',
