@@ -3,7 +3,7 @@
  * hooks and every TLS option work as users expect): build the request from the protocol core, check
  * the response with it, follow redirects when asked, and time the whole exchange out.
  */
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpRequest, validateHeaderName, validateHeaderValue, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { connect as netConnect, isIP, type NetConnectOpts, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
@@ -14,6 +14,8 @@ import { formatExtensions } from '../protocol/header-grammar.js';
 import { PERMESSAGE_DEFLATE, acceptServerResponse, createClientOffer } from '../protocol/permessage-deflate.js';
 import { PerMessageDeflate, type PerMessageDeflateConfig } from './permessage-deflate.js';
 import { RedirectCredentials, ipcTarget, userinfoOf } from './redirect-credentials.js';
+import { connectingQueue, type ConnectingTicket } from './connecting-queue.js';
+import { findEndpointKey } from './connecting-endpoint.js';
 import type { ConnectionOptions, WebSocketEvents } from './websocket.js';
 
 /** Client options: the connection's, the handshake's, and any `https.request` option (TLS included). */
@@ -40,6 +42,23 @@ export interface ClientOptions
   finishRequest?: (request: ClientRequest, websocket: unknown) => void;
   /** Offer permessage-deflate (RFC 7692). Default true, as in browsers and `ws`; false to offer nothing. */
   perMessageDeflate?: boolean | PerMessageDeflateConfig;
+  /**
+   * Open at most one connection at a time per remote endpoint, as RFC 6455 §4.1 requires of clients
+   * ("There MUST be no more than one connection in a CONNECTING state") and browsers do: a handshake
+   * to an endpoint that another client of this process is still connecting to waits until that one
+   * has opened or failed, then goes (first come, first served). Default false, so that code written
+   * for `ws` (which has no such queue) behaves as with `ws`; the WHATWG `WebSocket`
+   * (`fullduplex/web`) turns it on unless given `queueConnecting: false`.
+   *
+   * The endpoint is the remote IP address and port: the host name is resolved first (through the
+   * `lookup` option when given), and the connection then goes to that address. Through an `agent` or
+   * a `createConnection` (a proxy, say) the IP address is unknown, so each host name and port counts
+   * as its own endpoint, as §4.1 says; a `ws+unix:` socket is keyed by its path. A redirect gives up
+   * the turn and queues again for its new target. Time spent waiting counts against
+   * `handshakeTimeout`, which bounds the whole wait for `open`; a connection closed or terminated
+   * while it waits leaves the queue without ever connecting.
+   */
+  queueConnecting?: boolean;
 }
 
 /** What the handshake needs from the `WebSocket` it belongs to. */
@@ -97,6 +116,9 @@ export function startClientHandshake(
   const deflateConfig: PerMessageDeflateConfig | null =
     options.perMessageDeflate === false ? null : options.perMessageDeflate === true || options.perMessageDeflate === undefined ? {} : options.perMessageDeflate;
   if (deflateConfig !== null) createClientOffer(deflateConfig); // checks the parameters now (RangeError)
+  if (options.queueConnecting !== undefined && typeof options.queueConnecting !== 'boolean') {
+    throw new TypeError(`The queueConnecting option must be a boolean (got ${typeof options.queueConnecting})`);
+  }
   let request: ClientRequest | null = null;
   /** Whether `request` connected without an agent: then its socket is ours to destroy. */
   let ownsSocket = false;
@@ -106,11 +128,22 @@ export function startClientHandshake(
   const timeoutMs = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const timer = setTimeout(() => fail(new Error(`Opening handshake has timed out after ${timeoutMs} ms`)), timeoutMs);
   timer.unref();
+  const queued = options.queueConnecting === true;
+  /** This handshake's place in the connecting queue (RFC 6455 §4.1), while it waits or holds the turn. */
+  let ticket: ConnectingTicket | null = null;
+  /** Bumped by each connect(): a lookup or turn of an earlier target (before a redirect) is stale. */
+  let attempt = 0;
+
+  function releaseTurn(): void {
+    ticket?.release();
+    ticket = null;
+  }
 
   function fail(error: Error): void {
     if (finished) return;
     finished = true;
     clearTimeout(timer);
+    releaseTurn();
     if (request !== null) {
       request.destroy();
       // Once a keep-alive response (say a 401 given to an `unexpected-response` listener) has been read,
@@ -137,6 +170,7 @@ export function startClientHandshake(
       maxRedirects: _max,
       protocolVersion: _version,
       perMessageDeflate: _deflate,
+      queueConnecting: _queue,
       finishRequest,
       auth: _auth, // sent as the Authorization header above (or not at all, to another host)
       ...requestOptions
@@ -158,11 +192,42 @@ export function startClientHandshake(
         headers: requestHeaders,
       };
     }
-    if (settings.agent === undefined && settings.createConnection === undefined) {
+    const direct = settings.agent === undefined && settings.createConnection === undefined;
+    if (direct) {
       // No agent: an upgraded socket must not be pooled. Connect directly, as `ws` does.
       settings.createConnection = (secure ? connectTls : connectTcp) as RequestOptions['createConnection'];
     }
-    const req = (secure ? httpsRequest : httpRequest)(settings);
+    if (!queued) {
+      send(target, settings, handshake, finishRequest);
+      return;
+    }
+    // RFC 6455 §4.1: wait for this endpoint's turn. The request is built only then, so check its
+    // headers now: a bad one throws from the constructor, as without the queue.
+    for (const [name, value] of Object.entries(requestHeaders)) {
+      validateHeaderName(name);
+      if (value !== undefined) validateHeaderValue(name, value as string); // arrays and numbers too, as `http.request`
+    }
+    const current = ++attempt;
+    findEndpointKey(settings, direct, (error, key) => {
+      if (finished || current !== attempt) return;
+      if (error !== null) {
+        fail(error);
+        return;
+      }
+      ticket = connectingQueue.acquire(key, () => {
+        if (finished || current !== attempt) return;
+        try {
+          send(target, settings, handshake, finishRequest);
+        } catch (sendError) {
+          fail(sendError as Error);
+        }
+      });
+    });
+  }
+
+  /** Send the handshake request to `target` (now: without the queue; when its turn comes: with it). */
+  function send(target: URL, settings: RequestOptions, handshake: ReturnType<typeof createClientHandshake>, finishRequest: ClientOptions['finishRequest']): void {
+    const req = (isSecure(target) ? httpsRequest : httpRequest)(settings);
     request = req;
     ownsSocket = settings.agent === undefined;
     /** The response went to an `unexpected-response` listener, which now owns the request (as in `ws`). */
@@ -184,6 +249,8 @@ export function startClientHandshake(
       if (options.followRedirects === true && status >= 300 && status < 400 && location !== undefined) {
         response.resume();
         req.destroy();
+        // The redirect ends this attempt: give up the turn, and queue again for the new target.
+        releaseTurn();
         if (++redirects > (options.maxRedirects ?? DEFAULT_MAX_REDIRECTS)) {
           fail(new Error('Maximum redirects exceeded'));
           return;
@@ -207,6 +274,8 @@ export function startClientHandshake(
       if (owner.listenerCount('unexpected-response') > 0) {
         // The listener owns the response (as in `ws`); the handshake timeout still applies.
         handedOver = true;
+        // The server has answered (not with 101): this endpoint is no longer being connected to.
+        releaseTurn();
         callbacks.emit('unexpected-response', req, response);
         return;
       }
@@ -239,6 +308,7 @@ export function startClientHandshake(
       }
       finished = true;
       clearTimeout(timer);
+      releaseTurn(); // RFC 6455 §4.1: established, the next connection to this endpoint may go
       request = null;
       callbacks.attach(socket, head, accepted.protocol, formatExtensions(accepted.extensions), deflate);
       callbacks.emit('open');
@@ -258,6 +328,10 @@ export function startClientHandshake(
 
   connect(url);
   return { url: url.href, hooks: { abort: (error) => fail(error) } };
+}
+
+function isSecure(target: URL): boolean {
+  return target.protocol === 'wss:';
 }
 
 function connectTcp(options: { host?: string; port?: number; socketPath?: string; path?: string | null }): Socket {

@@ -170,7 +170,9 @@ export class WebSocket extends EventTarget {
     // §3.1 constructor step 12: establish the connection in parallel (the Node layer's handshake).
     this.#inCall = true;
     try {
-      this.#inner = new NodeWebSocket(this.#url, protocolList, options ?? {});
+      // RFC 6455 §4.1: one connection at a time in CONNECTING per endpoint, as browsers do
+      // (`queueConnecting: false` in the options bag opts out).
+      this.#inner = new NodeWebSocket(this.#url, protocolList, { ...options, queueConnecting: options?.queueConnecting ?? true });
     } finally {
       this.#inCall = false;
     }
