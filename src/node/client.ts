@@ -249,7 +249,9 @@ export function startClientHandshake(
       if (options.followRedirects === true && status >= 300 && status < 400 && location !== undefined) {
         response.resume();
         req.destroy();
-        // The redirect ends this attempt: give up the turn, and queue again for the new target.
+        // The redirect ends this attempt: give up the turn, and queue again for the new target (the
+        // old request is no longer current, even while the next one waits for its turn).
+        request = null;
         releaseTurn();
         if (++redirects > (options.maxRedirects ?? DEFAULT_MAX_REDIRECTS)) {
           fail(new Error('Maximum redirects exceeded'));
