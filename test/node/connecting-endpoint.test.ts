@@ -10,7 +10,8 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import type { LookupAddress } from 'node:dns';
-import type { RequestOptions } from 'node:http';
+import { Agent, type RequestOptions } from 'node:http';
+import { connect as netConnect } from 'node:net';
 import { findEndpointKey } from '../../src/node/connecting-endpoint.js';
 import { WebSocket, type ClientOptions } from '../../src/node/index.js';
 import { connectingQueue } from '../../src/node/connecting-queue.js';
@@ -138,5 +139,51 @@ describe('client with queueConnecting: names and addresses', () => {
       for (const { socket } of held) socket.destroy();
       server.close();
     }
+  });
+
+  it('through an agent (a proxy, say) each name is its own endpoint: two names wait only behind themselves', { timeout: scaled(20_000) }, async () => {
+    const arrivals: string[] = [];
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+      let head = '';
+      socket.on('data', (chunk: Buffer) => {
+        head += chunk.toString('latin1');
+        const host = /\r\nHost: ([^:\r]+)/.exec(head)?.[1];
+        if (head.includes('\r\n\r\n') && host !== undefined && !arrivals.includes(`${host}#${sockets.indexOf(socket)}`)) arrivals.push(`${host}#${sockets.indexOf(socket)}`);
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    // Like a proxy: every name goes to this server, and the client never learns an IP address.
+    class ProxyLikeAgent extends Agent {
+      override createConnection(): Socket {
+        return netConnect({ host: '127.0.0.1', port });
+      }
+    }
+    const agent = new ProxyLikeAgent();
+    const options: ClientOptions = { queueConnecting: true, perMessageDeflate: false, agent, handshakeTimeout: scaled(10_000) };
+    const clients = [
+      new WebSocket(`ws://a.test:${port}/`, options),
+      new WebSocket(`ws://b.test:${port}/`, options),
+      new WebSocket(`ws://a.test:${port}/`, options),
+    ];
+    for (const client of clients) client.on('error', () => {});
+    try {
+      const deadline = Date.now() + scaled(5000);
+      while (arrivals.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, 150)); // the second a.test must not arrive
+      assert.deepEqual(arrivals.map((arrival) => arrival.split('#')[0]).sort(), ['a.test', 'b.test']);
+      assert.equal(connectingQueue.pending(`name:a.test:${port}`), 2);
+      assert.equal(connectingQueue.pending(`name:b.test:${port}`), 1);
+    } finally {
+      for (const client of clients) client.terminate();
+      for (const socket of sockets) socket.destroy();
+      server.close();
+      agent.destroy();
+    }
+    assert.equal(connectingQueue.size, 0);
   });
 });

@@ -287,6 +287,26 @@ describe('client with queueConnecting: every way a handshake ends releases the t
     }
   });
 
+  it('time spent waiting counts against handshakeTimeout: a waiter times out in the queue, never connecting', { timeout: scaled(20_000) }, async () => {
+    const held: Socket[] = [];
+    const { server, port, arrivals } = await rawServer((socket) => held.push(socket));
+    try {
+      const first = new WebSocket(`ws://127.0.0.1:${port}`, QUEUED);
+      const firstEnd = outcome(first);
+      const started = Date.now();
+      const waiter = new WebSocket(`ws://127.0.0.1:${port}`, { ...QUEUED, handshakeTimeout: 300 });
+      assert.match(await outcome(waiter), /timed out after 300 ms/);
+      assert.ok(Date.now() - started >= 290, 'not before its timeout');
+      assert.equal(arrivals.length, 1, 'the waiter never connected');
+      assert.equal(connectingQueue.pending(`ip:127.0.0.1:${port}`), 1, 'only the first is left');
+      first.terminate();
+      await firstEnd;
+      assert.equal(connectingQueue.size, 0);
+    } finally {
+      await closeServer(server);
+    }
+  });
+
   it('a followed redirect gives up the turn and queues again for its target', { timeout: scaled(20_000) }, async () => {
     const target = await rawServer(accept);
     let count = 0;
