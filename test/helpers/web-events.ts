@@ -223,7 +223,7 @@ export async function rawServer(scripts: Record<string, RawScript>): Promise<Raw
           return;
         }
         script = found;
-        socket.write(found.response(acceptFor(headers.get('sec-websocket-key') ?? ''), headers));
+        socket.write(found.response(acceptFor(headers.get('sec-websocket-key') ?? ''), headers), 'latin1');
         found.afterHandshake?.(socket);
       }
       const { frames, used } = decodeClientFrames(buffered);
