@@ -456,17 +456,24 @@ export class WebSocket extends EventTarget {
   readonly #closed = (): void => {
     if (this.#state === CLOSED) return;
     const result = this.#inner.closeResult;
-    // A connection that ended without a clean closing handshake was failed, or lost: RFC 6455 §7.1.5
-    // makes its close code 1006 whatever code we sent, and the standard fires `error` first.
-    const failed = this.#failed || result === null || result.failed || !result.wasClean || result.code === ABNORMAL_CLOSURE;
+    // "Fail the WebSocket connection" (RFC 6455 §7.1.7): a refused or broken handshake, close() while
+    // connecting, a protocol violation by the server, a transport error. No close frame was received
+    // then (or it was ignored), so the close code is 1006 (RFC 6455 §7.1.5) whatever code we sent.
+    const failed = this.#failed || result === null || result.failed;
+    // A connection that was only lost (a TCP FIN without a close frame, or our close frame never
+    // answered) is closed, not failed: 1006 and wasClean false, but no `error` event (§4 step 2 fires
+    // it only when the connection was failed; Chromium does the same, undici fires one).
+    const closeFrameReceived = !failed && result.code !== ABNORMAL_CLOSURE;
     // Step 1.
     this.#state = CLOSED;
     // Step 2.
     if (failed) this.dispatchEvent(new Event('error'));
-    // Step 3: the reason is decoded as UTF-8 without BOM handling (a BOM stays in the string).
-    const code = failed ? ABNORMAL_CLOSURE : result.code;
-    const reason = failed ? '' : result.reason.toString('utf8');
-    this.dispatchEvent(new CloseEvent('close', { wasClean: !failed, code, reason }));
+    // Step 3: wasClean is true when the closing handshake completed (RFC 6455 §7.1.4); the reason is
+    // decoded as UTF-8 without BOM handling (a BOM stays in the string).
+    const code = closeFrameReceived ? result.code : ABNORMAL_CLOSURE;
+    const reason = closeFrameReceived ? result.reason.toString('utf8') : '';
+    const wasClean = closeFrameReceived && result.wasClean;
+    this.dispatchEvent(new CloseEvent('close', { wasClean, code, reason }));
   };
 }
 
