@@ -3,6 +3,7 @@
  * as a global; Node 20 and 22 do not, so this module defines it on Node's own `Event` and uses the
  * global when there is one (an event created with either passes `instanceof` for the one exported).
  */
+import { defineInterfaceShape, illegalInvocation } from './interface.js';
 import { toDOMString, toUnsignedShort, toUSVString } from './webidl.js';
 
 /** `CloseEventInit` (WebSockets Standard §6): `wasClean` false, `code` 0 and `reason` "" by default. */
@@ -47,24 +48,27 @@ class FullduplexCloseEvent extends Event implements CloseEvent {
     this.#reason = init.reason === undefined ? '' : toUSVString(init.reason, 'CloseEvent reason');
   }
 
+  /** Web IDL §3.7.6: a getter called on anything but a CloseEvent throws a TypeError. */
+  static #check(event: unknown): FullduplexCloseEvent {
+    if (typeof event !== 'object' || event === null || !(#code in event)) throw illegalInvocation();
+    return event as FullduplexCloseEvent;
+  }
+
   get wasClean(): boolean {
-    return this.#wasClean;
+    return FullduplexCloseEvent.#check(this).#wasClean;
   }
 
   get code(): number {
-    return this.#code;
+    return FullduplexCloseEvent.#check(this).#code;
   }
 
   get reason(): string {
-    return this.#reason;
-  }
-
-  get [Symbol.toStringTag](): string {
-    return 'CloseEvent';
+    return FullduplexCloseEvent.#check(this).#reason;
   }
 }
 
-Object.defineProperty(FullduplexCloseEvent, 'name', { value: 'CloseEvent' });
+// Web IDL §3.7: enumerable attributes, `length` 1 (the init dictionary is optional), the class string.
+defineInterfaceShape(FullduplexCloseEvent, { name: 'CloseEvent', length: 1, attributes: ['wasClean', 'code', 'reason'] });
 
 const globalCloseEvent = (globalThis as { CloseEvent?: CloseEventConstructor }).CloseEvent;
 

@@ -13,3 +13,9 @@ export {
   type WebSocketSendData,
 } from './websocket.js';
 export { CloseEvent, type CloseEventInit, type CloseEventConstructor } from './close-event.js';
+export {
+  MessageEvent,
+  type MessageEventConstructor,
+  type MessageEventInit,
+  type MessageEventSource,
+} from './message-event.js';

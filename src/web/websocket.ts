@@ -12,7 +12,10 @@
 import { types } from 'node:util';
 import { WebSocket as NodeWebSocket, type ClientOptions } from '../node/websocket.js';
 import { isToken } from '../protocol/header-grammar.js';
+import { blockedPortConnection, hasBadPort } from './bad-ports.js';
 import { CloseEvent } from './close-event.js';
+import { defineInterfaceShape, illegalInvocation } from './interface.js';
+import { MessageEvent } from './message-event.js';
 import { toClampedUnsignedShort, toDOMString, toUSVString } from './webidl.js';
 
 /** §3.1 `enum BinaryType { "blob", "arraybuffer" }`. */
@@ -44,9 +47,14 @@ export type WebSocketSendData = string | ArrayBuffer | ArrayBufferView | Blob;
  * client sends one only when asked), TLS options (`ca`, `cert`, `key`, `rejectUnauthorized`,
  * `servername`...), `agent`, `handshakeTimeout`, `maxPayload`, `closeTimeout`. With
  * `followRedirects` (the standard forbids redirects, §2), `url` still returns the URL given to the
- * constructor.
+ * constructor. One option is our own: `baseURL`, the base against which a relative `url` resolves
+ * (the standard resolves it against the page's API base URL; Node has none, so without this option
+ * or a `globalThis.location`, a relative URL is a "SyntaxError").
  */
-export type WebSocketOptions = ClientOptions;
+export interface WebSocketOptions extends ClientOptions {
+  /** Non-standard: the base URL for a relative `url` (default: `globalThis.location.href` where defined). */
+  baseURL?: string | URL;
+}
 
 type EventHandler<E extends Event> = ((this: WebSocket, event: E) => unknown) | null;
 type ListenerArgument = Parameters<EventTarget['addEventListener']>[1];
@@ -116,12 +124,19 @@ export class WebSocket extends EventTarget {
   #inCall = false;
   readonly #handlers = new Map<string, HandlerSlot>();
 
+  /** Web IDL §3.7.6, §3.7.7: attributes and operations called on anything but a WebSocket throw. */
+  static #check(value: unknown): WebSocket {
+    if (typeof value !== 'object' || value === null || !(#inner in value)) throw illegalInvocation();
+    return value as WebSocket;
+  }
+
   /**
    * §3.1 `new WebSocket(url, protocols)`: checks its arguments (throwing a "SyntaxError"
    * `DOMException`), then connects in the background.
    *
-   * @param url `ws:`, `wss:`, `http:` or `https:` (mapped to the first two), absolute (Node has no
-   *   base URL to resolve a relative one against), without a fragment.
+   * @param url `ws:`, `wss:`, `http:` or `https:` (mapped to the first two), without a fragment;
+   *   relative only with a base URL (`options.baseURL`, else `globalThis.location` where defined).
+   *   A bad port (fetch standard) does not throw: the connection fails (`error`, `close` 1006).
    * @param protocols one subprotocol or a list of them, distinct HTTP tokens.
    * @param options non-standard: Node client options, passed through (see `WebSocketOptions`).
    */
@@ -132,10 +147,11 @@ export class WebSocket extends EventTarget {
     const urlString = toUSVString(url, "Failed to construct 'WebSocket': url");
     const protocolList = toProtocolList(protocols);
 
-    // §3.1 constructor steps 1–7. Node has no API base URL, so a relative URL fails to parse.
+    // §3.1 constructor steps 1–7, "get a URL record" with the API base URL (see apiBaseURL).
+    const baseURL = apiBaseURL(options);
     let urlRecord: URL;
     try {
-      urlRecord = new URL(urlString);
+      urlRecord = new URL(urlString, baseURL);
     } catch {
       throw new DOMException(`Failed to construct 'WebSocket': the URL '${urlString}' is invalid.`, 'SyntaxError');
     }
@@ -151,16 +167,21 @@ export class WebSocket extends EventTarget {
     if (urlRecord.href.includes('#')) {
       throw new DOMException(`Failed to construct 'WebSocket': the URL contains a fragment identifier ('${urlRecord.hash}').`, 'SyntaxError');
     }
-    // §3.1 constructor steps 8–9: each subprotocol an RFC 6455 §4.1 token, none twice.
+    // §3.1 constructor steps 8–9: each subprotocol an RFC 6455 §4.1 token, none twice. Twice is
+    // compared ASCII case-insensitively ("chat" and "Chat" are one), as the web-platform test
+    // Create-protocols-repeated-case-insensitive and undici (Node's own WebSocket) do; Chromium and
+    // Firefox still accept such pairs (whatwg/websockets#47), listed in docs/web-api.md.
     const seen = new Set<string>();
     for (const protocol of protocolList) {
       if (!isToken(protocol)) {
         throw new DOMException(`Failed to construct 'WebSocket': the subprotocol '${protocol}' is invalid.`, 'SyntaxError');
       }
-      if (seen.has(protocol)) {
+      // A token is ASCII, so toLowerCase() folds exactly the ASCII letters.
+      const folded = protocol.toLowerCase();
+      if (seen.has(folded)) {
         throw new DOMException(`Failed to construct 'WebSocket': the subprotocol '${protocol}' is duplicated.`, 'SyntaxError');
       }
-      seen.add(protocol);
+      seen.add(folded);
     }
 
     this.#url = urlRecord.href;
@@ -170,9 +191,7 @@ export class WebSocket extends EventTarget {
     // §3.1 constructor step 12: establish the connection in parallel (the Node layer's handshake).
     this.#inCall = true;
     try {
-      // RFC 6455 §4.1: one connection at a time in CONNECTING per endpoint, as browsers do
-      // (`queueConnecting: false` in the options bag opts out).
-      this.#inner = new NodeWebSocket(this.#url, protocolList, { ...options, queueConnecting: options?.queueConnecting ?? true });
+      this.#inner = new NodeWebSocket(this.#url, protocolList, nodeClientOptions(urlRecord, options));
     } finally {
       this.#inCall = false;
     }
@@ -188,7 +207,7 @@ export class WebSocket extends EventTarget {
 
   /** §3.1: the URL, serialized (after http/https were mapped to ws/wss). */
   get url(): string {
-    return this.#url;
+    return WebSocket.#check(this).#url;
   }
 
   /**
@@ -196,6 +215,7 @@ export class WebSocket extends EventTarget {
    * started it (§4: "When the WebSocket closing handshake is started...").
    */
   get readyState(): number {
+    WebSocket.#check(this);
     if (this.#state === OPEN && this.#inner.readyState >= CLOSING) return CLOSING;
     return this.#state;
   }
@@ -205,22 +225,22 @@ export class WebSocket extends EventTarget {
    * yet written to the network. Once the connection is closing or closed, every `send` only adds to it.
    */
   get bufferedAmount(): number {
-    return this.#bufferedAmount;
+    return WebSocket.#check(this).#bufferedAmount;
   }
 
   /** §3.1: the extensions the server selected ("" before `open`, or when none). */
   get extensions(): string {
-    return this.#extensions;
+    return WebSocket.#check(this).#extensions;
   }
 
   /** §3.1: the subprotocol the server selected ("" before `open`, or when none). */
   get protocol(): string {
-    return this.#protocol;
+    return WebSocket.#check(this).#protocol;
   }
 
   /** §3.1: how binary messages are delivered: "blob" (the default) or "arraybuffer". */
   get binaryType(): BinaryType {
-    return this.#binaryType;
+    return WebSocket.#check(this).#binaryType;
   }
 
   /**
@@ -229,6 +249,7 @@ export class WebSocket extends EventTarget {
    * setter steps for enumeration types).
    */
   set binaryType(value: BinaryType) {
+    WebSocket.#check(this);
     const type = toDOMString(value, "Failed to set 'binaryType'");
     if (type === 'blob' || type === 'arraybuffer') this.#binaryType = type;
   }
@@ -236,31 +257,31 @@ export class WebSocket extends EventTarget {
   // --- event handler attributes (§3.1 table; HTML §8.1.8.1) -----------------------------------------
 
   get onopen(): EventHandler<Event> {
-    return this.#getHandler('open') as EventHandler<Event>;
+    return WebSocket.#check(this).#getHandler('open') as EventHandler<Event>;
   }
   set onopen(value: EventHandler<Event>) {
-    this.#setHandler('open', value);
+    WebSocket.#check(this).#setHandler('open', value);
   }
 
   get onmessage(): EventHandler<WebSocketMessageEvent> {
-    return this.#getHandler('message') as EventHandler<WebSocketMessageEvent>;
+    return WebSocket.#check(this).#getHandler('message') as EventHandler<WebSocketMessageEvent>;
   }
   set onmessage(value: EventHandler<WebSocketMessageEvent>) {
-    this.#setHandler('message', value);
+    WebSocket.#check(this).#setHandler('message', value);
   }
 
   get onerror(): EventHandler<Event> {
-    return this.#getHandler('error') as EventHandler<Event>;
+    return WebSocket.#check(this).#getHandler('error') as EventHandler<Event>;
   }
   set onerror(value: EventHandler<Event>) {
-    this.#setHandler('error', value);
+    WebSocket.#check(this).#setHandler('error', value);
   }
 
   get onclose(): EventHandler<CloseEvent> {
-    return this.#getHandler('close') as EventHandler<CloseEvent>;
+    return WebSocket.#check(this).#getHandler('close') as EventHandler<CloseEvent>;
   }
   set onclose(value: EventHandler<CloseEvent>) {
-    this.#setHandler('close', value);
+    WebSocket.#check(this).#setHandler('close', value);
   }
 
   #getHandler(type: string): object | null {
@@ -309,6 +330,7 @@ export class WebSocket extends EventTarget {
    * connection is closing or closed, the data is not sent but still counts in `bufferedAmount`.
    */
   send(data: WebSocketSendData): void {
+    WebSocket.#check(this);
     if (arguments.length === 0) throw new TypeError("Failed to execute 'send' on 'WebSocket': 1 argument required, but only 0 present.");
     // Web IDL union conversion of `(BufferSource or Blob or USVString)` (§3.2.24): a Blob, then an
     // ArrayBuffer or a view (not backed by a SharedArrayBuffer: BufferSource has no [AllowShared]),
@@ -367,6 +389,7 @@ export class WebSocket extends EventTarget {
    * closed, nothing happens.
    */
   close(code?: number, reason?: string): void {
+    WebSocket.#check(this);
     // Web IDL: `optional [Clamp] unsigned short code, optional USVString reason`.
     const closeCode = code === undefined ? undefined : toClampedUnsignedShort(code, "Failed to execute 'close' on 'WebSocket': code");
     const closeReason = reason === undefined ? undefined : toUSVString(reason, "Failed to execute 'close' on 'WebSocket': reason");
@@ -401,9 +424,8 @@ export class WebSocket extends EventTarget {
     }
   }
 
-  get [Symbol.toStringTag](): string {
-    return 'WebSocket';
-  }
+  /** Web IDL §3.7.3: a data property of the prototype (defined below). */
+  declare readonly [Symbol.toStringTag]: string;
 
   // --- feedback from the protocol (§4) --------------------------------------------------------------
 
@@ -488,6 +510,51 @@ for (const [name, value] of [
   const descriptor = { value, writable: false, enumerable: true, configurable: false };
   Object.defineProperty(WebSocket, name, descriptor);
   Object.defineProperty(WebSocket.prototype, name, descriptor);
+}
+
+// Web IDL §3.7: attributes and operations enumerable, `length` the count of required arguments
+// (`new WebSocket(url)`: 1; `close()`: 0), `Symbol.toStringTag` a data property of the prototype.
+defineInterfaceShape(WebSocket, {
+  name: 'WebSocket',
+  length: 1,
+  attributes: ['url', 'readyState', 'bufferedAmount', 'onopen', 'onerror', 'onclose', 'extensions', 'protocol', 'onmessage', 'binaryType'],
+  operations: { close: 0, send: 1 },
+});
+
+/**
+ * The API base URL a relative `url` resolves against (§3.1 constructor step 1). A browser page has
+ * one; Node has none. We take the non-standard `baseURL` option, else `globalThis.location.href`
+ * where an environment defines it (Deno with `--location`, jsdom-like globals), else none.
+ */
+function apiBaseURL(options: WebSocketOptions | undefined): string | undefined {
+  const given = typeof options === 'object' && options !== null ? options.baseURL : undefined;
+  if (given !== undefined) {
+    const base = toUSVString(given, "Failed to construct 'WebSocket': options.baseURL");
+    if (!URL.canParse(base)) throw new TypeError(`Failed to construct 'WebSocket': options.baseURL '${base}' is not an absolute URL.`);
+    return base;
+  }
+  let href: unknown;
+  try {
+    href = (globalThis as { location?: { href?: unknown } }).location?.href;
+  } catch {
+    // Deno's `location` getter throws when no --location was given: no base URL.
+    return undefined;
+  }
+  return typeof href === 'string' && URL.canParse(href) ? href : undefined;
+}
+
+/**
+ * The options for the Node layer: the caller's, without our own `baseURL`, with the connecting queue
+ * on unless the caller turned it off; for a bad port (fetch
+ * standard §2.7), a connection that is never made, so that the connection fails as in Chromium.
+ */
+function nodeClientOptions(url: URL, options: WebSocketOptions | undefined): ClientOptions {
+  const { baseURL: _baseURL, ...callerOptions } = typeof options === 'object' && options !== null ? options : ({} as WebSocketOptions);
+  // RFC 6455 §4.1: one connection at a time in CONNECTING per endpoint, as browsers do
+  // (`queueConnecting: false` in the options bag opts out).
+  const clientOptions: ClientOptions = { ...callerOptions, queueConnecting: callerOptions.queueConnecting ?? true };
+  if (!hasBadPort(url)) return clientOptions;
+  return { ...clientOptions, agent: undefined, createConnection: blockedPortConnection(url.port) };
 }
 
 /** Web IDL `optional (DOMString or sequence<DOMString>) protocols = []` (§3.2.24 union conversion). */

@@ -161,8 +161,8 @@ describe('web WebSocket', { timeout: scaled(60_000) }, () => {
       }
     });
 
-    it('throws a "SyntaxError" DOMException for duplicated or invalid subprotocols', () => {
-      const bad: Array<string | string[]> = [['chat', 'chat'], ['a', 'b', 'a'], '', ['x', ''], 'a b', 'a,b', 'a;b', '(x)', 'caf\u00e9', 'a\u0000', 'a\tb', '"q"', ['ok', 'not ok']];
+    it('throws a "SyntaxError" DOMException for duplicated (ASCII case-insensitively) or invalid subprotocols', () => {
+      const bad: Array<string | string[]> = [['chat', 'chat'], ['Chat', 'chat'], ['echo', 'eCho'], ['a', 'b', 'a'], '', ['x', ''], 'a b', 'a,b', 'a;b', '(x)', 'caf\u00e9', 'a\u0000', 'a\tb', '"q"', ['ok', 'not ok']];
       for (const protocols of bad) {
         assertDOMException(() => new WebSocket(peer.url, protocols), 'SyntaxError', `protocols ${JSON.stringify(protocols)}`);
       }
@@ -201,7 +201,7 @@ describe('web WebSocket', { timeout: scaled(60_000) }, () => {
     });
 
     it('accepts one subprotocol as a string, a list, or any iterable, and valid tokens in any case', async () => {
-      for (const protocols of ['chat', ['Chat', 'chat'], new Set(['a', 'b']), "!#$%&'*+-.^_`|~09AZaz"]) {
+      for (const protocols of ['chat', new Set(['a', 'b']), "!#$%&'*+-.^_`|~09AZaz"]) {
         const ws = new WebSocket(peer.url, protocols);
         const rec = record(ws);
         ws.close();
