@@ -13,3 +13,16 @@ export {
   type WebSocketSendData,
 } from './websocket.js';
 export { CloseEvent, type CloseEventInit, type CloseEventConstructor } from './close-event.js';
+export {
+  WebSocketStream,
+  toWebSocketStream,
+  type WebSocketStreamOptions,
+  type WebSocketStreamNodeOptions,
+  type WebSocketOpenInfo,
+  type WebSocketStreamCloseInfo,
+  type WebSocketStreamMessage,
+  type WebSocketStreamWriteData,
+  type ReadableSideOptions,
+} from './websocket-stream.js';
+export { WebSocketError } from './websocket-error.js';
+export type { WebSocketCloseInfo } from './close-info.js';
