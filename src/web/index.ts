@@ -1,7 +1,9 @@
 /**
  * fullduplex/web: the WHATWG `WebSocket` (https://websockets.spec.whatwg.org/) on Node, so that code
  * written for browsers runs unchanged. A non-standard third constructor argument takes Node client
- * options (headers, TLS options, `origin`...): `new WebSocket(url, protocols, { headers })`.
+ * options (headers, TLS options, `origin`...): `new WebSocket(url, protocols, { headers })`. Also the
+ * WHATWG `WebSocketStream` (promises and streams, with backpressure), and `toWebSocketStream` for the
+ * same streams over a connection a `WebSocketServer` accepted.
  */
 export {
   WebSocket,
@@ -19,3 +21,16 @@ export {
   type MessageEventInit,
   type MessageEventSource,
 } from './message-event.js';
+export {
+  WebSocketStream,
+  toWebSocketStream,
+  type WebSocketStreamOptions,
+  type WebSocketStreamNodeOptions,
+  type WebSocketOpenInfo,
+  type WebSocketStreamCloseInfo,
+  type WebSocketStreamMessage,
+  type WebSocketStreamWriteData,
+  type ReadableSideOptions,
+} from './websocket-stream.js';
+export { WebSocketError } from './websocket-error.js';
+export type { WebSocketCloseInfo } from './close-info.js';
