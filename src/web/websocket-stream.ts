@@ -19,7 +19,8 @@ import { types } from 'node:util';
 import { WebSocket as NodeWebSocket, type ClientOptions } from '../node/websocket.js';
 import { ReadyState } from '../protocol/close-handshake.js';
 import { toCloseInfo, validateCloseCodeAndReason, type WebSocketCloseInfo } from './close-info.js';
-import { checkSubprotocols, getWebSocketURLRecord } from './url.js';
+import { browserLikeClientOptions } from './connect-options.js';
+import { apiBaseURL, checkSubprotocols, getWebSocketURLRecord } from './url.js';
 import { createWebSocketError, isWebSocketError } from './websocket-error.js';
 import { toUSVString } from './webidl.js';
 
@@ -70,9 +71,13 @@ export interface ReadableSideOptions {
 /**
  * The non-standard third constructor argument: any Node-layer client option (see `ClientOptions` in
  * `src/node/client.ts`: `headers`, `origin`, TLS options, `agent`, `handshakeTimeout`, `maxPayload`,
- * `perMessageDeflate`...), and `readableHighWaterMark`.
+ * `perMessageDeflate`...; `queueConnecting` is on by default, as in the `WebSocket` class),
+ * `readableHighWaterMark`, and `baseURL` (as the `WebSocket` class's: the base for a relative `url`).
  */
-export interface WebSocketStreamNodeOptions extends ClientOptions, ReadableSideOptions {}
+export interface WebSocketStreamNodeOptions extends ClientOptions, ReadableSideOptions {
+  /** The base URL for a relative `url` (default: `globalThis.location.href` where defined). */
+  baseURL?: string | URL;
+}
 
 const DEFAULT_READABLE_HIGH_WATER_MARK = 1024 * 1024;
 
@@ -132,7 +137,8 @@ export class WebSocketStream {
    * `DOMException` for a bad URL or subprotocol list, a TypeError for a bad options object), then
    * connects in the background.
    *
-   * @param url `ws:`, `wss:`, `http:` or `https:` (mapped to the first two), absolute, no fragment.
+   * @param url `ws:`, `wss:`, `http:` or `https:` (mapped to the first two), no fragment; relative only
+   *   with a base URL (`nodeOptions.baseURL`, else `globalThis.location`). A bad port fails the connection.
    * @param options the standard's options: `protocols` (a sequence of strings) and `signal`.
    * @param nodeOptions non-standard: Node client options and `readableHighWaterMark`.
    */
@@ -150,11 +156,11 @@ export class WebSocketStream {
     // Web IDL: `USVString url, optional WebSocketStreamOptions options = {}`.
     const urlString = toUSVString(url, `${context}: url`);
     const { protocols, signal } = toStreamOptions(options, context);
-    const { readableHighWaterMark, ...clientOptions } = nodeOptions ?? {};
+    const { readableHighWaterMark, baseURL, ...clientOptions } = nodeOptions ?? {};
     this.#readableHighWaterMark = readableHighWaterMarkOf({ readableHighWaterMark });
 
     // Steps 1–4: the URL record, and the subprotocols (distinct tokens).
-    const urlRecord = getWebSocketURLRecord(urlString, context);
+    const urlRecord = getWebSocketURLRecord(urlString, context, apiBaseURL(baseURL, context));
     checkSubprotocols(protocols, context);
     // Steps 5–6: url, and the opened and closed promises (made with the fields above).
     this.#url = urlRecord.href;
@@ -170,7 +176,8 @@ export class WebSocketStream {
       }
     }
     // Step 10: establish the connection in parallel (the Node layer's handshake).
-    this.#attach(new NodeWebSocket(this.#url, protocols, clientOptions));
+    // As the WebSocket class: the RFC 6455 §4.1 connecting queue, and a bad port never connects.
+    this.#attach(new NodeWebSocket(this.#url, protocols, browserLikeClientOptions(urlRecord, clientOptions)));
     if (signal !== undefined) {
       this.#signal = signal;
       signal.addEventListener('abort', this.#onAbort, { once: true });

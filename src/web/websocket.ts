@@ -11,9 +11,9 @@
  */
 import { types } from 'node:util';
 import { WebSocket as NodeWebSocket, type ClientOptions } from '../node/websocket.js';
-import { isToken } from '../protocol/header-grammar.js';
-import { blockedPortConnection, hasBadPort } from './bad-ports.js';
+import { browserLikeClientOptions } from './connect-options.js';
 import { CloseEvent } from './close-event.js';
+import { apiBaseURL, checkSubprotocols, getWebSocketURLRecord } from './url.js';
 import { defineInterfaceShape, illegalInvocation } from './interface.js';
 import { MessageEvent } from './message-event.js';
 import { toClampedUnsignedShort, toDOMString, toUSVString } from './webidl.js';
@@ -47,7 +47,8 @@ export type WebSocketSendData = string | ArrayBuffer | ArrayBufferView | Blob;
  * client sends one only when asked), TLS options (`ca`, `cert`, `key`, `rejectUnauthorized`,
  * `servername`...), `agent`, `handshakeTimeout`, `maxPayload`, `closeTimeout`. With
  * `followRedirects` (the standard forbids redirects, §2), `url` still returns the URL given to the
- * constructor. One option is our own: `baseURL`, the base against which a relative `url` resolves
+ * constructor. `queueConnecting` is on by default here (RFC 6455 §4.1, as browsers do; `false` turns
+ * it off). One option is our own: `baseURL`, the base against which a relative `url` resolves
  * (the standard resolves it against the page's API base URL; Node has none, so without this option
  * or a `globalThis.location`, a relative URL is a "SyntaxError").
  */
@@ -147,42 +148,12 @@ export class WebSocket extends EventTarget {
     const urlString = toUSVString(url, "Failed to construct 'WebSocket': url");
     const protocolList = toProtocolList(protocols);
 
-    // §3.1 constructor steps 1–7, "get a URL record" with the API base URL (see apiBaseURL).
-    const baseURL = apiBaseURL(options);
-    let urlRecord: URL;
-    try {
-      urlRecord = new URL(urlString, baseURL);
-    } catch {
-      throw new DOMException(`Failed to construct 'WebSocket': the URL '${urlString}' is invalid.`, 'SyntaxError');
-    }
-    if (urlRecord.protocol === 'http:') urlRecord.protocol = 'ws:';
-    else if (urlRecord.protocol === 'https:') urlRecord.protocol = 'wss:';
-    if (urlRecord.protocol !== 'ws:' && urlRecord.protocol !== 'wss:') {
-      throw new DOMException(
-        `Failed to construct 'WebSocket': the URL's scheme must be 'ws', 'wss', 'http' or 'https'; '${urlRecord.protocol.slice(0, -1)}' is not allowed.`,
-        'SyntaxError',
-      );
-    }
-    // A fragment, even an empty one ("ws://host/#"), is non-null; the serializer writes "#" only then.
-    if (urlRecord.href.includes('#')) {
-      throw new DOMException(`Failed to construct 'WebSocket': the URL contains a fragment identifier ('${urlRecord.hash}').`, 'SyntaxError');
-    }
-    // §3.1 constructor steps 8–9: each subprotocol an RFC 6455 §4.1 token, none twice. Twice is
-    // compared ASCII case-insensitively ("chat" and "Chat" are one), as the web-platform test
-    // Create-protocols-repeated-case-insensitive and undici (Node's own WebSocket) do; Chromium and
-    // Firefox still accept such pairs (whatwg/websockets#47), listed in docs/web-api.md.
-    const seen = new Set<string>();
-    for (const protocol of protocolList) {
-      if (!isToken(protocol)) {
-        throw new DOMException(`Failed to construct 'WebSocket': the subprotocol '${protocol}' is invalid.`, 'SyntaxError');
-      }
-      // A token is ASCII, so toLowerCase() folds exactly the ASCII letters.
-      const folded = protocol.toLowerCase();
-      if (seen.has(folded)) {
-        throw new DOMException(`Failed to construct 'WebSocket': the subprotocol '${protocol}' is duplicated.`, 'SyntaxError');
-      }
-      seen.add(folded);
-    }
+    // §3.1 constructor steps 1–9: the URL record (against the API base URL, see apiBaseURL), and
+    // the subprotocols (distinct tokens).
+    const context = "Failed to construct 'WebSocket'";
+    const { baseURL, ...clientOptions } = typeof options === 'object' && options !== null ? options : ({} as WebSocketOptions);
+    const urlRecord = getWebSocketURLRecord(urlString, context, apiBaseURL(baseURL, context));
+    checkSubprotocols(protocolList, context);
 
     this.#url = urlRecord.href;
     this.#origin = urlRecord.origin;
@@ -191,7 +162,7 @@ export class WebSocket extends EventTarget {
     // §3.1 constructor step 12: establish the connection in parallel (the Node layer's handshake).
     this.#inCall = true;
     try {
-      this.#inner = new NodeWebSocket(this.#url, protocolList, nodeClientOptions(urlRecord, options));
+      this.#inner = new NodeWebSocket(this.#url, protocolList, browserLikeClientOptions(urlRecord, clientOptions));
     } finally {
       this.#inCall = false;
     }
@@ -520,42 +491,6 @@ defineInterfaceShape(WebSocket, {
   attributes: ['url', 'readyState', 'bufferedAmount', 'onopen', 'onerror', 'onclose', 'extensions', 'protocol', 'onmessage', 'binaryType'],
   operations: { close: 0, send: 1 },
 });
-
-/**
- * The API base URL a relative `url` resolves against (§3.1 constructor step 1). A browser page has
- * one; Node has none. We take the non-standard `baseURL` option, else `globalThis.location.href`
- * where an environment defines it (Deno with `--location`, jsdom-like globals), else none.
- */
-function apiBaseURL(options: WebSocketOptions | undefined): string | undefined {
-  const given = typeof options === 'object' && options !== null ? options.baseURL : undefined;
-  if (given !== undefined) {
-    const base = toUSVString(given, "Failed to construct 'WebSocket': options.baseURL");
-    if (!URL.canParse(base)) throw new TypeError(`Failed to construct 'WebSocket': options.baseURL '${base}' is not an absolute URL.`);
-    return base;
-  }
-  let href: unknown;
-  try {
-    href = (globalThis as { location?: { href?: unknown } }).location?.href;
-  } catch {
-    // Deno's `location` getter throws when no --location was given: no base URL.
-    return undefined;
-  }
-  return typeof href === 'string' && URL.canParse(href) ? href : undefined;
-}
-
-/**
- * The options for the Node layer: the caller's, without our own `baseURL`, with the connecting queue
- * on unless the caller turned it off; for a bad port (fetch
- * standard §2.7), a connection that is never made, so that the connection fails as in Chromium.
- */
-function nodeClientOptions(url: URL, options: WebSocketOptions | undefined): ClientOptions {
-  const { baseURL: _baseURL, ...callerOptions } = typeof options === 'object' && options !== null ? options : ({} as WebSocketOptions);
-  // RFC 6455 §4.1: one connection at a time in CONNECTING per endpoint, as browsers do
-  // (`queueConnecting: false` in the options bag opts out).
-  const clientOptions: ClientOptions = { ...callerOptions, queueConnecting: callerOptions.queueConnecting ?? true };
-  if (!hasBadPort(url)) return clientOptions;
-  return { ...clientOptions, agent: undefined, createConnection: blockedPortConnection(url.port) };
-}
 
 /** Web IDL `optional (DOMString or sequence<DOMString>) protocols = []` (§3.2.24 union conversion). */
 function toProtocolList(protocols: unknown): string[] {

@@ -371,6 +371,7 @@ describe('WebSocketStream, differential against undici', () => {
         ['ftp scheme', () => new impl.Stream('ftp://127.0.0.1/')],
         ['fragment', () => new impl.Stream(`${base}/#frag`)],
         ['duplicate protocols', () => new impl.Stream(`${base}/`, { protocols: ['a', 'a'] })],
+        ['duplicate protocols differing in case', () => new impl.Stream(`${base}/`, { protocols: ['echo', 'eCho'] })],
         ['invalid protocol', () => new impl.Stream(`${base}/`, { protocols: ['a b'] })],
         ['protocols as a string', () => new impl.Stream(`${base}/`, { protocols: 'chat' })],
         ['options not an object', () => new impl.Stream(`${base}/`, 5)],
@@ -469,6 +470,22 @@ describe('WebSocketStream extras', () => {
     stream.close();
     await stream.closed;
     assert.throws(() => new WebSocketStream(`${base}/echo`, {}, { readableHighWaterMark: -1 }), RangeError);
+  });
+
+  it('resolves a relative URL against baseURL, as the WebSocket class does', async () => {
+    const stream = new WebSocketStream('echo?x=1', {}, { baseURL: `${base.replace('ws:', 'http:')}/app/` });
+    assert.equal(stream.url, `${base}/app/echo?x=1`);
+    await stream.opened;
+    assert.equal(log.requests.at(-1)!.url, '/app/echo?x=1');
+    stream.close();
+    await stream.closed;
+    assert.throws(() => new WebSocketStream('echo', {}, { baseURL: 'not absolute' }), TypeError);
+  });
+
+  it('fails a connection to a bad port (fetch standard) without touching the network, as browsers do', async () => {
+    const stream = new WebSocketStream('ws://127.0.0.1:10080/');
+    await assert.rejects(stream.opened, (error: unknown) => error instanceof WebSocketError);
+    await assert.rejects(stream.closed, (error: unknown) => error instanceof WebSocketError && error.closeCode === 1006);
   });
 
   it('WebSocketError: instanceof needs the real class (a look-alike is not one)', () => {
