@@ -77,3 +77,8 @@ export function createWebSocketError(message: string, code: number | null, reaso
     unvalidated = null;
   }
 }
+
+// Web IDL §3.7 (the interface shape, src/web/interface.ts): `closeCode` and `reason` enumerable
+// accessors that throw "Illegal invocation" for a `this` the constructor did not make, `length` 0.
+import { defineInterfaceShape } from './interface.js';
+defineInterfaceShape(WebSocketError, { name: 'WebSocketError', length: 0, attributes: ['closeCode', 'reason'], brand: isWebSocketError });

@@ -511,3 +511,17 @@ function toUint8Array(data: unknown): Uint8Array {
   if (bytes.byteOffset === 0 && bytes.byteLength === backing.byteLength) return new Uint8Array(backing, 0, bytes.byteLength);
   return new Uint8Array(bytes);
 }
+
+// Web IDL §3.7 (the interface shape, src/web/interface.ts): `url`, `opened` and `closed` enumerable
+// accessors and `close` an enumerable method, `length` 1 (`new WebSocketStream(url)`) and 0 (`close()`),
+// and each of them throws "Illegal invocation" for a `this` the constructor did not make (the promise
+// attributes return a promise rejected with it).
+import { brandFromPrivateGetter, defineInterfaceShape } from './interface.js';
+defineInterfaceShape(WebSocketStream, {
+  name: 'WebSocketStream',
+  length: 1,
+  attributes: ['url', 'opened', 'closed'],
+  operations: { close: 0 },
+  brand: brandFromPrivateGetter(WebSocketStream, 'url'),
+  promiseAttributes: ['opened', 'closed'],
+});
