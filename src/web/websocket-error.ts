@@ -6,6 +6,7 @@
  */
 import { toDOMString } from './webidl.js';
 import { toCloseInfo, validateCloseCodeAndReason, type WebSocketCloseInfo } from './close-info.js';
+import { defineInterfaceShape } from './interface.js';
 
 /** Lets this module make errors without the constructor's validation (for 1006 and codes a peer sent). */
 let unvalidated: { code: number | null; reason: string } | null = null;
@@ -57,9 +58,6 @@ export class WebSocketError extends DOMException {
   }
 }
 
-// Web IDL §3.7.6: the class string, on the prototype.
-Object.defineProperty(WebSocketError.prototype, Symbol.toStringTag, { value: 'WebSocketError', writable: false, enumerable: false, configurable: true });
-
 /** Whether `value` was made by `WebSocketError`'s constructor (not a look-alike with the same properties). */
 export function isWebSocketError(value: unknown): value is WebSocketError {
   return brandCheck(value);
@@ -80,5 +78,4 @@ export function createWebSocketError(message: string, code: number | null, reaso
 
 // Web IDL §3.7 (the interface shape, src/web/interface.ts): `closeCode` and `reason` enumerable
 // accessors that throw "Illegal invocation" for a `this` the constructor did not make, `length` 0.
-import { defineInterfaceShape } from './interface.js';
 defineInterfaceShape(WebSocketError, { name: 'WebSocketError', length: 0, attributes: ['closeCode', 'reason'], brand: isWebSocketError });

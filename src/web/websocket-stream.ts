@@ -23,6 +23,7 @@ import { browserLikeClientOptions } from './connect-options.js';
 import { apiBaseURL, checkSubprotocols, getWebSocketURLRecord } from './url.js';
 import { createWebSocketError, isWebSocketError } from './websocket-error.js';
 import { toUSVString } from './webidl.js';
+import { brandFromPrivateGetter, defineInterfaceShape } from './interface.js';
 
 export type { WebSocketCloseInfo } from './close-info.js';
 
@@ -430,9 +431,6 @@ export class WebSocketStream {
   };
 }
 
-// Web IDL §3.7.6: the class string, on the prototype.
-Object.defineProperty(WebSocketStream.prototype, Symbol.toStringTag, { value: 'WebSocketStream', writable: false, enumerable: false, configurable: true });
-
 /**
  * The same streams over a connection a `WebSocketServer` accepted (its 'connection' event), or over a
  * Node-layer client: a `WebSocketStream` whose `opened`, `closed` and `close()` behave as for a
@@ -516,7 +514,6 @@ function toUint8Array(data: unknown): Uint8Array {
 // accessors and `close` an enumerable method, `length` 1 (`new WebSocketStream(url)`) and 0 (`close()`),
 // and each of them throws "Illegal invocation" for a `this` the constructor did not make (the promise
 // attributes return a promise rejected with it).
-import { brandFromPrivateGetter, defineInterfaceShape } from './interface.js';
 defineInterfaceShape(WebSocketStream, {
   name: 'WebSocketStream',
   length: 1,
