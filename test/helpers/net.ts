@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import type { WebSocketServer, ServerOptions } from '../../src/node/index.js';
 import { startServer as startNodeServer } from './node.js';
 import { scaled } from './time.js';
+import { readFrames } from './frames.js';
 
 /** How long the raw peer waits for data, a close or a response before failing (a hang guard). */
 const WAIT = scaled(5000);
@@ -121,26 +122,5 @@ export async function scriptedServer(onConnection: (socket: Socket) => void): Pr
 
 /** Parse the complete server frames (unmasked) in received bytes: fin, rsv (0-7), opcode, payload. */
 export function parseServerFrames(bytes: Buffer): Array<{ fin: boolean; rsv: number; opcode: number; payload: Buffer }> {
-  const frames: Array<{ fin: boolean; rsv: number; opcode: number; payload: Buffer }> = [];
-  let offset = 0;
-  while (offset + 2 <= bytes.length) {
-    const b0 = bytes[offset]!;
-    const b1 = bytes[offset + 1]!;
-    let length = b1 & 0x7f;
-    let position = offset + 2;
-    if (length === 126) {
-      if (position + 2 > bytes.length) break;
-      length = bytes.readUInt16BE(position);
-      position += 2;
-    } else if (length === 127) {
-      if (position + 8 > bytes.length) break;
-      length = Number(bytes.readBigUInt64BE(position));
-      position += 8;
-    }
-    if ((b1 & 0x80) !== 0) position += 4;
-    if (position + length > bytes.length) break;
-    frames.push({ fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, payload: bytes.subarray(position, position + length) });
-    offset = position + length;
-  }
-  return frames;
+  return readFrames(bytes).frames;
 }

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { readFrames } from './frames.js';
 
 /** One call the driver makes on the socket. */
 export type Step = { send: string } | { close: [] | [number] | [number, string] };
@@ -134,34 +135,6 @@ export function switching(accept: string, extra: string[] = []): string {
   return ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`, ...extra, '', ''].join('\r\n');
 }
 
-/** Decode masked client frames from `bytes`; returns the frames and how many bytes they used. */
-function decodeClientFrames(bytes: Buffer): { frames: Array<{ opcode: number; payload: Buffer }>; used: number } {
-  const frames: Array<{ opcode: number; payload: Buffer }> = [];
-  let offset = 0;
-  while (offset + 2 <= bytes.length) {
-    const opcode = bytes[offset]! & 0x0f;
-    const masked = (bytes[offset + 1]! & 0x80) !== 0;
-    let length = bytes[offset + 1]! & 0x7f;
-    let position = offset + 2;
-    if (length === 126) {
-      if (position + 2 > bytes.length) break;
-      length = bytes.readUInt16BE(position);
-      position += 2;
-    } else if (length === 127) {
-      if (position + 8 > bytes.length) break;
-      length = Number(bytes.readBigUInt64BE(position));
-      position += 8;
-    }
-    const mask = masked ? bytes.subarray(position, position + 4) : null;
-    if (masked) position += 4;
-    if (position + length > bytes.length) break;
-    const payload = Buffer.from(bytes.subarray(position, position + length));
-    if (mask !== null) for (let i = 0; i < payload.length; i++) payload[i]! ^= mask[i & 3]!;
-    frames.push({ opcode, payload });
-    offset = position + length;
-  }
-  return { frames, used: offset };
-}
 
 function describeFrame(opcode: number, payload: Buffer): string {
   if (opcode === 1) return `text:${payload.toString('utf8')}`;
@@ -226,7 +199,7 @@ export async function rawServer(scripts: Record<string, RawScript>): Promise<Raw
         socket.write(found.response(acceptFor(headers.get('sec-websocket-key') ?? ''), headers), 'latin1');
         found.afterHandshake?.(socket);
       }
-      const { frames, used } = decodeClientFrames(buffered);
+      const { frames, used } = readFrames(buffered);
       buffered = buffered.subarray(used);
       for (const frame of frames) {
         view.frames.push(describeFrame(frame.opcode, frame.payload));

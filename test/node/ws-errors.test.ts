@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import { ProtocolError, type ProtocolErrorCode } from '../../src/protocol/errors.js';
 import { toWsError, type WsErrorCode } from '../../src/node/ws-errors.js';
 import { connect, onBoth, serve, type Library } from '../helpers/libraries.js';
+import { readFrames } from '../helpers/frames.js';
 import { handshakenPeer, scriptedServer } from '../helpers/net.js';
 import { once, within } from '../helpers/node.js';
 
@@ -83,32 +84,9 @@ function frame(b0: number, payload: Buffer | string, masked: boolean, length64?:
 
 /** The close code in the first close frame among `bytes` (masked or not), or null if there is none. */
 function closeCodeIn(bytes: Buffer): number | null {
-  let offset = 0;
-  while (offset + 2 <= bytes.length) {
-    const b0 = bytes[offset]!;
-    const b1 = bytes[offset + 1]!;
-    let length = b1 & 0x7f;
-    let position = offset + 2;
-    if (length === 126) {
-      if (position + 2 > bytes.length) return null;
-      length = bytes.readUInt16BE(position);
-      position += 2;
-    } else if (length === 127) {
-      if (position + 8 > bytes.length) return null;
-      length = Number(bytes.readBigUInt64BE(position));
-      position += 8;
-    }
-    const key = (b1 & 0x80) !== 0 ? bytes.subarray(position, position + 4) : null;
-    if (key !== null) position += 4;
-    if (position + length > bytes.length) return null;
-    if ((b0 & 0x0f) === 0x8) {
-      const payload = Buffer.from(bytes.subarray(position, position + length));
-      if (key !== null) for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i & 3]!;
-      return payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
-    }
-    offset = position + length;
-  }
-  return null;
+  const close = readFrames(bytes).frames.find((frame) => frame.opcode === 0x8);
+  if (close === undefined) return null;
+  return close.payload.length >= 2 ? close.payload.readUInt16BE(0) : 1005;
 }
 
 /** Collects what a raw TCP socket receives until it sees a close frame or closes. */

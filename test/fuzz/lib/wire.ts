@@ -5,6 +5,7 @@
  * compare it with what the server owed the client for the events of its stream.
  */
 import { constants, inflateRawSync } from 'node:zlib';
+import { readFrames } from '../../helpers/frames.js';
 import type { WireEvent } from './events.js';
 import { isSendableCloseCode, isUtf8Text } from './model.js';
 
@@ -39,38 +40,12 @@ export function parseServerOutput(bytes: Buffer, deflate = false): ParsedOutput 
   const events: OutputEvent[] = [];
   const problems: string[] = [];
   let message: { isBinary: boolean; compressed: boolean; pieces: Buffer[] } | null = null;
-  let offset = 0;
   let closed = false;
-  while (offset + 2 <= bytes.length) {
-    const b0 = bytes[offset]!;
-    const b1 = bytes[offset + 1]!;
-    let length = b1 & 0x7f;
-    let position = offset + 2;
-    if (length === 126) {
-      if (position + 2 > bytes.length) break;
-      length = bytes.readUInt16BE(position);
-      position += 2;
-    } else if (length === 127) {
-      if (position + 8 > bytes.length) break;
-      const big = bytes.readBigUInt64BE(position);
-      if (big > BigInt(bytes.length)) break;
-      length = Number(big);
-      position += 8;
-    }
-    const masked = (b1 & 0x80) !== 0;
-    if (masked) position += 4;
-    if (position + length > bytes.length) break;
-    const payload = Buffer.from(bytes.subarray(position, position + length));
-    if (masked) {
-      problems.push('masked frame from the server (§5.1)');
-      const key = bytes.subarray(position - 4, position);
-      for (let i = 0; i < payload.length; i++) payload[i] = payload[i]! ^ key[i & 3]!;
-    }
-    offset = position + length;
-    const fin = (b0 & 0x80) !== 0;
-    const opcode = b0 & 0x0f;
+  const { frames, used } = readFrames(bytes);
+  for (const { fin, rsv, opcode, masked, payload } of frames) {
+    if (masked) problems.push('masked frame from the server (§5.1)');
+    const length = payload.length;
     if (closed) problems.push(`frame (opcode ${opcode}) after the close frame (§5.5.1)`);
-    const rsv = (b0 >> 4) & 7;
     const firstOfMessage = opcode === 0x1 || opcode === 0x2;
     if (rsv !== 0 && !(deflate && rsv === 4 && firstOfMessage)) problems.push(`RSV bits ${rsv} set by the server on opcode ${opcode} (§5.2, RFC 7692 §6)`);
     if (opcode >= 0x8) {
@@ -118,7 +93,7 @@ export function parseServerOutput(bytes: Buffer, deflate = false): ParsedOutput 
       message = null;
     }
   }
-  return { events, problems, trailing: bytes.length - offset };
+  return { events, problems, trailing: bytes.length - used };
 }
 
 /**
