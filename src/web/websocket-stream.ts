@@ -23,6 +23,7 @@ import { browserLikeClientOptions } from './connect-options.js';
 import { apiBaseURL, checkSubprotocols, getWebSocketURLRecord } from './url.js';
 import { createWebSocketError, isWebSocketError } from './websocket-error.js';
 import { toUSVString } from './webidl.js';
+import { messageBytes, toUint8Array } from './message-bytes.js';
 import { brandFromPrivateGetter, defineInterfaceShape } from './interface.js';
 
 export type { WebSocketCloseInfo } from './close-info.js';
@@ -310,7 +311,8 @@ export class WebSocketStream {
     if (this.#state !== OPEN || this.#readableDone) return;
     const controller = this.#readableController!;
     // Step 2: text as a string, binary as a new Uint8Array.
-    controller.enqueue(isBinary ? toUint8Array(data) : toBuffer(data).toString('utf8'));
+    const bytes = messageBytes(data);
+    controller.enqueue(isBinary ? toUint8Array(bytes) : bytes.toString('utf8'));
     // Step 4: apply backpressure: stop reading while the queue is full (pull resumes).
     if (!this.#paused && controller.desiredSize! <= 0) {
       this.#paused = true;
@@ -489,25 +491,6 @@ function toStreamOptions(value: unknown, context: string): { protocols: string[]
   const signal = dictionary.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`${context}: signal must be an AbortSignal.`);
   return { protocols, signal };
-}
-
-/** The Node layer hands a Buffer ('nodebuffer'); be tolerant of its other shapes. */
-function toBuffer(data: unknown): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data as Buffer[]);
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  return Buffer.alloc(0);
-}
-
-/**
- * A plain `Uint8Array` with the message's bytes: over the message's own memory when the Buffer covers
- * all of it, else a copy (a small message may be a slice of a larger allocation it must not keep alive).
- */
-function toUint8Array(data: unknown): Uint8Array {
-  const bytes = toBuffer(data);
-  const backing = bytes.buffer;
-  if (bytes.byteOffset === 0 && bytes.byteLength === backing.byteLength) return new Uint8Array(backing, 0, bytes.byteLength);
-  return new Uint8Array(bytes);
 }
 
 // Web IDL §3.7 (the interface shape, src/web/interface.ts): `url`, `opened` and `closed` enumerable

@@ -13,6 +13,7 @@ import { types } from 'node:util';
 import { WebSocket as NodeWebSocket, type ClientOptions } from '../node/websocket.js';
 import { browserLikeClientOptions } from './connect-options.js';
 import { CloseEvent } from './close-event.js';
+import { messageBytes, toArrayBuffer } from './message-bytes.js';
 import { apiBaseURL, checkSubprotocols, getWebSocketURLRecord } from './url.js';
 import { defineInterfaceShape, illegalInvocation } from './interface.js';
 import { MessageEvent } from './message-event.js';
@@ -431,7 +432,7 @@ export class WebSocket extends EventTarget {
   readonly #onInnerMessage = (data: unknown, isBinary: boolean): void => {
     // Step 1: a message that arrives once close() was called (or the closing handshake started) is dropped.
     if (this.readyState !== OPEN) return;
-    const bytes = toBuffer(data);
+    const bytes = messageBytes(data);
     let dataForEvent: MessageEventData;
     if (!isBinary) dataForEvent = bytes.toString('utf8');
     else if (this.#binaryType === 'blob') dataForEvent = new Blob([bytes]);
@@ -504,25 +505,4 @@ function toProtocolList(protocols: unknown): string[] {
     }
   }
   return [toDOMString(protocols, what)];
-}
-
-/** The Node layer hands a Buffer for 'nodebuffer' (its default); be tolerant of its other shapes. */
-function toBuffer(data: unknown): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data as Buffer[]);
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  return Buffer.alloc(0);
-}
-
-/**
- * An ArrayBuffer with exactly these bytes (§4: "a new ArrayBuffer ... whose contents are data"): the
- * message's own backing store when the Buffer covers all of it (the Node layer hands each message
- * over, keeping nothing), a copy otherwise (a slice of a pooled or larger allocation).
- */
-function toArrayBuffer(bytes: Buffer): ArrayBuffer {
-  const backing = bytes.buffer;
-  if (bytes.byteOffset === 0 && bytes.byteLength === backing.byteLength && types.isArrayBuffer(backing)) return backing;
-  const copy = new ArrayBuffer(bytes.length);
-  new Uint8Array(copy).set(bytes);
-  return copy;
 }
