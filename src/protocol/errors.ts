@@ -64,7 +64,11 @@ export type HandshakeErrorCode =
   | 'FD_ERR_HANDSHAKE_BODY'
   | 'FD_ERR_HANDSHAKE_STATUS'
   | 'FD_ERR_HANDSHAKE_ACCEPT'
-  | 'FD_ERR_HANDSHAKE_HEADER';
+  | 'FD_ERR_HANDSHAKE_HEADER'
+  /** RFC 8441: a CONNECT without `:protocol`, or with another protocol than "websocket". */
+  | 'FD_ERR_HANDSHAKE_CONNECT_PROTOCOL'
+  /** RFC 8441 §4: `:path`, `:scheme` or `:authority` missing or malformed. */
+  | 'FD_ERR_HANDSHAKE_PSEUDO_HEADER';
 
 /**
  * A failed opening handshake. On the server, `status` is the HTTP status to answer with and `headers`

@@ -90,20 +90,40 @@ export function validateRequest(request: HandshakeRequest, options: ValidateOpti
     throw new HandshakeError('FD_ERR_HANDSHAKE_CONNECTION', 400, 'Missing or invalid Connection header: expected a list containing "Upgrade"');
   }
 
+  const fields = validateWebSocketFields(headers, options, 426);
+  const key = singleHeader(headers, 'sec-websocket-key');
+  if (key.value === undefined || key.repeated || !isValidKey(key.value.trim())) {
+    throw new HandshakeError('FD_ERR_HANDSHAKE_KEY', 400, 'Missing, repeated or invalid Sec-WebSocket-Key header: expected base64 of 16 bytes');
+  }
+
+  return { key: key.value.trim(), ...fields };
+}
+
+/** What both handshakes (HTTP/1.1 Upgrade and HTTP/2 extended CONNECT) carry in the same headers. */
+export interface WebSocketFields {
+  /** Subprotocols offered, in the client's order of preference. */
+  readonly protocols: readonly string[];
+  /** Extensions offered, in order (the same extension may appear several times). */
+  readonly extensions: readonly ExtensionOffer[];
+  readonly origin: string | undefined;
+}
+
+/**
+ * The WebSocket headers of an opening handshake, shared by RFC 6455 §4.2.1 and RFC 8441 §5:
+ * `Sec-WebSocket-Version` (13; another version is refused with `versionStatus` and
+ * `Sec-WebSocket-Version: 13`, RFC 6455 §4.4), `Sec-WebSocket-Protocol`, `Sec-WebSocket-Extensions`,
+ * `Origin`. Throws `HandshakeError`.
+ */
+export function validateWebSocketFields(headers: HeaderMap, options: ValidateOptions, versionStatus: number): WebSocketFields {
   const version = singleHeader(headers, 'sec-websocket-version');
   if (version.value === undefined || version.repeated) {
     throw new HandshakeError('FD_ERR_HANDSHAKE_VERSION', 400, 'Missing or repeated Sec-WebSocket-Version header');
   }
   if (version.value.trim() !== String(WEBSOCKET_VERSION)) {
     // RFC 6455 §4.4: say which versions we speak.
-    throw new HandshakeError('FD_ERR_HANDSHAKE_VERSION', 426, `Unsupported WebSocket version ${JSON.stringify(version.value)}; this server speaks version 13`, {
+    throw new HandshakeError('FD_ERR_HANDSHAKE_VERSION', versionStatus, `Unsupported WebSocket version ${JSON.stringify(version.value)}; this server speaks version 13`, {
       'Sec-WebSocket-Version': String(WEBSOCKET_VERSION),
     });
-  }
-
-  const key = singleHeader(headers, 'sec-websocket-key');
-  if (key.value === undefined || key.repeated || !isValidKey(key.value.trim())) {
-    throw new HandshakeError('FD_ERR_HANDSHAKE_KEY', 400, 'Missing, repeated or invalid Sec-WebSocket-Key header: expected base64 of 16 bytes');
   }
 
   let protocols: string[] = [];
@@ -130,7 +150,7 @@ export function validateRequest(request: HandshakeRequest, options: ValidateOpti
   }
 
   const origin = singleHeader(headers, 'origin').value ?? singleHeader(headers, 'sec-websocket-origin').value;
-  return { key: key.value.trim(), protocols, extensions, origin };
+  return { protocols, extensions, origin };
 }
 
 /** What the server decided, for the 101 response. */

@@ -31,11 +31,25 @@ export {
   acceptResponseLines,
   formatResponseLines,
   isValidKey,
+  validateWebSocketFields,
+  type WebSocketFields,
   type HandshakeRequest,
   type ValidatedRequest,
   type ValidateOptions,
   type AcceptOptions,
 } from './handshake-server.js';
+export {
+  validateExtendedConnect,
+  isWebSocketConnect,
+  connectAcceptLines,
+  connectResponseHeaders,
+  connectRejectionHeaders,
+  WEBSOCKET_CONNECT_PROTOCOL,
+  HTTP2_ACCEPT_STATUS_LINE,
+  type ValidatedConnect,
+  type ConnectAcceptOptions,
+  type Http2ResponseHeaders,
+} from './extended-connect.js';
 export {
   createClientHandshake,
   validateResponse,
