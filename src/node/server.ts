@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HandshakeError } from '../protocol/errors.js';
@@ -16,7 +17,9 @@ import { formatRejection, type ResponseHeaders } from '../protocol/handshake.js'
 import { acceptResponseLines, formatResponseLines, validateRequest } from '../protocol/handshake-server.js';
 import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from './heartbeat.js';
 import { formatExtensions } from '../protocol/header-grammar.js';
-import { invalidServerOffer, negotiateServer } from '../protocol/permessage-deflate.js';
+import { invalidServerOffer, negotiateServer, type ServerNegotiation } from '../protocol/permessage-deflate.js';
+import { connectAcceptLines, connectResponseHeaders, validateExtendedConnect } from '../protocol/extended-connect.js';
+import { cancelStream, isHttp2Server, isHttp2Stream, listenHttp2, refuseStream, resetWithCancel, streamRequest, type Http2AnyServer } from './http2-server.js';
 import { PerMessageDeflate, type PerMessageDeflateConfig } from './permessage-deflate.js';
 import { WebSocket, checkConnectionOptions, kAttach, kSetTopics, kStart, type ConnectionOptions, type PublishCallback, type PublishOptions, type TopicHub } from './websocket.js';
 import { deliver, Topics } from './topics.js';
@@ -61,8 +64,12 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
   port?: number;
   host?: string;
   backlog?: number;
-  /** Share an existing `http`/`https` server. */
-  server?: HttpServer | HttpsServer;
+  /**
+   * Share an existing `http`/`https` server, or an `http2` one (TLS with `allowHTTP1: true` for
+   * HTTP/1.1 upgrades too, or cleartext h2c): WebSockets then also come as RFC 8441 extended CONNECT
+   * streams (SETTINGS_ENABLE_CONNECT_PROTOCOL is turned on for the sessions that start after this).
+   */
+  server?: HttpServer | HttpsServer | Http2AnyServer;
   /** Create no server: hand upgrade requests to `handleUpgrade` yourself. */
   noServer?: boolean;
   /** Accept only this path (404 for others; other `upgrade` listeners on a shared server get them). */
@@ -141,7 +148,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private readonly forgetOnClose: (this: WebSocket) => void;
   private readonly WebSocketClass: typeof WebSocket;
   private readonly deflateConfig: PerMessageDeflateConfig | null;
-  private httpServer: HttpServer | HttpsServer | null = null;
+  private httpServer: HttpServer | HttpsServer | Http2AnyServer | null = null;
   private ownsServer = false;
   private state: 'running' | 'closing' | 'closed' = 'running';
   /** Whether the HTTP server we created (standalone mode) has closed; true when there is none of ours. */
@@ -218,7 +225,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
   }
 
-  private attach(server: HttpServer | HttpsServer): void {
+  private attach(server: HttpServer | HttpsServer | Http2AnyServer): void {
     this.httpServer = server;
     const onListening = (): void => {
       this.emit('listening');
@@ -240,10 +247,17 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     server.on('listening', onListening);
     server.on('error', onError);
     server.on('upgrade', onUpgrade);
+    const detachHttp2 = isHttp2Server(server)
+      ? listenHttp2(server, {
+          acceptsPath: (path) => this.shouldHandle({ url: path } as IncomingMessage),
+          handle: (stream, headers, rawHeaders) => this.handleStream(stream, headers, (ws, request) => this.emit('connection', ws, request), rawHeaders),
+        })
+      : null;
     this.detachServer = () => {
       server.off('listening', onListening);
       server.off('error', onError);
       server.off('upgrade', onUpgrade);
+      detachHttp2?.();
     };
   }
 
@@ -301,13 +315,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       else abort(socket, error.status, error.message, error.headers);
       return;
     }
-    if (this.allowedOrigins !== null && validated.origin !== undefined && !this.allowedOrigins.has(normalizeOrigin(validated.origin))) {
-      abort(socket, 403, `Origin ${validated.origin} is not allowed`);
-      return;
-    }
-    const limit = this.options.maxConnections;
-    if (limit !== undefined && this.open.size + this.pending.size >= limit) {
-      abort(socket, 503, 'Too many connections', { 'Retry-After': '5' });
+    const refusal = this.admit(validated.origin);
+    if (refusal !== null) {
+      abort(socket, refusal.status, refusal.message, refusal.headers);
       return;
     }
 
@@ -346,6 +356,18 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     socket.once('end', onClose);
 
     this.runHooks(request, validated.origin, (refusal) => finish(refusal));
+  }
+
+  /** `allowedOrigins` (403), then `maxConnections` (503): the checks made before any hook runs. */
+  private admit(origin: string | undefined): HandshakeRejection | null {
+    if (this.allowedOrigins !== null && origin !== undefined && !this.allowedOrigins.has(normalizeOrigin(origin))) {
+      return new HandshakeRejection(403, `Origin ${origin} is not allowed`);
+    }
+    const limit = this.options.maxConnections;
+    if (limit !== undefined && this.open.size + this.pending.size >= limit) {
+      return new HandshakeRejection(503, 'Too many connections', { 'Retry-After': '5' });
+    }
+    return null;
   }
 
   /** `verifyClient`, then `authenticate`; `next(null)` to go on, `next(rejection)` to refuse. */
@@ -406,38 +428,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       abort(socket, 503, 'The server is shutting down');
       return;
     }
-    let protocol: string | undefined;
-    if (validated.protocols.length > 0 && this.options.handleProtocols !== undefined) {
-      let chosen: unknown;
-      try {
-        chosen = this.options.handleProtocols(new Set(validated.protocols), request);
-      } catch (error) {
-        // `ws` lets the exception out of handleUpgrade; so do we, having answered the client.
-        abort(socket, 500, 'handleProtocols failed');
-        throw error;
-      }
-      // `ws` reads the result for truthiness: false, null, undefined and "" all mean none.
-      if (chosen) {
-        if (typeof chosen !== 'string' || !validated.protocols.includes(chosen)) {
-          // `ws` would send it, and any client then fails the handshake (RFC 6455 §4.1): say so instead.
-          abort(socket, 500, 'handleProtocols chose a subprotocol the client did not offer');
-          return;
-        }
-        protocol = chosen;
-      }
-    } else if (validated.protocols.length > 0) {
-      protocol = validated.protocols[0];
-    }
-
-    let extensions = '';
-    let deflate: PerMessageDeflate | null = null;
-    if (this.deflateConfig !== null) {
-      const negotiated = negotiateServer(validated.extensions, this.deflateConfig);
-      if (negotiated !== null) {
-        extensions = formatExtensions([negotiated.response]);
-        deflate = new PerMessageDeflate(negotiated.params, 'server', this.deflateConfig);
-      }
-    }
+    const choice = this.chooseProtocol(validated.protocols, request, (status, message) => abort(socket, status, message));
+    if (choice === null) return;
+    const protocol = choice.protocol;
+    const { extensions, deflate } = this.negotiateDeflate(validated.extensions);
     const lines = acceptResponseLines({ key: validated.key, protocol, extensions });
     this.emit('headers', lines, request);
     let response: string;
@@ -449,14 +443,158 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     socket.write(response);
     socket.off('error', ignoreError);
+    this.adopt(socket, head, protocol ?? '', extensions, deflate, request, callback);
+  }
 
+  /**
+   * The subprotocol: `handleProtocols`' choice, or the client's first. `{ protocol }` to go on; null
+   * when the choice is refused (with 500, through `refuse`). An exception is refused and rethrown.
+   */
+  private chooseProtocol(
+    offered: readonly string[],
+    request: IncomingMessage,
+    refuse: (status: number, message: string) => void,
+  ): { protocol: string | undefined } | null {
+    if (offered.length === 0) return { protocol: undefined };
+    if (this.options.handleProtocols === undefined) return { protocol: offered[0] };
+    let chosen: unknown;
+    try {
+      chosen = this.options.handleProtocols(new Set(offered), request);
+    } catch (error) {
+      // `ws` lets the exception out of handleUpgrade; so do we, having answered the client.
+      refuse(500, 'handleProtocols failed');
+      throw error;
+    }
+    // `ws` reads the result for truthiness: false, null, undefined and "" all mean none.
+    if (!chosen) return { protocol: undefined };
+    if (typeof chosen !== 'string' || !offered.includes(chosen)) {
+      // `ws` would send it, and any client then fails the handshake (RFC 6455 §4.1): say so instead.
+      refuse(500, 'handleProtocols chose a subprotocol the client did not offer');
+      return null;
+    }
+    return { protocol: chosen };
+  }
+
+  /** permessage-deflate (RFC 7692), when enabled and offered: the response's header and the extension. */
+  private negotiateDeflate(offers: ReturnType<typeof validateRequest>['extensions']): { extensions: string; deflate: PerMessageDeflate | null } {
+    if (this.deflateConfig === null) return { extensions: '', deflate: null };
+    const negotiated: ServerNegotiation | null = negotiateServer(offers, this.deflateConfig);
+    if (negotiated === null) return { extensions: '', deflate: null };
+    return { extensions: formatExtensions([negotiated.response]), deflate: new PerMessageDeflate(negotiated.params, 'server', this.deflateConfig) };
+  }
+
+  /** The handshake is answered: a `WebSocket` of this server takes over the socket or stream. */
+  private adopt(
+    socket: Duplex,
+    head: Buffer,
+    protocol: string,
+    extensions: string,
+    deflate: PerMessageDeflate | null,
+    request: IncomingMessage,
+    callback: UpgradeCallback,
+  ): void {
     const ws = new this.WebSocketClass(null, undefined, this.connectionOptions);
-    ws[kAttach](socket, head, protocol ?? '', extensions, deflate);
+    ws[kAttach](socket, head, protocol, extensions, deflate);
     this.open.add(ws);
     ws[kSetTopics](this.topicHub);
     ws.on('close', this.forgetOnClose);
     callback(ws, request);
     ws[kStart]();
+  }
+
+  /**
+   * Complete (or refuse) the opening handshake on an HTTP/2 extended CONNECT stream (RFC 8441 §5):
+   * the same checks and hooks as `handleUpgrade`, answered with `:status 200` (or the refusal's status,
+   * on this stream only). On success `callback` gets the new `WebSocket`; the server does not emit
+   * `connection` itself in this call. For users with their own `http2` server's `stream` listener (or
+   * `noServer`): the server must have `settings: { enableConnectProtocol: true }`. `rawHeaders` is the
+   * `stream` event's fourth argument (rebuilt from `headers` when not given).
+   */
+  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, callback: UpgradeCallback, rawHeaders?: readonly string[]): void {
+    stream.on('error', ignoreError);
+    const marked = stream as Duplex as MarkedSocket;
+    if (marked[kHandshake] === UPGRADING) throw new Error('handleStream() was called more than once with the same stream');
+    marked[kHandshake] = UPGRADING;
+    const request = streamRequest(stream, headers, rawHeaders);
+    if (this.state !== 'running') {
+      refuseStream(stream, 503, 'The server is shutting down');
+      return;
+    }
+    if (!this.shouldHandle(request)) {
+      refuseStream(stream, 404, `No WebSocket endpoint at ${request.url ?? '/'}`);
+      return;
+    }
+    let validated;
+    try {
+      validated = validateExtendedConnect(headers, { extensions: this.deflateConfig !== null });
+      const invalid = this.deflateConfig === null ? null : invalidServerOffer(validated.extensions);
+      if (invalid !== null) throw new HandshakeError('FD_ERR_HANDSHAKE_EXTENSIONS', 400, `Invalid Sec-WebSocket-Extensions header: ${invalid}`);
+    } catch (error) {
+      if (!(error instanceof HandshakeError)) throw error;
+      if (this.listenerCount('wsClientError') > 0) this.emit('wsClientError', error, stream, request);
+      else refuseStream(stream, error.status, error.message, error.headers);
+      return;
+    }
+    const admission = this.admit(validated.origin);
+    if (admission !== null) {
+      refuseStream(stream, admission.status, admission.message, admission.headers);
+      return;
+    }
+
+    this.pending.add(stream);
+    let done = false;
+    const timer = setTimeout(() => finish(new HandshakeRejection(408, 'The handshake took too long')), this.handshakeTimeout);
+    timer.unref();
+    const finish = (refusal: HandshakeRejection | null): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      this.pending.delete(stream);
+      stream.off('close', onGone);
+      stream.off('end', onGone);
+      if (refusal !== null) refuseStream(stream, refusal.status, refusal.message, refusal.headers);
+      else this.completeStream(stream, request, validated, callback);
+    };
+    // The client reset the stream (or ended it: no WebSocket can follow) while the hooks ran.
+    const onGone = (): void => {
+      stream.off('close', onGone);
+      stream.off('end', onGone);
+      if (!done) {
+        done = true;
+        clearTimeout(timer);
+        this.pending.delete(stream);
+      }
+      cancelStream(stream);
+    };
+    stream.once('close', onGone);
+    stream.once('end', onGone);
+    this.runHooks(request, validated.origin, finish);
+  }
+
+  private completeStream(stream: ServerHttp2Stream, request: IncomingMessage, validated: ReturnType<typeof validateExtendedConnect>, callback: UpgradeCallback): void {
+    if (stream.closed || stream.destroyed || !stream.readable) {
+      cancelStream(stream);
+      return;
+    }
+    if (this.state !== 'running') {
+      refuseStream(stream, 503, 'The server is shutting down');
+      return;
+    }
+    const choice = this.chooseProtocol(validated.protocols, request, (status, message) => refuseStream(stream, status, message));
+    if (choice === null) return;
+    const { extensions, deflate } = this.negotiateDeflate(validated.extensions);
+    const lines = connectAcceptLines({ protocol: choice.protocol, extensions });
+    this.emit('headers', lines, request);
+    try {
+      stream.respond(connectResponseHeaders(lines));
+    } catch (error) {
+      deflate?.close();
+      refuseStream(stream, 500, (error as Error).message);
+      return;
+    }
+    stream.off('error', ignoreError);
+    resetWithCancel(stream);
+    this.adopt(stream, EMPTY, choice.protocol ?? '', extensions, deflate, request, callback);
   }
 
   /**
@@ -546,7 +684,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
     this.detachServer?.();
     this.detachServer = null;
-    for (const socket of this.pending) abort(socket, 503, 'The server is shutting down');
+    for (const socket of this.pending) {
+      if (isHttp2Stream(socket)) refuseStream(socket, 503, 'The server is shutting down');
+      else abort(socket, 503, 'The server is shutting down');
+    }
     this.pending.clear();
     const server = this.httpServer;
     if (server !== null && this.ownsServer) {
@@ -599,6 +740,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 }
 
 function ignoreError(): void {}
+
+const EMPTY = Buffer.alloc(0);
 
 /** Refuse a handshake: an HTTP response, then close the socket. */
 const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = {
