@@ -377,7 +377,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
     this.out = null;
     this.outBytes = 0;
     if (this.socketGone) this.finishClose(); // what still waited on the extension is given up
-    else this.socket.destroy();
+    else abortSocket(this.socket);
   }
 
   /** Heartbeat: the peer has been silent for a while; ask it to answer. */
@@ -430,6 +430,19 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** RFC 9113 §7: RST_STREAM's code for "the stream is no longer needed". */
+const NGHTTP2_CANCEL = 0x8;
+
+/**
+ * Drop the connection at once. An HTTP/2 stream (RFC 8441) is reset with RST_STREAM CANCEL, which is
+ * what a TCP reset becomes over HTTP/2 (RFC 8441 §5); its `close` follows as a socket's does.
+ */
+function abortSocket(socket: Duplex): void {
+  const stream = socket as Duplex & { close?: (code: number) => void; closed?: boolean };
+  if ('rstCode' in socket && typeof stream.close === 'function' && stream.closed === false) stream.close(NGHTTP2_CANCEL);
+  else socket.destroy();
+}
 
 function completion(callbacks: SendCallback[]): SendCallback {
   return (error) => {
