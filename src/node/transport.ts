@@ -415,7 +415,13 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   }
 
   onCloseFrame(code: number, reason: Buffer): void {
-    if (this.connection.awaitingPeerClose) this.armCloseTimer();
+    if (this.connection.awaitingPeerClose) {
+      // RFC 8441 §5: over an HTTP/2 stream the closing handshake ends with each side half-closing the
+      // stream (END_STREAM); RFC 6455's "the server closes TCP first" (§7.1.1) is about TIME_WAIT,
+      // which streams do not have, so the client ends its half now instead of waiting for the server.
+      if (isHttp2Stream(this.socket)) this.closeTransport();
+      else this.armCloseTimer();
+    }
     this.owner.onCloseFrame(code, reason);
     // RFC 6455 §7.1.1: EOF after a complete close frame ends the connection cleanly.
     if (this.socketGone) this.settle();
@@ -439,9 +445,13 @@ const NGHTTP2_CANCEL = 0x8;
  * what a TCP reset becomes over HTTP/2 (RFC 8441 §5); its `close` follows as a socket's does.
  */
 function abortSocket(socket: Duplex): void {
-  const stream = socket as Duplex & { close?: (code: number) => void; closed?: boolean };
-  if ('rstCode' in socket && typeof stream.close === 'function' && stream.closed === false) stream.close(NGHTTP2_CANCEL);
+  if (isHttp2Stream(socket) && socket.closed === false) socket.close(NGHTTP2_CANCEL);
   else socket.destroy();
+}
+
+/** Whether the transport runs over an HTTP/2 stream (`Http2Stream`) rather than a socket. */
+function isHttp2Stream(socket: Duplex): socket is Duplex & { close(code: number): void; closed: boolean } {
+  return 'rstCode' in socket && typeof (socket as { close?: unknown }).close === 'function';
 }
 
 function completion(callbacks: SendCallback[]): SendCallback {

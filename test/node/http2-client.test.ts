@@ -7,6 +7,11 @@ import { pooledHttp2Sessions } from '../../src/node/http2-client.js';
 import { Http2Peer } from '../helpers/http2-peer.js';
 import { once, within, delay } from '../helpers/node.js';
 import { scaled } from '../helpers/time.js';
+import { selfSignedCertificate, type Certificate } from '../helpers/tls.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer as createNetServer, connect as netConnect, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 
 /** Open a client and wait for `open` (rejecting on `error`). */
 async function open(url: string, options: ClientOptions, protocols: string[] = []): Promise<WebSocket> {
@@ -269,3 +274,79 @@ describe('WebSocket over HTTP/2 (RFC 8441), against a node:http2 peer', () => {
 });
 
 
+
+/** Hypercorn (Debian python3-hypercorn), an ASGI server with RFC 8441 support, as an independent peer. */
+const HYPERCORN = '/usr/bin/hypercorn';
+const hypercornSkip = existsSync(HYPERCORN) ? false : 'hypercorn is not installed (Debian package: python3-hypercorn)';
+
+describe('WebSocket over HTTP/2 (RFC 8441), against Hypercorn', { skip: hypercornSkip }, () => {
+  let child: ChildProcess;
+  let certificate: Certificate;
+  let url = '';
+  before(async () => {
+    certificate = selfSignedCertificate();
+    const probe = createNetServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    child = spawn(HYPERCORN, ['--certfile', certificate.certPath, '--keyfile', certificate.keyPath, '--bind', `127.0.0.1:${port}`, 'hypercorn_echo:app'], {
+      cwd: fileURLToPath(new URL('../interop/fixtures/', import.meta.url)),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    url = `wss://127.0.0.1:${port}/`;
+    // Ready when it accepts TCP connections.
+    const deadline = Date.now() + scaled(20_000);
+    for (;;) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const socket = netConnect(port, '127.0.0.1', () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.on('error', () => resolve(false));
+      });
+      if (ok) break;
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error('Hypercorn did not start');
+      await delay(100);
+    }
+  });
+  after(async () => {
+    child.kill();
+    if (child.exitCode === null) await once(child, 'exit');
+    certificate.remove();
+  });
+
+  it('echoes text and binary over HTTP/2 (Hypercorn reports http_version "2"), with the subprotocol it selected', async () => {
+    const ws = await open(url, { http2: 'require', ca: certificate.cert, perMessageDeflate: false }, ['chat', 'other']);
+    assert.equal(ws.protocol, 'chat');
+    ws.send('version');
+    const [version] = await once<[Buffer]>(ws, 'message');
+    assert.equal(String(version), '2');
+    ws.send('héllo');
+    const [text, isBinary] = await once<[Buffer, boolean]>(ws, 'message');
+    assert.deepEqual([String(text), isBinary], ['héllo', false]);
+    ws.send(Buffer.from([1, 2, 3]));
+    const [bytes, binary] = await once<[Buffer, boolean]>(ws, 'message');
+    assert.deepEqual([[...bytes], binary], [[1, 2, 3], true]);
+    ws.close(4001, 'client bye');
+    const [code] = await closed(ws);
+    assert.equal(code, 4001);
+  });
+
+  it('negotiates permessage-deflate with Hypercorn (wsproto) over HTTP/2 and echoes compressed messages', async () => {
+    const ws = await open(url, { http2: 'require', ca: certificate.cert });
+    assert.equal(ws.extensions, 'permessage-deflate');
+    const big = 'abc'.repeat(10_000);
+    ws.send(big);
+    const [echo] = await once<[Buffer]>(ws, 'message');
+    assert.equal(String(echo), big);
+    ws.close();
+    await closed(ws);
+  });
+
+  it('receives the close code and reason Hypercorn closes with', async () => {
+    const ws = await open(url, { http2: 'require', ca: certificate.cert });
+    ws.send('close');
+    const [code, reason] = await closed(ws);
+    assert.deepEqual([code, String(reason)], [4002, 'server bye']);
+  });
+});
