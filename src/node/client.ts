@@ -16,6 +16,8 @@ import { PerMessageDeflate, type PerMessageDeflateConfig } from './permessage-de
 import { RedirectCredentials, ipcTarget, userinfoOf } from './redirect-credentials.js';
 import { connectingQueue, type ConnectingTicket } from './connecting-queue.js';
 import { findEndpointKey } from './connecting-endpoint.js';
+import { http2Plan, openHttp2WebSocket, type Http2Attempt, type Http2Mode } from './http2-client.js';
+import type { ClientHttp2Session } from 'node:http2';
 import type { ConnectionOptions, WebSocketEvents } from './websocket.js';
 
 /** Client options: the connection's, the handshake's, and any `https.request` option (TLS included). */
@@ -59,6 +61,31 @@ export interface ClientOptions
    * while it waits leaves the queue without ever connecting.
    */
   queueConnecting?: boolean;
+  /**
+   * Open the WebSocket as a stream of an HTTP/2 connection (RFC 8441, docs/http2.md):
+   * - `true`: for wss://, connect with HTTP/2 (TLS ALPN "h2"), wait for the server's SETTINGS, and
+   *   use an extended CONNECT when the server allows it (SETTINGS_ENABLE_CONNECT_PROTOCOL); when it
+   *   does not speak HTTP/2 or does not allow it, fall back to HTTP/1.1 (a new connection). For ws://
+   *   it changes nothing: without prior knowledge a client cannot know that a cleartext server speaks
+   *   HTTP/2 (browsers never use h2c).
+   * - `'require'`: wss:// over HTTP/2 or fail, with an error that names the reason.
+   * - `'h2c'`: ws:// over cleartext HTTP/2 with prior knowledge (RFC 9113 §3.3), no fallback.
+   * - `false` (default): HTTP/1.1, as `ws`.
+   *
+   * WebSockets to the same origin with the same TLS options share one HTTP/2 connection, opened by
+   * the first and closed when the last stream on it ends. Over HTTP/2 the handshake timeout covers
+   * the connection, the SETTINGS and the CONNECT; redirects are not followed, no `upgrade`,
+   * `unexpected-response` or `redirect` event is emitted (their arguments are HTTP/1.1 objects): a
+   * non-2xx answer is an `error` (a `HandshakeError` with the `status`), then `close` 1006. The
+   * connecting queue (`queueConnecting`) does not apply: a stream is not a new connection (RFC 8441
+   * §1), and `ws.socket` is the `ClientHttp2Stream`.
+   */
+  http2?: Http2Mode;
+  /**
+   * An HTTP/2 session of your own (`http2.connect(origin, options)`) to open the WebSocket on, with no
+   * fallback to HTTP/1.1; you keep it (it is not closed when the WebSocket ends). Implies HTTP/2.
+   */
+  http2Session?: ClientHttp2Session;
 }
 
 /** What the handshake needs from the `WebSocket` it belongs to. */
@@ -119,6 +146,9 @@ export function startClientHandshake(
   if (options.queueConnecting !== undefined && typeof options.queueConnecting !== 'boolean') {
     throw new TypeError(`The queueConnecting option must be a boolean (got ${typeof options.queueConnecting})`);
   }
+  const h2plan = http2Plan(url, options);
+  /** The HTTP/2 attempt, while it runs (null once it has opened, failed or fallen back). */
+  let h2attempt: Http2Attempt | null = null;
   let request: ClientRequest | null = null;
   /** Whether `request` connected without an agent: then its socket is ours to destroy. */
   let ownsSocket = false;
@@ -144,6 +174,8 @@ export function startClientHandshake(
     finished = true;
     clearTimeout(timer);
     releaseTurn();
+    h2attempt?.cancel();
+    h2attempt = null;
     if (request !== null) {
       request.destroy();
       // Once a keep-alive response (say a 401 given to an `unexpected-response` listener) has been read,
@@ -171,6 +203,8 @@ export function startClientHandshake(
       protocolVersion: _version,
       perMessageDeflate: _deflate,
       queueConnecting: _queue,
+      http2: _http2,
+      http2Session: _http2Session,
       finishRequest,
       auth: _auth, // sent as the Authorization header above (or not at all, to another host)
       ...requestOptions
@@ -328,9 +362,44 @@ export function startClientHandshake(
     else req.end();
   }
 
-  connect(url);
+  if (h2plan === null) connect(url);
+  else {
+    try {
+      h2attempt = startHttp2(h2plan);
+    } catch (error) {
+      finished = true; // a bad header or option: the constructor throws, nothing is left running
+      clearTimeout(timer);
+      throw error;
+    }
+  }
   return { url: url.href, hooks: { abort: (error) => fail(error) } };
+
+  /** RFC 8441: the WebSocket as an HTTP/2 stream (see `http2-client.ts`); HTTP/1.1 when it falls back. */
+  function startHttp2(plan: NonNullable<typeof h2plan>): Http2Attempt {
+    const auth = userinfoOf(url) ?? options.auth ?? undefined;
+    return openHttp2WebSocket(url, plan, protocols, credentials.headersFor(url, auth), options, deflateConfig, {
+      opened: (stream, protocol, extensions, deflate) => {
+        if (finished) return;
+        finished = true;
+        h2attempt = null;
+        clearTimeout(timer);
+        callbacks.attach(stream, EMPTY, protocol, extensions, deflate);
+        callbacks.emit('open');
+        callbacks.start();
+      },
+      failed: (error) => {
+        h2attempt = null;
+        fail(error);
+      },
+      fallback: () => {
+        h2attempt = null;
+        if (!finished) connect(url);
+      },
+    });
+  }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function isSecure(target: URL): boolean {
   return target.protocol === 'wss:';

@@ -377,7 +377,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
     this.out = null;
     this.outBytes = 0;
     if (this.socketGone) this.finishClose(); // what still waited on the extension is given up
-    else this.socket.destroy();
+    else abortSocket(this.socket);
   }
 
   /** Heartbeat: the peer has been silent for a while; ask it to answer. */
@@ -415,7 +415,13 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   }
 
   onCloseFrame(code: number, reason: Buffer): void {
-    if (this.connection.awaitingPeerClose) this.armCloseTimer();
+    if (this.connection.awaitingPeerClose) {
+      // RFC 8441 §5: over an HTTP/2 stream the closing handshake ends with each side half-closing the
+      // stream (END_STREAM); RFC 6455's "the server closes TCP first" (§7.1.1) is about TIME_WAIT,
+      // which streams do not have, so the client ends its half now instead of waiting for the server.
+      if (isHttp2Stream(this.socket)) this.closeTransport();
+      else this.armCloseTimer();
+    }
     this.owner.onCloseFrame(code, reason);
     // RFC 6455 §7.1.1: EOF after a complete close frame ends the connection cleanly.
     if (this.socketGone) this.settle();
@@ -430,6 +436,23 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** RFC 9113 §7: RST_STREAM's code for "the stream is no longer needed". */
+const NGHTTP2_CANCEL = 0x8;
+
+/**
+ * Drop the connection at once. An HTTP/2 stream (RFC 8441) is reset with RST_STREAM CANCEL, which is
+ * what a TCP reset becomes over HTTP/2 (RFC 8441 §5); its `close` follows as a socket's does.
+ */
+function abortSocket(socket: Duplex): void {
+  if (isHttp2Stream(socket) && socket.closed === false) socket.close(NGHTTP2_CANCEL);
+  else socket.destroy();
+}
+
+/** Whether the transport runs over an HTTP/2 stream (`Http2Stream`) rather than a socket. */
+function isHttp2Stream(socket: Duplex): socket is Duplex & { close(code: number): void; closed: boolean } {
+  return 'rstCode' in socket && typeof (socket as { close?: unknown }).close === 'function';
+}
 
 function completion(callbacks: SendCallback[]): SendCallback {
   return (error) => {

@@ -101,46 +101,58 @@ export function validateResponse(response: HandshakeResponse, handshake: ClientH
     throw new HandshakeError('FD_ERR_HANDSHAKE_ACCEPT', 0, 'Invalid Sec-WebSocket-Accept header: it does not match the key sent');
   }
 
-  let protocol = '';
-  const protocolHeader = listHeader(headers, 'sec-websocket-protocol');
-  if (protocolHeader !== undefined) {
-    let chosen: string[];
-    try {
-      chosen = parseTokenList(protocolHeader, 'Sec-WebSocket-Protocol');
-    } catch (error) {
-      throw new HandshakeError('FD_ERR_HANDSHAKE_PROTOCOL', 0, (error as HeaderSyntaxError).message);
-    }
-    if (chosen.length !== 1) {
-      throw new HandshakeError('FD_ERR_HANDSHAKE_PROTOCOL', 0, `Server chose several subprotocols: ${JSON.stringify(protocolHeader)}`);
-    }
-    protocol = chosen[0]!;
-    if (handshake.protocols.length === 0) {
-      throw new HandshakeError('FD_ERR_HANDSHAKE_PROTOCOL', 0, `Server chose subprotocol ${JSON.stringify(protocol)} but none was offered`);
-    }
-    if (!handshake.protocols.includes(protocol)) {
-      throw new HandshakeError('FD_ERR_HANDSHAKE_PROTOCOL', 0, `Server chose subprotocol ${JSON.stringify(protocol)}, which was not offered`);
-    }
-  }
+  return { protocol: selectedProtocol(headers, handshake.protocols), extensions: acceptedExtensions(headers, handshake.extensions) };
+}
 
-  let extensions: ExtensionOffer[] = [];
-  const extensionHeader = listHeader(headers, 'sec-websocket-extensions');
-  if (extensionHeader !== undefined) {
-    try {
-      extensions = parseExtensions(extensionHeader);
-    } catch (error) {
-      throw new HandshakeError('FD_ERR_HANDSHAKE_EXTENSIONS', 0, (error as HeaderSyntaxError).message);
-    }
-    const offered = new Set(handshake.extensions.map((offer) => offer.name));
-    const accepted = new Set<string>();
-    for (const extension of extensions) {
-      if (!offered.has(extension.name)) {
-        throw new HandshakeError('FD_ERR_HANDSHAKE_EXTENSIONS', 0, `Server accepted extension ${JSON.stringify(extension.name)}, which was not offered`);
-      }
-      if (accepted.has(extension.name)) {
-        throw new HandshakeError('FD_ERR_HANDSHAKE_EXTENSIONS', 0, `Server accepted extension ${JSON.stringify(extension.name)} twice`);
-      }
-      accepted.add(extension.name);
-    }
+/**
+ * The subprotocol in the server's `Sec-WebSocket-Protocol` ("" when absent): exactly one token, one of
+ * `offered` (RFC 6455 §4.1, the client's check 6; the same over HTTP/2, RFC 8441 §5).
+ */
+export function selectedProtocol(headers: HeaderMap, offered: readonly string[]): string {
+  const protocolHeader = listHeader(headers, 'sec-websocket-protocol');
+  if (protocolHeader === undefined) return '';
+  let chosen: string[];
+  try {
+    chosen = parseTokenList(protocolHeader, 'Sec-WebSocket-Protocol');
+  } catch (error) {
+    throw new HandshakeError('FD_ERR_HANDSHAKE_PROTOCOL', 0, (error as HeaderSyntaxError).message);
   }
-  return { protocol, extensions };
+  if (chosen.length !== 1) {
+    throw new HandshakeError('FD_ERR_HANDSHAKE_PROTOCOL', 0, `Server chose several subprotocols: ${JSON.stringify(protocolHeader)}`);
+  }
+  const protocol = chosen[0]!;
+  if (offered.length === 0) {
+    throw new HandshakeError('FD_ERR_HANDSHAKE_PROTOCOL', 0, `Server chose subprotocol ${JSON.stringify(protocol)} but none was offered`);
+  }
+  if (!offered.includes(protocol)) {
+    throw new HandshakeError('FD_ERR_HANDSHAKE_PROTOCOL', 0, `Server chose subprotocol ${JSON.stringify(protocol)}, which was not offered`);
+  }
+  return protocol;
+}
+
+/**
+ * The extensions in the server's `Sec-WebSocket-Extensions`: each one of `offered`, at most once
+ * (RFC 6455 §4.1, the client's check 5; the same over HTTP/2, RFC 8441 §5).
+ */
+export function acceptedExtensions(headers: HeaderMap, offered: readonly ExtensionOffer[]): ExtensionOffer[] {
+  const extensionHeader = listHeader(headers, 'sec-websocket-extensions');
+  if (extensionHeader === undefined) return [];
+  let extensions: ExtensionOffer[];
+  try {
+    extensions = parseExtensions(extensionHeader);
+  } catch (error) {
+    throw new HandshakeError('FD_ERR_HANDSHAKE_EXTENSIONS', 0, (error as HeaderSyntaxError).message);
+  }
+  const names = new Set(offered.map((offer) => offer.name));
+  const accepted = new Set<string>();
+  for (const extension of extensions) {
+    if (!names.has(extension.name)) {
+      throw new HandshakeError('FD_ERR_HANDSHAKE_EXTENSIONS', 0, `Server accepted extension ${JSON.stringify(extension.name)}, which was not offered`);
+    }
+    if (accepted.has(extension.name)) {
+      throw new HandshakeError('FD_ERR_HANDSHAKE_EXTENSIONS', 0, `Server accepted extension ${JSON.stringify(extension.name)} twice`);
+    }
+    accepted.add(extension.name);
+  }
+  return extensions;
 }
