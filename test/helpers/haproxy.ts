@@ -62,9 +62,10 @@ process.once('exit', () => {
  * (proof that a request came through HAProxy), generous timeouts, and
  * `timeout tunnel` for the WebSockets (HAProxy's timeout once a connection is upgraded).
  */
-export const HAPROXY_PREAMBLE = `global
+export const haproxyPreamble = (globalLines = ''): string => `global
   log stderr format raw local0 info
   maxconn 200
+  ${globalLines}
 
 defaults
   mode http
@@ -96,19 +97,19 @@ export class HAProxy {
   }
 
   /**
-   * Write `HAPROXY_PREAMBLE` + `sections(ports, dir)` to haproxy.cfg in a new temporary folder (files the
+   * Write `haproxyPreamble(global)` + `sections(ports, dir)` to haproxy.cfg in a new temporary folder (files the
    * configuration names, such as a PEM, can go in `dir` through `files`), start haproxy on it and wait
-   * until each of the `listening` ports accepts connections.
+   * until each of the ports accepts connections. `global` adds lines to the `global` section.
    */
   static async start(
     sections: (ports: number[], dir: string) => string,
-    options: { ports: number; files?: Record<string, string | Buffer> },
+    options: { ports: number; files?: Record<string, string | Buffer>; global?: string },
   ): Promise<HAProxy> {
     const dir = mkdtempSync(join(tmpdir(), 'fullduplex-haproxy-'));
     const ports: number[] = [];
     for (let i = 0; i < options.ports; i++) ports.push(await freePort());
     for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), content);
-    const config = HAPROXY_PREAMBLE + '\n' + sections(ports, dir);
+    const config = haproxyPreamble(options.global) + '\n' + sections(ports, dir);
     writeFileSync(join(dir, 'haproxy.cfg'), config);
     const proxy = new HAProxy(dir, ports, config);
     try {

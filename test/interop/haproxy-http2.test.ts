@@ -12,7 +12,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import { createServer as createH2cServer, createSecureServer, type Http2Server, type Http2SecureServer } from 'node:http2';
+import { createServer as createH2cServer, createSecureServer, constants, type ServerHttp2Stream, type Http2Server, type Http2SecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, type ClientOptions } from '../../src/node/websocket.js';
@@ -178,6 +178,36 @@ describe('our WebSocketServer behind HAProxy, over HTTP/2 and HTTP/1.1 (RFC 8441
     return once<[number, Buffer]>(ws, 'close');
   }
 
+  it('multiplexes two WebSockets on one client HTTP/2 connection to HAProxy, each echoing its own messages', () =>
+    withLog('two WebSockets on one session', async () => {
+      const [a, b] = await Promise.all([connect(0), connect(0)]);
+      const sessionOf = (ws: WebSocket): unknown => (ws.socket as Duplex & { session?: unknown }).session;
+      assert.ok(sessionOf(a.ws) !== undefined && sessionOf(a.ws) === sessionOf(b.ws), 'both streams are on one client session');
+      a.ws.send('to a');
+      b.ws.send('to b');
+      const [[fromA], [fromB]] = await Promise.all([once<[Buffer]>(a.ws, 'message'), once<[Buffer]>(b.ws, 'message')]);
+      assert.deepEqual([String(fromA), String(fromB)], ['to a', 'to b']);
+      a.ws.close(4010);
+      const [codeA] = await closed(a.server);
+      assert.equal(codeA, 4010);
+      b.ws.send('b still open');
+      const [stillB] = await once<[Buffer]>(b.ws, 'message');
+      assert.equal(String(stillB), 'b still open');
+      b.ws.close();
+      await closed(b.ws);
+    }));
+
+  it('carries an abort through: terminate() (RST_STREAM CANCEL) reaches the h2c backend as RST_STREAM CANCEL, a close without a close frame (1006)', () =>
+    withLog('terminate', async () => {
+      const { ws, server } = await connect(0);
+      ws.terminate();
+      const [code] = await closed(server);
+      assert.equal(code, 1006);
+      const stream = server.socket as ServerHttp2Stream;
+      if (!stream.closed) await once(stream, 'close');
+      assert.equal(stream.rstCode, constants.NGHTTP2_CANCEL, 'HAProxy reset the backend stream with CANCEL');
+    }));
+
   ROUTES.forEach((route, i) => {
     describe(route.name, () => {
       it(`echoes text and binary; the client ${route.clientH2 ? 'used an HTTP/2 stream' : 'used HTTP/1.1'} and the backend saw HTTP/${route.backendVersion}`, () =>
@@ -240,5 +270,55 @@ describe('our WebSocketServer behind HAProxy, over HTTP/2 and HTTP/1.1 (RFC 8441
           await closed(ws);
         }));
     });
+  });
+});
+
+describe('HAProxy with h2-workaround-bogus-websocket-clients (no extended CONNECT announced)', { skip: haproxySkipReason(), timeout: scaled(60_000) }, () => {
+  let certificate: Certificate;
+  let proxy: HAProxy;
+  let backend: Backend;
+
+  before(async () => {
+    certificate = selfSignedCertificate();
+    backend = await Backend.start('h1', certificate);
+    proxy = await HAProxy.start(
+      (ports, dir) =>
+        `frontend fe\n  bind 127.0.0.1:${ports[0]} ssl crt ${dir}/site.pem alpn h2,http/1.1\n  default_backend be\n\n` +
+        `backend be\n  server s 127.0.0.1:${backend.port}\n`,
+      // A global keyword: HAProxy's frontends then leave SETTINGS_ENABLE_CONNECT_PROTOCOL out.
+      { ports: 1, global: 'h2-workaround-bogus-websocket-clients', files: { 'site.pem': Buffer.concat([certificate.cert, certificate.key]) } },
+    );
+  });
+
+  after(async () => {
+    await proxy?.stop();
+    await backend?.close();
+    certificate?.remove();
+  });
+
+  it('http2: true falls back to HTTP/1.1 (a new TLS connection with ALPN http/1.1) and works', async () => {
+    const ws = new WebSocket(`wss://127.0.0.1:${proxy.ports[0]}/fallback`, [], { ca: certificate.cert, http2: true });
+    await within(
+      new Promise<void>((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      }),
+      `the client to open (haproxy log: ${proxy.log})`,
+    );
+    assert.equal(isHttp2Stream(ws.socket), false, 'the client fell back to HTTP/1.1');
+    const [, request] = await within(backend.connection('/fallback'), 'the backend to see the connection');
+    assert.equal(request.headers['x-forwarded-for'], '127.0.0.1');
+    ws.send('over 1.1');
+    const [echo] = await once<[Buffer]>(ws, 'message');
+    assert.equal(String(echo), 'over 1.1');
+    ws.close();
+    await once(ws, 'close');
+  });
+
+  it("http2: 'require' fails with an error naming the missing SETTINGS_ENABLE_CONNECT_PROTOCOL", async () => {
+    const ws = new WebSocket(`wss://127.0.0.1:${proxy.ports[0]}/require`, [], { ca: certificate.cert, http2: 'require' });
+    const [[error], [code]] = await Promise.all([once<[Error]>(ws, 'error'), once<[number]>(ws, 'close')]);
+    assert.match(error.message, /SETTINGS_ENABLE_CONNECT_PROTOCOL/);
+    assert.equal(code, 1006);
   });
 });
