@@ -171,10 +171,12 @@ function row(name: string, result: LineResult): string {
   const target = result.target === undefined ? '-' : `>= ${result.target}x`;
   const verdict = result.met === undefined ? '' : result.met ? 'met' : 'NOT met';
   const ratio = Number.isFinite(result.ratio) ? `${result.ratio.toFixed(2)}x` : '-';
-  return `${name.padEnd(20)} ${cell('fullduplex')} ${cell('ws')} ${cell('raw')} ${ratio.padStart(7)} ${target.padStart(8)} ${verdict.padEnd(7)}  (${result.unit})`;
+  return `${name.padEnd(20)} ${cell('fullduplex')} ${cell('ws')} ${cell('raw')}${h2Column ? cell('fullduplex-h2') : ''} ${ratio.padStart(7)} ${target.padStart(8)} ${verdict.padEnd(7)}  (${result.unit})`;
 }
 
-console.log(`\n${'scenario'.padEnd(20)} ${'fullduplex'.padStart(12)} ${'ws'.padStart(12)} ${'raw'.padStart(12)} ${'ratio'.padStart(7)} ${'target'.padStart(8)}`);
+// fullduplex over HTTP/2 (http2-multiplexed) gets its own column, shown only when measured.
+const h2Column = Object.values(results).some((r) => r.medians['fullduplex-h2'] !== undefined);
+console.log(`\n${'scenario'.padEnd(20)} ${'fullduplex'.padStart(12)} ${'ws'.padStart(12)} ${'raw'.padStart(12)}${h2Column ? 'fd over h2'.padStart(12) : ''} ${'ratio'.padStart(7)} ${'target'.padStart(8)}`);
 for (const [name, result] of Object.entries(results)) {
   console.log(row(name, result));
   for (const [lineName, line] of Object.entries(result.lines ?? {})) console.log(row(`  ${lineName}`, line));

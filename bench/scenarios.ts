@@ -4,6 +4,7 @@ import type { BroadcastLoad } from './load/broadcast.js';
 import type { EchoLoad } from './load/echo.js';
 import type { HandshakesLoad } from './load/handshakes.js';
 import type { IdleLoad } from './load/idle.js';
+import type { MultiplexedLoad } from './load/multiplexed.js';
 import type { Implementation, ServerConfig } from './servers/server.js';
 // The tests' Redis helper (Debian's redis-server on a free port), as it is.
 import { RedisServer, redisSkipReason } from '../test/helpers/redis.js';
@@ -186,6 +187,7 @@ export const SCENARIOS: readonly Scenario[] = [
     compress: 'no-context-takeover',
     exchange: true,
   }),
+  multiplexedScenario(),
 ];
 
 function latencyOf(result: EchoResult): NonNullable<EchoResult['latency']> {
@@ -368,6 +370,76 @@ function idleScenario(name: string, title: string, variant: Pick<IdleLoad, 'comp
         } finally {
           load.stop();
         }
+      } finally {
+        await server.stop();
+      }
+    },
+  };
+}
+
+interface MultiplexedResult {
+  messagesPerSecond: number;
+  opened: number;
+  openMs: number;
+  generatorCpu: number;
+}
+
+/** WebSockets per HTTP/2 session in the http2-multiplexed scenario: 1,000 over 4 sessions. */
+const H2_SESSIONS = 4;
+
+/**
+ * 1,000 WebSockets multiplexed as RFC 8441 streams on 4 HTTP/2 sessions (fullduplex-h2, an h2c server)
+ * against 1,000 HTTP/1.1 connections to fullduplex and to ws, in the same run: the server's memory per
+ * WebSocket once all are open and idle (JS heap after GC, and RSS), the time to open all of them
+ * (200 at a time), and an echo of 64-byte text messages on all of them (4 in flight each). The ratio
+ * is fullduplex over HTTP/1.1 against ws as everywhere; the HTTP/2 figures are in their own column.
+ */
+function multiplexedScenario(): Scenario {
+  return {
+    name: 'http2-multiplexed',
+    title: 'HTTP/2: 1,000 WebSockets on 4 sessions (RFC 8441) vs 1,000 HTTP/1.1 connections: memory, echo, opening',
+    unit: 'KiB heap/WebSocket',
+    higherIsBetter: false,
+    implementations: ['fullduplex-h2', 'fullduplex', 'ws'],
+    lines: [
+      { name: 'rss', title: 'server RSS per WebSocket', unit: 'KiB RSS/WebSocket', higherIsBetter: false },
+      { name: 'echo', title: 'echo: 64-byte text, 1,000 WebSockets x 4 in flight', unit: 'messages/s', higherIsBetter: true },
+      { name: 'open', title: 'time to open all 1,000 (200 at a time)', unit: 'ms', higherIsBetter: false },
+    ],
+    async measure(implementation, quick) {
+      const connections = 1000;
+      const server = await startServer(implementation, {});
+      try {
+        const before = await server.stats();
+        let memory: Promise<{ rss: number; heapUsed: number }> | undefined;
+        const cpu = serverCpuWhileMeasuring(server);
+        const load: MultiplexedLoad = {
+          port: server.port,
+          connections,
+          sessions: implementation === 'fullduplex-h2' ? H2_SESSIONS : 0,
+          window: 4,
+          size: 64,
+          idleMs: 1500,
+          durationMs: quick ? 1000 : DURATION_MS,
+          warmupMs: quick ? 300 : WARMUP_MS,
+        };
+        const result = await runGenerator<MultiplexedResult>('bench/load/multiplexed.ts', load, undefined, (line) => {
+          // All open and idle: read the server's memory (after a GC) before the echo starts.
+          if (line.startsWith('{"phase":"opened"')) memory = new Promise((resolve) => setTimeout(resolve, 500)).then(() => server.stats());
+          else cpu.onLine(line);
+        });
+        if (memory === undefined) throw new Error('the multiplexed load never said it had opened its WebSockets');
+        const after = await memory;
+        if (result.opened !== connections) throw new Error(`only ${result.opened} of ${connections} WebSockets opened`);
+        const heap = (after.heapUsed - before.heapUsed) / connections / 1024;
+        const rss = (after.rss - before.rss) / connections / 1024;
+        const serverCpu = await cpu.result();
+        checkBottleneck('http2-multiplexed', implementation, result.generatorCpu, serverCpu);
+        return {
+          value: heap,
+          lines: { rss, echo: result.messagesPerSecond, open: result.openMs },
+          details: { heapKiB: heap, rssKiB: rss, ...result, serverCpu, sessions: load.sessions },
+        };
       } finally {
         await server.stop();
       }

@@ -17,6 +17,7 @@
  * through a RedisBackplane (fullduplex/redis, from dist/ too).
  */
 import { createServer as createTcpServer } from 'node:net';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer as WsServer } from 'ws';
 import type { RedisBackplane } from '../../src/redis.js';
@@ -24,7 +25,8 @@ import type { RedisBackplane } from '../../src/redis.js';
 // with a helper that gives every arrow-function field its own property store, which inflates memory.
 const { WebSocketServer } = (await import(new URL('../../dist/node/index.js', import.meta.url).href)) as typeof import('../../src/node/index.js');
 
-export type Implementation = 'fullduplex' | 'ws' | 'raw';
+/** `fullduplex-h2`: fullduplex on a cleartext HTTP/2 server (h2c), WebSockets as RFC 8441 streams (echo only). */
+export type Implementation = 'fullduplex' | 'fullduplex-h2' | 'ws' | 'raw';
 export interface ServerConfig {
   /** Enable permessage-deflate (each implementation's defaults). */
   compress?: boolean;
@@ -100,6 +102,15 @@ if (implementation === 'fullduplex') {
       },
     );
   });
+} else if (implementation === 'fullduplex-h2') {
+  if (broadcast || publish || config.redis !== undefined) throw new Error('fullduplex-h2 has the echo mode only');
+  // Cleartext HTTP/2 with prior knowledge, SETTINGS_ENABLE_CONNECT_PROTOCOL on (RFC 8441 §3).
+  const h2 = http2.createServer({ settings: { enableConnectProtocol: true } });
+  const server = new WebSocketServer({ server: h2, maxPayload: MAX_PAYLOAD, perMessageDeflate });
+  server.on('connection', (socket) => {
+    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+  });
+  h2.listen(0, '127.0.0.1', () => ready((h2.address() as AddressInfo).port));
 } else if (implementation === 'ws') {
   const server = new WsServer({ port: 0, host: '127.0.0.1', maxPayload: MAX_PAYLOAD, perMessageDeflate });
   server.on('connection', (socket) => {

@@ -11,7 +11,7 @@ import type { CaseResult } from '../conformance/case.js';
 import { formatSummary, summarize, writeReport } from '../conformance/report.js';
 import { selectCases } from '../conformance/select.js';
 import { testServer } from '../conformance/test-server.js';
-import { ClientTestServer } from '../conformance/test-client.js';
+import { ClientTestServer, type ClientTestHttp2 } from '../conformance/test-client.js';
 import { parseCommandLine, parsePort, UsageError } from './args.js';
 import { ExitCode } from './exit-codes.js';
 import type { Output } from './output.js';
@@ -36,6 +36,12 @@ Options:
   --time-scale X   multiply every wait of the cases by X (default 1: Autobahn's timing); raise
                    it for a slow peer, a slow link or a loaded machine. A case that runs out of
                    time is reported as "Timed out after N s waiting for ..." (and listed as TIMED OUT)
+  --http2          run every case over HTTP/2 (RFC 8441): each WebSocket is an extended CONNECT
+                   stream. server: ws:// is cleartext HTTP/2 (h2c, prior knowledge), wss:// is TLS
+                   with ALPN h2, one session per --parallel worker. client: we serve h2c, or TLS h2
+                   with --tls-cert/--tls-key (HTTP/2 only: a client that falls back fails)
+  --tls-cert FILE  client --http2: serve TLS with this certificate (PEM)
+  --tls-key FILE   client --http2: and this private key (PEM)
   --insecure       server: do not verify the TLS certificate of a wss:// URL
   --ca FILE        server: trust this CA certificate (PEM) for wss://
   --port PORT      client: port to listen on (default 9001)
@@ -52,6 +58,8 @@ Examples:
   fullduplex conformance server ws://127.0.0.1:9001/ --parallel 4
   fullduplex conformance server ws://127.0.0.1:9001/ --cases 1.*,5.* --report out
   fullduplex conformance client --port 9001 --once
+  fullduplex conformance server ws://127.0.0.1:9001/ --http2 --parallel 4
+  fullduplex conformance client --http2 --tls-cert cert.pem --tls-key key.pem --once
 
 Exit codes:
   0  no case FAILED
@@ -71,6 +79,9 @@ interface Settings {
   port: number;
   host: string;
   once: boolean;
+  http2: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 function parse(args: readonly string[], output: Output): Settings | null {
@@ -89,6 +100,9 @@ function parse(args: readonly string[], output: Output): Settings | null {
         port: { type: 'string' },
         host: { type: 'string' },
         once: { type: 'boolean' },
+        http2: { type: 'boolean' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }),
@@ -109,6 +123,12 @@ function parse(args: readonly string[], output: Output): Settings | null {
   if (timeScaleText?.trim() === '' || !Number.isFinite(timeScale) || timeScale <= 0 || timeScale > 1000) {
     throw new UsageError(`--time-scale must be a number above 0, at most 1000 (got "${timeScaleText}")`, 'conformance');
   }
+  const tlsCert = values['tls-cert'];
+  const tlsKey = values['tls-key'];
+  if ((tlsCert !== undefined || tlsKey !== undefined) && (mode !== 'client' || values.http2 !== true)) {
+    throw new UsageError('--tls-cert and --tls-key are for "client --http2" (a server under test brings its own TLS)', 'conformance');
+  }
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together', 'conformance');
   return {
     mode,
     ...(url !== undefined && { url }),
@@ -122,6 +142,9 @@ function parse(args: readonly string[], output: Output): Settings | null {
     port: values.port === undefined ? 9001 : parsePort(values.port, 'conformance'),
     host: values.host ?? '127.0.0.1',
     once: values.once === true,
+    http2: values.http2 === true,
+    ...(tlsCert !== undefined && { tlsCert }),
+    ...(tlsKey !== undefined && { tlsKey }),
   };
 }
 
@@ -150,10 +173,11 @@ async function runServer(settings: Settings, cases: typeof ALL_CASES, output: Ou
       return ExitCode.Failure;
     }
   }
-  output.log(`Testing the server at ${settings.url}: ${cases.length} cases`);
+  output.log(`Testing the server at ${settings.url}${settings.http2 ? ' over HTTP/2 (RFC 8441)' : ''}: ${cases.length} cases`);
   const results = await testServer({
     url: settings.url!,
     cases,
+    http2: settings.http2,
     parallel: settings.parallel,
     timeScale: settings.timeScale,
     ...(ca !== undefined && { ca }),
@@ -161,9 +185,10 @@ async function runServer(settings: Settings, cases: typeof ALL_CASES, output: Ou
     onResult: (result, done, total) => progress(done, total, result),
   });
   if (results.every((result) => !result.observed.connectionWasOpen)) {
-    output.error(`fullduplex conformance: no opening handshake with ${settings.url} succeeded: is a WebSocket echo server running there?`);
+    const reason = settings.http2 ? ` (${results[0]?.handshake.response ?? ''})` : '';
+    output.error(`fullduplex conformance: no opening handshake with ${settings.url} succeeded: is a WebSocket echo server${settings.http2 ? ' speaking RFC 8441' : ''} running there?${reason}`);
   }
-  return finish(settings, results, { subject: `server ${settings.url}`, mode: 'server', startedAt, node: process.version }, output);
+  return finish(settings, results, { subject: `server ${settings.url}${settings.http2 ? ' over HTTP/2' : ''}`, mode: 'server', startedAt, node: process.version }, output);
 }
 
 function finish(
@@ -180,7 +205,20 @@ function finish(
 }
 
 async function runClient(settings: Settings, cases: typeof ALL_CASES, output: Output): Promise<ExitCode> {
-  const server = new ClientTestServer({ cases, timeScale: settings.timeScale });
+  let http2: ClientTestHttp2 | undefined;
+  if (settings.http2) {
+    if (settings.tlsCert !== undefined && settings.tlsKey !== undefined) {
+      try {
+        http2 = { cert: readFileSync(settings.tlsCert), key: readFileSync(settings.tlsKey) };
+      } catch (error) {
+        output.error(`fullduplex conformance: cannot read --tls-cert/--tls-key: ${(error as Error).message}`);
+        return ExitCode.Failure;
+      }
+    } else {
+      http2 = 'h2c';
+    }
+  }
+  const server = new ClientTestServer({ cases, timeScale: settings.timeScale, ...(http2 !== undefined && { http2 }) });
   const startedAt = new Date().toISOString();
   let port: number;
   try {
@@ -189,7 +227,9 @@ async function runClient(settings: Settings, cases: typeof ALL_CASES, output: Ou
     output.error(`fullduplex conformance: cannot listen on ${settings.host}:${settings.port}: ${(error as Error).message}`);
     return ExitCode.Failure;
   }
-  output.log(`Conformance server for clients on ws://${settings.host}:${port}/ (${cases.length} cases)`);
+  const scheme = http2 !== undefined && http2 !== 'h2c' ? 'wss' : 'ws';
+  const how = http2 === undefined ? '' : ` over HTTP/2 (${http2 === 'h2c' ? 'h2c' : 'TLS'}; RFC 8441 extended CONNECT only)`;
+  output.log(`Conformance server for clients on ${scheme}://${settings.host}:${port}/${how} (${cases.length} cases)`);
   output.log('Drive it like the Autobahn fuzzing server: /getCaseCount, /runCase?case=N&agent=NAME, /updateReports?agent=NAME');
   return new Promise<ExitCode>((resolve) => {
     let done = 0;
@@ -201,7 +241,7 @@ async function runClient(settings: Settings, cases: typeof ALL_CASES, output: Ou
         const results = server.resultsFor(name);
         output.log(`Agent ${name}:`);
         const directory = join(settings.report ?? join('report', 'client'), safeName(name));
-        if (finish(settings, results, { subject: `client ${name}`, mode: 'client', startedAt, node: process.version }, output, directory) !== ExitCode.Ok) {
+        if (finish(settings, results, { subject: `client ${name}${http2 !== undefined ? ' over HTTP/2' : ''}`, mode: 'client', startedAt, node: process.version }, output, directory) !== ExitCode.Ok) {
           code = ExitCode.Failure;
         }
       }

@@ -9,6 +9,7 @@
  * Cases are numbered from 1, in suite order.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import http2, { type Http2Server, type Http2SecureServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
@@ -17,6 +18,16 @@ import { FuzzPeer, DEFAULT_TIMEOUTS, checkTimeScale, type PeerTimeouts } from '.
 import { validateRequest, acceptResponseLines, formatResponseLines } from '../protocol/handshake-server.js';
 import { formatRejection } from '../protocol/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
+import { connectAcceptLines, connectRejectionHeaders, connectResponseHeaders, validateExtendedConnect } from '../protocol/extended-connect.js';
+import { formatH2Headers, tcpLikeStream } from './h2-stream.js';
+
+/**
+ * Serve the cases over HTTP/2 (RFC 8441) instead of HTTP/1.1: 'h2c' is cleartext HTTP/2 with prior
+ * knowledge, `{ key, cert }` is TLS with ALPN h2 (and no HTTP/1.1, so that a client that falls back
+ * fails visibly). Either way the server sends SETTINGS_ENABLE_CONNECT_PROTOCOL and each WebSocket
+ * is an extended CONNECT stream.
+ */
+export type ClientTestHttp2 = 'h2c' | { readonly key: string | Buffer; readonly cert: string | Buffer };
 
 export interface ClientTestOptions {
   readonly cases: readonly CaseDefinition[];
@@ -29,6 +40,7 @@ export interface ClientTestOptions {
    * still runs out of time is reported as timed out.
    */
   readonly timeScale?: number;
+  readonly http2?: ClientTestHttp2;
 }
 
 export interface ClientTestEvents {
@@ -38,11 +50,14 @@ export interface ClientTestEvents {
   reports: [agent: string | null];
 }
 
+const ABOUT = 'This is the fullduplex conformance server: point a WebSocket client driver at it.\n';
+
 export class ClientTestServer extends EventEmitter<ClientTestEvents> {
   readonly cases: readonly CaseDefinition[];
   /** Results per agent, by case id. */
   readonly results = new Map<string, Map<string, CaseResult>>();
-  private readonly server: Server;
+  private readonly server: Server | Http2Server | Http2SecureServer;
+  private readonly sessions = new Set<Http2Session>();
   private readonly timeouts: PeerTimeouts;
   private readonly timeScale: number;
   private readonly statusWaiters = new Map<string, Array<(result: CaseResult) => void>>();
@@ -53,11 +68,34 @@ export class ClientTestServer extends EventEmitter<ClientTestEvents> {
     this.cases = options.cases;
     this.timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
     this.timeScale = checkTimeScale(options.timeScale ?? 1);
-    this.server = createServer((_request, response) => {
-      response.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket' });
-      response.end('This is the fullduplex conformance server: point a WebSocket client driver at it.\n');
-    });
-    this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(request, socket, head));
+    if (options.http2 === undefined) {
+      const server = createServer((_request, response) => {
+        response.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket' });
+        response.end(ABOUT);
+      });
+      server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(request, socket, head));
+      this.server = server;
+    } else {
+      const settings = { enableConnectProtocol: true };
+      const server = options.http2 === 'h2c'
+        ? http2.createServer({ settings })
+        : http2.createSecureServer({ key: options.http2.key, cert: options.http2.cert, settings, allowHTTP1: false });
+      server.on('session', (session: Http2Session) => {
+        this.sessions.add(session);
+        session.on('error', () => {});
+        session.on('close', () => this.sessions.delete(session));
+      });
+      server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+        if (headers[':method'] === 'CONNECT') {
+          this.onStream(stream, headers);
+        } else {
+          stream.on('error', () => {});
+          stream.respond({ ':status': 400, 'content-type': 'text/plain; charset=utf-8' });
+          stream.end(ABOUT);
+        }
+      });
+      this.server = server;
+    }
   }
 
   listen(port = 0, host = '127.0.0.1'): Promise<number> {
@@ -72,6 +110,7 @@ export class ClientTestServer extends EventEmitter<ClientTestEvents> {
 
   close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
+    for (const session of this.sessions) session.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
@@ -86,14 +125,7 @@ export class ClientTestServer extends EventEmitter<ClientTestEvents> {
   }
 
   private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', () => {});
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    const agent = url.searchParams.get('agent');
-    const caseNumber = Number(url.searchParams.get('case'));
-    const definition = Number.isInteger(caseNumber) && caseNumber >= 1 ? this.cases[caseNumber - 1] : undefined;
-
+    this.track(socket);
     let key: string;
     try {
       key = validateRequest(request).key;
@@ -102,9 +134,66 @@ export class ClientTestServer extends EventEmitter<ClientTestEvents> {
       socket.end(formatRejection(error.status, error.message, error.headers));
       return;
     }
-    const refuse = (status: number, message: string): void => {
-      socket.end(formatRejection(status, message));
-    };
+    const offer = request.headers['sec-websocket-extensions'];
+    this.dispatch(request.url ?? '/', Array.isArray(offer) ? offer.join(', ') : offer, rawRequest(request), {
+      socket,
+      head,
+      accept: (extensions) => {
+        const response = formatResponseLines(acceptResponseLines({ key, extensions }));
+        socket.write(response);
+        return response.trimEnd();
+      },
+      refuse: (status, message) => socket.end(formatRejection(status, message)),
+    });
+  }
+
+  /**
+   * An extended CONNECT stream (RFC 8441 §4, §5): validated as our server validates one, answered with
+   * `:status 200` (no Sec-WebSocket-Accept) and then run as a TCP-like stream (h2-stream.ts).
+   */
+  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    this.track(stream);
+    let path: string;
+    try {
+      path = validateExtendedConnect(headers).path;
+    } catch (error) {
+      if (!(error instanceof HandshakeError)) throw error;
+      stream.respond(connectRejectionHeaders(error.status, error.headers));
+      stream.end(error.message);
+      return;
+    }
+    const offer = headers['sec-websocket-extensions'];
+    this.dispatch(path, Array.isArray(offer) ? offer.join(', ') : offer, formatH2Headers('HTTP/2 extended CONNECT (RFC 8441)', headers), {
+      socket: tcpLikeStream(stream),
+      head: Buffer.alloc(0),
+      accept: (extensions) => {
+        const response = connectResponseHeaders(connectAcceptLines({ extensions }));
+        // The stream may be gone already (`close()` from a 'reports' listener), as a socket may be.
+        if (stream.destroyed || stream.closed) return '(the stream was gone before the response)';
+        stream.respond(response);
+        return formatH2Headers(`HTTP/2 ${response[':status']}`, Object.fromEntries(Object.entries(response).filter(([name]) => name !== ':status')));
+      },
+      refuse: (status, message) => {
+        if (stream.destroyed || stream.closed) return;
+        stream.respond(connectRejectionHeaders(status));
+        stream.end(message);
+      },
+    });
+  }
+
+  private track(socket: Duplex): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => {});
+  }
+
+  private dispatch(target: string, offer: string | undefined, requestText: string, connection: Connection): void {
+    const { socket, head } = connection;
+    const url = new URL(target, 'http://localhost');
+    const agent = url.searchParams.get('agent');
+    const caseNumber = Number(url.searchParams.get('case'));
+    const definition = Number.isInteger(caseNumber) && caseNumber >= 1 ? this.cases[caseNumber - 1] : undefined;
+    const refuse = (status: number, message: string): void => connection.refuse(status, message);
 
     switch (url.pathname) {
       case '/runCase': {
@@ -114,14 +203,11 @@ export class ClientTestServer extends EventEmitter<ClientTestEvents> {
         let extensionHeader: string | undefined;
         let negotiated: ReturnType<NonNullable<NonNullable<CaseDefinition['extensions']>['respond']>> = null;
         if (definition.extensions?.respond !== undefined) {
-          const offer = request.headers['sec-websocket-extensions'];
-          negotiated = definition.extensions.respond(Array.isArray(offer) ? offer.join(', ') : offer, run);
+          negotiated = definition.extensions.respond(offer, run);
           extensionHeader = negotiated?.header;
         }
-        run.handshakeRequest = rawRequest(request);
-        const response = formatResponseLines(acceptResponseLines({ key, extensions: extensionHeader }));
-        run.handshakeResponse = response.trimEnd();
-        socket.write(response);
+        run.handshakeRequest = requestText;
+        run.handshakeResponse = connection.accept(extensionHeader);
         const limitSeconds = (definition.timeLimit ?? 60) * this.timeScale;
         const limit = setTimeout(() => {
           run.limitReached('the case to finish (its time limit)', limitSeconds);
@@ -150,32 +236,32 @@ export class ClientTestServer extends EventEmitter<ClientTestEvents> {
         return;
       }
       case '/getCaseCount':
-        return this.reply(socket, key, head, String(this.cases.length));
+        return this.reply(connection, String(this.cases.length));
       case '/getCaseInfo':
         if (definition === undefined) return refuse(404, 'No such case');
-        return this.reply(socket, key, head, JSON.stringify({ id: definition.id, description: definition.description }));
+        return this.reply(connection, JSON.stringify({ id: definition.id, description: definition.description }));
       case '/getCaseStatus': {
         if (definition === undefined || agent === null) return refuse(400, 'getCaseStatus needs a case and an agent');
         const existing = this.results.get(agent)?.get(definition.id);
-        if (existing !== undefined) return this.reply(socket, key, head, JSON.stringify({ behavior: existing.behavior }));
+        if (existing !== undefined) return this.reply(connection, JSON.stringify({ behavior: existing.behavior }));
         const waitKey = `${agent}\u0000${definition.id}`;
         const waiters = this.statusWaiters.get(waitKey) ?? [];
-        waiters.push((result) => this.reply(socket, key, head, JSON.stringify({ behavior: result.behavior })));
+        waiters.push((result) => this.reply(connection, JSON.stringify({ behavior: result.behavior })));
         this.statusWaiters.set(waitKey, waiters);
         return;
       }
       case '/updateReports':
         this.emit('reports', agent);
-        return this.reply(socket, key, head, null);
+        return this.reply(connection, null);
       default:
         return refuse(404, `Unknown path ${url.pathname}`);
     }
   }
 
   /** Accept, send one text message (if any), and close. */
-  private reply(socket: Duplex, key: string, head: Buffer, text: string | null): void {
-    socket.write(formatResponseLines(acceptResponseLines({ key })));
-    const peer = new FuzzPeer(socket, 'server', {
+  private reply(connection: Connection, text: string | null): void {
+    connection.accept(undefined);
+    const peer = new FuzzPeer(connection.socket, 'server', {
       onOpen: () => {
         if (text !== null) peer.sendMessage(text);
         peer.sendClose(1000);
@@ -185,7 +271,7 @@ export class ClientTestServer extends EventEmitter<ClientTestEvents> {
       onConnectionLost: () => {},
     }, this.timeouts, this.timeScale);
     peer.createWirelog = false;
-    peer.start(head);
+    peer.start(connection.head);
   }
 
   private record(agent: string, result: CaseResult): void {
@@ -200,6 +286,16 @@ export class ClientTestServer extends EventEmitter<ClientTestEvents> {
     for (const waiter of this.statusWaiters.get(waitKey) ?? []) waiter(result);
     this.statusWaiters.delete(waitKey);
   }
+}
+
+/** A WebSocket handshake in progress: over HTTP/1.1 (a socket) or HTTP/2 (a stream). */
+interface Connection {
+  readonly socket: Duplex;
+  /** Bytes that came with the handshake. */
+  readonly head: Buffer;
+  /** Send the accepting response, with these extensions; returns it as text for the report. */
+  accept(extensions: string | undefined): string;
+  refuse(status: number, message: string): void;
 }
 
 function rawRequest(request: IncomingMessage): string {

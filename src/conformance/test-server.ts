@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { CaseRun, type CaseDefinition, type CaseResult } from './case.js';
 import { FuzzPeer, DEFAULT_TIMEOUTS, checkTimeScale, type PeerTimeouts } from './fuzz-peer.js';
 import { computeAcceptKey } from '../protocol/handshake.js';
+import { H2Sessions, runH2Case } from './test-server-h2.js';
 
 export interface ServerTestOptions {
   /** The server's URL (ws:// or wss://); it must echo every message with its opcode. */
@@ -25,11 +26,18 @@ export interface ServerTestOptions {
   /** TLS: trust this CA, or do not verify (self-signed test servers). */
   readonly ca?: string | Buffer;
   readonly rejectUnauthorized?: boolean;
+  /**
+   * Run every case on an extended CONNECT stream of an HTTP/2 session (RFC 8441) instead of a TCP
+   * connection: ws:// is cleartext HTTP/2 with prior knowledge (h2c), wss:// is TLS with ALPN h2. Each
+   * of the `parallel` workers keeps one session and opens one stream per case (a new session if the
+   * previous one went away).
+   */
+  readonly http2?: boolean;
   /** Called as each case finishes. */
   readonly onResult?: (result: CaseResult, done: number, total: number) => void;
 }
 
-const OPEN_HANDSHAKE_TIMEOUT = 5000;
+export const OPEN_HANDSHAKE_TIMEOUT = 5000;
 const MAX_RESPONSE_HEAD = 64 * 1024;
 
 /** Run the cases against the server; results come back in suite order. */
@@ -41,13 +49,16 @@ export async function testServer(options: ServerTestOptions): Promise<CaseResult
   let next = 0;
   let done = 0;
   const workers = Array.from({ length: Math.max(1, Math.min(options.parallel ?? 1, options.cases.length)) }, async () => {
+    const sessions = options.http2 === true ? new H2Sessions(url, options) : null;
     while (next < options.cases.length) {
       const index = next++;
-      const result = await runCase(url, options.cases[index]!, options);
+      const definition = options.cases[index]!;
+      const result = sessions === null ? await runCase(url, definition, options) : await runH2Case(url, definition, options, sessions);
       results[index] = result;
       done++;
       options.onResult?.(result, done, options.cases.length);
     }
+    sessions?.close();
   });
   await Promise.all(workers);
   return results;

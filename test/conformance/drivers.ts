@@ -17,6 +17,15 @@ interface EchoClient {
 export type ClientFactory = (url: string) => EchoClient;
 
 export const ourClient: ClientFactory = (url) => new WebSocket(url, { maxPayload: 64 * 1024 * 1024 }) as unknown as EchoClient;
+/** Our client over HTTP/2 (RFC 8441): h2c for ws:// URLs, TLS h2 (required, no fallback) for wss://. */
+export function ourH2Client(options: { ca?: string | Buffer } = {}): ClientFactory {
+  return (url) =>
+    new WebSocket(url, {
+      maxPayload: 64 * 1024 * 1024,
+      http2: url.startsWith('wss:') ? 'require' : 'h2c',
+      ...(options.ca !== undefined && { ca: options.ca }),
+    }) as unknown as EchoClient;
+}
 export const wsClient: ClientFactory = (url) => new WsClient(url, { maxPayload: 64 * 1024 * 1024 }) as unknown as EchoClient;
 
 function runOne(factory: ClientFactory, url: string, echo: boolean): Promise<string[]> {
