@@ -84,7 +84,8 @@ It prints the address it listens on (with the real port when PORT is 0), then on
 connection opens (remote address, path, subprotocol) and one when it closes (code, reason,
 wasClean). On SIGINT or SIGTERM it stops accepting, sends every client 1001 Going Away, waits
 for their answers (at most 5 s), and exits; a second signal drops the remaining clients at once.
-Plain HTTP requests get 426 Upgrade Required, unless --static or the inspector answers them.
+Plain HTTP requests get 426 Upgrade Required (over HTTP/2, which has no Upgrade: 405 with
+Allow: CONNECT), unless --static or the inspector answers them.
 
 Examples:
   fullduplex serve --mode inspector --port 8080          # then open http://127.0.0.1:8080/
