@@ -4,7 +4,7 @@
  * (`/inspect?tap=TOKEN`): the opening handshake, then one row per frame in both directions.
  */
 
-import type { FeedEvent, FrameRecord, HeaderBlock } from './feed.js';
+import type { FeedEvent, FrameRecord, HeaderBlock, HttpVersion } from './feed.js';
 
 type RoomEvent =
   | { type: 'welcome'; name: string; count: number }
@@ -276,15 +276,23 @@ function headerRows(body: HTMLElement, headers: Array<[string, string]>): void {
   );
 }
 
-function onHandshake(request: HeaderBlock, response: HeaderBlock): void {
+/** How the connection came, for people: RFC 8441's stream or RFC 6455's Upgrade. */
+function viaLabel(http: HttpVersion): string {
+  return http === '2' ? 'HTTP/2 (RFC 8441)' : 'HTTP/1.1 Upgrade';
+}
+
+function onHandshake(http: HttpVersion, request: HeaderBlock, response: HeaderBlock): void {
   ui.requestLine.textContent = request.line;
   ui.responseLine.textContent = response.line;
   headerRows(ui.requestHeaders, request.headers);
   headerRows(ui.responseHeaders, response.headers);
   const status = response.line.replace(/^HTTP\/\S+\s*/, '');
-  ui.handshakeSummary.textContent = `${request.line.split(' ').slice(0, 2).join(' ')} → ${status}`;
+  const via = viaLabel(http);
+  ui.handshakeSummary.textContent = `${via} · ${request.line.split(' ').slice(0, 2).join(' ')} → ${status}`;
+  ui.handshakeSummary.dataset['http'] = http;
   const divider = el('tr', 'divider');
-  const cell = el('td', '', `New connection · ${new Date().toLocaleTimeString([], { hour12: false })} · ${status}`);
+  divider.dataset['http'] = http;
+  const cell = el('td', '', `New connection · ${new Date().toLocaleTimeString([], { hour12: false })} · ${via} · ${status}`);
   cell.colSpan = 9;
   divider.append(cell);
   addRow(divider, `${request.line} ${status}`);
@@ -377,7 +385,7 @@ function onFeedEvent(event: FeedEvent): void {
     case 'hello':
       break;
     case 'handshake':
-      onHandshake(event.request, event.response);
+      onHandshake(event.http, event.request, event.response);
       break;
     case 'frame':
       onFrame(event);

@@ -10,8 +10,14 @@
 
 export type Direction = 'in' | 'out';
 
+/** How the connection came: an HTTP/1.1 Upgrade, or an HTTP/2 stream (extended CONNECT, RFC 8441). */
+export type HttpVersion = '1.1' | '2';
+
 export interface HeaderBlock {
-  /** `GET /path HTTP/1.1` or `HTTP/1.1 101 Switching Protocols`. */
+  /**
+   * `GET /path HTTP/1.1` or `HTTP/1.1 101 Switching Protocols`; over HTTP/2, which has no start lines,
+   * `CONNECT /path HTTP/2` and `HTTP/2 200` stand for the pseudo-headers listed in `headers`.
+   */
   line: string;
   headers: Array<[string, string]>;
 }
@@ -53,7 +59,7 @@ export interface DecodedEvent {
 
 /** What a connection's tap reports: the opening handshake, then its frames. */
 export type TapEvent =
-  | { type: 'handshake'; request: HeaderBlock; response: HeaderBlock }
+  | { type: 'handshake'; http: HttpVersion; request: HeaderBlock; response: HeaderBlock }
   | FrameRecord
   | DecodedEvent
   | { type: 'tap-stopped'; reason: string };

@@ -84,12 +84,14 @@ export class Printer {
     this.#err(this.#paint('red', line, 'stderr'));
   }
 
-  open(url: string, protocol: string, extensions: string): void {
+  /** Connected; `http` (the HTTP version used) is printed when the user asked for HTTP/2. */
+  open(url: string, protocol: string, extensions: string, http?: '2' | '1.1'): void {
     if (this.#options.json) {
-      this.#event({ event: 'open', url, protocol, extensions });
+      this.#event({ event: 'open', url, protocol, extensions, ...(http !== undefined && { http }) });
       return;
     }
-    this.notice(`connected to ${url} protocol=${protocol === '' ? '(none)' : protocol}`);
+    const via = http === undefined ? '' : http === '2' ? ' over HTTP/2 (RFC 8441)' : ' over HTTP/1.1';
+    this.notice(`connected to ${url} protocol=${protocol === '' ? '(none)' : protocol}${via}`);
   }
 
   message(data: Buffer, isBinary: boolean): void {

@@ -55,6 +55,14 @@ Options:
   --origin URL                  Send this Origin header (as a browser on that page would).
   --compress, --no-compress     Offer permessage-deflate compression (RFC 7692), as browsers do
                                 (default), or not. The last one given wins.
+  --http2                       Open the WebSocket as a stream of an HTTP/2 connection (RFC 8441
+                                extended CONNECT), or fail saying why: wss:// needs the server to
+                                offer HTTP/2 (TLS ALPN h2) and extended CONNECT; ws:// uses
+                                cleartext HTTP/2 with prior knowledge (h2c), no HTTP/1.1 at all.
+  --try-http2                   wss://: HTTP/2 when the server allows WebSockets over it, else
+                                HTTP/1.1 (what browsers do). ws://: HTTP/1.1 (a client cannot
+                                know that a cleartext server speaks HTTP/2).
+                                With either, the "connected" line says which one was used.
   --insecure                    wss://: do not verify the server's certificate.
   --ca FILE                     wss://: also trust this CA certificate (PEM).
   -w, --wait SECONDS            Close with 1000 this long after connecting (after the -x
@@ -63,7 +71,8 @@ Options:
                                 unchanged (with nothing added, outside the prompt).
   --show-ping                   Print the pings and pongs received.
   --json                        Print one JSON object per line on stdout for every event, for
-                                scripts: {"event":"open","url","protocol","extensions"},
+                                scripts: {"event":"open","url","protocol","extensions"} (and
+                                "http":"2" or "1.1" with --http2 or --try-http2),
                                 {"event":"message","isBinary":false,"text"} or
                                 {"event":"message","isBinary":true,"data":BASE64},
                                 {"event":"ping"|"pong","data":BASE64},
@@ -83,6 +92,7 @@ Examples:
   fullduplex connect wss://example.com/feed -x '{"subscribe":"prices"}' -x '{"get":"last"}'
   printf 'one\\ntwo\\n' | fullduplex connect ws://127.0.0.1:8080/ --json
   fullduplex connect ws://127.0.0.1:8080/ --echo
+  fullduplex connect wss://127.0.0.1:8443/ --http2 --ca cert.pem -x hello
 
 Exit codes:
   0  the closing handshake completed (wasClean=true) with 1000 Normal Closure,
@@ -98,6 +108,8 @@ export interface ConnectSettings {
   headers: OutgoingHttpHeaders;
   origin?: string;
   compress: boolean;
+  /** RFC 8441: `require` (--http2) or `try` (--try-http2); absent, HTTP/1.1. */
+  http2?: 'require' | 'try';
   insecure: boolean;
   ca?: string;
   execute: string[];
@@ -147,6 +159,8 @@ export function parseConnectArgs(args: readonly string[], output: Output): Conne
         origin: { type: 'string' },
         compress: { type: 'boolean' },
         'no-compress': { type: 'boolean' },
+        http2: { type: 'boolean' },
+        'try-http2': { type: 'boolean' },
         insecure: { type: 'boolean' },
         ca: { type: 'string' },
         execute: { type: 'string', short: 'x', multiple: true },
@@ -176,6 +190,9 @@ export function parseConnectArgs(args: readonly string[], output: Output): Conne
   if (interactive && (echo || execute.length > 0)) throw new UsageError(`--interactive cannot be used with ${echo ? '--echo' : '-x'}`, 'connect');
   if (values.origin === '') throw new UsageError('--origin must not be empty', 'connect');
   if (values.ca === '') throw new UsageError('--ca needs a file name', 'connect');
+  if (values.http2 === true && values['try-http2'] === true) throw new UsageError('--http2 and --try-http2 contradict each other', 'connect');
+  const http2 = values.http2 === true ? 'require' : values['try-http2'] === true ? 'try' : undefined;
+  if (http2 !== undefined && /^ws\+unix:/i.test(url)) throw new UsageError(`--${http2 === 'require' ? '' : 'try-'}http2 is not for ws+unix: URLs`, 'connect');
   const lastCompress = tokens.filter((token) => token.kind === 'option' && (token.name === 'compress' || token.name === 'no-compress')).at(-1);
   return {
     url,
@@ -183,6 +200,7 @@ export function parseConnectArgs(args: readonly string[], output: Output): Conne
     headers: parseHeaders(values.header ?? []),
     ...(values.origin !== undefined && { origin: values.origin }),
     compress: lastCompress === undefined || (lastCompress.kind === 'option' && lastCompress.name === 'compress'),
+    ...(http2 !== undefined && { http2 }),
     insecure: values.insecure === true,
     ...(values.ca !== undefined && { ca: values.ca }),
     execute,
@@ -193,6 +211,21 @@ export function parseConnectArgs(args: readonly string[], output: Output): Conne
     json: values.json === true,
     interactive,
   };
+}
+
+/**
+ * The client's `http2` option for a flag and a URL: --http2 is `'require'` on a secure URL and `'h2c'`
+ * (prior knowledge) on a cleartext one; --try-http2 is `true` (HTTP/2 when the server allows it).
+ */
+export function http2Mode(url: string, flag: 'require' | 'try'): true | 'require' | 'h2c' {
+  if (flag === 'try') return true;
+  return /^(wss|https):/i.test(url) ? 'require' : 'h2c';
+}
+
+/** Which HTTP a connected client WebSocket went over: its socket is an HTTP/2 stream, or not. */
+function httpVersionOf(socket: WebSocket): '2' | '1.1' {
+  const transport = socket.socket as { session?: unknown } | null;
+  return transport !== null && transport.session !== undefined ? '2' : '1.1';
 }
 
 function toBuffer(data: unknown): Buffer {
@@ -235,6 +268,7 @@ export async function connect(args: readonly string[], output: Output): Promise<
     rejectUnauthorized: !settings.insecure,
     ...(settings.origin !== undefined && { origin: settings.origin }),
     ...(ca !== undefined && { ca }),
+    ...(settings.http2 !== undefined && { http2: http2Mode(settings.url, settings.http2) }),
   };
   let socket: WebSocket;
   try {
@@ -247,7 +281,7 @@ export async function connect(args: readonly string[], output: Output): Promise<
     throw error;
   }
 
-  socket.on('open', () => printer.open(socket.url, socket.protocol, socket.extensionsHeader));
+  socket.on('open', () => printer.open(socket.url, socket.protocol, socket.extensionsHeader, settings.http2 === undefined ? undefined : httpVersionOf(socket)));
   socket.on('error', (error) => printer.error(error));
   socket.on('message', (data, isBinary) => printer.message(toBuffer(data), isBinary));
   socket.on('ping', (data) => printer.control('ping', data));

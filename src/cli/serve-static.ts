@@ -7,6 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { extname, join, resolve, sep } from 'node:path';
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -42,12 +43,19 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.wav': 'audio/wav',
 };
 
+/**
+ * A request and its response, over HTTP/1.1 or HTTP/2 (Node's compatibility API): the headers written
+ * here are all allowed in HTTP/2 (no Connection, Keep-Alive or Transfer-Encoding, RFC 9113 §8.2.2).
+ */
+export type AnyRequest = IncomingMessage | Http2ServerRequest;
+export type AnyResponse = ServerResponse | Http2ServerResponse;
+
 export function contentType(path: string): string {
   return CONTENT_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
 }
 
 /** A short plain-text answer. */
-export function sendStatus(response: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+export function sendStatus(response: AnyResponse, status: number, message: string, headers: Record<string, string> = {}): void {
   const body = `${message}\n`;
   response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...headers });
   response.end(body);
@@ -75,7 +83,7 @@ export function resolveInside(root: string, urlPath: string): string | 403 | 400
 }
 
 /** Answer `request` from the files under `root` (already resolved to a real path). */
-export async function serveStatic(root: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+export async function serveStatic(root: string, request: AnyRequest, response: AnyResponse): Promise<void> {
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     sendStatus(response, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' });
     return;

@@ -9,8 +9,7 @@
  * inspector page and its feed (`/inspect`).
  */
 import { readFileSync, realpathSync, statSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -27,6 +26,7 @@ import type { Output } from './output.js';
 import { broadcastMessages, chatName, chatRoom } from './serve-modes.js';
 import { LOG_FORMATS, ServeLog, type LogFormat } from './serve-log.js';
 import { sendStatus, serveStatic } from './serve-static.js';
+import { createServeServer, isHttp2Request, type AnyRequest, type AnyResponse, type ServerKind } from './serve-http.js';
 import { closeCodeName } from '../protocol/close-codes.js';
 
 const MODES = ['echo', 'broadcast', 'chat', 'inspector'] as const;
@@ -59,7 +59,14 @@ Options:
   --static DIR         Serve the files under DIR over HTTP on the same port (GET/HEAD; a folder
                        serves its index.html; nothing outside DIR is reachable).
   --tls-cert FILE      Serve https:// and wss:// with this certificate (PEM)...
-  --tls-key FILE       ...and this private key (PEM). Give both or neither.
+  --tls-key FILE       ...and this private key (PEM). Give both or neither. With TLS the port
+                       speaks HTTP/2 and HTTP/1.1 (ALPN h2 or http/1.1): pages, static files and
+                       WebSockets over HTTP/2 (RFC 8441 extended CONNECT, as browsers open them
+                       when the page came over HTTP/2) next to HTTP/1.1 Upgrade for other clients.
+  --no-http2           With TLS: HTTP/1.1 only (an https server, as before HTTP/2 support).
+  --h2c                Without TLS: cleartext HTTP/2 with prior knowledge (h2c), for a proxy that
+                       speaks HTTP/2 to its backends (HAProxy, Envoy). HTTP/2 only: HTTP/1.1
+                       clients and browsers cannot connect (browsers never use h2c).
   --max-payload BYTES  Largest message accepted (default 67108864, 64 MiB); a larger one is
                        refused with close code 1009 Message Too Big.
   --compress           Compress every message sent (permessage-deflate, threshold 0). Without
@@ -77,12 +84,14 @@ It prints the address it listens on (with the real port when PORT is 0), then on
 connection opens (remote address, path, subprotocol) and one when it closes (code, reason,
 wasClean). On SIGINT or SIGTERM it stops accepting, sends every client 1001 Going Away, waits
 for their answers (at most 5 s), and exits; a second signal drops the remaining clients at once.
-Plain HTTP requests get 426 Upgrade Required, unless --static or the inspector answers them.
+Plain HTTP requests get 426 Upgrade Required (over HTTP/2, which has no Upgrade: 405 with
+Allow: CONNECT), unless --static or the inspector answers them.
 
 Examples:
   fullduplex serve --mode inspector --port 8080          # then open http://127.0.0.1:8080/
   fullduplex serve --mode chat --static ./public --log json
   fullduplex serve --mode echo --tls-cert cert.pem --tls-key key.pem --max-payload 1048576
+  fullduplex serve --mode echo --h2c --port 9000            # behind an HTTP/2 proxy
 
 Exit codes:
   0  stopped by SIGINT or SIGTERM after a graceful close
@@ -97,6 +106,9 @@ interface ServeSettings {
   staticDir: string | undefined;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
+  /** With TLS: HTTP/2 next to HTTP/1.1 (default) or not; without: h2c or HTTP/1.1. */
+  http2: boolean;
+  h2c: boolean;
   maxPayload: number | undefined;
   compress: 'on' | 'off' | 'offered';
   log: LogFormat;
@@ -116,6 +128,8 @@ function parseServeArgs(args: readonly string[], output: Output): ServeSettings 
         static: { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
+        'no-http2': { type: 'boolean' },
+        h2c: { type: 'boolean' },
         'max-payload': { type: 'string' },
         compress: { type: 'boolean' },
         'no-compress': { type: 'boolean' },
@@ -137,6 +151,11 @@ function parseServeArgs(args: readonly string[], output: Output): ServeSettings 
   const key = values['tls-key'];
   if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls-cert and --tls-key go together', 'serve');
   if (cert === '' || key === '') throw new UsageError('--tls-cert and --tls-key must name files', 'serve');
+  if (values.h2c === true && values['no-http2'] === true) throw new UsageError('--h2c and --no-http2 contradict each other', 'serve');
+  if (values.h2c === true && cert !== undefined) throw new UsageError('--h2c is cleartext HTTP/2: with --tls-cert the port speaks HTTP/2 already', 'serve');
+  if (values['no-http2'] === true && cert === undefined) {
+    throw new UsageError(`--no-http2 is for --tls-cert (without TLS the server speaks HTTP/1.1 unless --h2c)`, 'serve');
+  }
   if (values.compress === true && values['no-compress'] === true) throw new UsageError('--compress and --no-compress contradict each other', 'serve');
   const redis = values.redis;
   if (redis !== undefined) {
@@ -158,6 +177,8 @@ function parseServeArgs(args: readonly string[], output: Output): ServeSettings 
     staticDir: values.static,
     tlsCert: cert,
     tlsKey: key,
+    http2: values['no-http2'] !== true,
+    h2c: values.h2c === true,
     maxPayload,
     compress: values.compress === true ? 'on' : values['no-compress'] === true ? 'off' : 'offered',
     log: values.log === undefined ? 'pretty' : parseChoice(values.log, LOG_FORMATS, '--log', 'serve'),
@@ -232,7 +253,7 @@ export async function serve(args: readonly string[], output: Output): Promise<Ex
   const feeds = inspector ? new WebSocketServer({ noServer: true, perMessageDeflate: false, heartbeat: false }) : null;
   const hub = inspector ? new InspectorHub() : null;
 
-  const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
+  const onRequest = (request: AnyRequest, response: AnyResponse): void => {
     const url = request.url ?? '/';
     const query = url.search(/[?#]/);
     const path = query === -1 ? url : url.slice(0, query);
@@ -242,17 +263,15 @@ export async function serve(args: readonly string[], output: Output): Promise<Ex
       void serveStatic(staticRoot, request, response);
     } else if (inspector) {
       sendStatus(response, 404, 'Not Found');
+    } else if (isHttp2Request(request)) {
+      // HTTP/2 has no Upgrade (RFC 9113 §8.6): a WebSocket here is an extended CONNECT (RFC 8441 §4),
+      // and 405 names the method this resource takes (RFC 9110 §15.5.6).
+      sendStatus(response, 405, 'Method Not Allowed: this endpoint speaks WebSocket (over HTTP/2: extended CONNECT, RFC 8441)', { Allow: 'CONNECT' });
     } else {
-      // RFC 7231 §6.5.15: say what to upgrade to.
+      // RFC 9110 §15.5.22: say what to upgrade to.
       sendStatus(response, 426, 'Upgrade Required: this endpoint speaks WebSocket', { Upgrade: 'websocket', Connection: 'Upgrade' });
     }
   };
-  // A client must send its whole request head within the handshake timeout (slowloris), checked every second.
-  const httpOptions = { headersTimeout: HANDSHAKE_TIMEOUT, requestTimeout: HANDSHAKE_TIMEOUT * 3, connectionsCheckingInterval: 1000 };
-  const http: HttpServer =
-    tls === null
-      ? createHttpServer(httpOptions, onRequest)
-      : (createHttpsServer({ ...httpOptions, cert: tls.cert, key: tls.key }, onRequest) as unknown as HttpServer);
 
   let connections = 0;
   const onConnection = (socket: WebSocket, request: IncomingMessage): void => {
@@ -260,7 +279,13 @@ export async function serve(args: readonly string[], output: Output): Promise<Ex
     const remote = formatHostPort(request.socket.remoteAddress, request.socket.remotePort);
     const path = request.url ?? '/';
     const protocol = socket.protocol === '' ? '(none)' : socket.protocol;
-    log.info('open', { id, remote, path, protocol: socket.protocol, extensions: socket.extensionsHeader }, `[#${id}] open remote=${remote} path=${path} protocol=${protocol}`);
+    // Over HTTP/2 the line says so; over HTTP/1.1 it stays as it always was.
+    const h2 = request.httpVersionMajor === 2;
+    log.info(
+      'open',
+      { id, remote, path, protocol: socket.protocol, extensions: socket.extensionsHeader, http: h2 ? '2' : '1.1' },
+      `[#${id}] open remote=${remote} path=${path} protocol=${protocol}${h2 ? ' http=2' : ''}`,
+    );
     socket.on('error', (error) => log.error('error', { id, message: error.message }, `[#${id}] error: ${error.message}`));
     socket.on('close', (code, reason) => {
       const wasClean = socket.closeResult?.wasClean ?? false;
@@ -271,19 +296,44 @@ export async function serve(args: readonly string[], output: Output): Promise<Ex
     else chatRoom(wss, socket, chatName(request, id));
   };
 
-  http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = request.url ?? '/';
-    if (feeds !== null && hub !== null && new URL(url, 'http://x').pathname === INSPECT_PATH) {
-      feeds.handleUpgrade(request, socket, head, (ws) => hub.feed(ws, request));
-      return;
-    }
-    // Tap before the connection exists, so that the tap sees every byte first.
-    const tapped = hub?.tap(request, socket, head) ?? null;
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      if (tapped !== null && hub !== null) hub.opened(tapped.token, ws);
-      onConnection(ws, request);
-    });
+  const isFeed = (url: string | undefined): boolean => feeds !== null && new URL(url ?? '/', 'http://x').pathname === INSPECT_PATH;
+  const kind: ServerKind = tls === null ? (settings.h2c ? 'h2c' : 'http') : settings.http2 ? 'h2' : 'https';
+  const served = createServeServer({
+    kind,
+    tls,
+    handshakeTimeout: HANDSHAKE_TIMEOUT,
+    onRequest,
+    onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (feeds !== null && hub !== null && isFeed(request.url)) {
+        feeds.handleUpgrade(request, socket, head, (ws) => hub.feed(ws, request));
+        return;
+      }
+      // Tap before the connection exists, so that the tap sees every byte first.
+      const tapped = hub?.tap(request, socket, head) ?? null;
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        if (tapped !== null && hub !== null) hub.opened(tapped.token, ws);
+        onConnection(ws, request);
+      });
+    },
+    // RFC 8441: the same, for a WebSocket that arrives as an HTTP/2 stream.
+    onStream: (stream, headers, h2request) => {
+      if (feeds !== null && hub !== null && isFeed(h2request.url)) {
+        feeds.handleStream(stream, headers, (ws, request) => hub.feed(ws, request), h2request.rawHeaders);
+        return;
+      }
+      const tapped = hub?.tap(h2request, stream, Buffer.alloc(0)) ?? null;
+      wss.handleStream(
+        stream,
+        headers,
+        (ws, request) => {
+          if (tapped !== null && hub !== null) hub.opened(tapped.token, ws);
+          onConnection(ws, request);
+        },
+        h2request.rawHeaders,
+      );
+    },
   });
+  const http = served.server;
 
   http.listen(settings.port, settings.host);
   try {
@@ -307,7 +357,7 @@ export async function serve(args: readonly string[], output: Output): Promise<Ex
     const stop = (code: ExitCode): void => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      http.closeAllConnections();
+      served.closeAll();
       resolve(code);
     };
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -321,8 +371,7 @@ export async function serve(args: readonly string[], output: Output): Promise<Ex
       }
       stopping = true;
       log.info('closing', { signal, clients: wss.clients.size }, `${signal}: closing, ${wss.clients.size} client(s) get 1001 Going Away`);
-      http.close();
-      http.closeIdleConnections();
+      served.closeGracefully();
       const feedsClosed = new Promise<void>((done) => (feeds === null ? done() : feeds.close(() => done())));
       const clientsClosed = new Promise<void>((done) => wss.close(() => done()));
       void Promise.all([clientsClosed, feedsClosed]).then(() => {
@@ -341,11 +390,20 @@ export async function serve(args: readonly string[], output: Output): Promise<Ex
   const hostPort = formatHostPort(address.address, address.port);
   const wsUrl = `${tls === null ? 'ws' : 'wss'}://${hostPort}/`;
   const httpUrl = `${tls === null ? 'http' : 'https'}://${hostPort}/`;
+  const speaks = kind === 'h2' ? 'HTTP/2 and HTTP/1.1' : kind === 'h2c' ? 'HTTP/2 only (h2c, prior knowledge)' : 'HTTP/1.1';
   log.info(
     'listening',
-    { mode: settings.mode, url: wsUrl, port: address.port, ...(inspector ? { page: httpUrl } : {}), ...(staticRoot === null ? {} : { static: staticRoot }) },
+    {
+      mode: settings.mode,
+      url: wsUrl,
+      port: address.port,
+      http: kind === 'h2' ? ['2', '1.1'] : kind === 'h2c' ? ['2'] : ['1.1'],
+      ...(inspector ? { page: httpUrl } : {}),
+      ...(staticRoot === null ? {} : { static: staticRoot }),
+    },
     `fullduplex ${settings.mode} server listening on ${wsUrl} (Ctrl-C to stop)`,
   );
+  if (settings.log === 'pretty' && kind !== 'http') output.log(`Speaks ${speaks}`);
   if (inspector && settings.log === 'pretty') output.log(`Inspector: open ${httpUrl} in a browser`);
   if (staticRoot !== null && settings.log === 'pretty') output.log(`Static files from ${staticRoot} at ${httpUrl}`);
 

@@ -4,6 +4,9 @@
  * opening handshake and every frame both ways with the right opcode, flags and length (text, binary,
  * a server ping and the browser's pong, and the closing handshake as 1000 Normal Closure).
  *
+ * Over HTTPS (--tls-cert, HTTP/2 and HTTP/1.1 on one port) a tab's WebSocket travels over HTTP/2 (RFC 8441;
+ * Chromium needs no flag) and the inspector shows the extended CONNECT and "HTTP/2 (RFC 8441)".
+ *
  * Screenshots go to test-results/inspector/. With UPDATE_DOCS_SCREENSHOT=1 the test also writes
  * docs/inspector.png (the picture in the README).
  *
@@ -17,6 +20,7 @@ import type { Browser, Page } from 'playwright-core';
 import { chromiumSkipReason, launchChromium } from '../helpers/browser.js';
 import { killAll, root, startCli, type CliProcess } from '../cli/cli-process.js';
 import { scaled } from '../helpers/time.js';
+import { selfSignedCertificate, type Certificate } from '../helpers/tls.js';
 
 const skip = chromiumSkipReason();
 const TIMEOUT = scaled(120_000);
@@ -140,6 +144,7 @@ describe('the inspector page (fullduplex serve --mode inspector) in two Chromium
     await a.waitForFunction(`document.getElementById('response-line')?.textContent?.includes('101') === true`);
     assert.match((await a.textContent('#request-line')) ?? '', /^GET \/\?tap=[\w-]+&name=ada HTTP\/1\.1$/);
     assert.equal(await a.textContent('#response-line'), 'HTTP/1.1 101 Switching Protocols');
+    assert.match((await a.textContent('#handshake-summary')) ?? '', /^HTTP\/1\.1 Upgrade · GET \/\?tap=/);
     const requestHeaders = await texts(a, '#request-headers th');
     const responseHeaders = await texts(a, '#response-headers th');
     for (const name of ['sec-websocket-key', 'sec-websocket-version', 'origin', 'upgrade']) assert.ok(requestHeaders.includes(name), name);
@@ -234,5 +239,61 @@ describe('the inspector page (fullduplex serve --mode inspector) in two Chromium
     await page.screenshot({ path: join(OUTPUT, 'inspector-docs.png') });
     if (process.env['UPDATE_DOCS_SCREENSHOT'] === '1') await page.screenshot({ path: join(root, 'docs', 'inspector.png') });
     await page.close();
+  });
+});
+
+describe('the inspector page over HTTPS: HTTP/2 (RFC 8441) in Chromium', () => {
+  let browser: Browser | null = null;
+  let cli: CliProcess;
+  let certificate: Certificate;
+
+  after(
+    async () => {
+      await browser?.close();
+      if (cli !== undefined && cli.running) {
+        cli.child.kill('SIGTERM');
+        await cli.exit().catch(() => {});
+      }
+      certificate?.remove();
+    },
+    { timeout: TIMEOUT },
+  );
+
+  it("a tab's WebSocket goes over the page's HTTP/2 connection, and the inspector shows the extended CONNECT", { skip, timeout: TIMEOUT }, async () => {
+    certificate = selfSignedCertificate();
+    cli = startCli('serve', '--mode', 'inspector', '--port', '0', '--tls-cert', certificate.certPath, '--tls-key', certificate.keyPath);
+    const match = await cli.waitFor(/Inspector: open (https:\/\/\S+:(\d+)\/) in a browser/);
+    browser = await launchChromium();
+    if (browser === null) return;
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1440, height: 900 } });
+    const page = await context.newPage();
+    page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+    const response = await page.goto(match[1]!);
+    assert.equal(await response?.request().headerValue(':method'), 'GET', 'the page itself came over HTTP/2');
+    await page.waitForSelector('#feed-status[data-state=open]');
+    await page.fill('#name', 'ada');
+    await page.click('#connect');
+    await page.waitForSelector('#status[data-state=open]');
+    await page.waitForFunction(`document.getElementById('response-line')?.textContent === 'HTTP/2 200'`);
+    assert.match((await page.textContent('#request-line')) ?? '', /^CONNECT \/\?tap=[\w-]+&name=ada HTTP\/2$/);
+    assert.match((await page.textContent('#handshake-summary')) ?? '', /^HTTP\/2 \(RFC 8441\) · CONNECT \/\?tap=\S+ → 200$/);
+    const requestHeaders = await texts(page, '#request-headers th');
+    for (const name of [':method', ':protocol', ':scheme', ':path', ':authority', 'sec-websocket-version']) assert.ok(requestHeaders.includes(name), name);
+    assert.ok(!requestHeaders.includes('sec-websocket-key'), 'RFC 8441 §5: no Sec-WebSocket-Key');
+    const responseHeaders = await texts(page, '#response-headers th');
+    assert.equal(responseHeaders[0], ':status');
+    assert.ok(!responseHeaders.includes('sec-websocket-accept'));
+    // The server's log agrees: the connection came over HTTP/2.
+    await cli.waitFor(/\[#1\] open .*name=ada protocol=chat http=2\n/);
+
+    const text = 'hello over an HTTP/2 stream';
+    await sendText(page, text);
+    await waitForRow(page, (row) => row.dir === 'up' && row.opcode === 1 && row.payload.includes(text), 'the text frame sent');
+    await waitForRow(page, (row) => row.dir === 'down' && row.opcode === 1 && row.payload.includes('"type":"chat"'), 'the chat envelope');
+    await page.screenshot({ path: join(OUTPUT, 'inspector-http2.png') });
+    await page.click('#connect');
+    await page.waitForSelector('#status[data-state=closed]');
+    const closeDown = await waitForRow(page, (row) => row.dir === 'down' && row.opcode === 8, 'the close frame answered');
+    assert.equal(closeDown.closeCode, '1000');
   });
 });

@@ -9,9 +9,8 @@
  * `.ts` module into JavaScript on request with esbuild (which tsx brings), so the page is never stale.
  */
 import { readFile } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { contentType, sendStatus } from '../serve-static.js';
+import { contentType, sendStatus, type AnyRequest, type AnyResponse } from '../serve-static.js';
 
 const PACKAGE_ROOT = new URL('../../../', import.meta.url);
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -66,7 +65,7 @@ async function load(path: string): Promise<{ body: Buffer | string; type: string
 }
 
 /** Answer a request for one of the page's files. */
-export async function servePage(path: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+export async function servePage(path: string, request: AnyRequest, response: AnyResponse): Promise<void> {
   let found;
   try {
     found = await load(path);
@@ -81,7 +80,8 @@ export async function servePage(path: string, request: IncomingMessage, response
   }
   const length = typeof found.body === 'string' ? Buffer.byteLength(found.body) : found.body.length;
   response.writeHead(200, { 'Content-Type': found.type, 'Content-Length': length, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' });
-  response.end(request.method === 'HEAD' ? undefined : found.body);
+  if (request.method === 'HEAD') response.end();
+  else response.end(found.body);
 }
 
 /** For messages: where the page is served from. */

@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from '../../node/websocket.js';
 import type { FeedEvent, TapEvent } from '../../../inspector-page/src/feed.js';
-import { SocketTap } from './tap.js';
+import { SocketTap, type TappedRequest } from './tap.js';
 
 const BACKLOG = 2000;
 
@@ -53,8 +53,11 @@ export class InspectorHub {
     for (const feed of entry.feeds) feed.send(line);
   }
 
-  /** Tap an upgrade request's socket (before `handleUpgrade`), when it carries a token. */
-  tap(request: IncomingMessage, socket: Duplex, head: Buffer): { tap: SocketTap; token: string } | null {
+  /**
+   * Tap an upgrade request's socket (before `handleUpgrade`), or a WebSocket stream of an HTTP/2
+   * session (before `handleStream`), when it carries a token.
+   */
+  tap(request: TappedRequest, socket: Duplex, head: Buffer): { tap: SocketTap; token: string } | null {
     const token = tapToken(request.url);
     if (token === null) return null;
     const entry = this.entry(token);

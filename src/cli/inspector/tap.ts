@@ -9,6 +9,10 @@
  * - Outgoing: `socket.write` is wrapped on that one socket instance. The first bytes written are the
  *   HTTP 101 response (its headers are captured), then frames.
  *
+ * Over HTTP/2 (RFC 8441) the tapped "socket" is the WebSocket's stream: its bytes are the frames alone,
+ * and the handshake is the extended CONNECT's headers (pseudo-headers included) and the response
+ * headers given to `stream.respond` (`:status 200`), which is wrapped the same way as `write`.
+ *
  * Each direction has its own parser (role `server` for the client's masked frames, `client` for the
  * server's). If a parser ever throws, the tap stops for that connection: the real connection is never
  * affected by anything that happens here.
@@ -23,12 +27,13 @@
  *
  * The events' types, shared with the page, are in `inspector-page/src/feed.d.ts`.
  */
-import type { IncomingMessage } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { constants as zlib, inflateRawSync } from 'node:zlib';
 import { closeCodeName } from '../../protocol/close-codes.js';
 import { FrameParser, type FrameSink } from '../../protocol/frame-parser.js';
-import type { DecodedEvent, Direction, FrameRecord, HeaderBlock, TapEvent } from '../../../inspector-page/src/feed.js';
+import type { DecodedEvent, Direction, FrameRecord, HeaderBlock, HttpVersion, TapEvent } from '../../../inspector-page/src/feed.js';
 
 /** How many payload bytes a frame record carries for its preview. */
 export const PREVIEW_BYTES = 512;
@@ -212,10 +217,36 @@ function parseHead(text: string): HeaderBlock {
   return { line, headers };
 }
 
-export function requestHead(request: IncomingMessage): HeaderBlock {
+/** What the tap reads of a request: an `IncomingMessage`, or an `Http2ServerRequest`. */
+export interface TappedRequest {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  readonly httpVersion: string;
+  readonly httpVersionMajor: number;
+  readonly rawHeaders: readonly string[];
+}
+
+export function httpVersionOf(request: TappedRequest): HttpVersion {
+  return request.httpVersionMajor === 2 ? '2' : '1.1';
+}
+
+export function requestHead(request: TappedRequest): HeaderBlock {
   const headers: Array<[string, string]> = [];
   for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) headers.push([request.rawHeaders[i]!, request.rawHeaders[i + 1]!]);
-  return { line: `${request.method ?? 'GET'} ${request.url ?? '/'} HTTP/${request.httpVersion}`, headers };
+  // HTTP/2 has no request line (RFC 9113 §8.3.1): the line stands for the pseudo-headers listed below it.
+  const version = httpVersionOf(request) === '2' ? 'HTTP/2' : `HTTP/${request.httpVersion}`;
+  return { line: `${request.method ?? 'GET'} ${request.url ?? '/'} ${version}`, headers };
+}
+
+/** The headers a stream was answered with, as a block: `:status` first, as on the wire. */
+export function http2ResponseHead(headers: OutgoingHttpHeaders | undefined): HeaderBlock {
+  const status = String(headers?.[':status'] ?? 200);
+  const list: Array<[string, string]> = [[':status', status]];
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (name === ':status' || value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) list.push([name, String(one)]);
+  }
+  return { line: `HTTP/2 ${status}`, headers: list };
 }
 
 type Write = Duplex['write'];
@@ -227,7 +258,10 @@ type Write = Duplex['write'];
 export class SocketTap {
   private readonly socket: Duplex;
   private readonly onEvent: (event: TapEvent) => void;
-  private readonly request: IncomingMessage;
+  private readonly request: TappedRequest;
+  private readonly http: HttpVersion;
+  /** The stream's own `respond`, while wrapped (HTTP/2 only). */
+  private originalRespond: ServerHttp2Stream['respond'] | null = null;
   private readonly incoming: DirectionDecoder;
   private readonly outgoing: DirectionDecoder;
   private readonly originalWrite: Write;
@@ -237,9 +271,10 @@ export class SocketTap {
   private stopped = false;
   private seq = 0;
 
-  constructor(socket: Duplex, request: IncomingMessage, head: Buffer, onEvent: (event: TapEvent) => void) {
+  constructor(socket: Duplex, request: TappedRequest, head: Buffer, onEvent: (event: TapEvent) => void) {
     this.socket = socket;
     this.request = request;
+    this.http = httpVersionOf(request);
     this.onEvent = onEvent;
     const record = (frame: FrameRecord): number => {
       frame.seq = ++this.seq;
@@ -261,6 +296,24 @@ export class SocketTap {
       tap.observeOutgoing(chunk);
       return (original as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
     } as Write;
+
+    if (this.http === '2') {
+      // No HTTP response head among the bytes: the handshake's answer is the stream's `respond`.
+      this.responseHead = null;
+      const stream = socket as ServerHttp2Stream;
+      const respond = stream.respond;
+      this.originalRespond = respond;
+      stream.respond = function (this: ServerHttp2Stream, headers?: OutgoingHttpHeaders, options?: Parameters<ServerHttp2Stream['respond']>[1]): void {
+        tap.observeRespond(headers);
+        respond.call(this, headers, options);
+      };
+    }
+  }
+
+  private observeRespond(headers: OutgoingHttpHeaders | undefined): void {
+    this.guard(() => {
+      this.onEvent({ type: 'handshake', http: this.http, request: requestHead(this.request), response: http2ResponseHead(headers) });
+    });
   }
 
   private observeOutgoing(chunk: unknown): void {
@@ -281,7 +334,7 @@ export class SocketTap {
           return;
         }
         this.responseHead = null;
-        this.onEvent({ type: 'handshake', request: requestHead(this.request), response: parseHead(all.subarray(0, end).toString('latin1')) });
+        this.onEvent({ type: 'handshake', http: this.http, request: requestHead(this.request), response: parseHead(all.subarray(0, end).toString('latin1')) });
         bytes = all.subarray(end);
         if (bytes.length === 0) return;
       }
@@ -304,6 +357,7 @@ export class SocketTap {
     this.stopped = true;
     this.socket.off('data', this.onData);
     this.socket.write = this.originalWrite;
+    if (this.originalRespond !== null) (this.socket as ServerHttp2Stream).respond = this.originalRespond;
     this.onEvent({ type: 'tap-stopped', reason });
   }
 }
