@@ -493,3 +493,118 @@ describe('WebSocket over HTTP/2: flow control and heartbeats', () => {
     }
   });
 });
+
+/** A GET on `session`: its status and body. */
+async function get(session: http2.ClientHttp2Session, path: string): Promise<[number, string]> {
+  const request = session.request({ ':path': path });
+  request.on('error', () => {});
+  let body = '';
+  request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+  const [response] = await once<[http2.IncomingHttpHeaders]>(request, 'response');
+  await once(request, 'end');
+  return [Number(response[':status']), body];
+}
+
+async function closeServer(wss: WebSocketServer): Promise<void> {
+  await new Promise<void>((resolve) => wss.close(() => resolve()));
+}
+
+describe('WebSocket over HTTP/2: an http2 server that outlives its WebSocketServers', () => {
+  for (const h2c of [false, true]) {
+    it(`after wss.close() a WebSocket CONNECT is reset with REFUSED_STREAM (RFC 9113 §8.7) and pages are still served (${h2c ? 'h2c' : 'TLS'})`, async () => {
+      const s = await serve({}, { h2c });
+      const session = await h2Session(s.url);
+      try {
+        const open = new H2Peer(session, '/');
+        assert.equal((await open.opened())[':status'], 200);
+        const closed = closeServer(s.wss);
+        assert.equal((await open.closeFrame()).code, 1001);
+        open.send(CLOSE, closePayload(1001));
+        await closed;
+        // The session started while the setting was on: it stays on (RFC 8441 §3 forbids taking it back).
+        const peer = new H2Peer(session, '/');
+        assert.equal(await peer.streamClosed(), http2.constants.NGHTTP2_REFUSED_STREAM);
+        assert.equal(peer.response, null, 'not processed: no response');
+        assert.deepEqual(await get(session, '/page'), [200, 'page /page over 2.0']);
+        // A new session, after the close, too.
+        const later = await h2Session(s.url);
+        try {
+          assert.equal(await new H2Peer(later, '/').streamClosed(), http2.constants.NGHTTP2_REFUSED_STREAM);
+          assert.deepEqual(await get(later, '/again'), [200, 'page /again over 2.0']);
+        } finally {
+          later.destroy();
+        }
+        assert.equal(session.destroyed, false);
+      } finally {
+        session.destroy();
+        await s.stop();
+      }
+    });
+  }
+
+  it('several WebSocketServers by path: one closing leaves the other working, all closing refuses, a new one attached later works', async () => {
+    const h2 = http2.createServer((_request, response) => response.end('page'));
+    const echoOn = (wss: WebSocketServer, name: string): WebSocketServer => {
+      wss.on('connection', (ws) => ws.on('message', (data) => ws.send(`${name} ${String(data)}`)));
+      return wss;
+    };
+    const a = echoOn(new WebSocketServer({ server: h2, path: '/a', heartbeat: false }), 'a');
+    const b = echoOn(new WebSocketServer({ server: h2, path: '/b', heartbeat: false }), 'b');
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    const session = await h2Session(`http://127.0.0.1:${portOf(h2)}`);
+    let c: WebSocketServer | null = null;
+    try {
+      const echo = async (path: string): Promise<string> => {
+        const peer = new H2Peer(session, path);
+        assert.equal((await peer.opened())[':status'], 200);
+        peer.send(TEXT, 'x');
+        await peer.framesAtLeast(1);
+        peer.send(CLOSE, closePayload(1000));
+        await peer.streamClosed();
+        return peer.messages[0]!;
+      };
+      assert.equal(await echo('/a'), 'a x');
+      assert.equal(await echo('/b'), 'b x');
+
+      await closeServer(a);
+      assert.equal(await echo('/b'), 'b x', 'the other WebSocketServer goes on');
+      const toA = new H2Peer(session, '/a');
+      assert.equal((await toA.opened())[':status'], 404, 'a path nobody serves any more, as over HTTP/1.1');
+
+      await closeServer(b);
+      assert.equal(await new H2Peer(session, '/b').streamClosed(), http2.constants.NGHTTP2_REFUSED_STREAM);
+      assert.equal(await new H2Peer(session, '/a').streamClosed(), http2.constants.NGHTTP2_REFUSED_STREAM);
+      assert.deepEqual(await get(session, '/'), [200, 'page']);
+
+      c = echoOn(new WebSocketServer({ server: h2, path: '/a', heartbeat: false }), 'c');
+      assert.equal(await echo('/a'), 'c x', 'a WebSocketServer attached later is served on the same session');
+    } finally {
+      session.destroy();
+      if (c !== null) await closeServer(c);
+      await new Promise<void>((resolve) => h2.close(() => resolve()));
+    }
+  });
+
+  it("leaves the user's own stream listener alone: its pages, and a WebSocket CONNECT it answers itself", async () => {
+    const h2 = http2.createServer();
+    const wss = new WebSocketServer({ server: h2, heartbeat: false });
+    h2.on('stream', (stream: ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      if (headers[':method'] === 'CONNECT' && headers[':path'] !== '/mine') return;
+      stream.respond({ ':status': headers[':method'] === 'CONNECT' ? 418 : 200 });
+      stream.end(`user ${headers[':path']}`);
+    });
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    const session = await h2Session(`http://127.0.0.1:${portOf(h2)}`);
+    try {
+      await closeServer(wss);
+      assert.deepEqual(await get(session, '/p'), [200, 'user /p']);
+      const mine = new H2Peer(session, '/mine');
+      assert.equal((await mine.opened())[':status'], 418, 'answered by the user, not reset');
+      assert.equal(await mine.streamClosed(), http2.constants.NGHTTP2_NO_ERROR);
+      assert.equal(await new H2Peer(session, '/other').streamClosed(), http2.constants.NGHTTP2_REFUSED_STREAM);
+    } finally {
+      session.destroy();
+      await new Promise<void>((resolve) => h2.close(() => resolve()));
+    }
+  });
+});
