@@ -366,7 +366,7 @@ describe('WebSocket over HTTP/2: closing', () => {
       await peer.opened();
       peer.send(CLOSE, closePayload(4001, 'bye'));
       assert.equal((await peer.closeFrame()).code, 4001);
-      await waitFor(() => peer.ended, DEFAULT_TIMEOUT, 'END_STREAM');
+      // END_STREAM, then RST_STREAM NO_ERROR if the client has not ended its side yet (see below).
       assert.equal(await peer.streamClosed(), http2.constants.NGHTTP2_NO_ERROR);
       await waitFor(() => closes.length === 1);
       assert.deepEqual(closes, [[4001, 'bye']]);
@@ -387,8 +387,7 @@ describe('WebSocket over HTTP/2: closing', () => {
       await peer.opened();
       assert.deepEqual(await peer.closeFrame(), { code: 4002, reason: 'done' });
       peer.send(CLOSE, closePayload(4002));
-      await waitFor(() => peer.ended, DEFAULT_TIMEOUT, 'END_STREAM');
-      await peer.streamClosed();
+      assert.equal(await peer.streamClosed(), http2.constants.NGHTTP2_NO_ERROR);
       await waitFor(() => closes.length === 1);
       assert.deepEqual(closes, [[4002, true]]);
     } finally {
@@ -396,6 +395,37 @@ describe('WebSocket over HTTP/2: closing', () => {
       await s.stop();
     }
   });
+
+  for (const first of ['client', 'server'] as const) {
+    it(`after the closing handshake (the ${first} closing first) the server ends its side, then RST_STREAM NO_ERROR (RFC 9113 §8.1) for a client that never ends its own, without waiting for closeTimeout`, async () => {
+      // closeTimeout far beyond the test's waits: only the RST can close the stream in time.
+      const s = await serve({ closeTimeout: 600_000 }, { echo: false });
+      const closes: Array<[number, boolean, boolean]> = [];
+      s.wss.on('connection', (ws) => {
+        const stream = ws.socket as unknown as ServerHttp2Stream;
+        ws.on('close', (code) => closes.push([code, ws.closeResult?.wasClean ?? false, stream.writableFinished]));
+        if (first === 'server') ws.close(4003, 'server first');
+      });
+      const session = await h2Session(s.url);
+      try {
+        const peer = new H2Peer(session, '/');
+        peer.stream.end = () => peer.stream; // never half-closes (as undici 7)
+        await peer.opened();
+        if (first === 'client') peer.send(CLOSE, closePayload(4004, 'client first'));
+        const code = (await peer.closeFrame()).code;
+        if (first === 'server') peer.send(CLOSE, closePayload(code));
+        assert.equal(code, first === 'server' ? 4003 : 4004);
+        assert.equal(await peer.streamClosed(), http2.constants.NGHTTP2_NO_ERROR);
+        assert.equal(peer.aborted, true, 'closed by the server\'s RST_STREAM, not by END_STREAM both ways');
+        await waitFor(() => closes.length === 1);
+        assert.deepEqual(closes, [[code, true, true]], 'a clean close, our END_STREAM sent before the reset');
+        assert.equal(session.destroyed, false);
+      } finally {
+        session.destroy();
+        await s.stop();
+      }
+    });
+  }
 
   it('terminate() resets the stream with CANCEL (RFC 8441 §5) and leaves the session open', async () => {
     const s = await serve({}, { echo: false });
@@ -425,7 +455,7 @@ describe('WebSocket over HTTP/2: closing', () => {
         peer.send(CLOSE, closePayload(1001));
       }
       await closed;
-      await Promise.all(peers.map((p) => waitFor(() => p.ended, DEFAULT_TIMEOUT, 'END_STREAM')));
+      assert.deepEqual(await Promise.all(peers.map((p) => p.streamClosed())), [0, 0], 'ended without an error code');
     } finally {
       session.destroy();
       await s.stop();
