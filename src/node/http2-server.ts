@@ -123,58 +123,90 @@ export interface Http2Endpoint {
 }
 
 const kRouting = Symbol('fullduplex.http2Routing');
-/** The endpoints on one server, and the one 'connect' listener they share. */
+/**
+ * The one dispatcher of a server: its endpoints (in the order they attached) and the 'stream' and
+ * 'connect' listeners they share. It stays on the server once installed, even when its last endpoint
+ * leaves: the SETTINGS_ENABLE_CONNECT_PROTOCOL it turned on stays advertised (RFC 8441 §3 forbids
+ * taking it back on a session), so the WebSocket CONNECTs it invites must still get an answer.
+ */
 interface Routing {
   readonly endpoints: Set<Http2Endpoint>;
+  readonly onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders?: string[]) => void;
   readonly onConnect: (...args: unknown[]) => void;
 }
 type MarkedServer = Http2AnyServer & { [kRouting]?: Routing };
 const kRouted = Symbol('fullduplex.http2Routed');
 type MarkedStream = ServerHttp2Stream & { [kRouted]?: true };
 
+/** Mark a stream as taken by a WebSocket endpoint (`handleStream`), so that no dispatcher refuses it. */
+export function claimStream(stream: ServerHttp2Stream): void {
+  (stream as MarkedStream)[kRouted] = true;
+}
+
 /**
  * Route the extended CONNECT streams of `server`'s sessions to `endpoint`; every other stream is left
  * to the server's own `stream` / `request` listeners. Turns on SETTINGS_ENABLE_CONNECT_PROTOCOL for
  * the sessions that start from now on (RFC 8441 §3; a client may use extended CONNECT only after
- * seeing it). Returns the function that undoes it all.
+ * seeing it). Returns the function that detaches the endpoint.
  */
 export function listenHttp2(server: Http2AnyServer, endpoint: Http2Endpoint): () => void {
   server.updateSettings({ enableConnectProtocol: true });
   const marked = server as MarkedServer;
   let routing = marked[kRouting];
   if (routing === undefined) {
-    routing = { endpoints: new Set(), onConnect: (request, second) => onConnect(server, request, second) };
+    const endpoints = new Set<Http2Endpoint>();
+    routing = {
+      endpoints,
+      onStream: (stream, headers, _flags, rawHeaders) => dispatch(server, endpoints, stream, headers, rawHeaders),
+      onConnect: (request, second) => onConnect(server, request, second),
+    };
     marked[kRouting] = routing;
+    server.on('stream', routing.onStream);
     server.on('connect', routing.onConnect);
   }
   const endpoints = routing.endpoints;
   endpoints.add(endpoint);
-
-  const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders?: string[]): void => {
-    if (headers[':method'] !== 'CONNECT' || (stream as MarkedStream)[kRouted] === true) return;
-    if (!isWebSocketConnect(headers)) {
-      // A plain CONNECT, or another protocol (RFC 9220 §3: 501): answered only when nobody else will.
-      if (server.listenerCount('stream') === endpoints.size && server.listenerCount('request') === 0) refuseUnknown(stream, headers);
-      return;
-    }
-    const path = typeof headers[':path'] === 'string' ? headers[':path'] : '';
-    // Another WebSocketServer on the same server (another path) may want it, as with 'upgrade'.
-    if (!endpoint.acceptsPath(path)) {
-      for (const other of endpoints) if (other !== endpoint && other.acceptsPath(path)) return;
-    }
-    (stream as MarkedStream)[kRouted] = true;
-    endpoint.handle(stream, headers, rawHeaders);
-  };
-  server.on('stream', onStream);
   return () => {
-    server.off('stream', onStream);
     endpoints.delete(endpoint);
-    if (endpoints.size === 0 && marked[kRouting] === routing) {
-      server.off('connect', routing.onConnect);
-      delete marked[kRouting];
-    }
   };
 }
+
+function dispatch(server: Http2AnyServer, endpoints: ReadonlySet<Http2Endpoint>, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: readonly string[] | undefined): void {
+  if (headers[':method'] !== 'CONNECT' || (stream as MarkedStream)[kRouted] === true) return;
+  if (!isWebSocketConnect(headers)) {
+    // A plain CONNECT, or another protocol (RFC 9220 §3: 501): answered only when nobody else will.
+    if (server.listenerCount('stream') === 1 && server.listenerCount('request') === 0) refuseUnknown(stream, headers);
+    return;
+  }
+  // The first endpoint whose `path` matches; without one, the first endpoint refuses it (404), as
+  // with several WebSocketServers on one server's 'upgrade'.
+  const path = typeof headers[':path'] === 'string' ? headers[':path'] : '';
+  let chosen: Http2Endpoint | undefined;
+  for (const one of endpoints) {
+    if (one.acceptsPath(path)) {
+      chosen = one;
+      break;
+    }
+    chosen ??= one;
+  }
+  if (chosen !== undefined) {
+    claimStream(stream);
+    chosen.handle(stream, headers, rawHeaders);
+    return;
+  }
+  // No WebSocketServer left: unless a listener of the user's answers it (or hands it to
+  // `handleStream`) in this turn, reset it with REFUSED_STREAM (RFC 9113 §8.7: not processed, safe to
+  // retry), as Node destroys an HTTP/1.1 upgrade nobody listens for. Node would leave it open forever.
+  setImmediate(refuseUnclaimed, stream);
+}
+
+function refuseUnclaimed(stream: ServerHttp2Stream): void {
+  if ((stream as MarkedStream)[kRouted] === true || stream.headersSent || stream.closed || stream.destroyed) return;
+  stream.on('error', ignoreError); // Node reports a reset with a code other than NO_ERROR/CANCEL as an error of the stream
+  stream.close(constants.NGHTTP2_REFUSED_STREAM);
+}
+
+function ignoreError(): void {}
 
 /**
  * Node's compatibility layer (installed with a 'request' listener) turns every CONNECT stream into a

@@ -19,7 +19,7 @@ import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from './heartbeat.js';
 import { formatExtensions } from '../protocol/header-grammar.js';
 import { invalidServerOffer, negotiateServer, type ServerNegotiation } from '../protocol/permessage-deflate.js';
 import { connectAcceptLines, connectResponseHeaders, validateExtendedConnect } from '../protocol/extended-connect.js';
-import { cancelStream, isHttp2Server, isHttp2Stream, listenHttp2, refuseStream, resetWithCancel, streamRequest, type Http2AnyServer } from './http2-server.js';
+import { cancelStream, claimStream, isHttp2Server, isHttp2Stream, listenHttp2, refuseStream, resetWithCancel, streamRequest, type Http2AnyServer } from './http2-server.js';
 import { PerMessageDeflate, type PerMessageDeflateConfig } from './permessage-deflate.js';
 import { WebSocket, checkConnectionOptions, kAttach, kSetTopics, kStart, type ConnectionOptions, type PublishCallback, type PublishOptions, type TopicHub } from './websocket.js';
 import { deliver, Topics } from './topics.js';
@@ -515,6 +515,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const marked = stream as Duplex as MarkedSocket;
     if (marked[kHandshake] === UPGRADING) throw new Error('handleStream() was called more than once with the same stream');
     marked[kHandshake] = UPGRADING;
+    claimStream(stream);
     const request = streamRequest(stream, headers, rawHeaders);
     if (this.state !== 'running') {
       refuseStream(stream, 503, 'The server is shutting down');

@@ -353,7 +353,14 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
     if (this.ending || this.closed) return;
     this.flush();
     this.ending = true;
-    this.socket.end();
+    const socket = this.socket;
+    socket.end();
+    // A server's stream after the closing handshake: the peer has nothing left to send (its close
+    // frame came), so once our END_STREAM is out, RST_STREAM NO_ERROR asks it to stop (RFC 9113 §8.1:
+    // a server may, after a complete response) rather than waiting `closeTimeout` for a client that
+    // never half-closes (undici). The timer still covers an END_STREAM held up by flow control.
+    const connection = this.connection;
+    if (connection.role === 'server' && connection.closeReceived && connection.closeSent && isHttp2Stream(socket)) socket.once('finish', stopPeerSending);
     this.armCloseTimer();
   }
 
@@ -439,6 +446,8 @@ const EMPTY = Buffer.alloc(0);
 
 /** RFC 9113 §7: RST_STREAM's code for "the stream is no longer needed". */
 const NGHTTP2_CANCEL = 0x8;
+/** RFC 9113 §7: RST_STREAM's code for "no error" (stop sending, all is well). */
+const NGHTTP2_NO_ERROR = 0x0;
 
 /**
  * Drop the connection at once. An HTTP/2 stream (RFC 8441) is reset with RST_STREAM CANCEL, which is
@@ -447,6 +456,12 @@ const NGHTTP2_CANCEL = 0x8;
 function abortSocket(socket: Duplex): void {
   if (isHttp2Stream(socket) && socket.closed === false) socket.close(NGHTTP2_CANCEL);
   else socket.destroy();
+}
+
+/** RFC 9113 §8.1: our response (the WebSocket) is complete; the client may stop sending, without error. */
+function stopPeerSending(this: Duplex): void {
+  const stream = this as Duplex & { close(code: number): void; closed: boolean };
+  if (!stream.closed && !stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
 }
 
 /** Whether the transport runs over an HTTP/2 stream (`Http2Stream`) rather than a socket. */

@@ -14,13 +14,12 @@ import { WebSocket as WsWebSocket, WebSocketServer as WsServer } from 'ws';
 import { WebSocket, type ClientOptions } from '../../src/node/websocket.js';
 import { WebSocketServer } from '../../src/node/server.js';
 import type { MessageData } from '../../src/node/data.js';
-import { once, portOf, within } from '../helpers/node.js';
-import { scaled } from '../helpers/time.js';
+import { once, portOf } from '../helpers/node.js';
+import { BURST, BURST_TEXTS, clientRun, describeOutcome, repeatRuns, type Outcome } from '../helpers/close-delivery.js';
 
 const REPETITIONS = 1000;
 /** Connections in flight at once (the loss is about one connection's timing, not about load). */
 const CONCURRENCY = 8;
-const BURST = 100;
 
 type ServerKind = 'fullduplex' | 'ws';
 type Compression = 'deflate' | 'none';
@@ -57,58 +56,10 @@ async function echoServer(kind: ServerKind, compression: Compression, mode: 'ech
   return { url: `ws://127.0.0.1:${portOf(server)}`, stop: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-interface Outcome {
-  texts: string[];
-  code: number;
-  wasClean: boolean;
+/** Run `repetition` REPETITIONS times, CONCURRENCY at once. */
+function repeat(repetition: (index: number) => Promise<string | null>): Promise<string[]> {
+  return repeatRuns(REPETITIONS, CONCURRENCY, repetition);
 }
-
-/** One connection of our client: `act` runs on open; resolves with what arrived and how it closed. */
-function clientRun(url: string, options: ClientOptions, act: (client: WebSocket) => void, binaryType?: 'fragments'): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const client = new WebSocket(url, options);
-    if (binaryType !== undefined) client.binaryType = binaryType;
-    const texts: string[] = [];
-    client.on('error', () => {}); // the outcome is judged from `close`
-    client.on('open', () => {
-      try {
-        act(client);
-      } catch (error) {
-        reject(error as Error);
-      }
-    });
-    client.on('message', (data, isBinary) => {
-      const bytes = Array.isArray(data) ? Buffer.concat(data as Buffer[]) : (data as Buffer);
-      texts.push(isBinary ? `binary:${bytes.toString()}` : bytes.toString());
-    });
-    client.on('close', (code) => resolve({ texts, code, wasClean: client.closeResult?.wasClean ?? false }));
-  });
-}
-
-/** Run `repetition` REPETITIONS times, CONCURRENCY at once; collect the failures' descriptions. */
-async function repeat(repetition: (index: number) => Promise<string | null>): Promise<string[]> {
-  const failures: string[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < REPETITIONS) {
-      const index = next++;
-      const failure = await repetition(index);
-      if (failure !== null) failures.push(`#${index}: ${failure}`);
-    }
-  };
-  await within(Promise.all(Array.from({ length: CONCURRENCY }, worker)), `${REPETITIONS} repetitions`, scaled(240_000));
-  return failures;
-}
-
-function describeOutcome(outcome: Outcome, expected: string[]): string | null {
-  if (outcome.texts.length !== expected.length || outcome.texts.some((text, i) => text !== expected[i])) {
-    return `received ${outcome.texts.length}/${expected.length} messages (${outcome.texts.slice(0, 3).join(',')}...), close ${outcome.code}`;
-  }
-  if (!outcome.wasClean) return `all messages arrived but the close was not clean (code ${outcome.code})`;
-  return null;
-}
-
-const BURST_TEXTS = Array.from({ length: BURST }, (_, i) => `m${i}`);
 
 for (const compression of ['deflate', 'none'] as const) {
   const clientOptions: ClientOptions = { perMessageDeflate: compression === 'deflate' ? { threshold: 0 } : false };

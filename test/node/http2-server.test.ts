@@ -366,7 +366,7 @@ describe('WebSocket over HTTP/2: closing', () => {
       await peer.opened();
       peer.send(CLOSE, closePayload(4001, 'bye'));
       assert.equal((await peer.closeFrame()).code, 4001);
-      await waitFor(() => peer.ended, DEFAULT_TIMEOUT, 'END_STREAM');
+      // END_STREAM, then RST_STREAM NO_ERROR if the client has not ended its side yet (see below).
       assert.equal(await peer.streamClosed(), http2.constants.NGHTTP2_NO_ERROR);
       await waitFor(() => closes.length === 1);
       assert.deepEqual(closes, [[4001, 'bye']]);
@@ -387,8 +387,7 @@ describe('WebSocket over HTTP/2: closing', () => {
       await peer.opened();
       assert.deepEqual(await peer.closeFrame(), { code: 4002, reason: 'done' });
       peer.send(CLOSE, closePayload(4002));
-      await waitFor(() => peer.ended, DEFAULT_TIMEOUT, 'END_STREAM');
-      await peer.streamClosed();
+      assert.equal(await peer.streamClosed(), http2.constants.NGHTTP2_NO_ERROR);
       await waitFor(() => closes.length === 1);
       assert.deepEqual(closes, [[4002, true]]);
     } finally {
@@ -396,6 +395,37 @@ describe('WebSocket over HTTP/2: closing', () => {
       await s.stop();
     }
   });
+
+  for (const first of ['client', 'server'] as const) {
+    it(`after the closing handshake (the ${first} closing first) the server ends its side, then RST_STREAM NO_ERROR (RFC 9113 §8.1) for a client that never ends its own, without waiting for closeTimeout`, async () => {
+      // closeTimeout far beyond the test's waits: only the RST can close the stream in time.
+      const s = await serve({ closeTimeout: 600_000 }, { echo: false });
+      const closes: Array<[number, boolean, boolean]> = [];
+      s.wss.on('connection', (ws) => {
+        const stream = ws.socket as unknown as ServerHttp2Stream;
+        ws.on('close', (code) => closes.push([code, ws.closeResult?.wasClean ?? false, stream.writableFinished]));
+        if (first === 'server') ws.close(4003, 'server first');
+      });
+      const session = await h2Session(s.url);
+      try {
+        const peer = new H2Peer(session, '/');
+        peer.stream.end = () => peer.stream; // never half-closes (as undici 7)
+        await peer.opened();
+        if (first === 'client') peer.send(CLOSE, closePayload(4004, 'client first'));
+        const code = (await peer.closeFrame()).code;
+        if (first === 'server') peer.send(CLOSE, closePayload(code));
+        assert.equal(code, first === 'server' ? 4003 : 4004);
+        assert.equal(await peer.streamClosed(), http2.constants.NGHTTP2_NO_ERROR);
+        assert.equal(peer.aborted, true, 'closed by the server\'s RST_STREAM, not by END_STREAM both ways');
+        await waitFor(() => closes.length === 1);
+        assert.deepEqual(closes, [[code, true, true]], 'a clean close, our END_STREAM sent before the reset');
+        assert.equal(session.destroyed, false);
+      } finally {
+        session.destroy();
+        await s.stop();
+      }
+    });
+  }
 
   it('terminate() resets the stream with CANCEL (RFC 8441 §5) and leaves the session open', async () => {
     const s = await serve({}, { echo: false });
@@ -425,7 +455,7 @@ describe('WebSocket over HTTP/2: closing', () => {
         peer.send(CLOSE, closePayload(1001));
       }
       await closed;
-      await Promise.all(peers.map((p) => waitFor(() => p.ended, DEFAULT_TIMEOUT, 'END_STREAM')));
+      assert.deepEqual(await Promise.all(peers.map((p) => p.streamClosed())), [0, 0], 'ended without an error code');
     } finally {
       session.destroy();
       await s.stop();
@@ -490,6 +520,121 @@ describe('WebSocket over HTTP/2: flow control and heartbeats', () => {
     } finally {
       session.destroy();
       await s.stop();
+    }
+  });
+});
+
+/** A GET on `session`: its status and body. */
+async function get(session: http2.ClientHttp2Session, path: string): Promise<[number, string]> {
+  const request = session.request({ ':path': path });
+  request.on('error', () => {});
+  let body = '';
+  request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+  const [response] = await once<[http2.IncomingHttpHeaders]>(request, 'response');
+  await once(request, 'end');
+  return [Number(response[':status']), body];
+}
+
+async function closeServer(wss: WebSocketServer): Promise<void> {
+  await new Promise<void>((resolve) => wss.close(() => resolve()));
+}
+
+describe('WebSocket over HTTP/2: an http2 server that outlives its WebSocketServers', () => {
+  for (const h2c of [false, true]) {
+    it(`after wss.close() a WebSocket CONNECT is reset with REFUSED_STREAM (RFC 9113 §8.7) and pages are still served (${h2c ? 'h2c' : 'TLS'})`, async () => {
+      const s = await serve({}, { h2c });
+      const session = await h2Session(s.url);
+      try {
+        const open = new H2Peer(session, '/');
+        assert.equal((await open.opened())[':status'], 200);
+        const closed = closeServer(s.wss);
+        assert.equal((await open.closeFrame()).code, 1001);
+        open.send(CLOSE, closePayload(1001));
+        await closed;
+        // The session started while the setting was on: it stays on (RFC 8441 §3 forbids taking it back).
+        const peer = new H2Peer(session, '/');
+        assert.equal(await peer.streamClosed(), http2.constants.NGHTTP2_REFUSED_STREAM);
+        assert.equal(peer.response, null, 'not processed: no response');
+        assert.deepEqual(await get(session, '/page'), [200, 'page /page over 2.0']);
+        // A new session, after the close, too.
+        const later = await h2Session(s.url);
+        try {
+          assert.equal(await new H2Peer(later, '/').streamClosed(), http2.constants.NGHTTP2_REFUSED_STREAM);
+          assert.deepEqual(await get(later, '/again'), [200, 'page /again over 2.0']);
+        } finally {
+          later.destroy();
+        }
+        assert.equal(session.destroyed, false);
+      } finally {
+        session.destroy();
+        await s.stop();
+      }
+    });
+  }
+
+  it('several WebSocketServers by path: one closing leaves the other working, all closing refuses, a new one attached later works', async () => {
+    const h2 = http2.createServer((_request, response) => response.end('page'));
+    const echoOn = (wss: WebSocketServer, name: string): WebSocketServer => {
+      wss.on('connection', (ws) => ws.on('message', (data) => ws.send(`${name} ${String(data)}`)));
+      return wss;
+    };
+    const a = echoOn(new WebSocketServer({ server: h2, path: '/a', heartbeat: false }), 'a');
+    const b = echoOn(new WebSocketServer({ server: h2, path: '/b', heartbeat: false }), 'b');
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    const session = await h2Session(`http://127.0.0.1:${portOf(h2)}`);
+    let c: WebSocketServer | null = null;
+    try {
+      const echo = async (path: string): Promise<string> => {
+        const peer = new H2Peer(session, path);
+        assert.equal((await peer.opened())[':status'], 200);
+        peer.send(TEXT, 'x');
+        await peer.framesAtLeast(1);
+        peer.send(CLOSE, closePayload(1000));
+        await peer.streamClosed();
+        return peer.messages[0]!;
+      };
+      assert.equal(await echo('/a'), 'a x');
+      assert.equal(await echo('/b'), 'b x');
+
+      await closeServer(a);
+      assert.equal(await echo('/b'), 'b x', 'the other WebSocketServer goes on');
+      const toA = new H2Peer(session, '/a');
+      assert.equal((await toA.opened())[':status'], 404, 'a path nobody serves any more, as over HTTP/1.1');
+
+      await closeServer(b);
+      assert.equal(await new H2Peer(session, '/b').streamClosed(), http2.constants.NGHTTP2_REFUSED_STREAM);
+      assert.equal(await new H2Peer(session, '/a').streamClosed(), http2.constants.NGHTTP2_REFUSED_STREAM);
+      assert.deepEqual(await get(session, '/'), [200, 'page']);
+
+      c = echoOn(new WebSocketServer({ server: h2, path: '/a', heartbeat: false }), 'c');
+      assert.equal(await echo('/a'), 'c x', 'a WebSocketServer attached later is served on the same session');
+    } finally {
+      session.destroy();
+      if (c !== null) await closeServer(c);
+      await new Promise<void>((resolve) => h2.close(() => resolve()));
+    }
+  });
+
+  it("leaves the user's own stream listener alone: its pages, and a WebSocket CONNECT it answers itself", async () => {
+    const h2 = http2.createServer();
+    const wss = new WebSocketServer({ server: h2, heartbeat: false });
+    h2.on('stream', (stream: ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      if (headers[':method'] === 'CONNECT' && headers[':path'] !== '/mine') return;
+      stream.respond({ ':status': headers[':method'] === 'CONNECT' ? 418 : 200 });
+      stream.end(`user ${headers[':path']}`);
+    });
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    const session = await h2Session(`http://127.0.0.1:${portOf(h2)}`);
+    try {
+      await closeServer(wss);
+      assert.deepEqual(await get(session, '/p'), [200, 'user /p']);
+      const mine = new H2Peer(session, '/mine');
+      assert.equal((await mine.opened())[':status'], 418, 'answered by the user, not reset');
+      assert.equal(await mine.streamClosed(), http2.constants.NGHTTP2_NO_ERROR);
+      assert.equal(await new H2Peer(session, '/other').streamClosed(), http2.constants.NGHTTP2_REFUSED_STREAM);
+    } finally {
+      session.destroy();
+      await new Promise<void>((resolve) => h2.close(() => resolve()));
     }
   });
 });
