@@ -7,9 +7,9 @@
  */
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { CaseRun, type CaseDefinition, type CaseResult } from './case.js';
-import { FuzzPeer, DEFAULT_TIMEOUTS } from './fuzz-peer.js';
 import { formatH2Headers, tcpLikeStream } from './h2-stream.js';
-import { OPEN_HANDSHAKE_TIMEOUT, type ServerTestOptions } from './test-server.js';
+import { OPEN_HANDSHAKE_TIMEOUT, serverCase } from './server-case.js';
+import type { ServerTestOptions } from './test-server.js';
 
 /** One worker's HTTP/2 session, opened on first use and again whenever the previous one went away. */
 export class H2Sessions {
@@ -79,18 +79,6 @@ export async function runH2Case(url: URL, definition: CaseDefinition, options: S
     return run.toResult();
   }
   return new Promise((resolve) => {
-    let finished = false;
-    let unimplemented: string | null = null;
-    const finish = (): void => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(limit);
-      clearTimeout(handshakeTimer);
-      if (unimplemented !== null) run.unimplemented(unimplemented);
-      else run.connectionLost();
-      resolve(run.toResult());
-    };
-    const scale = options.timeScale ?? 1;
     const offer = definition.extensions?.offer?.();
     const headers: OutgoingHttpHeaders = {
       ':method': 'CONNECT',
@@ -104,15 +92,7 @@ export async function runH2Case(url: URL, definition: CaseDefinition, options: S
     };
     run.handshakeRequest = formatH2Headers('HTTP/2 extended CONNECT (RFC 8441)', headers);
     const stream = tcpLikeStream(session.request(headers));
-    const limitSeconds = (definition.timeLimit ?? 60) * scale;
-    const limit = setTimeout(() => {
-      run.limitReached('the case to finish (its time limit)', limitSeconds);
-      stream.destroy();
-    }, limitSeconds * 1000);
-    const handshakeTimer = setTimeout(() => {
-      run.limitReached('the opening handshake', (OPEN_HANDSHAKE_TIMEOUT * scale) / 1000);
-      stream.destroy();
-    }, OPEN_HANDSHAKE_TIMEOUT * scale);
+    const { finish, answered, start } = serverCase(run, definition, options, stream, resolve);
     stream.on('error', () => {});
     stream.once('close', () => {
       if (!run.connectionWasOpen) {
@@ -121,7 +101,7 @@ export async function runH2Case(url: URL, definition: CaseDefinition, options: S
       }
     });
     stream.once('response', (response: IncomingHttpHeaders) => {
-      clearTimeout(handshakeTimer);
+      answered();
       const status = Number(response[':status']);
       run.handshakeResponse = formatH2Headers(`HTTP/2 ${status}`, Object.fromEntries(Object.entries(response).filter(([name]) => name !== ':status')));
       // RFC 8441 §5: any 2xx opens the WebSocket; anything else is a refusal.
@@ -129,23 +109,8 @@ export async function runH2Case(url: URL, definition: CaseDefinition, options: S
         stream.destroy();
         return;
       }
-      const peer = new FuzzPeer(stream, 'client', {
-        onOpen: () => run.open(peer),
-        onMessage: (payload, binary) => run.onMessage(payload, binary),
-        onPong: (payload) => run.onPong(payload),
-        onConnectionLost: finish,
-      }, options.timeouts ?? DEFAULT_TIMEOUTS, scale);
-      if (definition.extensions?.accept !== undefined) {
-        const answer = response['sec-websocket-extensions'];
-        const extension = definition.extensions.accept(Array.isArray(answer) ? answer.join(', ') : answer, run);
-        if (extension === null) {
-          unimplemented = 'The server did not accept the extension offer of this case';
-          peer.sendClose(1000);
-          return;
-        }
-        peer.setExtension(extension);
-      }
-      peer.start(Buffer.alloc(0));
+      const answer = response['sec-websocket-extensions'];
+      start(Array.isArray(answer) ? answer.join(', ') : answer, Buffer.alloc(0));
     });
   });
 }

@@ -6,7 +6,8 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { CaseRun, type CaseDefinition, type CaseResult } from './case.js';
-import { FuzzPeer, DEFAULT_TIMEOUTS, checkTimeScale, type PeerTimeouts } from './fuzz-peer.js';
+import { checkTimeScale, type PeerTimeouts } from './fuzz-peer.js';
+import { serverCase } from './server-case.js';
 import { computeAcceptKey } from '../protocol/handshake.js';
 import { H2Sessions, runH2Case } from './test-server-h2.js';
 
@@ -37,7 +38,7 @@ export interface ServerTestOptions {
   readonly onResult?: (result: CaseResult, done: number, total: number) => void;
 }
 
-export const OPEN_HANDSHAKE_TIMEOUT = 5000;
+export { OPEN_HANDSHAKE_TIMEOUT } from './server-case.js';
 const MAX_RESPONSE_HEAD = 64 * 1024;
 
 /** Run the cases against the server; results come back in suite order. */
@@ -67,29 +68,13 @@ export async function testServer(options: ServerTestOptions): Promise<CaseResult
 function runCase(url: URL, definition: CaseDefinition, options: ServerTestOptions): Promise<CaseResult> {
   return new Promise((resolve) => {
     const run = new CaseRun(definition, false);
-    let finished = false;
-    let unimplemented: string | null = null;
-    const finish = (): void => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(limit);
-      clearTimeout(handshakeTimer);
-      if (unimplemented !== null) run.unimplemented(unimplemented);
-      else run.connectionLost();
-      resolve(run.toResult());
-    };
     const secure = url.protocol === 'wss:';
     const port = Number(url.port || (secure ? 443 : 80));
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const socket: Socket = secure
       ? tlsConnect({ host, port, servername: host, ...(options.ca !== undefined && { ca: options.ca }), rejectUnauthorized: options.rejectUnauthorized ?? true })
       : netConnect({ host, port });
-    const scale = options.timeScale ?? 1;
-    const limitSeconds = (definition.timeLimit ?? 60) * scale;
-    const limit = setTimeout(() => {
-      run.limitReached(`the case to finish (its time limit)`, limitSeconds);
-      socket.destroy();
-    }, limitSeconds * 1000);
+    const { finish, answered, start } = serverCase(run, definition, options, socket, resolve);
     socket.on('error', () => {});
     socket.once('close', () => {
       if (!run.connectionWasOpen) finish();
@@ -110,10 +95,6 @@ function runCase(url: URL, definition: CaseDefinition, options: ServerTestOption
     socket.once(secure ? 'secureConnect' : 'connect', () => socket.write(request));
 
     let head = Buffer.alloc(0);
-    const handshakeTimer = setTimeout(() => {
-      run.limitReached('the opening handshake', (OPEN_HANDSHAKE_TIMEOUT * scale) / 1000);
-      socket.destroy();
-    }, OPEN_HANDSHAKE_TIMEOUT * scale);
     const onData = (chunk: Buffer): void => {
       head = Buffer.concat([head, chunk]);
       const end = head.indexOf('\r\n\r\n');
@@ -122,7 +103,7 @@ function runCase(url: URL, definition: CaseDefinition, options: ServerTestOption
         return;
       }
       socket.off('data', onData);
-      clearTimeout(handshakeTimer);
+      answered();
       const responseText = head.subarray(0, end).toString('latin1');
       run.handshakeResponse = responseText;
       const rest = head.subarray(end + 4);
@@ -131,23 +112,7 @@ function runCase(url: URL, definition: CaseDefinition, options: ServerTestOption
         socket.destroy();
         return;
       }
-      const peer = new FuzzPeer(socket, 'client', {
-        onOpen: () => run.open(peer),
-        onMessage: (payload, binary) => run.onMessage(payload, binary),
-        onPong: (payload) => run.onPong(payload),
-        onConnectionLost: finish,
-      }, options.timeouts ?? DEFAULT_TIMEOUTS, scale);
-      if (definition.extensions?.accept !== undefined) {
-        const extension = definition.extensions.accept(headers.get('sec-websocket-extensions'), run);
-        if (extension === null) {
-          // The server does not implement what the case needs: close politely and report it.
-          unimplemented = 'The server did not accept the extension offer of this case';
-          peer.sendClose(1000);
-          return;
-        }
-        peer.setExtension(extension);
-      }
-      peer.start(rest);
+      start(headers.get('sec-websocket-extensions'), rest);
     };
     socket.on('data', onData);
   });

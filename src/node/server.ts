@@ -16,7 +16,7 @@ import { CloseCode } from '../protocol/close-codes.js';
 import { formatRejection, type ResponseHeaders } from '../protocol/handshake.js';
 import { acceptResponseLines, formatResponseLines, validateRequest } from '../protocol/handshake-server.js';
 import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from './heartbeat.js';
-import { formatExtensions } from '../protocol/header-grammar.js';
+import { formatExtensions, type ExtensionOffer } from '../protocol/header-grammar.js';
 import { invalidServerOffer, negotiateServer, type ServerNegotiation } from '../protocol/permessage-deflate.js';
 import { connectAcceptLines, connectResponseHeaders, validateExtendedConnect } from '../protocol/extended-connect.js';
 import { cancelStream, claimStream, isHttp2Server, isHttp2Stream, listenHttp2, refuseStream, resetWithCancel, streamRequest, type Http2AnyServer } from './http2-server.js';
@@ -292,37 +292,56 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       socket.off('close', clearHandshakeTimer);
     }
     marked[kHandshake] = UPGRADING;
+    this.runHandshake(socket, request, (options) => validateRequest(request, options), abort, destroySocket, (validated) =>
+      this.completeUpgrade(request, socket, head, validated, callback),
+    );
+  }
 
+  /**
+   * The admission both entry points share (`handleUpgrade` on a socket, `handleStream` on an HTTP/2
+   * stream), once the channel is marked as upgrading: the server's state (503), the path (404), the
+   * request's validation (a `HandshakeError` goes to `wsClientError` listeners, or is answered with its
+   * status), `admit`; then, counted as pending and bounded by `handshakeTimeout` (408), the hooks, and
+   * `complete` or `refuse`. A client that leaves while the hooks run is forgotten and `drop`ped.
+   */
+  private runHandshake<C extends Duplex, V extends { readonly origin: string | undefined; readonly extensions: readonly ExtensionOffer[] }>(
+    channel: C,
+    request: IncomingMessage,
+    validate: (options: { extensions: boolean }) => V,
+    refuse: (channel: C, status: number, message: string, headers?: ResponseHeaders) => void,
+    drop: (channel: C) => void,
+    complete: (validated: V) => void,
+  ): void {
     if (this.state !== 'running') {
-      abort(socket, 503, 'The server is shutting down');
+      refuse(channel, 503, 'The server is shutting down');
       return;
     }
     if (!this.shouldHandle(request)) {
-      abort(socket, 404, `No WebSocket endpoint at ${request.url ?? '/'}`);
+      refuse(channel, 404, `No WebSocket endpoint at ${request.url ?? '/'}`);
       return;
     }
-    let validated;
+    let validated: V;
     try {
       // As in `ws`: without compression the extension header is not looked at (nothing to negotiate).
-      validated = validateRequest(request, { extensions: this.deflateConfig !== null });
+      validated = validate({ extensions: this.deflateConfig !== null });
       // As in `ws`: a malformed permessage-deflate offer refuses the handshake (RFC 7692 §5 would
       // also allow declining it).
       const invalid = this.deflateConfig === null ? null : invalidServerOffer(validated.extensions);
       if (invalid !== null) throw new HandshakeError('FD_ERR_HANDSHAKE_EXTENSIONS', 400, `Invalid Sec-WebSocket-Extensions header: ${invalid}`);
     } catch (error) {
       if (!(error instanceof HandshakeError)) throw error;
-      if (this.listenerCount('wsClientError') > 0) this.emit('wsClientError', error, socket, request);
-      else abort(socket, error.status, error.message, error.headers);
+      if (this.listenerCount('wsClientError') > 0) this.emit('wsClientError', error, channel, request);
+      else refuse(channel, error.status, error.message, error.headers);
       return;
     }
-    const refusal = this.admit(validated.origin);
-    if (refusal !== null) {
-      abort(socket, refusal.status, refusal.message, refusal.headers);
+    const admission = this.admit(validated.origin);
+    if (admission !== null) {
+      refuse(channel, admission.status, admission.message, admission.headers);
       return;
     }
 
     // From here the handshake may wait on user hooks: bound it in time, and count it.
-    this.pending.add(socket);
+    this.pending.add(channel);
     let done = false;
     const timer = setTimeout(() => finish(new HandshakeRejection(408, 'The handshake took too long')), this.handshakeTimeout);
     timer.unref();
@@ -330,32 +349,30 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      this.pending.delete(socket);
+      this.pending.delete(channel);
       // They hold the request: let them go with the handshake.
-      socket.off('close', onClose);
-      socket.off('end', onClose);
-      if (refusal !== null) {
-        abort(socket, refusal.status, refusal.message, refusal.headers);
-        return;
-      }
-      this.completeUpgrade(request, socket, head, validated, callback);
+      channel.off('close', onGone);
+      channel.off('end', onGone);
+      if (refusal !== null) refuse(channel, refusal.status, refusal.message, refusal.headers);
+      else complete(validated);
     };
-    const onClose = (): void => {
-      socket.off('close', onClose);
-      socket.off('end', onClose);
+    const onGone = (): void => {
+      channel.off('close', onGone);
+      channel.off('end', onGone);
       if (!done) {
         done = true;
         clearTimeout(timer);
-        this.pending.delete(socket);
+        this.pending.delete(channel);
       }
-      socket.destroy();
+      drop(channel);
     };
-    // A client that leaves (its FIN: 'end', as `ws` checks with `socket.readable`) while the hooks
-    // run is forgotten at once: no connection comes of it, and it no longer counts as pending.
-    socket.once('close', onClose);
-    socket.once('end', onClose);
+    // A client that leaves while the hooks run (a socket's FIN: 'end', as `ws` checks with
+    // `socket.readable`; a stream's reset, or its END_STREAM: no WebSocket can follow) is forgotten at
+    // once: no connection comes of it, and it no longer counts as pending.
+    channel.once('close', onGone);
+    channel.once('end', onGone);
 
-    this.runHooks(request, validated.origin, (refusal) => finish(refusal));
+    this.runHooks(request, validated.origin, finish);
   }
 
   /** `allowedOrigins` (403), then `maxConnections` (503): the checks made before any hook runs. */
@@ -517,59 +534,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     marked[kHandshake] = UPGRADING;
     claimStream(stream);
     const request = streamRequest(stream, headers, rawHeaders);
-    if (this.state !== 'running') {
-      refuseStream(stream, 503, 'The server is shutting down');
-      return;
-    }
-    if (!this.shouldHandle(request)) {
-      refuseStream(stream, 404, `No WebSocket endpoint at ${request.url ?? '/'}`);
-      return;
-    }
-    let validated;
-    try {
-      validated = validateExtendedConnect(headers, { extensions: this.deflateConfig !== null });
-      const invalid = this.deflateConfig === null ? null : invalidServerOffer(validated.extensions);
-      if (invalid !== null) throw new HandshakeError('FD_ERR_HANDSHAKE_EXTENSIONS', 400, `Invalid Sec-WebSocket-Extensions header: ${invalid}`);
-    } catch (error) {
-      if (!(error instanceof HandshakeError)) throw error;
-      if (this.listenerCount('wsClientError') > 0) this.emit('wsClientError', error, stream, request);
-      else refuseStream(stream, error.status, error.message, error.headers);
-      return;
-    }
-    const admission = this.admit(validated.origin);
-    if (admission !== null) {
-      refuseStream(stream, admission.status, admission.message, admission.headers);
-      return;
-    }
-
-    this.pending.add(stream);
-    let done = false;
-    const timer = setTimeout(() => finish(new HandshakeRejection(408, 'The handshake took too long')), this.handshakeTimeout);
-    timer.unref();
-    const finish = (refusal: HandshakeRejection | null): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      this.pending.delete(stream);
-      stream.off('close', onGone);
-      stream.off('end', onGone);
-      if (refusal !== null) refuseStream(stream, refusal.status, refusal.message, refusal.headers);
-      else this.completeStream(stream, request, validated, callback);
-    };
-    // The client reset the stream (or ended it: no WebSocket can follow) while the hooks ran.
-    const onGone = (): void => {
-      stream.off('close', onGone);
-      stream.off('end', onGone);
-      if (!done) {
-        done = true;
-        clearTimeout(timer);
-        this.pending.delete(stream);
-      }
-      cancelStream(stream);
-    };
-    stream.once('close', onGone);
-    stream.once('end', onGone);
-    this.runHooks(request, validated.origin, finish);
+    this.runHandshake(stream, request, (options) => validateExtendedConnect(headers, options), refuseStream, cancelStream, (validated) =>
+      this.completeStream(stream, request, validated, callback),
+    );
   }
 
   private completeStream(stream: ServerHttp2Stream, request: IncomingMessage, validated: ReturnType<typeof validateExtendedConnect>, callback: UpgradeCallback): void {
@@ -741,6 +708,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 }
 
 function ignoreError(): void {}
+
+function destroySocket(socket: Duplex): void {
+  socket.destroy();
+}
 
 const EMPTY = Buffer.alloc(0);
 

@@ -14,7 +14,6 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from '../../src/node/index.js';
@@ -22,40 +21,16 @@ import { ALL_CASES } from '../../src/conformance/cases/index.js';
 import { testServer } from '../../src/conformance/test-server.js';
 import { selectCases } from '../../src/conformance/select.js';
 import { ClientTestServer } from '../../src/conformance/test-client.js';
-import { formatSummary, writeReport } from '../../src/conformance/report.js';
-import type { CaseResult } from '../../src/conformance/case.js';
-import type { Verdict } from '../../src/conformance/verdict.js';
+import { writeReport } from '../../src/conformance/report.js';
 import { driveClient, ourH2Client } from './drivers.js';
+import { FULL, LARGE_COMPRESSION, assertVerdicts, loadExpected } from './gate-verdicts.js';
 import { TIME_SCALE, scaled } from '../helpers/time.js';
 import { selfSignedCertificate } from '../helpers/tls.js';
 
-interface Expected {
-  readonly server: Record<string, Verdict>;
-  readonly client: Record<string, Verdict>;
-}
-
-const FULL = process.env['CONFORMANCE_FULL'] === '1';
-const LARGE_COMPRESSION = ['12', '13'].flatMap((section) => [7, 8, 9, 10, 12, 13, 14, 15, 16, 17, 18].map((n) => `${section}.*.${n}`)).join(',');
 const SELECTION = '1.*,2.*,3.*,4.*,5.*,6.1.*,6.3.*,6.4.*,6.8.*,7.*,8.*,9.1.1,9.1.6,9.2.1,9.2.6,9.3.1,9.7.1,9.8.1,10.*,12.1.1,12.1.5,12.2.3,12.5.11,13.1.1,13.3.4,13.7.11';
 const CASES = FULL ? selectCases(ALL_CASES, '*', LARGE_COMPRESSION) : selectCases(ALL_CASES, SELECTION);
-
-const expected = JSON.parse(readFileSync(new URL('./expected-h2.json', import.meta.url), 'utf8')) as Expected;
-
-/** Differences between the verdicts and the committed ones, one line each. */
-function differences(results: readonly CaseResult[], committed: Record<string, Verdict>): string[] {
-  const lines: string[] = [];
-  const seen = new Set<string>();
-  for (const result of results) {
-    seen.add(result.id);
-    const want = committed[result.id];
-    if (want !== result.verdict) {
-      lines.push(`${result.id}: expected ${want ?? '(no entry)'}, got ${result.verdict} — ${result.result} / ${result.resultClose}`);
-    }
-  }
-  for (const c of CASES) if (!seen.has(c.id)) lines.push(`${c.id}: not run`);
-  for (const c of CASES) if (!(c.id in committed)) lines.push(`${c.id}: not in expected-h2.json`);
-  return lines;
-}
+const FILE = 'expected-h2.json';
+const expected = loadExpected(FILE);
 
 describe('conformance gate over HTTP/2 (RFC 8441)', () => {
   it(`our server on an h2c server: every case has its committed verdict (${FULL ? 'full' : 'selection'}, ${CASES.length} cases)`, { timeout: scaled(1_800_000) }, async () => {
@@ -76,8 +51,7 @@ describe('conformance gate over HTTP/2 (RFC 8441)', () => {
     // Every WebSocket really came over HTTP/2 (and at least one per case).
     assert.ok(streams.length >= CASES.length, `${streams.length} connections for ${CASES.length} cases`);
     assert.ok(streams.every(Boolean), 'a connection came over HTTP/1.1');
-    const diff = differences(results, expected.server);
-    assert.deepEqual(diff, [], `\n${formatSummary(results)}\n${diff.join('\n')}`);
+    assertVerdicts(results, expected.server, CASES, FILE);
   });
 
   it(`our client with http2: 'require' against a TLS h2 server: every case has its committed verdict (${FULL ? 'full' : 'selection'}, ${CASES.length} cases)`, { timeout: scaled(1_800_000) }, async () => {
@@ -89,8 +63,7 @@ describe('conformance gate over HTTP/2 (RFC 8441)', () => {
       await driveClient(ourH2Client({ ca: certificate.cert }), `wss://127.0.0.1:${port}`, 'fullduplex');
       const results = server.resultsFor('fullduplex');
       writeReport('test-output/conformance/h2-client', { subject: 'client fullduplex (echo) over HTTP/2', mode: 'client', startedAt, node: process.version }, results);
-      const diff = differences(results, expected.client);
-      assert.deepEqual(diff, [], `\n${formatSummary(results)}\n${diff.join('\n')}`);
+      assertVerdicts(results, expected.client, CASES, FILE);
     } finally {
       await server.close();
       certificate.remove();

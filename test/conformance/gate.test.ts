@@ -11,46 +11,20 @@
  * subsections (messages of 16 B to 8 KiB, and 8 KiB in 256-byte fragments) and everything else.
  */
 import { describe, it } from 'node:test';
-import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from '../../src/node/index.js';
 import { ALL_CASES } from '../../src/conformance/cases/index.js';
 import { testServer } from '../../src/conformance/test-server.js';
 import { selectCases } from '../../src/conformance/select.js';
 import { ClientTestServer } from '../../src/conformance/test-client.js';
-import { formatSummary, writeReport } from '../../src/conformance/report.js';
-import type { CaseResult } from '../../src/conformance/case.js';
-import type { Verdict } from '../../src/conformance/verdict.js';
+import { writeReport } from '../../src/conformance/report.js';
 import { driveClient, ourClient } from './drivers.js';
+import { FULL, LARGE_COMPRESSION, assertVerdicts, loadExpected } from './gate-verdicts.js';
 import { TIME_SCALE, scaled } from '../helpers/time.js';
 
-interface Expected {
-  readonly server: Record<string, Verdict>;
-  readonly client: Record<string, Verdict>;
-}
-
-const FULL = process.env['CONFORMANCE_FULL'] === '1';
-const QUICK_EXCLUDE = ['12', '13'].flatMap((section) => [7, 8, 9, 10, 12, 13, 14, 15, 16, 17, 18].map((n) => `${section}.*.${n}`)).join(',');
-const CASES = FULL ? ALL_CASES : selectCases(ALL_CASES, '*', QUICK_EXCLUDE);
-
-const expected = JSON.parse(readFileSync(new URL('./expected.json', import.meta.url), 'utf8')) as Expected;
-
-/** Differences between the verdicts and the committed ones, one line each. */
-function differences(results: readonly CaseResult[], committed: Record<string, Verdict>): string[] {
-  const lines: string[] = [];
-  const seen = new Set<string>();
-  for (const result of results) {
-    seen.add(result.id);
-    const want = committed[result.id];
-    if (want !== result.verdict) {
-      lines.push(`${result.id}: expected ${want ?? '(no entry)'}, got ${result.verdict} — ${result.result} / ${result.resultClose}`);
-    }
-  }
-  for (const id of Object.keys(committed)) if (!seen.has(id) && CASES.some((c) => c.id === id)) lines.push(`${id}: in expected.json but not run`);
-  for (const c of CASES) if (!(c.id in committed)) lines.push(`${c.id}: not in expected.json`);
-  return lines;
-}
+const CASES = FULL ? ALL_CASES : selectCases(ALL_CASES, '*', LARGE_COMPRESSION);
+const FILE = 'expected.json';
+const expected = loadExpected(FILE);
 
 function echoServer(server: WebSocketServer): void {
   server.on('connection', (socket) => {
@@ -70,8 +44,7 @@ describe('conformance gate', () => {
     const results = await testServer({ url, cases: CASES, parallel: 4, timeScale: TIME_SCALE });
     await new Promise((resolve) => server.close(resolve));
     writeReport('test-output/conformance/server', { subject: 'server fullduplex (echo)', mode: 'server', startedAt, node: process.version }, results);
-    const diff = differences(results, expected.server);
-    assert.deepEqual(diff, [], `\n${formatSummary(results)}\n${diff.join('\n')}`);
+    assertVerdicts(results, expected.server, CASES, FILE);
   });
 
   it(`our client: every case has its committed verdict (${FULL ? 'all cases' : 'quick selection'})`, { timeout: scaled(1_800_000) }, async () => {
@@ -82,7 +55,6 @@ describe('conformance gate', () => {
     const results = server.resultsFor('fullduplex');
     await server.close();
     writeReport('test-output/conformance/client', { subject: 'client fullduplex (echo)', mode: 'client', startedAt, node: process.version }, results);
-    const diff = differences(results, expected.client);
-    assert.deepEqual(diff, [], `\n${formatSummary(results)}\n${diff.join('\n')}`);
+    assertVerdicts(results, expected.client, CASES, FILE);
   });
 });

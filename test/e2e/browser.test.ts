@@ -10,116 +10,18 @@
 import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
-import { WebSocketServer, type WebSocket } from '../../src/node/index.js';
+import { WebSocketServer } from '../../src/node/index.js';
 import { chromiumSkipReason, launchChromium } from '../helpers/browser.js';
+import { call, echoEach, pageHtml, pattern, ServerSides, type Message, type PageClose, type Received, type ServerSide } from '../helpers/browser-page.js';
 import { scaled } from '../helpers/time.js';
 
 const skip = chromiumSkipReason();
 const TIMEOUT = scaled(120_000);
 
-/** The page's script: plain JavaScript run by the browser, driven through `page.evaluate`. */
-const PAGE_SCRIPT = String.raw`
-'use strict';
-function toHex(buffer) {
-  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-function fromHex(hex) {
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return bytes.buffer; // an ArrayBuffer, exactly these bytes
-}
-const sockets = new Map();
-window.fullduplex = {
-  /** Open a connection; resolves when open with what was negotiated. */
-  async open(name, url, protocols) {
-    const ws = new WebSocket(url, protocols);
-    ws.binaryType = 'arraybuffer';
-    const entry = { ws, inbox: [], waiting: [], errors: 0, closed: null };
-    sockets.set(name, entry);
-    ws.onmessage = (event) => {
-      const item = typeof event.data === 'string'
-        ? { kind: 'text', text: event.data }
-        : { kind: event.data instanceof ArrayBuffer ? 'arraybuffer' : String(event.data), hex: toHex(event.data) };
-      const waiter = entry.waiting.shift();
-      if (waiter) waiter.resolve(item); else entry.inbox.push(item);
-    };
-    ws.onerror = () => { entry.errors++; };
-    entry.closed = new Promise((resolve) => {
-      ws.onclose = (event) => {
-        for (const waiter of entry.waiting.splice(0)) waiter.reject(new Error('closed while waiting for a message'));
-        resolve({ code: event.code, reason: event.reason, wasClean: event.wasClean });
-      };
-    });
-    await new Promise((resolve, reject) => {
-      ws.onopen = resolve;
-      entry.closed.then((close) => reject(new Error('closed before open: ' + JSON.stringify(close))));
-    });
-    return { protocol: ws.protocol, extensions: ws.extensions, url: ws.url };
-  },
-  /** Send text, or binary given as hex (sent as an ArrayBuffer); resolve with the next message. */
-  async roundTrip(name, message) {
-    const entry = sockets.get(name);
-    entry.ws.send(message.kind === 'text' ? message.text : fromHex(message.hex));
-    if (entry.inbox.length > 0) return entry.inbox.shift();
-    return new Promise((resolve, reject) => entry.waiting.push({ resolve, reject }));
-  },
-  send(name, text) {
-    sockets.get(name).ws.send(text);
-  },
-  close(name, code, reason) {
-    sockets.get(name).ws.close(code, reason);
-  },
-  /** Resolves with the CloseEvent's code, reason and wasClean, and the number of error events. */
-  async closed(name) {
-    const entry = sockets.get(name);
-    const close = await entry.closed;
-    return { ...close, errors: entry.errors, readyState: entry.ws.readyState };
-  },
-};
-`;
-
-const PAGE = `<!doctype html>
-<html><head><meta charset="utf-8"><title>fullduplex e2e</title></head>
-<body><script>${PAGE_SCRIPT}</script></body></html>`;
-
-type Message = { kind: 'text'; text: string } | { kind: 'binary'; hex: string };
-type Received = { kind: string; text?: string; hex?: string };
-interface BrowserClose {
-  code: number;
-  reason: string;
-  wasClean: boolean;
-  errors: number;
-  readyState: number;
-}
-
-/** Call `window.fullduplex[method](...args)` in the page (a string expression: no compiled code crosses over). */
-function call<T>(page: Page, method: string, ...args: unknown[]): Promise<T> {
-  return page.evaluate(`window.fullduplex.${method}(${args.map((arg) => JSON.stringify(arg)).join(', ')})`) as Promise<T>;
-}
-
-/** What the server saw of one browser connection. */
-interface ServerSide {
-  ws: WebSocket;
-  headers: IncomingHttpHeaders;
-  url: string;
-  responseLines: string[];
-  received: Array<{ isBinary: boolean; data: Buffer }>;
-  closed: Promise<{ code: number; reason: string; wasClean: boolean | undefined }>;
-}
-
-/** A deterministic byte pattern (a simple LCG), so failures are reproducible. */
-function pattern(length: number, seed: number): Buffer {
-  const out = Buffer.alloc(length);
-  let state = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = state >>> 24;
-  }
-  return out;
-}
+const PAGE = pageHtml('fullduplex e2e');
 
 const TEXTS = ['hello', '', 'héllo wörld — 你好 — 🦄 — \u{10FFFF}', 'x'.repeat(125), 'long: ' + 'abcdefghij'.repeat(10_000)];
 const BINARIES = [
@@ -136,45 +38,7 @@ describe('a real browser (Chromium) against WebSocketServer', () => {
   let pageOrigin: string;
   let wss: WebSocketServer;
   let wsPort: number;
-  const connections = new Map<string, ServerSide>();
-  const waiters = new Map<string, (side: ServerSide) => void>();
-
-  /** The server side of the connection the page opened as `?id=name`. */
-  function serverSide(name: string): Promise<ServerSide> {
-    const known = connections.get(name);
-    if (known !== undefined) return Promise.resolve(known);
-    return new Promise((resolve) => waiters.set(name, resolve));
-  }
-
-  function track(server: WebSocketServer): void {
-    let lastLines: string[] = [];
-    server.on('headers', (lines) => {
-      lastLines = lines;
-    });
-    server.on('connection', (ws, request) => {
-      const url = request.url ?? '/';
-      const name = new URL(url, 'http://x').searchParams.get('id') ?? url;
-      const side: ServerSide = {
-        ws,
-        headers: request.headers,
-        url,
-        responseLines: [...lastLines],
-        received: [],
-        closed: new Promise((resolve) =>
-          ws.once('close', (code, reason) => resolve({ code, reason: reason.toString('utf8'), wasClean: ws.closeResult?.wasClean })),
-        ),
-      };
-      ws.on('error', () => {}); // reported through `close` (and asserted there)
-      ws.on('message', (data, isBinary) => {
-        const bytes = Buffer.from(data as Buffer);
-        side.received.push({ isBinary, data: bytes });
-        if (!isBinary && bytes.toString('utf8') === 'close-from-server') ws.close(4000, 'server says goodbye');
-        else ws.send(bytes, { binary: isBinary });
-      });
-      connections.set(name, side);
-      waiters.get(name)?.(side);
-    });
-  }
+  const sides = new ServerSides(4000);
 
   before(
     async () => {
@@ -197,7 +61,7 @@ describe('a real browser (Chromium) against WebSocketServer', () => {
       wss = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeat: false, handleProtocols: (protocols) => (protocols.has('chat') ? 'chat' : false) });
       await once(wss, 'listening');
       wsPort = (wss.address() as AddressInfo).port;
-      track(wss);
+      sides.track(wss);
 
       page = await browser.newPage();
       await page.goto(`${pageOrigin}/`);
@@ -221,7 +85,7 @@ describe('a real browser (Chromium) against WebSocketServer', () => {
   /** Open from the page, echo every text and binary message, and check both sides saw the same bytes. */
   async function openAndEcho(t: TestContext, name: string, port = wsPort, extensions = ''): Promise<ServerSide> {
     const opened = await call<{ protocol: string; extensions: string; url: string }>(page, 'open', name, `ws://127.0.0.1:${port}/echo?id=${name}`, ['chat', 'superchat']);
-    const side = await serverSide(name);
+    const side = await sides.get(name);
 
     // The negotiation, as the browser saw it: our chosen subprotocol, and the extension we agreed to.
     assert.equal(opened.protocol, 'chat');
@@ -248,31 +112,14 @@ describe('a real browser (Chromium) against WebSocketServer', () => {
       ...TEXTS.map((text): Message => ({ kind: 'text', text })),
       ...BINARIES.map((bytes): Message => ({ kind: 'binary', hex: bytes.toString('hex') })),
     ];
-    for (const message of sent) {
-      const echo = await call<Received>(page, 'roundTrip', name, message);
-      if (message.kind === 'text') {
-        assert.equal(echo.kind, 'text');
-        assert.ok(echo.text === message.text, `text echo of ${message.text.length} chars differs`);
-      } else {
-        assert.equal(echo.kind, 'arraybuffer', 'binary arrives as an ArrayBuffer');
-        assert.ok(echo.hex === message.hex, `binary echo of ${message.hex.length / 2} bytes differs`);
-      }
-    }
-    // The server received exactly what the page sent, typed as sent.
-    assert.equal(side.received.length, sent.length);
-    side.received.forEach((got, i) => {
-      const message = sent[i]!;
-      assert.equal(got.isBinary, message.kind === 'binary', `message ${i} type`);
-      const expected = message.kind === 'text' ? Buffer.from(message.text, 'utf8') : Buffer.from(message.hex, 'hex');
-      assert.ok(got.data.equals(expected), `message ${i}: the server received different bytes`);
-    });
+    await echoEach(page, name, side, sent);
     return side;
   }
 
   it('echoes text and binary; the browser closes with 4000 and a reason', { skip, timeout: TIMEOUT }, async (t) => {
     const side = await openAndEcho(t, 'browser-closes');
     await call(page, 'close', 'browser-closes', 4000, 'browser says goodbye');
-    const browserClose = await call<BrowserClose>(page, 'closed', 'browser-closes');
+    const browserClose = await call<PageClose>(page, 'closed', 'browser-closes');
     const serverClose = await side.closed;
 
     // The server saw the browser's code and reason, after a clean closing handshake.
@@ -288,7 +135,7 @@ describe('a real browser (Chromium) against WebSocketServer', () => {
   it('echoes text and binary; the server closes with 4000 and a reason', { skip, timeout: TIMEOUT }, async (t) => {
     const side = await openAndEcho(t, 'server-closes');
     await call(page, 'send', 'server-closes', 'close-from-server');
-    const browserClose = await call<BrowserClose>(page, 'closed', 'server-closes');
+    const browserClose = await call<PageClose>(page, 'closed', 'server-closes');
     const serverClose = await side.closed;
 
     // The browser saw the server's code and reason, cleanly.
@@ -319,7 +166,7 @@ describe('a real browser (Chromium) against WebSocketServer', () => {
         handleProtocols: (protocols) => (protocols.has('chat') ? 'chat' : false),
       });
       await once(compressing, 'listening');
-      track(compressing);
+      sides.track(compressing);
       const name = `deflate-${label.replace(/\W+/g, '-')}`;
       try {
         const side = await openAndEcho(t, name, (compressing.address() as AddressInfo).port, agreed);
@@ -342,13 +189,13 @@ describe('a real browser (Chromium) against WebSocketServer', () => {
     const other = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeat: false });
     await once(other, 'listening');
     const port = (other.address() as AddressInfo).port;
-    track(other);
+    sides.track(other);
     try {
       await call(page, 'open', 'shutdown', `ws://127.0.0.1:${port}/?id=shutdown`, []);
-      const side = await serverSide('shutdown');
+      const side = await sides.get('shutdown');
       assert.equal(side.ws.protocol, '');
       const stopped = new Promise<void>((resolve) => other.close(() => resolve()));
-      const browserClose = await call<BrowserClose>(page, 'closed', 'shutdown');
+      const browserClose = await call<PageClose>(page, 'closed', 'shutdown');
       await stopped;
       assert.equal(browserClose.code, 1001);
       assert.equal(browserClose.reason, 'Server shutting down');

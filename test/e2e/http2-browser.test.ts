@@ -22,104 +22,16 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { WebSocketServer, type WebSocket } from '../../src/node/index.js';
+import { WebSocketServer } from '../../src/node/index.js';
 import { chromiumSkipReason, launchChromium } from '../helpers/browser.js';
 import { selfSignedCertificate } from '../helpers/tls.js';
+import { call, echoEach, pageHtml, pattern, ServerSides, type Message, type PageClose, type Received, type ServerSide } from '../helpers/browser-page.js';
 import { scaled } from '../helpers/time.js';
 
 const skip = chromiumSkipReason();
 const TIMEOUT = scaled(60_000);
 
-/** The page's script (plain JavaScript in the browser), driven through `page.evaluate`. */
-const PAGE_SCRIPT = String.raw`
-'use strict';
-function toHex(buffer) {
-  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-function fromHex(hex) {
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return bytes.buffer;
-}
-const sockets = new Map();
-window.fullduplex = {
-  async open(name, url) {
-    const ws = new WebSocket(url);
-    ws.binaryType = 'arraybuffer';
-    const entry = { ws, inbox: [], waiting: [], errors: 0 };
-    sockets.set(name, entry);
-    ws.onmessage = (event) => {
-      const item = typeof event.data === 'string' ? { kind: 'text', text: event.data } : { kind: 'binary', hex: toHex(event.data) };
-      const waiter = entry.waiting.shift();
-      if (waiter) waiter.resolve(item); else entry.inbox.push(item);
-    };
-    ws.onerror = () => { entry.errors++; };
-    entry.closed = new Promise((resolve) => {
-      ws.onclose = (event) => {
-        for (const waiter of entry.waiting.splice(0)) waiter.reject(new Error('closed while waiting for a message'));
-        resolve({ code: event.code, reason: event.reason, wasClean: event.wasClean });
-      };
-    });
-    await new Promise((resolve, reject) => {
-      ws.onopen = resolve;
-      entry.closed.then((close) => reject(new Error('closed before open: ' + JSON.stringify(close))));
-    });
-    return { protocol: ws.protocol, extensions: ws.extensions };
-  },
-  async roundTrip(name, message) {
-    const entry = sockets.get(name);
-    entry.ws.send(message.kind === 'text' ? message.text : fromHex(message.hex));
-    if (entry.inbox.length > 0) return entry.inbox.shift();
-    return new Promise((resolve, reject) => entry.waiting.push({ resolve, reject }));
-  },
-  send(name, text) { sockets.get(name).ws.send(text); },
-  close(name, code, reason) { sockets.get(name).ws.close(code, reason); },
-  async closed(name) {
-    const entry = sockets.get(name);
-    return { ...(await entry.closed), errors: entry.errors };
-  },
-  protocol() {
-    const entry = performance.getEntriesByType('navigation')[0];
-    return entry ? entry.nextHopProtocol : '';
-  },
-};
-`;
-
-const PAGE = `<!doctype html>
-<html><head><meta charset="utf-8"><title>fullduplex over HTTP/2</title></head>
-<body><script>${PAGE_SCRIPT}</script></body></html>`;
-
-type Message = { kind: 'text'; text: string } | { kind: 'binary'; hex: string };
-interface PageClose {
-  code: number;
-  reason: string;
-  wasClean: boolean;
-  errors: number;
-}
-
-/** Call `window.fullduplex[method](...args)` in the page (a string expression: no compiled code crosses over). */
-function call<T>(page: Page, method: string, ...args: unknown[]): Promise<T> {
-  return page.evaluate(`window.fullduplex.${method}(${args.map((arg) => JSON.stringify(arg)).join(', ')})`) as Promise<T>;
-}
-
-/** What the server saw of one WebSocket from the page. */
-interface ServerSide {
-  ws: WebSocket;
-  request: IncomingMessage;
-  received: Array<{ isBinary: boolean; data: Buffer }>;
-  closed: Promise<{ code: number; reason: string; wasClean: boolean | undefined }>;
-}
-
-/** A deterministic byte pattern, so failures are reproducible. */
-function pattern(length: number, seed: number): Buffer {
-  const out = Buffer.alloc(length);
-  let state = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = state >>> 24;
-  }
-  return out;
-}
+const PAGE = pageHtml('fullduplex over HTTP/2');
 
 const MESSAGES: Message[] = [
   { kind: 'text', text: 'hello over h2' },
@@ -144,35 +56,7 @@ describe('Chromium opens its WebSocket as a stream of the page\'s HTTP/2 connect
   let pageSocket: unknown = null;
   const tlsConnections: Socket[] = [];
   const sessions: ServerHttp2Session[] = [];
-  const connections = new Map<string, ServerSide>();
-  const waiters = new Map<string, (side: ServerSide) => void>();
-
-  function serverSide(name: string): Promise<ServerSide> {
-    const known = connections.get(name);
-    if (known !== undefined) return Promise.resolve(known);
-    return new Promise((resolve) => waiters.set(name, resolve));
-  }
-
-  function track(wss: WebSocketServer): void {
-    wss.on('connection', (ws, request) => {
-      const name = new URL(request.url ?? '/', 'https://x').searchParams.get('id') ?? '';
-      const side: ServerSide = {
-        ws,
-        request,
-        received: [],
-        closed: new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString('utf8'), wasClean: ws.closeResult?.wasClean }))),
-      };
-      ws.on('error', () => {}); // reported through `close`
-      ws.on('message', (data, isBinary) => {
-        const bytes = Buffer.from(data as Buffer);
-        side.received.push({ isBinary, data: bytes });
-        if (!isBinary && bytes.toString('utf8') === 'close-from-server') ws.close(4001, 'server says goodbye');
-        else ws.send(bytes, { binary: isBinary });
-      });
-      connections.set(name, side);
-      waiters.get(name)?.(side);
-    });
-  }
+  const serverSides = new ServerSides(4001);
 
   before(
     async () => {
@@ -197,8 +81,8 @@ describe('Chromium opens its WebSocket as a stream of the page\'s HTTP/2 connect
       server.on('session', (session: ServerHttp2Session) => sessions.push(session));
       plain = new WebSocketServer({ server, path: '/plain', heartbeat: false });
       deflate = new WebSocketServer({ server, path: '/deflate', heartbeat: false, perMessageDeflate: true });
-      track(plain);
-      track(deflate);
+      serverSides.track(plain);
+      serverSides.track(deflate);
       server.listen(0, '127.0.0.1');
       await once(server, 'listening');
       origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -227,7 +111,7 @@ describe('Chromium opens its WebSocket as a stream of the page\'s HTTP/2 connect
   /** Open from the page, check the WebSocket is a stream of the page's session, echo everything. */
   async function openOverPageSession(name: string, path: '/plain' | '/deflate'): Promise<{ side: ServerSide; extensions: string }> {
     const opened = await call<{ protocol: string; extensions: string }>(page, 'open', name, `wss://127.0.0.1:${new URL(origin).port}${path}?id=${name}`);
-    const side = await serverSide(name);
+    const side = await serverSides.get(name);
     const request = side.request;
     assert.equal(request.httpVersion, '2.0', 'the WebSocket came over HTTP/2');
     assert.equal(request.method, 'CONNECT', 'as an extended CONNECT');
@@ -241,19 +125,7 @@ describe('Chromium opens its WebSocket as a stream of the page\'s HTTP/2 connect
     assert.equal(request.headers['host'], new URL(origin).host, ':authority becomes host');
 
     const messages = path === '/deflate' ? [...MESSAGES, { kind: 'text' as const, text: JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ id: i, text: 'the quick brown fox' }))) }] : MESSAGES;
-    for (const message of messages) {
-      const echo = await call<Message>(page, 'roundTrip', name, message);
-      assert.equal(echo.kind, message.kind);
-      if (message.kind === 'text') assert.ok(echo.kind === 'text' && echo.text === message.text, `text echo of ${message.text.length} chars differs`);
-      else assert.ok(echo.kind === 'binary' && echo.hex === message.hex, `binary echo of ${message.hex.length / 2} bytes differs`);
-    }
-    assert.equal(side.received.length, messages.length);
-    side.received.forEach((got, i) => {
-      const message = messages[i]!;
-      assert.equal(got.isBinary, message.kind === 'binary', `message ${i} type`);
-      const expected = message.kind === 'text' ? Buffer.from(message.text, 'utf8') : Buffer.from(message.hex, 'hex');
-      assert.ok(got.data.equals(expected), `message ${i}: the server received different bytes`);
-    });
+    await echoEach(page, name, side, messages);
     return { side, extensions: opened.extensions };
   }
 
@@ -266,7 +138,7 @@ describe('Chromium opens its WebSocket as a stream of the page\'s HTTP/2 connect
     const pageClose = await call<PageClose>(page, 'closed', 'page-closes');
     assert.deepEqual(await side.closed, { code: 4000, reason: 'page says goodbye', wasClean: true });
     // The page gets our echo of its code (RFC 6455 §5.5.1; the server does not echo the reason, as `ws`).
-    assert.deepEqual(pageClose, { code: 4000, reason: '', wasClean: true, errors: 0 });
+    assert.deepEqual(pageClose, { code: 4000, reason: '', wasClean: true, errors: 0, readyState: 3 });
     const stream = side.ws.socket as unknown as ServerHttp2Stream;
     if (!stream.closed) await once(stream, 'close');
     assert.equal(stream.rstCode, 0, "a clean close: our END_STREAM, then END_STREAM or RST_STREAM NO_ERROR, no error code");
@@ -277,7 +149,7 @@ describe('Chromium opens its WebSocket as a stream of the page\'s HTTP/2 connect
     const { side } = await openOverPageSession('server-closes', '/plain');
     await call(page, 'send', 'server-closes', 'close-from-server');
     const pageClose = await call<PageClose>(page, 'closed', 'server-closes');
-    assert.deepEqual(pageClose, { code: 4001, reason: 'server says goodbye', wasClean: true, errors: 0 });
+    assert.deepEqual(pageClose, { code: 4001, reason: 'server says goodbye', wasClean: true, errors: 0, readyState: 3 });
     // Chromium's answering close frame echoes the code (it echoes the reason too; not pinned here).
     const serverClose = await side.closed;
     assert.equal(serverClose.code, 4001);
@@ -300,7 +172,7 @@ describe('Chromium opens its WebSocket as a stream of the page\'s HTTP/2 connect
     const names = ['many-0', 'many-1', 'many-2'];
     const opened = await Promise.all(names.map((name) => call(page, 'open', name, `wss://127.0.0.1:${new URL(origin).port}/plain?id=${name}`)));
     assert.equal(opened.length, names.length);
-    const sides = await Promise.all(names.map(serverSide));
+    const sides = await Promise.all(names.map((name) => serverSides.get(name)));
     const ids = new Set(sides.map((side) => (side.ws.socket as unknown as ServerHttp2Stream).id));
     assert.equal(ids.size, names.length, 'each WebSocket is its own stream');
     for (const side of sides) assert.equal((side.ws.socket as unknown as ServerHttp2Stream).session, pageSession);
@@ -308,7 +180,7 @@ describe('Chromium opens its WebSocket as a stream of the page\'s HTTP/2 connect
     // A graceful shutdown of this path's server reaches every one of them as 1001.
     const closes = names.map((name) => call<PageClose>(page, 'closed', name));
     await new Promise<void>((resolve) => plain.close(() => resolve()));
-    for (const close of await Promise.all(closes)) assert.deepEqual(close, { code: 1001, reason: 'Server shutting down', wasClean: true, errors: 0 });
+    for (const close of await Promise.all(closes)) assert.deepEqual(close, { code: 1001, reason: 'Server shutting down', wasClean: true, errors: 0, readyState: 3 });
     assert.equal(pageSession?.closed, false, 'the page\'s session outlives the WebSocketServer');
   });
 });
@@ -342,7 +214,7 @@ describe('Chromium without SETTINGS_ENABLE_CONNECT_PROTOCOL from the server', ()
       await page.goto(`https://127.0.0.1:${port}/`);
       assert.equal(await call<string>(page, 'protocol'), 'h2');
       await call(page, 'open', 'fallback', `wss://127.0.0.1:${port}/?id=fallback`);
-      const echo = await call<Message>(page, 'roundTrip', 'fallback', { kind: 'text', text: 'over HTTP/1.1' });
+      const echo = await call<Received>(page, 'roundTrip', 'fallback', { kind: 'text', text: 'over HTTP/1.1' });
       assert.deepEqual(echo, { kind: 'text', text: 'over HTTP/1.1' });
       assert.equal(upgrades.length, 1);
       assert.equal(upgrades[0]!.httpVersion, '1.1');

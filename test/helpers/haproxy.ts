@@ -8,12 +8,13 @@
  *   ... proxy.ports[0] ...
  *   await proxy.stop();
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, probePort, TestProcess } from './process.js';
 import { scaled } from './time.js';
+
+export { freePort };
 
 export const HAPROXY = '/usr/sbin/haproxy';
 /** The Debian package that provides it (`apt-get install -y haproxy`). */
@@ -25,36 +26,9 @@ export function haproxySkipReason(): string | false {
   return existsSync(HAPROXY) ? false : HAPROXY_SKIP;
 }
 
-/** A port that was free a moment ago on 127.0.0.1 (HAProxy binds by number, not port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => done(true));
-  });
+  return probePort(port, (socket, done) => socket.once('connect', () => done(true)));
 }
-
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
 
 /**
  * The `global` and `defaults` sections every test configuration starts with: HTTP mode, the log on
@@ -82,8 +56,7 @@ export class HAProxy {
   readonly dir: string;
   readonly ports: number[];
   readonly config: string;
-  #child: ChildProcess | null = null;
-  #log = '';
+  #process: TestProcess | null = null;
 
   private constructor(dir: string, ports: number[], config: string) {
     this.dir = dir;
@@ -93,7 +66,7 @@ export class HAProxy {
 
   /** The tail of HAProxy's output (warnings, errors, one line per request): for assertion messages. */
   get log(): string {
-    return this.#log;
+    return this.#process?.output ?? '';
   }
 
   /**
@@ -122,45 +95,20 @@ export class HAProxy {
   }
 
   async #run(): Promise<void> {
-    const child = spawn(HAPROXY, ['-f', join(this.dir, 'haproxy.cfg'), '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk: Buffer): void => {
-      this.#log = (this.#log + chunk.toString()).slice(-8000);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    let exited = false;
-    child.once('exit', () => {
-      exited = true;
-      running.delete(child);
-    });
-    child.once('error', (error) => {
-      exited = true;
-      keep(Buffer.from(`spawn error: ${error.message}\n`));
-    });
-    this.#child = child;
-    running.add(child);
+    const started = new TestProcess(HAPROXY, ['-f', join(this.dir, 'haproxy.cfg'), '-db'], 8000);
+    this.#process = started;
     const deadline = Date.now() + scaled(10_000);
     for (const port of this.ports) {
-      for (;;) {
-        if (exited) throw new Error(`haproxy exited at start-up:\n${this.#log.trim()}\nconfiguration:\n${this.config}`);
-        if (await accepts(port)) break;
-        if (Date.now() > deadline) throw new Error(`haproxy does not listen on port ${port}:\n${this.#log.trim()}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await started.waitUntil(() => accepts(port), deadline, 50, {
+        exited: () => new Error(`haproxy exited at start-up:\n${started.output.trim()}\nconfiguration:\n${this.config}`),
+        late: () => new Error(`haproxy does not listen on port ${port}:\n${started.output.trim()}`),
+      });
     }
   }
 
   /** Stop haproxy (SIGTERM, SIGKILL after a while) and remove the folder. */
   async stop(): Promise<void> {
-    const child = this.#child;
-    this.#child = null;
-    if (child !== null && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), scaled(3_000));
-      await exited;
-      clearTimeout(timer);
-    }
+    await this.#process?.stop(scaled(3_000));
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -62,6 +62,19 @@ export function within<T>(promise: Promise<T>, what: string, timeoutMs = DEFAULT
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Open a client and wait for `open` (rejecting on its `error`), within the default time limit. */
+export async function openClient(url: string, options: ClientOptions, protocols: string[] = []): Promise<WebSocket> {
+  const ws = new WebSocket(url, protocols, options);
+  await within(
+    new Promise<void>((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    }),
+    'open',
+  );
+  return ws;
+}
+
 /** Wait `ms` milliseconds (for "nothing happened meanwhile" checks, never for speed). */
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -6,11 +6,10 @@
  *   const skip = redisSkipReason();                 // false, or the notice
  *   describe('with Redis', { skip }, () => { let redis: RedisServer; before(async () => { redis = await RedisServer.start(); }); ... });
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { probePort, TestProcess, freePort } from './process.js';
 import { scaled } from './time.js';
 
 /** The Debian package that provides the server (`apt-get install -y redis-server`). */
@@ -39,29 +38,10 @@ export function redisSkipReason(): string | false {
   return redisServerPath() === null ? REDIS_SKIP : false;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** True when a Redis on `port` answers PING with PONG. */
 function pings(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
+  return probePort(port, (socket, done) => {
     let reply = '';
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.on('data', (chunk) => {
       reply += chunk.toString('latin1');
@@ -70,16 +50,10 @@ function pings(port: number): Promise<boolean> {
   });
 }
 
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
 export class RedisServer {
   readonly port: number;
   readonly dir: string;
-  #child: ChildProcess | null = null;
-  #output = '';
+  #process: TestProcess | null = null;
 
   private constructor(port: number, dir: string) {
     this.port = port;
@@ -92,7 +66,7 @@ export class RedisServer {
   }
 
   get running(): boolean {
-    return this.#child !== null;
+    return this.#process !== null;
   }
 
   /** Start a server on a free port and wait until it answers. */
@@ -109,53 +83,30 @@ export class RedisServer {
 
   /** Start it (again) on the same port, and wait until it answers. */
   async restart(options: { timeoutMs?: number } = {}): Promise<void> {
-    if (this.#child !== null) throw new Error('redis-server is running already');
+    if (this.#process !== null) throw new Error('redis-server is running already');
     const executable = redisServerPath();
     if (executable === null) throw new Error(REDIS_SKIP);
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no', '--loglevel', 'warning'];
-    const child = spawn(executable, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.#output = '';
-    const keep = (chunk: Buffer): void => {
-      this.#output = (this.#output + chunk.toString()).slice(-4000);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    let exited = false;
-    child.once('exit', () => {
-      exited = true;
-      running.delete(child);
-      if (this.#child === child) this.#child = null;
+    const started = new TestProcess(executable, args, 4000);
+    started.child.once('exit', () => {
+      if (this.#process === started) this.#process = null;
     });
-    child.once('error', () => {
-      exited = true;
-    });
-    this.#child = child;
-    running.add(child);
-    const deadline = Date.now() + (options.timeoutMs ?? scaled(10_000));
-    for (;;) {
-      if (exited) throw new Error(`redis-server exited at start-up: ${this.#output.trim()}`);
-      if (await pings(this.port)) return;
-      if (Date.now() > deadline) {
+    this.#process = started;
+    await started.waitUntil(() => pings(this.port), Date.now() + (options.timeoutMs ?? scaled(10_000)), 25, {
+      exited: () => new Error(`redis-server exited at start-up: ${started.output.trim()}`),
+      late: async () => {
         await this.stop();
-        throw new Error(`redis-server did not answer on port ${this.port}: ${this.#output.trim()}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+        return new Error(`redis-server did not answer on port ${this.port}: ${started.output.trim()}`);
+      },
+    });
   }
 
   /** Stop it (SIGTERM, SIGKILL after 5 s) and wait until it has exited and the port is closed. */
   async stop(): Promise<void> {
-    const child = this.#child;
-    if (child === null) return;
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), scaled(5000));
-      await exited;
-      clearTimeout(timer);
-    }
-    this.#child = null;
-    running.delete(child);
+    const started = this.#process;
+    if (started === null) return;
+    await started.stop(scaled(5000));
+    this.#process = null;
   }
 
   /** Stop it and remove its directory. */

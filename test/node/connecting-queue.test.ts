@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
-import { ConnectingQueue, connectingQueue } from '../../src/node/connecting-queue.js';
+import { ConnectingQueue, connectingQueue, type ConnectingTicket } from '../../src/node/connecting-queue.js';
 import { WebSocket, type ClientOptions } from '../../src/node/index.js';
 import { scaled } from '../helpers/time.js';
 
@@ -23,13 +23,22 @@ function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * A fresh queue and three tickets taken in the order a, b, c (on `keys`, one key by default), each
+ * recording its turn in `turns`.
+ */
+function threeTickets(keys: readonly [string, string, string] = ['k', 'k', 'k']): { queue: ConnectingQueue; turns: string[]; a: ConnectingTicket; b: ConnectingTicket; c: ConnectingTicket } {
+  const queue = new ConnectingQueue();
+  const turns: string[] = [];
+  const a = queue.acquire(keys[0], () => turns.push('a'));
+  const b = queue.acquire(keys[1], () => turns.push('b'));
+  const c = queue.acquire(keys[2], () => turns.push('c'));
+  return { queue, turns, a, b, c };
+}
+
 describe('ConnectingQueue', () => {
   it('gives the turn to one ticket per key at a time, in arrival order, never synchronously', async () => {
-    const queue = new ConnectingQueue();
-    const turns: string[] = [];
-    const a = queue.acquire('k', () => turns.push('a'));
-    const b = queue.acquire('k', () => turns.push('b'));
-    const c = queue.acquire('k', () => turns.push('c'));
+    const { queue, turns, a, b, c } = threeTickets();
     assert.deepEqual(turns, [], 'the turn is granted in a microtask, not inside acquire()');
     await settle();
     assert.deepEqual(turns, ['a']);
@@ -48,11 +57,7 @@ describe('ConnectingQueue', () => {
   });
 
   it('release() is idempotent: releasing the holder twice does not skip a waiter', async () => {
-    const queue = new ConnectingQueue();
-    const turns: string[] = [];
-    const a = queue.acquire('k', () => turns.push('a'));
-    const b = queue.acquire('k', () => turns.push('b'));
-    const c = queue.acquire('k', () => turns.push('c'));
+    const { queue, turns, a, b, c } = threeTickets();
     await settle();
     a.release();
     a.release();
@@ -67,11 +72,7 @@ describe('ConnectingQueue', () => {
   });
 
   it('a waiter released before its turn leaves the queue and never gets the turn', async () => {
-    const queue = new ConnectingQueue();
-    const turns: string[] = [];
-    const a = queue.acquire('k', () => turns.push('a'));
-    const b = queue.acquire('k', () => turns.push('b'));
-    const c = queue.acquire('k', () => turns.push('c'));
+    const { queue, turns, a, b, c } = threeTickets();
     await settle();
     b.release(); // closed while waiting
     assert.equal(queue.pending('k'), 2);
@@ -99,11 +100,7 @@ describe('ConnectingQueue', () => {
   });
 
   it('different keys do not block each other', async () => {
-    const queue = new ConnectingQueue();
-    const turns: string[] = [];
-    const a = queue.acquire('ip:127.0.0.1:1', () => turns.push('a'));
-    const b = queue.acquire('ip:127.0.0.1:2', () => turns.push('b'));
-    const c = queue.acquire('unix:/tmp/s', () => turns.push('c'));
+    const { queue, turns, a, b, c } = threeTickets(['ip:127.0.0.1:1', 'ip:127.0.0.1:2', 'unix:/tmp/s']);
     await settle();
     assert.deepEqual(turns.sort(), ['a', 'b', 'c']);
     assert.equal(queue.size, 3);

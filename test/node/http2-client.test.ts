@@ -1,30 +1,17 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as http2Connect, type ClientHttp2Stream } from 'node:http2';
-import { WebSocket, type ClientOptions } from '../../src/node/websocket.js';
+import { WebSocket } from '../../src/node/websocket.js';
 import { HandshakeError } from '../../src/protocol/errors.js';
 import { pooledHttp2Sessions } from '../../src/node/http2-client.js';
 import { Http2Peer } from '../helpers/http2-peer.js';
-import { once, within, delay } from '../helpers/node.js';
+import { once, within, delay, openClient } from '../helpers/node.js';
 import { scaled } from '../helpers/time.js';
 import { selfSignedCertificate, type Certificate } from '../helpers/tls.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer as createNetServer, connect as netConnect, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-
-/** Open a client and wait for `open` (rejecting on `error`). */
-async function open(url: string, options: ClientOptions, protocols: string[] = []): Promise<WebSocket> {
-  const ws = new WebSocket(url, protocols, options);
-  await within(
-    new Promise<void>((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    }),
-    'open',
-  );
-  return ws;
-}
 
 async function closed(ws: WebSocket): Promise<[number, Buffer]> {
   if (ws.readyState === WebSocket.CLOSED) return [ws.closeResult!.code, ws.closeResult!.reason];
@@ -49,7 +36,7 @@ describe('WebSocket over HTTP/2 (RFC 8441), against a node:http2 peer', () => {
   });
 
   it('echoes text and binary over an extended CONNECT stream (the peer saw :protocol websocket on an h2 session)', async () => {
-    const ws = await open(peer.url('/echo?x=1'), { http2: true, ...peer.tls, perMessageDeflate: false });
+    const ws = await openClient(peer.url('/echo?x=1'), { http2: true, ...peer.tls, perMessageDeflate: false });
     const seen = peer.streams.at(-1)!;
     assert.equal(seen.headers[':method'], 'CONNECT');
     assert.equal(seen.headers[':protocol'], 'websocket');
@@ -74,7 +61,7 @@ describe('WebSocket over HTTP/2 (RFC 8441), against a node:http2 peer', () => {
   });
 
   it('sends the subprotocols and origin, and reports the one the server selected as ws.protocol', async () => {
-    const ws = await open(peer.url('/'), { http2: 'require', ...peer.tls, origin: 'https://app.example', headers: { 'X-Token': 't', Connection: 'keep-alive' } }, ['chat', 'superchat']);
+    const ws = await openClient(peer.url('/'), { http2: 'require', ...peer.tls, origin: 'https://app.example', headers: { 'X-Token': 't', Connection: 'keep-alive' } }, ['chat', 'superchat']);
     const seen = peer.streams.at(-1)!;
     assert.equal(seen.headers['sec-websocket-protocol'], 'chat, superchat');
     assert.equal(seen.headers['origin'], 'https://app.example');
@@ -88,7 +75,7 @@ describe('WebSocket over HTTP/2 (RFC 8441), against a node:http2 peer', () => {
   });
 
   it('closes with a code and reason from the client: close frame, then END_STREAM (no RST_STREAM)', async () => {
-    const ws = await open(peer.url('/'), { http2: true, ...peer.tls });
+    const ws = await openClient(peer.url('/'), { http2: true, ...peer.tls });
     const seen = peer.streams.at(-1)!;
     const serverClose = once<[number, Buffer]>(seen.ws!, 'close');
     ws.close(4001, 'bye');
@@ -101,7 +88,7 @@ describe('WebSocket over HTTP/2 (RFC 8441), against a node:http2 peer', () => {
   });
 
   it('closes with a code and reason from the server', async () => {
-    const ws = await open(peer.url('/'), { http2: true, ...peer.tls });
+    const ws = await openClient(peer.url('/'), { http2: true, ...peer.tls });
     const seen = peer.streams.at(-1)!;
     seen.ws!.close(1001, 'going away');
     const [code, reason] = await closed(ws);
@@ -116,8 +103,8 @@ describe('WebSocket over HTTP/2 (RFC 8441), against a node:http2 peer', () => {
     // before the RST_STREAM arrived (it then ignores it, RFC 9113 §5.1).
     const stalled = await Http2Peer.start({ noRead: true });
     try {
-      const other = await open(stalled.url('/'), { http2: true, ...stalled.tls });
-      const ws = await open(stalled.url('/'), { http2: true, ...stalled.tls });
+      const other = await openClient(stalled.url('/'), { http2: true, ...stalled.tls });
+      const ws = await openClient(stalled.url('/'), { http2: true, ...stalled.tls });
       const [otherSeen, seen] = stalled.streams.slice(-2);
       assert.equal(otherSeen!.stream.session, seen!.stream.session);
       ws.terminate();
@@ -136,7 +123,7 @@ describe('WebSocket over HTTP/2 (RFC 8441), against a node:http2 peer', () => {
 
   it('shares one HTTP/2 session between 10 WebSockets to the same origin, and closes it after the last', async () => {
     const sessionsBefore = peer.sessions.size;
-    const sockets = await Promise.all(Array.from({ length: 10 }, () => open(peer.url('/'), { http2: true, ...peer.tls })));
+    const sockets = await Promise.all(Array.from({ length: 10 }, () => openClient(peer.url('/'), { http2: true, ...peer.tls })));
     assert.equal(peer.sessions.size - sessionsBefore, 1, 'one new session on the server');
     const sessions = new Set(peer.streams.slice(-10).map((entry) => entry.stream.session));
     assert.equal(sessions.size, 1);
@@ -160,14 +147,14 @@ describe('WebSocket over HTTP/2 (RFC 8441), against a node:http2 peer', () => {
     const session = http2Connect(`https://127.0.0.1:${peer.port}`, { ...peer.tls });
     try {
       await once(session, 'remoteSettings');
-      const ws = await open(peer.url('/mine'), { http2Session: session });
+      const ws = await openClient(peer.url('/mine'), { http2Session: session });
       assert.equal(peer.streams.at(-1)!.headers[':path'], '/mine');
       ws.close();
       await closed(ws);
       await delay(50);
       assert.equal(session.closed, false);
       // A second WebSocket on the same (already settled) session.
-      const again = await open(peer.url('/again'), { http2Session: session });
+      const again = await openClient(peer.url('/again'), { http2Session: session });
       again.close();
       await closed(again);
     } finally {
@@ -203,7 +190,7 @@ describe('WebSocket over HTTP/2 (RFC 8441), against a node:http2 peer', () => {
   it('falls back to HTTP/1.1 when the server does not enable extended CONNECT (http2: true)', async () => {
     const plain = await Http2Peer.start({ enableConnectProtocol: false });
     try {
-      const ws = await open(plain.url('/'), { http2: true, ...plain.tls });
+      const ws = await openClient(plain.url('/'), { http2: true, ...plain.tls });
       assert.equal(plain.upgrades, 1);
       assert.equal(plain.streams.length, 0);
       ws.send('over 1.1');
@@ -230,7 +217,7 @@ describe('WebSocket over HTTP/2 (RFC 8441), against a node:http2 peer', () => {
   it('speaks cleartext HTTP/2 with prior knowledge with http2: "h2c"', async () => {
     const h2c = await Http2Peer.start({ cleartext: true });
     try {
-      const ws = await open(h2c.url('/plain'), { http2: 'h2c' });
+      const ws = await openClient(h2c.url('/plain'), { http2: 'h2c' });
       assert.equal(h2c.streams.at(-1)!.headers[':scheme'], 'http');
       ws.send('h2c');
       const [data] = await once<[Buffer]>(ws, 'message');
@@ -253,7 +240,7 @@ describe('WebSocket over HTTP/2 (RFC 8441), against a node:http2 peer', () => {
   it('reports backpressure from the stream\'s flow-control window: bufferedAmount grows while the peer does not read', async () => {
     const stalled = await Http2Peer.start({ noRead: true });
     try {
-      const ws = await open(stalled.url('/'), { http2: 'require', ...stalled.tls, perMessageDeflate: false, highWaterMark: 256 * 1024 });
+      const ws = await openClient(stalled.url('/'), { http2: 'require', ...stalled.tls, perMessageDeflate: false, highWaterMark: 256 * 1024 });
       const chunk = Buffer.alloc(64 * 1024, 1);
       let accepted = true;
       for (let i = 0; i < 16 && accepted; i++) accepted = ws.send(chunk);
@@ -316,7 +303,7 @@ describe('WebSocket over HTTP/2 (RFC 8441), against Hypercorn', { skip: hypercor
   });
 
   it('echoes text and binary over HTTP/2 (Hypercorn reports http_version "2"), with the subprotocol it selected', async () => {
-    const ws = await open(url, { http2: 'require', ca: certificate.cert, perMessageDeflate: false }, ['chat', 'other']);
+    const ws = await openClient(url, { http2: 'require', ca: certificate.cert, perMessageDeflate: false }, ['chat', 'other']);
     assert.equal(ws.protocol, 'chat');
     ws.send('version');
     const [version] = await once<[Buffer]>(ws, 'message');
@@ -333,7 +320,7 @@ describe('WebSocket over HTTP/2 (RFC 8441), against Hypercorn', { skip: hypercor
   });
 
   it('negotiates permessage-deflate with Hypercorn (wsproto) over HTTP/2 and echoes compressed messages', async () => {
-    const ws = await open(url, { http2: 'require', ca: certificate.cert });
+    const ws = await openClient(url, { http2: 'require', ca: certificate.cert });
     assert.equal(ws.extensions, 'permessage-deflate');
     const big = 'abc'.repeat(10_000);
     ws.send(big);
@@ -344,7 +331,7 @@ describe('WebSocket over HTTP/2 (RFC 8441), against Hypercorn', { skip: hypercor
   });
 
   it('receives the close code and reason Hypercorn closes with', async () => {
-    const ws = await open(url, { http2: 'require', ca: certificate.cert });
+    const ws = await openClient(url, { http2: 'require', ca: certificate.cert });
     ws.send('close');
     const [code, reason] = await closed(ws);
     assert.deepEqual([code, String(reason)], [4002, 'server bye']);

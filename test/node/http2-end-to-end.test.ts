@@ -17,7 +17,7 @@ import { WebSocket, type ClientOptions } from '../../src/node/websocket.js';
 import { WebSocketServer, type ServerOptions } from '../../src/node/server.js';
 import { pooledHttp2Sessions } from '../../src/node/http2-client.js';
 import { readFrames, type RawFrame } from '../helpers/frames.js';
-import { DEFAULT_TIMEOUT, delay, once, within } from '../helpers/node.js';
+import { DEFAULT_TIMEOUT, delay, once, openClient, within } from '../helpers/node.js';
 import { scaled } from '../helpers/time.js';
 import { selfSignedCertificate } from '../helpers/tls.js';
 
@@ -86,19 +86,6 @@ class Served {
   }
 }
 
-/** Open a client and wait for `open` (rejecting on `error`). */
-async function open(url: string, options: ClientOptions, protocols: string[] = []): Promise<WebSocket> {
-  const ws = new WebSocket(url, protocols, options);
-  await within(
-    new Promise<void>((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    }),
-    'open',
-  );
-  return ws;
-}
-
 interface Closed {
   code: number;
   reason: string;
@@ -157,7 +144,7 @@ describe('our client against our server over HTTP/2 (RFC 8441)', () => {
 
   for (const mode of [true, 'require'] as const) {
     it(`echoes text and binary with http2: ${JSON.stringify(mode)} over TLS: the server sees HTTP/2.0 CONNECT on an h2 session`, async () => {
-      const ws = await open(served.url('/echo?mode=1'), { ...TLS, http2: mode });
+      const ws = await openClient(served.url('/echo?mode=1'), { ...TLS, http2: mode });
       const { ws: serverWs, request } = await served.next();
       assert.equal(request.httpVersion, '2.0');
       assert.equal(request.method, 'CONNECT');
@@ -182,7 +169,7 @@ describe('our client against our server over HTTP/2 (RFC 8441)', () => {
   }
 
   it('a client without http2 gets HTTP/1.1 on the same TLS port (allowHTTP1)', async () => {
-    const ws = await open(served.url('/'), { ...TLS });
+    const ws = await openClient(served.url('/'), { ...TLS });
     const { request } = await served.next();
     assert.equal(request.httpVersion, '1.1');
     assert.equal((await roundTrip(ws, 'one port')).data.toString(), 'one port');
@@ -191,7 +178,7 @@ describe('our client against our server over HTTP/2 (RFC 8441)', () => {
   });
 
   it('negotiates the subprotocol: both sides report the one handleProtocols chose', async () => {
-    const ws = await open(served.url('/'), { ...TLS, http2: 'require' }, ['superchat', 'chat']);
+    const ws = await openClient(served.url('/'), { ...TLS, http2: 'require' }, ['superchat', 'chat']);
     const { ws: serverWs, request } = await served.next();
     assert.equal(request.headers['sec-websocket-protocol'], 'superchat, chat');
     assert.equal(ws.protocol, 'chat');
@@ -201,7 +188,7 @@ describe('our client against our server over HTTP/2 (RFC 8441)', () => {
   });
 
   it('the client closes with a code and reason: the server sees them, the stream ends without RST_STREAM', async () => {
-    const ws = await open(served.url('/'), { ...TLS, http2: 'require' });
+    const ws = await openClient(served.url('/'), { ...TLS, http2: 'require' });
     const { ws: serverWs } = await served.next();
     const serverStream = serverWs.socket as unknown as ServerHttp2Stream;
     const serverClosed = closed(serverWs);
@@ -213,7 +200,7 @@ describe('our client against our server over HTTP/2 (RFC 8441)', () => {
   });
 
   it('the server closes with a code and reason: the client sees them, the stream ends without RST_STREAM', async () => {
-    const ws = await open(served.url('/'), { ...TLS, http2: 'require' });
+    const ws = await openClient(served.url('/'), { ...TLS, http2: 'require' });
     const { ws: serverWs } = await served.next();
     const clientClosed = closed(ws);
     serverWs.close(4001, 'server says goodbye');
@@ -223,10 +210,10 @@ describe('our client against our server over HTTP/2 (RFC 8441)', () => {
   });
 
   it('terminate() on either side resets only that stream with CANCEL; the other side closes 1006, the session goes on', async () => {
-    const keeper = await open(served.url('/'), { ...TLS, http2: 'require' });
+    const keeper = await openClient(served.url('/'), { ...TLS, http2: 'require' });
     await served.next();
     for (const side of ['client', 'server'] as const) {
-      const ws = await open(served.url('/'), { ...TLS, http2: 'require' });
+      const ws = await openClient(served.url('/'), { ...TLS, http2: 'require' });
       const { ws: serverWs } = await served.next();
       assert.equal((ws.socket as ClientHttp2Stream).session, (keeper.socket as ClientHttp2Stream).session, 'a shared session');
       const both = Promise.all([closed(ws), closed(serverWs)]);
@@ -251,7 +238,7 @@ describe('our client against our server over HTTP/2 (RFC 8441)', () => {
   it('20 WebSockets share one session: interleaved traffic stays apart, all close cleanly, then the session closes', async () => {
     assert.equal(pooledHttp2Sessions(), 0, 'the earlier tests left no pooled session');
     const sessionsBefore = served.sessions.length;
-    const sockets = await Promise.all(Array.from({ length: 20 }, (_, i) => open(served.url(`/many?i=${i}`), { ...TLS, http2: true })));
+    const sockets = await Promise.all(Array.from({ length: 20 }, (_, i) => openClient(served.url(`/many?i=${i}`), { ...TLS, http2: true })));
     const serverSides = await Promise.all(sockets.map(() => served.next()));
     assert.equal(served.sessions.length - sessionsBefore, 1, 'one new HTTP/2 session on the server');
     const clientSessions = new Set(sockets.map((ws) => (ws.socket as ClientHttp2Stream).session));
@@ -281,7 +268,7 @@ describe('our client against our server over HTTP/2 (RFC 8441)', () => {
   });
 
   it('topics over HTTP/2: subscribers get what is published, the others do not', async () => {
-    const [a, b, c] = await Promise.all([0, 1, 2].map(() => open(served.url('/topics'), { ...TLS, http2: 'require' })));
+    const [a, b, c] = await Promise.all([0, 1, 2].map(() => openClient(served.url('/topics'), { ...TLS, http2: 'require' })));
     const sides = [await served.next(), await served.next(), await served.next()];
     sides[0]!.ws.subscribe('news');
     sides[1]!.ws.subscribe('news');
@@ -302,7 +289,7 @@ describe('our client against our server over HTTP/2 (RFC 8441)', () => {
   });
 
   it('a client that does not read: the server\'s bufferedAmount grows and its send callbacks wait, then all arrive', async () => {
-    const ws = await open(served.url('/'), { ...TLS, http2: 'require' });
+    const ws = await openClient(served.url('/'), { ...TLS, http2: 'require' });
     const { ws: serverWs } = await served.next();
     ws.pause();
     const chunk = Buffer.alloc(64 * 1024, 1);
@@ -321,7 +308,7 @@ describe('our client against our server over HTTP/2 (RFC 8441)', () => {
   });
 
   it('a server that does not read: the client\'s bufferedAmount grows and its send callbacks wait, then all arrive', async () => {
-    const ws = await open(served.url('/'), { ...TLS, http2: 'require' });
+    const ws = await openClient(served.url('/'), { ...TLS, http2: 'require' });
     const { ws: serverWs } = await served.next();
     serverWs.removeAllListeners('message');
     serverWs.pause();
@@ -344,7 +331,7 @@ describe('our client against our server over HTTP/2: options that need their own
   it('permessage-deflate both ways: negotiated, and the frames on the stream are compressed (RSV1) in each direction', async () => {
     const served = await Served.start({ perMessageDeflate: { threshold: 0 } });
     try {
-      const ws = await open(served.url('/'), { ...TLS, http2: 'require', perMessageDeflate: true });
+      const ws = await openClient(served.url('/'), { ...TLS, http2: 'require', perMessageDeflate: true });
       const { ws: serverWs, request } = await served.next();
       assert.match(String(request.headers['sec-websocket-extensions']), /permessage-deflate/);
       assert.match(ws.extensionsHeader, /^permessage-deflate/);
@@ -376,7 +363,7 @@ describe('our client against our server over HTTP/2: options that need their own
     const served = await Served.start({ cleartext: true });
     try {
       const url = `ws://127.0.0.1:${served.port}/plain`;
-      const ws = await open(url, { http2: 'h2c' });
+      const ws = await openClient(url, { http2: 'h2c' });
       const { request } = await served.next();
       assert.equal(request.httpVersion, '2.0');
       assert.equal(request.headers['host'], `127.0.0.1:${served.port}`);
@@ -391,7 +378,7 @@ describe('our client against our server over HTTP/2: options that need their own
   it('heartbeats over HTTP/2: the server pings, our client answers and stays; a client heartbeat too', async () => {
     const served = await Served.start({ heartbeat: { interval: scaled(100), timeout: scaled(2000) } });
     try {
-      const ws = await open(served.url('/'), { ...TLS, http2: 'require', heartbeat: { interval: scaled(100), timeout: scaled(2000) } });
+      const ws = await openClient(served.url('/'), { ...TLS, http2: 'require', heartbeat: { interval: scaled(100), timeout: scaled(2000) } });
       const { ws: serverWs } = await served.next();
       let clientPings = 0;
       let serverPings = 0;
@@ -411,7 +398,7 @@ describe('our client against our server over HTTP/2: options that need their own
   it('heartbeat timeout over HTTP/2: a client that stops answering is dropped with RST_STREAM CANCEL', async () => {
     const served = await Served.start({ heartbeat: { interval: scaled(100), timeout: scaled(300) } });
     try {
-      const ws = await open(served.url('/'), { ...TLS, http2: 'require', autoPong: false });
+      const ws = await openClient(served.url('/'), { ...TLS, http2: 'require', autoPong: false });
       const { ws: serverWs } = await served.next();
       const [clientClose, serverClose] = await Promise.all([closed(ws), closed(serverWs)]);
       assert.equal(serverClose.code, 1006);
@@ -435,7 +422,7 @@ describe('our client against our server over HTTP/2: options that need their own
     await once(server, 'listening');
     const port = (server.address() as AddressInfo).port;
     try {
-      const ws = await open(`wss://127.0.0.1:${port}/`, { ...TLS, http2: true });
+      const ws = await openClient(`wss://127.0.0.1:${port}/`, { ...TLS, http2: true });
       assert.equal(requests.length, 1);
       assert.equal(requests[0]!.httpVersion, '1.1');
       const socket = ws.socket as TLSSocket;
@@ -457,7 +444,7 @@ describe('our client against our server over HTTP/2: options that need their own
 
   it('server.close() says 1001 to every HTTP/2 WebSocket, and the session closes afterwards', async () => {
     const served = await Served.start();
-    const sockets = await Promise.all(Array.from({ length: 5 }, () => open(served.url('/'), { ...TLS, http2: 'require' })));
+    const sockets = await Promise.all(Array.from({ length: 5 }, () => openClient(served.url('/'), { ...TLS, http2: 'require' })));
     const session = (sockets[0]!.socket as ClientHttp2Stream).session!;
     const sessionClosed = once(session, 'close');
     const closes = Promise.all(sockets.map(closed));
