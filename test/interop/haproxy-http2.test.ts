@@ -205,7 +205,14 @@ describe('our WebSocketServer behind HAProxy, over HTTP/2 and HTTP/1.1 (RFC 8441
       assert.equal(code, 1006);
       const stream = server.socket as ServerHttp2Stream;
       if (!stream.closed) await once(stream, 'close');
-      assert.equal(stream.rstCode, constants.NGHTTP2_CANCEL, 'HAProxy reset the backend stream with CANCEL');
+      // Node's close(CANCEL) sends an empty END_STREAM just before the RST_STREAM (a known quirk, see
+      // docs/http2.md); now and then HAProxy forwards that END_STREAM first, and the backend's stream is
+      // then over (both ends closed) before the reset arrives. Either way the backend saw an abort: no
+      // close frame (1006, asserted above), and never a reset other than CANCEL.
+      assert.ok(
+        stream.rstCode === constants.NGHTTP2_CANCEL || (stream.rstCode === constants.NGHTTP2_NO_ERROR && stream.readableEnded),
+        `HAProxy reset the backend stream with CANCEL (or forwarded the END_STREAM before it): rstCode ${stream.rstCode}, readableEnded ${stream.readableEnded}`,
+      );
     }));
 
   ROUTES.forEach((route, i) => {
