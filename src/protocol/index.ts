@@ -88,3 +88,13 @@ export {
   type DeflateParams,
   type ServerNegotiation,
 } from './permessage-deflate.js';
+export {
+  ReconnectPolicy,
+  isFinalClose,
+  isRetryableStatus,
+  parseRetryAfter,
+  reconnectSettings,
+  type ReconnectOptions,
+  type ClosedConnection,
+  type ReconnectDecision,
+} from './reconnect-policy.js';
