@@ -1,0 +1,54 @@
+/**
+ * SOCKS5 tunnels for tests: open one as a promise, and a `createConnection(options, callback)` that
+ * runs a WebSocket client's handshake through one, for our client and for `ws` alike (both hand it
+ * to `http.request`, which accepts a callback-style `createConnection`). For wss:// the TLS session
+ * to the target runs inside the tunnel: SNI and the certificate check are the target's.
+ */
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
+import { openSocksTunnel } from '../../src/node/socks-tunnel.js';
+import type { ProxyError } from '../../src/node/proxy-tunnel-types.js';
+import { within } from './node.js';
+
+/** The tunnel's socket, or the `ProxyError` it failed with (rejects only when the callback never comes). */
+export function tunnel(proxy: URL, host: string, port: number): Promise<{ error: ProxyError | null; socket: Socket | Duplex | undefined }> {
+  return within(
+    new Promise((resolve) => {
+      openSocksTunnel({ proxy, host, port }, (error, socket) => resolve({ error, socket }));
+    }),
+    `the SOCKS5 tunnel through ${proxy.host} to ${host}:${port}`,
+  );
+}
+
+type ConnectionCallback = (error: Error | null, socket?: Duplex) => void;
+type RequestLike = { host?: string | null; hostname?: string | null; port?: number | string | null };
+
+/**
+ * A `createConnection` option for a WebSocket client that goes through `proxy`; `tls` makes it wss://
+ * (the target's certificate checked against `ca`, for `servername`).
+ */
+export function throughSocks(proxy: URL, tls?: { ca: Buffer; servername: string }): (options: RequestLike, callback: ConnectionCallback) => undefined {
+  return (options, callback) => {
+    const host = (options.hostname ?? options.host ?? '').replace(/^\[(.*)\]$/, '$1');
+    const port = Number(options.port);
+    openSocksTunnel({ proxy, host, port }, (error, socket) => {
+      if (error !== null || socket === undefined) {
+        callback(error ?? new Error('no socket'));
+        return;
+      }
+      if (tls === undefined) {
+        callback(null, socket);
+        return;
+      }
+      const secure = tlsConnect({ socket, servername: tls.servername, ca: tls.ca });
+      const onError = (tlsError: Error): void => callback(tlsError);
+      secure.once('error', onError);
+      secure.once('secureConnect', () => {
+        secure.off('error', onError);
+        callback(null, secure);
+      });
+    });
+    return undefined;
+  };
+}
