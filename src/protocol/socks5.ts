@@ -125,6 +125,10 @@ export class Socks5Handshake {
     this.port = target.port;
     this.address = socks5Address(target.host);
     if (this.address.type === 'domain') {
+      const zone = /^(.*)%/.exec(this.address.host);
+      if (zone !== null && parseIPv6(zone[1]!) !== null) {
+        throw new Socks5Error('request', `the target ${this.address.host} is an IPv6 address with a zone, which only means something on this host (RFC 6874)`);
+      }
       const length = Buffer.byteLength(this.address.host);
       if (length < 1 || length > 255) throw new Socks5Error('request', `the target host name must be 1 to 255 bytes for SOCKS5 (RFC 1928 §5), it is ${length}`);
     }

@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import {
   Socks5Handshake,
   Socks5Error,
@@ -181,6 +183,7 @@ describe('SOCKS5 client handshake (RFC 1928, RFC 1929)', () => {
       [{ host: 'h', port: 1, credentials: { username: 'u', password: 'é'.repeat(128) } }, /password.*it is 256/],
       [{ host: long, port: 1 }, /host name must be 1 to 255 bytes/],
       [{ host: 'h', port: 65536 }, /port 65536/],
+      [{ host: 'fe80::1%eth0', port: 1 }, /IPv6 address with a zone/], // isIP says 6; the zone means nothing to the proxy
     ];
     for (const [target, message] of cases) {
       assert.throws(() => new Socks5Handshake(target), (error: unknown) => error instanceof Socks5Error && error.kind === 'request' && message.test(error.message));
@@ -207,5 +210,29 @@ describe('SOCKS5 client handshake (RFC 1928, RFC 1929)', () => {
       ['::ffff:192.0.2.1', '::ffff:c000:201'],
     ];
     for (const [text, canonical] of cases) assert.equal(formatIPv6(parseIPv6(text)!), canonical, text);
+  });
+
+  it('agrees with node:net isIP on which strings are IP addresses', () => {
+    const samples = [
+      '0.0.0.0', '255.255.255.255', '256.1.1.1', '1.1.1', '1.1.1.1.1', '1..1.1', ' 1.1.1.1', '1.1.1.1 ',
+      '::', '::1', '1::', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', '1::2::3',
+      ':1:2:3:4:5:6:7', '1:2:3:4:5:6:7:', '12345::', 'g::', '::ffff:1.2.3.4', '1:2:3:4:5:6:1.2.3.4', '1:2:3:4:5:6:7:1.2.3.4',
+      '::1.2.3', '1.2.3.4::', 'localhost', 'example.com', '',
+    ];
+    for (const sample of samples) {
+      const expected = isIP(sample) === 4 ? 'ipv4' : isIP(sample) === 6 ? 'ipv6' : 'domain';
+      assert.equal(socks5Address(sample).type, expected, JSON.stringify(sample));
+    }
+  });
+
+  it('formats IPv6 as the WHATWG URL serializer does, and parses its own output back (random addresses)', () => {
+    for (let i = 0; i < 2_000; i++) {
+      const raw = randomBytes(16);
+      // Runs of zero groups, so that the "::" choice is exercised.
+      for (let g = 0; g < 8; g++) if (raw[g]! < 100) raw.writeUInt16BE(0, g * 2);
+      const text = formatIPv6(raw);
+      assert.equal(text, new URL(`http://[${text}]/`).hostname.slice(1, -1));
+      assert.deepEqual(parseIPv6(text), raw, text);
+    }
   });
 });
