@@ -63,6 +63,7 @@ export const openSocksTunnel: TunnelOpener = (request: TunnelRequest, callback: 
     if (proxy.protocol !== 'socks5:' && proxy.protocol !== 'socks5h:') {
       throw new ProxyError('FD_ERR_PROXY_URL', proxy, `not a SOCKS5 proxy URL (the scheme is ${proxy.protocol}, socks5: or socks5h: was expected)`);
     }
+    if (proxy.hostname === '') throw new ProxyError('FD_ERR_PROXY_URL', proxy, 'the proxy URL has no host');
     remote = proxy.protocol === 'socks5h:';
     const credentials = socksCredentials(proxy);
     // socks5h: the name goes to the proxy; socks5: the handshake is built again once it is resolved.

@@ -167,6 +167,7 @@ describe('openSocksTunnel', () => {
     const long = 'x'.repeat(256);
     const cases: [string, string, RegExp][] = [
       ['http://127.0.0.1:1', 'localhost', /not a SOCKS5 proxy URL \(the scheme is http:/],
+      ['socks5h://', 'localhost', /the proxy URL has no host/],
       [`socks5h://${long}:p@127.0.0.1:1`, 'localhost', /username must be 1 to 255 bytes/],
       ['socks5h://user:@127.0.0.1:1', 'localhost', /password must be 1 to 255 bytes/],
       ['socks5h://%E0%A4%A:p@127.0.0.1:1', 'localhost', /not valid percent-encoded UTF-8/],
