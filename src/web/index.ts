@@ -34,3 +34,13 @@ export {
 } from './websocket-stream.js';
 export { WebSocketError } from './websocket-error.js';
 export type { WebSocketCloseInfo } from './close-info.js';
+export { ReconnectingWebSocket, type ReconnectingWebSocketOptions } from './reconnecting-websocket.js';
+export {
+  ReconnectedEvent,
+  ReconnectingEvent,
+  type CloseEventLike,
+  type QueueBound,
+  type ReconnectedDetail,
+  type ReconnectingDetail,
+  type ReconnectingWebSocketEventMap,
+} from '../browser/index.js';

@@ -1,0 +1,17 @@
+/**
+ * fullduplex/browser: the reconnecting WHATWG-style WebSocket for browsers (plain ES modules, no Node
+ * API), over the browser's own `WebSocket`. On Node, fullduplex/web exports the same class preset with
+ * fullduplex/web's `WebSocket`.
+ */
+export {
+  ReconnectingWebSocket,
+  type BinaryType,
+  type QueueBound,
+  type ReconnectingWebSocketEventMap,
+  type ReconnectingWebSocketOptions,
+  type SendData,
+  type WebSocketConstructorLike,
+  type WebSocketLike,
+} from './reconnecting-websocket.js';
+export { ReconnectedEvent, ReconnectingEvent, type CloseEventLike, type ReconnectedDetail, type ReconnectingDetail } from './events.js';
+export type { ClosedConnection, ReconnectOptions } from '../protocol/reconnect-policy.js';

@@ -1,0 +1,410 @@
+/**
+ * `ReconnectingWebSocket`: one logical WHATWG-style `WebSocket` (https://websockets.spec.whatwg.org/)
+ * across many connections. It wraps a platform `WebSocket` (the browser's own by default, or any class
+ * with the same surface, such as fullduplex/web's on Node), and when a connection ends without the
+ * application asking for it, it connects again after a delay chosen by `ReconnectPolicy`
+ * (src/protocol/reconnect-policy.ts: exponential backoff with full jitter, final closes, 1013).
+ *
+ * Browser-safe: no Node API (test/layering.test.ts checks), only globals that browsers and Node 20+
+ * share (`EventTarget`, `Event`, `CustomEvent`, `MessageEvent`, `DOMException`, `TextEncoder`, timers).
+ *
+ * Semantics (docs/client.md "In the browser"):
+ * - `open` fires for every connection that opens; `reconnected` follows it for every one after the first.
+ * - `close` fires once, when it is over for good: the application called `close()`, the server closed
+ *   with a final code (1008, 4000–4999 by default), or `maxRetries` attempts in a row failed.
+ *   Between connections `readyState` is CONNECTING and `reconnecting` fires before each wait.
+ * - `error` fires for every connection or attempt that fails (as the platform `WebSocket` reports it).
+ * - A failed opening handshake (the platform reports `error`, then `close` 1006, before `open`) counts
+ *   as a failed attempt. Browsers do not expose the HTTP status of a refused handshake, so `status` and
+ *   `Retry-After` never reach the policy here: a 403 is retried like a network error (bounded by
+ *   `maxRetries` and `shouldReconnect`).
+ * - `send` while not open (before the first connection, or between two) queues the message up to the
+ *   `queue` bound, and the queue is sent in order, before `open` fires, when a connection opens; past the
+ *   bound (or with `queue: 'refuse'`) `send` throws an "InvalidStateError" `DOMException`: never lost
+ *   silently. `bufferedAmount` counts the queue. What the platform socket had accepted but not yet
+ *   written when its connection dropped is lost, as with any `WebSocket` (there is no acknowledgement).
+ */
+import { ReconnectPolicy, type ClosedConnection, type ReconnectOptions } from '../protocol/reconnect-policy.js';
+import { closeEvent, ReconnectedEvent, ReconnectingEvent, type CloseEventLike } from './events.js';
+
+/** What `send` accepts (WebSockets Standard §3.1: `(BufferSource or Blob or USVString) data`). */
+export type SendData = string | ArrayBuffer | ArrayBufferView | Blob;
+
+/** The surface of a platform `WebSocket` that this class drives (the browser's, fullduplex/web's, undici's). */
+export interface WebSocketLike extends EventTarget {
+  readonly url: string;
+  readonly readyState: number;
+  readonly protocol: string;
+  readonly extensions: string;
+  readonly bufferedAmount: number;
+  binaryType: string;
+  send(data: SendData): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A `WebSocket` class: `new (url, protocols)`. */
+export type WebSocketConstructorLike = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+/** The bound of the queue of messages sent while not connected. */
+export interface QueueBound {
+  /** At most this many messages. Default 1,024. */
+  readonly messages?: number;
+  /** At most this many bytes (UTF-8 for text). Default 1 MiB. */
+  readonly bytes?: number;
+}
+
+export interface ReconnectingWebSocketOptions {
+  /** The backoff (`ReconnectOptions`), `true` for the defaults (the default), or `false` for a single connection. */
+  readonly reconnect?: boolean | ReconnectOptions;
+  /** Queue sends made while not connected up to this bound (the default), or refuse them (`send` throws). */
+  readonly queue?: QueueBound | 'refuse';
+  /** The `WebSocket` class to connect with. Default `globalThis.WebSocket`. */
+  readonly WebSocket?: WebSocketConstructorLike;
+}
+
+export type BinaryType = 'blob' | 'arraybuffer';
+
+/** The events, by type. */
+export interface ReconnectingWebSocketEventMap {
+  open: Event;
+  message: MessageEvent;
+  error: Event;
+  close: CloseEventLike;
+  reconnecting: ReconnectingEvent;
+  reconnected: ReconnectedEvent;
+}
+
+type Handler<E extends Event> = ((this: ReconnectingWebSocket, event: E) => unknown) | null;
+type Listener<K extends keyof ReconnectingWebSocketEventMap> =
+  | ((this: ReconnectingWebSocket, event: ReconnectingWebSocketEventMap[K]) => unknown)
+  | { handleEvent(event: ReconnectingWebSocketEventMap[K]): unknown }
+  | null;
+type AnyListener = Parameters<EventTarget['addEventListener']>[1] | null;
+type AddOptions = Parameters<EventTarget['addEventListener']>[2];
+type RemoveOptions = Parameters<EventTarget['removeEventListener']>[2];
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+type State = typeof CONNECTING | typeof OPEN | typeof CLOSING | typeof CLOSED;
+
+/** RFC 6455 §7.4.1: no close frame (a lost connection, a failed attempt). */
+const ABNORMAL_CLOSURE = 1006;
+/** RFC 6455 §5.5: a close reason holds at most 123 bytes. */
+const MAX_REASON_BYTES = 123;
+const DEFAULT_QUEUE = { messages: 1024, bytes: 1024 * 1024 } as const;
+
+const encoder = new TextEncoder();
+
+interface Queued {
+  readonly data: SendData;
+  readonly bytes: number;
+}
+
+export interface ReconnectingWebSocket {
+  addEventListener<K extends keyof ReconnectingWebSocketEventMap>(type: K, listener: Listener<K>, options?: AddOptions): void;
+  addEventListener(type: string, listener: AnyListener, options?: AddOptions): void;
+  removeEventListener<K extends keyof ReconnectingWebSocketEventMap>(type: K, listener: Listener<K>, options?: RemoveOptions): void;
+  removeEventListener(type: string, listener: AnyListener, options?: RemoveOptions): void;
+}
+
+export class ReconnectingWebSocket extends EventTarget {
+  static readonly CONNECTING = CONNECTING;
+  static readonly OPEN = OPEN;
+  static readonly CLOSING = CLOSING;
+  static readonly CLOSED = CLOSED;
+  declare readonly CONNECTING: typeof CONNECTING;
+  declare readonly OPEN: typeof OPEN;
+  declare readonly CLOSING: typeof CLOSING;
+  declare readonly CLOSED: typeof CLOSED;
+
+  readonly #Socket: WebSocketConstructorLike;
+  readonly #url: string;
+  readonly #protocols: string | string[] | undefined;
+  readonly #policy: ReconnectPolicy | null;
+  readonly #bound: Required<QueueBound> | null;
+  #inner: WebSocketLike | null = null;
+  #state: State = CONNECTING;
+  #binaryType: BinaryType = 'blob';
+  #protocol = '';
+  #extensions = '';
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The application called `close()`: nothing reconnects any more. */
+  #closeRequested = false;
+  #everOpened = false;
+  /** The attempt in progress since the last open (0 for the first connection). */
+  #attempt = 0;
+  #openedAt = 0;
+  #lostAt = 0;
+  readonly #queue: Queued[] = [];
+  #queuedBytes = 0;
+  /** Bytes given to `send` after the final close (WebSockets Standard §3.1: still counted). */
+  #discardedBytes = 0;
+  readonly #handlers = new Map<string, { value: Handler<Event>; readonly listener: (event: Event) => void }>();
+
+  /**
+   * @param url as for `new WebSocket(url)` (checked by the platform class, which throws its "SyntaxError").
+   * @param protocols as for `new WebSocket(url, protocols)`, offered on every connection.
+   */
+  constructor(url: string | URL, protocols?: string | string[], options: ReconnectingWebSocketOptions = {}) {
+    super();
+    const Socket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
+    if (typeof Socket !== 'function') throw new TypeError('ReconnectingWebSocket: there is no global WebSocket here; pass the class as options.WebSocket');
+    this.#Socket = Socket;
+    this.#protocols = protocols;
+    const reconnect = options.reconnect ?? true;
+    this.#policy = reconnect === false ? null : new ReconnectPolicy(reconnect);
+    this.#bound = queueBound(options.queue);
+    const first = this.#open(String(url));
+    this.#url = first.url;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+  /** CONNECTING before the first open and between connections; CLOSED only when it is over for good. */
+  get readyState(): number {
+    return this.#state;
+  }
+  /** The current (or last) connection's subprotocol. */
+  get protocol(): string {
+    return this.#protocol;
+  }
+  get extensions(): string {
+    return this.#extensions;
+  }
+  /** The platform socket's buffered bytes, plus the queue of messages waiting for a connection. */
+  get bufferedAmount(): number {
+    return (this.#inner?.bufferedAmount ?? 0) + this.#queuedBytes + this.#discardedBytes;
+  }
+  get binaryType(): BinaryType {
+    return this.#binaryType;
+  }
+  set binaryType(value: BinaryType) {
+    // Web IDL: an assignment that is not a value of the enumeration is ignored.
+    if (value !== 'blob' && value !== 'arraybuffer') return;
+    this.#binaryType = value;
+    if (this.#inner !== null) this.#inner.binaryType = value;
+  }
+  /** Messages queued while not connected and not yet handed to a connection (after the final close: never sent). */
+  get unsent(): SendData[] {
+    return this.#queue.map((item) => item.data);
+  }
+
+  get onopen(): Handler<Event> {
+    return this.#handler('open');
+  }
+  set onopen(value: Handler<Event>) {
+    this.#setHandler('open', value);
+  }
+  get onmessage(): Handler<MessageEvent> {
+    return this.#handler('message') as Handler<MessageEvent>;
+  }
+  set onmessage(value: Handler<MessageEvent>) {
+    this.#setHandler('message', value as Handler<Event>);
+  }
+  get onerror(): Handler<Event> {
+    return this.#handler('error');
+  }
+  set onerror(value: Handler<Event>) {
+    this.#setHandler('error', value);
+  }
+  get onclose(): Handler<CloseEventLike> {
+    return this.#handler('close') as Handler<CloseEventLike>;
+  }
+  set onclose(value: Handler<CloseEventLike>) {
+    this.#setHandler('close', value as Handler<Event>);
+  }
+
+  /**
+   * Send now when open; while connecting or reconnecting, queue (or throw an "InvalidStateError"
+   * `DOMException` when the queue is full or refused). After `close()`, as a closed `WebSocket` does:
+   * the data is discarded and counted in `bufferedAmount`.
+   */
+  send(data: SendData): void {
+    if (this.#state === OPEN) {
+      this.#inner!.send(data);
+      return;
+    }
+    const item = snapshot(data);
+    if (this.#state !== CONNECTING) {
+      if (this.#inner !== null) this.#inner.send(item.data);
+      else this.#discardedBytes += item.bytes;
+      return;
+    }
+    const bound = this.#bound;
+    if (bound === null) throw new DOMException('ReconnectingWebSocket: not connected, and sends while not connected are refused (queue: "refuse")', 'InvalidStateError');
+    if (this.#queue.length + 1 > bound.messages || this.#queuedBytes + item.bytes > bound.bytes) {
+      throw new DOMException(
+        `ReconnectingWebSocket: not connected, and the queue is full (${this.#queue.length} messages, ${this.#queuedBytes} bytes; bound ${bound.messages} messages, ${bound.bytes} bytes)`,
+        'InvalidStateError',
+      );
+    }
+    this.#queue.push(item);
+    this.#queuedBytes += item.bytes;
+  }
+
+  /**
+   * Close for good: the open connection with a closing handshake, an attempt in progress by failing it,
+   * a wait by ending it (then `close` has code 1006: no connection, no close frame). Arguments are
+   * checked as `WebSocket.close` checks them (§3.1).
+   */
+  close(code?: number, reason?: string): void {
+    if (code !== undefined && code !== 1000 && !(Number.isInteger(code) && code >= 3000 && code <= 4999)) {
+      throw new DOMException(`ReconnectingWebSocket: the close code must be 1000 or between 3000 and 4999 (got ${code})`, 'InvalidAccessError');
+    }
+    if (reason !== undefined && encoder.encode(reason).length > MAX_REASON_BYTES) {
+      throw new DOMException(`ReconnectingWebSocket: the close reason must be at most ${MAX_REASON_BYTES} bytes of UTF-8`, 'SyntaxError');
+    }
+    if (this.#closeRequested || this.#state === CLOSED) return;
+    this.#closeRequested = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#state = CLOSING;
+    if (this.#inner !== null) {
+      this.#inner.close(code, reason);
+    } else {
+      // Between two connections: nothing to close; the event comes as a task, as events do.
+      setTimeout(() => this.#finish({ code: ABNORMAL_CLOSURE, reason: '', wasClean: false }), 0);
+    }
+  }
+
+  /** Start one connection (the first throws what the platform class throws; later ones count as failed). */
+  #open(url: string): WebSocketLike {
+    const inner = this.#protocols === undefined ? new this.#Socket(url) : new this.#Socket(url, this.#protocols);
+    inner.binaryType = this.#binaryType;
+    this.#inner = inner;
+    inner.addEventListener('open', () => this.#onOpen(inner));
+    inner.addEventListener('message', (event) => this.#onMessage(inner, event as MessageEvent));
+    inner.addEventListener('error', () => {
+      if (this.#inner === inner) this.dispatchEvent(new Event('error'));
+    });
+    inner.addEventListener('close', (event) => this.#onClose(inner, event as CloseEventLike));
+    return inner;
+  }
+
+  #onOpen(inner: WebSocketLike): void {
+    if (this.#inner !== inner) return;
+    this.#state = OPEN;
+    this.#openedAt = Date.now();
+    this.#protocol = inner.protocol;
+    this.#extensions = inner.extensions;
+    // What was sent meanwhile goes first, in order, so that every message keeps its place.
+    for (const item of this.#queue) inner.send(item.data);
+    this.#queue.length = 0;
+    this.#queuedBytes = 0;
+    this.dispatchEvent(new Event('open'));
+    if (this.#everOpened && this.#inner === inner && this.#state === OPEN) {
+      this.dispatchEvent(new ReconnectedEvent({ attempt: this.#attempt, downtime: this.#openedAt - this.#lostAt }));
+    }
+    this.#everOpened = true;
+    this.#attempt = 0;
+  }
+
+  #onMessage(inner: WebSocketLike, event: MessageEvent): void {
+    if (this.#inner !== inner) return;
+    this.dispatchEvent(new MessageEvent('message', { data: event.data as unknown, origin: event.origin, lastEventId: event.lastEventId }));
+  }
+
+  #onClose(inner: WebSocketLike, event: CloseEventLike): void {
+    if (this.#inner === inner) this.#ended(event);
+  }
+
+  /** The current connection (or attempt) ended: reconnect after a wait, or finish. */
+  #ended(event: { readonly code: number; readonly reason: string; readonly wasClean: boolean }): void {
+    this.#inner = null;
+    const wasOpen = this.#state === OPEN;
+    const now = Date.now();
+    if (wasOpen) this.#lostAt = now;
+    if (this.#closeRequested || this.#policy === null) {
+      this.#finish(event);
+      return;
+    }
+    const closed: ClosedConnection = { code: event.code, reason: event.reason, openFor: wasOpen ? now - this.#openedAt : 0 };
+    const decision = this.#policy.closed(closed, now);
+    if (!decision.reconnect) {
+      this.#finish(event);
+      return;
+    }
+    this.#state = CONNECTING;
+    this.#attempt = decision.attempt;
+    this.#timer = setTimeout(() => this.#retry(), decision.delay);
+    this.dispatchEvent(new ReconnectingEvent({ attempt: decision.attempt, delay: decision.delay, code: event.code, reason: event.reason }));
+  }
+
+  #retry(): void {
+    this.#timer = undefined;
+    if (this.#closeRequested) return;
+    try {
+      this.#open(this.#url);
+    } catch {
+      // The platform refused to start this attempt (it accepted the same URL before): a failed attempt.
+      this.#ended({ code: ABNORMAL_CLOSURE, reason: '', wasClean: false });
+    }
+  }
+
+  #finish(event: { readonly code: number; readonly reason: string; readonly wasClean: boolean }): void {
+    if (this.#state === CLOSED) return;
+    this.#state = CLOSED;
+    this.#inner = null;
+    // What is still queued stays readable through `unsent`, and counted in `bufferedAmount`.
+    this.dispatchEvent(closeEvent({ code: event.code, reason: event.reason, wasClean: event.wasClean }));
+  }
+
+  #handler(type: string): Handler<Event> {
+    return this.#handlers.get(type)?.value ?? null;
+  }
+
+  /** HTML §8.1.8.1 event handler attributes: one listener, registered when first set, calling the current value. */
+  #setHandler(type: string, value: Handler<Event>): void {
+    const slot = this.#handlers.get(type);
+    const callable = typeof value === 'function' ? value : null;
+    if (slot !== undefined) {
+      slot.value = callable;
+      return;
+    }
+    if (callable === null) return;
+    const entry = {
+      value: callable as Handler<Event>,
+      listener: (event: Event): void => {
+        const current = entry.value;
+        if (current !== null) Reflect.apply(current, this, [event]);
+      },
+    };
+    this.#handlers.set(type, entry);
+    this.addEventListener(type, entry.listener);
+  }
+}
+
+for (const [name, value] of [['CONNECTING', CONNECTING], ['OPEN', OPEN], ['CLOSING', CLOSING], ['CLOSED', CLOSED]] as const) {
+  Object.defineProperty(ReconnectingWebSocket.prototype, name, { value, enumerable: true });
+}
+
+function queueBound(queue: ReconnectingWebSocketOptions['queue']): Required<QueueBound> | null {
+  if (queue === 'refuse') return null;
+  if (queue === undefined) return DEFAULT_QUEUE;
+  if (typeof queue !== 'object' || queue === null) throw new TypeError(`ReconnectingWebSocket: the queue option must be 'refuse' or { messages, bytes } (got ${String(queue)})`);
+  const bound = { ...DEFAULT_QUEUE, ...queue };
+  for (const name of ['messages', 'bytes'] as const) {
+    const value = bound[name];
+    if (!(value === Infinity || (Number.isInteger(value) && value >= 0))) throw new RangeError(`ReconnectingWebSocket: queue.${name} must be a whole number of 0 or more, or Infinity (got ${String(value)})`);
+  }
+  return bound;
+}
+
+/**
+ * A queued message and its size: bytes are copied now (as `WebSocket.send` takes them at the call), and
+ * anything that is not a buffer or a Blob becomes a string, as Web IDL converts it to `USVString`.
+ */
+function snapshot(data: SendData): Queued {
+  if (typeof data === 'string') return { data, bytes: encoder.encode(data).length };
+  if (data instanceof ArrayBuffer) return { data: data.slice(0), bytes: data.byteLength };
+  if (ArrayBuffer.isView(data)) {
+    const copy = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+    return { data: copy, bytes: copy.byteLength };
+  }
+  if (typeof Blob === 'function' && data instanceof Blob) return { data, bytes: data.size };
+  const text = String(data);
+  return { data: text, bytes: encoder.encode(text).length };
+}

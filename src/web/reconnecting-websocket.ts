@@ -1,0 +1,32 @@
+/**
+ * The reconnecting WHATWG-style client on Node: fullduplex/browser's `ReconnectingWebSocket`, connecting
+ * with fullduplex/web's `WebSocket` (Node has no global one before 22), so one class serves a page and
+ * a Node process. `connectOptions` is fullduplex/web's third constructor argument (headers, TLS options,
+ * `origin`...), used for every connection.
+ */
+import {
+  ReconnectingWebSocket as BrowserReconnectingWebSocket,
+  type ReconnectingWebSocketOptions as BrowserOptions,
+} from '../browser/reconnecting-websocket.js';
+import { WebSocket, type WebSocketOptions } from './websocket.js';
+
+export interface ReconnectingWebSocketOptions extends BrowserOptions {
+  /** fullduplex/web's `WebSocket` options, for every connection (ignored when `WebSocket` is given). */
+  readonly connectOptions?: WebSocketOptions;
+}
+
+export class ReconnectingWebSocket extends BrowserReconnectingWebSocket {
+  constructor(url: string | URL, protocols?: string | string[], options: ReconnectingWebSocketOptions = {}) {
+    const { connectOptions, ...rest } = options;
+    const Socket =
+      rest.WebSocket ??
+      (connectOptions === undefined
+        ? WebSocket
+        : class extends WebSocket {
+            constructor(url: string, protocols?: string | string[]) {
+              super(url, protocols, connectOptions);
+            }
+          });
+    super(url, protocols, { ...rest, WebSocket: Socket });
+  }
+}
