@@ -137,9 +137,12 @@ export function openHttpTunnel(request: HttpTunnelRequest, callback: TunnelCallb
 function describeRefusal(response: ConnectResponse, authority: string, request: HttpTunnelRequest): string {
   const line = `${response.status}${response.reason === '' ? '' : ` ${response.reason}`}`;
   let detail = '';
-  if (response.status === 407) {
-    const challenge = headerValue(response, 'proxy-authenticate');
-    const scheme = challenge === undefined ? 'no Proxy-Authenticate header' : `Proxy-Authenticate: ${challenge.split(/[\s,]/)[0]}`;
+  // 407 is the proxy's "who are you" (RFC 9110 §15.5.8); some proxies (tinyproxy 1.11, for wrong
+  // credentials) answer 401 with WWW-Authenticate instead: the same refusal, said the origin's way.
+  if (response.status === 407 || response.status === 401) {
+    const field = response.status === 407 || headerValue(response, 'proxy-authenticate') !== undefined ? 'Proxy-Authenticate' : 'WWW-Authenticate';
+    const challenge = headerValue(response, field);
+    const scheme = challenge === undefined ? `no ${field} header` : `${field}: ${challenge.split(/[\s,]/)[0]}`;
     const sent = request.credentials != null || request.proxy.username !== '' || Object.keys(request.headers ?? {}).some((name) => name.toLowerCase() === 'proxy-authorization');
     detail = ` (${scheme}; ${sent ? 'the credentials given were refused' : 'no credentials were given'})`;
   }
