@@ -9,6 +9,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { parseArgs } from 'node:util';
 import { CloseCode } from '../protocol/close-codes.js';
 import { WebSocket, type ClientOptions } from '../node/websocket.js';
+import { proxyFromOption } from '../node/proxy-environment.js';
 import { parseChoice, parseCommandLine, UsageError } from './args.js';
 import { runExecute, runPipe, runPrompt, type Session } from './connect-modes.js';
 import { BINARY_FORMATS, Printer, useColor, type BinaryFormat } from './connect-print.js';
@@ -65,6 +66,11 @@ Options:
                                 With either, the "connected" line says which one was used.
   --insecure                    wss://: do not verify the server's certificate.
   --ca FILE                     wss://: also trust this CA certificate (PEM).
+  --proxy URL                   Go through this proxy (http://[user:pass@]host:port or https://,
+                                CONNECT), for any target, localhost included. Without it, the
+                                environment decides: https_proxy (wss://), http_proxy (ws://),
+                                all_proxy, no_proxy; localhost never (docs/client.md).
+  --no-proxy                    Connect directly, whatever the environment says.
   -w, --wait SECONDS            Close with 1000 this long after connecting (after the -x
                                 exchange with -x; after the end of stdin when it is a pipe).
   --binary-as hex|base64|raw    How to print binary messages (default hex). raw writes the bytes
@@ -112,6 +118,8 @@ export interface ConnectSettings {
   http2?: 'require' | 'try';
   insecure: boolean;
   ca?: string;
+  /** --proxy URL, or false for --no-proxy; absent: from the environment. */
+  proxy?: string | false;
   execute: string[];
   /** -w, in milliseconds. */
   wait?: number;
@@ -163,6 +171,8 @@ export function parseConnectArgs(args: readonly string[], output: Output): Conne
         'try-http2': { type: 'boolean' },
         insecure: { type: 'boolean' },
         ca: { type: 'string' },
+        proxy: { type: 'string' },
+        'no-proxy': { type: 'boolean' },
         execute: { type: 'string', short: 'x', multiple: true },
         wait: { type: 'string', short: 'w' },
         'binary-as': { type: 'string' },
@@ -191,6 +201,14 @@ export function parseConnectArgs(args: readonly string[], output: Output): Conne
   if (values.origin === '') throw new UsageError('--origin must not be empty', 'connect');
   if (values.ca === '') throw new UsageError('--ca needs a file name', 'connect');
   if (values.http2 === true && values['try-http2'] === true) throw new UsageError('--http2 and --try-http2 contradict each other', 'connect');
+  if (values.proxy !== undefined && values['no-proxy'] === true) throw new UsageError('--proxy and --no-proxy contradict each other', 'connect');
+  if (values.proxy !== undefined) {
+    try {
+      proxyFromOption(values.proxy);
+    } catch (error) {
+      throw new UsageError(`--proxy: ${(error as Error).message}`, 'connect');
+    }
+  }
   const http2 = values.http2 === true ? 'require' : values['try-http2'] === true ? 'try' : undefined;
   if (http2 !== undefined && /^ws\+unix:/i.test(url)) throw new UsageError(`--${http2 === 'require' ? '' : 'try-'}http2 is not for ws+unix: URLs`, 'connect');
   const lastCompress = tokens.filter((token) => token.kind === 'option' && (token.name === 'compress' || token.name === 'no-compress')).at(-1);
@@ -203,6 +221,8 @@ export function parseConnectArgs(args: readonly string[], output: Output): Conne
     ...(http2 !== undefined && { http2 }),
     insecure: values.insecure === true,
     ...(values.ca !== undefined && { ca: values.ca }),
+    ...(values.proxy !== undefined && { proxy: values.proxy }),
+    ...(values['no-proxy'] === true && { proxy: false as const }),
     execute,
     ...(values.wait !== undefined && { wait: parseWait(values.wait) }),
     binaryAs: values['binary-as'] === undefined ? 'hex' : parseChoice(values['binary-as'], BINARY_FORMATS, '--binary-as', 'connect'),
@@ -268,6 +288,7 @@ export async function connect(args: readonly string[], output: Output): Promise<
     rejectUnauthorized: !settings.insecure,
     ...(settings.origin !== undefined && { origin: settings.origin }),
     ...(ca !== undefined && { ca }),
+    ...(settings.proxy !== undefined && { proxy: settings.proxy }),
     ...(settings.http2 !== undefined && { http2: http2Mode(settings.url, settings.http2) }),
   };
   let socket: WebSocket;

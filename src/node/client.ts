@@ -18,6 +18,9 @@ import { connectingQueue, type ConnectingTicket } from './connecting-queue.js';
 import { findEndpointKey } from './connecting-endpoint.js';
 import { http2Plan, openHttp2WebSocket, type Http2Attempt, type Http2Mode } from './http2-client.js';
 import type { ClientHttp2Session } from 'node:http2';
+import { proxyFromOption, resolveProxy, type ProxyOption, type ResolvedProxy } from './proxy-environment.js';
+import { openProxyTunnel } from './proxy-tunnel.js';
+import type { ProxyError } from './proxy-tunnel-types.js';
 import type { ConnectionOptions, WebSocketEvents } from './websocket.js';
 
 /** Client options: the connection's, the handshake's, and any `https.request` option (TLS included). */
@@ -86,6 +89,20 @@ export interface ClientOptions
    * fallback to HTTP/1.1; you keep it (it is not closed when the WebSocket ends). Implies HTTP/2.
    */
   http2Session?: ClientHttp2Session;
+  /**
+   * The proxy to go through (docs/client.md "## Proxies"). Unset: from the environment, as curl does
+   * (`https_proxy` for wss://, `http_proxy` for ws://, then `all_proxy`; `no_proxy`; loopback targets
+   * never, unless NO_PROXY holds `<-loopback>`). A URL (`http://user:pass@proxy:3128`, `https://...`;
+   * `socks5://`, `socks5h://`) or `{ url, headers, credentials, tls }` (headers and credentials for the
+   * proxy only, TLS options for an https:// proxy's certificate) to use that proxy for every target,
+   * loopback included; `false` for none. Ignored when an `agent` or `createConnection` is given (they
+   * connect). An HTTP proxy is asked for a tunnel by CONNECT (RFC 9110 §9.3.6); for wss:// the TLS
+   * session to the target runs inside it (SNI and certificate checks against the target, with this
+   * client's TLS options). A refusing, closing or garbling proxy gives an `error` (a `ProxyError`
+   * with a `code`, naming the proxy without its credentials), then `close` 1006; `handshakeTimeout`
+   * covers the proxy leg. A redirect chooses the proxy again for its new target.
+   */
+  proxy?: ProxyOption;
 }
 
 /** What the handshake needs from the `WebSocket` it belongs to. */
@@ -146,7 +163,13 @@ export function startClientHandshake(
   if (options.queueConnecting !== undefined && typeof options.queueConnecting !== 'boolean') {
     throw new TypeError(`The queueConnecting option must be a boolean (got ${typeof options.queueConnecting})`);
   }
-  const h2plan = http2Plan(url, options);
+  proxyFromOption(options.proxy); // checks the option now (TypeError)
+  let h2plan = http2Plan(url, options);
+  if (h2plan !== null && h2plan.session === undefined && proxyForUrl(url) !== null) {
+    // The HTTP/2 session pool connects by itself (no tunnel yet): over a proxy, HTTP/1.1 when allowed.
+    if (h2plan.fallback) h2plan = null;
+    else throw new TypeError('WebSockets over HTTP/2 through a proxy are not supported yet: use http2: true (HTTP/1.1 through the proxy), or proxy: false');
+  }
   /** The HTTP/2 attempt, while it runs (null once it has opened, failed or fallen back). */
   let h2attempt: Http2Attempt | null = null;
   let request: ClientRequest | null = null;
@@ -163,6 +186,13 @@ export function startClientHandshake(
   let ticket: ConnectingTicket | null = null;
   /** Bumped by each connect(): a lookup or turn of an earlier target (before a redirect) is stale. */
   let attempt = 0;
+  /** Abandons the proxy tunnel being opened, if any. */
+  let cancelTunnel: (() => void) | null = null;
+
+  /** The proxy for `target` (null: direct), from the option or the environment. Throws for an unusable one. */
+  function proxyForUrl(target: URL): ResolvedProxy | null {
+    return resolveProxy(target, options.proxy, process.env, options.agent !== undefined || options.createConnection !== undefined);
+  }
 
   function releaseTurn(): void {
     ticket?.release();
@@ -176,6 +206,8 @@ export function startClientHandshake(
     releaseTurn();
     h2attempt?.cancel();
     h2attempt = null;
+    cancelTunnel?.();
+    cancelTunnel = null;
     if (request !== null) {
       request.destroy();
       // Once a keep-alive response (say a 401 given to an `unexpected-response` listener) has been read,
@@ -205,6 +237,7 @@ export function startClientHandshake(
       queueConnecting: _queue,
       http2: _http2,
       http2Session: _http2Session,
+      proxy: _proxy,
       finishRequest,
       auth: _auth, // sent as the Authorization header above (or not at all, to another host)
       ...requestOptions
@@ -226,10 +259,23 @@ export function startClientHandshake(
         headers: requestHeaders,
       };
     }
-    const direct = settings.agent === undefined && settings.createConnection === undefined;
+    let direct = settings.agent === undefined && settings.createConnection === undefined;
     if (direct) {
-      // No agent: an upgraded socket must not be pooled. Connect directly, as `ws` does.
-      settings.createConnection = (secure ? connectTls : connectTcp) as RequestOptions['createConnection'];
+      // No agent: an upgraded socket must not be pooled. Connect directly, as `ws` does; or through
+      // the proxy's tunnel (an unusable proxy from the environment fails the handshake, not the constructor).
+      let proxy: ResolvedProxy | null = null;
+      let proxyError: Error | null = null;
+      try {
+        proxy = proxyForUrl(target);
+      } catch (error) {
+        proxyError = error as Error;
+      }
+      if (proxy === null && proxyError === null) {
+        settings.createConnection = (secure ? connectTls : connectTcp) as RequestOptions['createConnection'];
+      } else {
+        direct = false; // the endpoint's IP address is the proxy's business (RFC 6455 §4.1: key by host name)
+        settings.createConnection = tunnelConnection(proxy, proxyError, secure) as unknown as RequestOptions['createConnection'];
+      }
     }
     if (!queued) {
       send(target, settings, handshake, finishRequest);
@@ -362,6 +408,36 @@ export function startClientHandshake(
     else req.end();
   }
 
+  /**
+   * `createConnection` for `http.request` through a proxy (Node accepts an asynchronous one: it calls
+   * back with the socket): the tunnel, then for wss:// TLS to the target inside it.
+   */
+  function tunnelConnection(proxy: ResolvedProxy | null, proxyError: Error | null, secure: boolean) {
+    return (connectOptions: TlsConnectionOptions & { host?: string; port?: number }, callback: (error: Error | null, socket?: Duplex) => void): undefined => {
+      if (proxy === null) {
+        process.nextTick(() => callback(proxyError));
+        return undefined;
+      }
+      const host = connectOptions.host ?? 'localhost';
+      const port = connectOptions.port ?? (secure ? 443 : 80);
+      const cancel = openProxyTunnel(proxy, host, port, (error: ProxyError | null, socket?: Socket | Duplex) => {
+        if (cancelTunnel === cancel) cancelTunnel = null;
+        if (error !== null || socket === undefined) {
+          callback(error ?? new Error('The proxy tunnel closed'));
+          return;
+        }
+        if (finished) {
+          socket.destroy();
+          return;
+        }
+        // SNI and certificate checks against the target, with the client's TLS options (never the proxy's).
+        callback(null, secure ? connectTls({ ...connectOptions, socket: socket as Socket }) : socket);
+      });
+      cancelTunnel = cancel;
+      return undefined;
+    };
+  }
+
   if (h2plan === null) connect(url);
   else {
     try {
@@ -411,6 +487,7 @@ function connectTcp(options: { host?: string; port?: number; socketPath?: string
 }
 
 function connectTls(options: TlsConnectionOptions & { path?: string; host?: string }): Socket {
+  // Over a proxy tunnel `options.socket` is the tunnel; `host` still names the target (SNI, identity check).
   const settings = { ...options, path: undefined } as TlsConnectionOptions;
   if (settings.servername === undefined && options.host !== undefined) {
     settings.servername = isIP(options.host) === 0 ? options.host : '';

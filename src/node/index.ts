@@ -8,3 +8,5 @@ export type { HeartbeatOptions } from './heartbeat.js';
 export type { PerMessageDeflateConfig } from './permessage-deflate.js';
 export type { Backplane, BackplaneNode } from './backplane.js';
 export { createWebSocketStream } from './stream.js';
+export { ProxyError, type ProxyErrorCode } from './proxy-tunnel-types.js';
+export type { ProxyOption, ProxySettings } from './proxy-environment.js';
