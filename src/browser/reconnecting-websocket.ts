@@ -290,12 +290,17 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#openedAt = Date.now();
     this.#protocol = inner.protocol;
     this.#extensions = inner.extensions;
-    // What was sent meanwhile goes first, in order, so that every message keeps its place.
-    for (const item of this.#queue) inner.send(item.data);
-    this.#queue.length = 0;
-    this.#queuedBytes = 0;
+    // `open` listeners go first, so that what they send (a login, the subscriptions) precedes the
+    // messages queued while disconnected, as in the Node client (src/node/reconnect.ts); the queue then
+    // follows in order, unless a listener closed the connection (the queue then stays, for `unsent`).
     this.dispatchEvent(new Event('open'));
-    if (this.#everOpened && this.#inner === inner && this.#state === OPEN) {
+    const stillOpen = this.#inner === inner && this.#state === OPEN;
+    if (stillOpen) {
+      for (const item of this.#queue) inner.send(item.data);
+      this.#queue.length = 0;
+      this.#queuedBytes = 0;
+    }
+    if (stillOpen && this.#everOpened) {
       this.dispatchEvent(new ReconnectedEvent({ attempt: this.#attempt, downtime: this.#openedAt - this.#lostAt }));
     }
     this.#everOpened = true;

@@ -223,7 +223,7 @@ describe('ReconnectingWebSocket (Node, over fullduplex/web)', () => {
     assert.deepEqual(log, ['open', 'close 1012 restart']);
   });
 
-  it('sends before the first open and while disconnected are queued, counted in bufferedAmount, and arrive in order before what open sends', async () => {
+  it('sends before the first open and while disconnected are queued, counted in bufferedAmount, and arrive in order after what open listeners send (a login goes first, as in the Node client)', async () => {
     const s = await server();
     s.echo = false;
     const ws = client(s.url);
@@ -246,7 +246,7 @@ describe('ReconnectingWebSocket (Node, over fullduplex/web)', () => {
     s.port = port;
     await s.start();
     await s.until('the queue and the open message', () => s.received.length >= 6);
-    assert.deepEqual(s.received, ['q1', 'q2', 'b1', 'b2 é', 'b3', 'from open']);
+    assert.deepEqual(s.received, ['q1', 'q2', 'from open', 'b1', 'b2 é', 'b3']);
     assert.equal(ws.unsent.length, 0);
   });
 
