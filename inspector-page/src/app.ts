@@ -2,8 +2,14 @@
  * The inspector page: a chat connection of its own (connect, send text or hex, disconnect), the room's
  * messages, and the server's view of this connection's wire, fed over a second WebSocket
  * (`/inspect?tap=TOKEN`): the opening handshake, then one row per frame in both directions.
+ *
+ * Both sockets are the package's `ReconnectingWebSocket` (fullduplex/browser, served from the build):
+ * when the server restarts, the page shows "reconnecting" (attempt, delay) and comes back by itself.
+ * Pairing needs nothing re-sent: the token is in both URLs, so each new connection pairs again (the
+ * hub keeps a chat connection's events until its feed is back).
  */
 
+import { ReconnectingWebSocket, type ReconnectingEvent } from 'fullduplex/browser';
 import type { FeedEvent, FrameRecord, HeaderBlock, HttpVersion } from './feed.js';
 
 type RoomEvent =
@@ -89,10 +95,17 @@ ui.name.value = sessionStorage.getItem('fullduplex-name') ?? `guest-${Math.floor
 
 // ---- the chat connection -------------------------------------------------------------------------
 
-let socket: WebSocket | null = null;
+/** The backoff of both sockets: quick at first, at most 5 s apart (full jitter, ReconnectPolicy's default). */
+const RECONNECT = { initialDelay: 500, maxDelay: 5_000 } as const;
+
+let socket: ReconnectingWebSocket | null = null;
 let myName = '';
 
-function setStatus(state: 'closed' | 'connecting' | 'open' | 'closing', text: string): void {
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+function setStatus(state: 'closed' | 'connecting' | 'open' | 'closing' | 'reconnecting', text: string): void {
   ui.status.dataset['state'] = state;
   ui.statusText.textContent = text;
   const open = state === 'open';
@@ -100,7 +113,7 @@ function setStatus(state: 'closed' | 'connecting' | 'open' | 'closing', text: st
   ui.connect.className = state === 'closed' ? 'primary' : 'danger';
   ui.connect.disabled = state === 'closing';
   ui.send.disabled = !open;
-  ui.ping.disabled = !open || feed === null || feed.readyState !== WebSocket.OPEN;
+  ui.ping.disabled = !open || feed === null || feed.readyState !== ReconnectingWebSocket.OPEN;
   ui.name.disabled = state !== 'closed';
 }
 
@@ -146,11 +159,25 @@ function connect(): void {
   const name = ui.name.value.trim();
   sessionStorage.setItem('fullduplex-name', name);
   const url = `${wsBase}/?tap=${encodeURIComponent(token)}&name=${encodeURIComponent(name)}`;
-  const ws = new WebSocket(url, ['chat']);
+  // Nothing queued while away: the chat's Send is disabled unless open, so every message is sent live.
+  const ws = new ReconnectingWebSocket(url, ['chat'], { reconnect: RECONNECT, queue: 'refuse' });
   ws.binaryType = 'arraybuffer';
   socket = ws;
   setStatus('connecting', 'connecting…');
+  ws.addEventListener('reconnecting', (event: ReconnectingEvent) => {
+    const { attempt, delay, code, reason } = event.detail;
+    ui.status.dataset['attempt'] = String(attempt);
+    ui.status.dataset['delay'] = String(Math.round(delay));
+    setStatus('reconnecting', `reconnecting · attempt ${attempt} in ${seconds(delay)}`);
+    if (attempt === 1) {
+      chatNote(`connection lost: ${code} ${closeName(code)}${reason === '' ? '' : ` "${reason}"`} · reconnecting`, 'chat-note lost');
+      ui.roomCount.textContent = '0 online';
+    }
+  });
+  ws.addEventListener('reconnected', (event) => chatNote(`reconnected after ${seconds(event.detail.downtime)} (attempt ${event.detail.attempt})`, 'chat-note reconnected'));
   ws.onopen = () => {
+    delete ui.status.dataset['attempt'];
+    delete ui.status.dataset['delay'];
     setStatus('open', 'connected');
     ui.protocol.textContent = ws.protocol === '' ? '(none)' : ws.protocol;
     ui.extensions.textContent = ws.extensions === '' ? '(none)' : ws.extensions;
@@ -171,8 +198,10 @@ function connect(): void {
       appendChat(item);
     }
   };
-  ws.onclose = (event: CloseEvent) => {
+  ws.onclose = (event) => {
     if (socket === ws) socket = null;
+    delete ui.status.dataset['attempt'];
+    delete ui.status.dataset['delay'];
     setStatus('closed', 'disconnected');
     chatNote(`connection closed: ${event.code} ${closeName(event.code)}${event.reason === '' ? '' : ` "${event.reason}"`}${event.wasClean ? '' : ' (not clean)'}`, 'chat-note closed');
     ui.roomCount.textContent = '0 online';
@@ -215,7 +244,7 @@ function validate(): boolean {
 }
 
 function send(): void {
-  if (socket === null || socket.readyState !== WebSocket.OPEN || !validate()) return;
+  if (socket === null || socket.readyState !== ReconnectingWebSocket.OPEN || !validate()) return;
   if (kind() === 'hex') {
     const bytes = parseHex(ui.message.value);
     if (bytes === null) return;
@@ -237,32 +266,40 @@ ui.message.addEventListener('keydown', (event) => {
 });
 ui.message.addEventListener('input', validate);
 for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="kind"]')) radio.addEventListener('change', validate);
-ui.ping.addEventListener('click', () => feed?.send(JSON.stringify({ cmd: 'ping' })));
+ui.ping.addEventListener('click', () => {
+  if (feed !== null && feed.readyState === ReconnectingWebSocket.OPEN) feed.send(JSON.stringify({ cmd: 'ping' }));
+});
 
 // ---- the inspector feed --------------------------------------------------------------------------
 
-let feed: WebSocket | null = null;
-let feedRetry = 500;
+let feed: ReconnectingWebSocket | null = null;
 const rowsBySeq = new Map<number, HTMLTableRowElement>();
 let counts = { up: 0, down: 0 };
 /** Frames per second, per direction: a ring of the last SPARK_SECONDS seconds. */
 const perSecond: Array<{ second: number; up: number; down: number }> = [];
 
+const FEED_TITLE = ui.feedStatus.title;
+
 function openFeed(): void {
-  const ws = new WebSocket(`${wsBase}/inspect?tap=${encodeURIComponent(token)}`);
+  // Commands (Ping) are not queued: they mean something only to the connection of the moment.
+  const ws = new ReconnectingWebSocket(`${wsBase}/inspect?tap=${encodeURIComponent(token)}`, [], { reconnect: RECONNECT, queue: 'refuse' });
   feed = ws;
   ws.onopen = () => {
-    feedRetry = 500;
     ui.feedStatus.dataset['state'] = 'open';
-    ui.ping.disabled = socket === null || socket.readyState !== WebSocket.OPEN;
+    ui.feedStatus.title = FEED_TITLE;
+    ui.ping.disabled = socket === null || socket.readyState !== ReconnectingWebSocket.OPEN;
   };
+  ws.addEventListener('reconnecting', (event: ReconnectingEvent) => {
+    ui.feedStatus.dataset['state'] = 'reconnecting';
+    ui.feedStatus.title = `${FEED_TITLE} · reconnecting, attempt ${event.detail.attempt} in ${seconds(event.detail.delay)}`;
+    ui.ping.disabled = true;
+  });
   ws.onmessage = (event: MessageEvent<string>) => onFeedEvent(JSON.parse(event.data) as FeedEvent);
+  // Only a final close ends it (the hub's 1008 for a bad token): then the page needs a reload.
   ws.onclose = () => {
     ui.feedStatus.dataset['state'] = 'closed';
     ui.ping.disabled = true;
     if (feed === ws) feed = null;
-    setTimeout(openFeed, feedRetry);
-    feedRetry = Math.min(feedRetry * 2, 10_000);
   };
 }
 

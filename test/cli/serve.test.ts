@@ -350,6 +350,14 @@ describe('fullduplex serve: modes', () => {
     assert.equal(script.status, 200);
     assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
     assert.equal((await fetch(`http://127.0.0.1:${port}/js/../../package.json`)).status, 404);
+    // The page's import map points fullduplex/browser at /lib/browser/index.js; its imports resolve under /lib/.
+    assert.match(await (await fetch(`http://127.0.0.1:${port}/`)).text(), /"fullduplex\/browser": "\/lib\/browser\/index\.js"/);
+    const library = await fetch(`http://127.0.0.1:${port}/lib/browser/reconnecting-websocket.js`);
+    assert.equal(library.status, 200);
+    assert.match(library.headers.get('content-type') ?? '', /^text\/javascript/);
+    assert.match(await library.text(), /from ["']\.\.\/protocol\/reconnect-policy\.js["']/);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/lib/protocol/reconnect-policy.js`)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/lib/node/../../package.json`)).status, 404);
 
     const token = 'test-token-1234';
     const feed = await open(`${url}inspect?tap=${token}`);

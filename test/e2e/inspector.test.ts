@@ -7,6 +7,10 @@
  * Over HTTPS (--tls-cert, HTTP/2 and HTTP/1.1 on one port) a tab's WebSocket travels over HTTP/2 (RFC 8441;
  * Chromium needs no flag) and the inspector shows the extended CONNECT and "HTTP/2 (RFC 8441)".
  *
+ * The page's sockets are fullduplex/browser's ReconnectingWebSocket: stopping the server turns the status
+ * to "reconnecting" (attempt, delay), and a server started again on the same port gets the page back,
+ * chat and inspector feed, with the new connection's handshake shown.
+ *
  * Screenshots go to test-results/inspector/. With UPDATE_DOCS_SCREENSHOT=1 the test also writes
  * docs/inspector.png (the picture in the README).
  *
@@ -239,6 +243,85 @@ describe('the inspector page (fullduplex serve --mode inspector) in two Chromium
     await page.screenshot({ path: join(OUTPUT, 'inspector-docs.png') });
     if (process.env['UPDATE_DOCS_SCREENSHOT'] === '1') await page.screenshot({ path: join(root, 'docs', 'inspector.png') });
     await page.close();
+  });
+});
+
+describe('the inspector page comes back by itself when the server restarts (ReconnectingWebSocket)', () => {
+  let browser: Browser | null = null;
+  const clis: CliProcess[] = [];
+
+  after(
+    async () => {
+      await browser?.close();
+      for (const cli of clis) {
+        if (cli.running) {
+          cli.child.kill('SIGTERM');
+          await cli.exit().catch(() => {});
+        }
+      }
+      await killAll();
+    },
+    { timeout: TIMEOUT },
+  );
+
+  it('stop the server: the page shows "reconnecting" (attempt, delay); start it on the same port: chat and feed are live again, with a new connection shown', { skip, timeout: TIMEOUT }, async () => {
+    const first = startCli('serve', '--mode', 'inspector', '--port', '0');
+    clis.push(first);
+    const match = await first.waitFor(/Inspector: open (http:\/\/\S+:(\d+)\/) in a browser/);
+    const url = match[1]!;
+    const port = match[2]!;
+    browser = await launchChromium();
+    if (browser === null) return;
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(url);
+    await page.waitForSelector('#feed-status[data-state=open]');
+    await page.fill('#name', 'ada');
+    await page.click('#connect');
+    await page.waitForSelector('#status[data-state=open]');
+    const dividers = `document.querySelectorAll('#frames tr.divider').length`;
+    await page.waitForFunction(`${dividers} === 1`);
+    await sendText(page, 'before the restart');
+    await waitForRow(page, (row) => row.dir === 'up' && row.payload.includes('before the restart'), 'the text frame before the restart');
+
+    // The server goes away (SIGTERM: 1001 Going Away to every client) and stays away.
+    first.child.kill('SIGTERM');
+    assert.equal((await first.exit()).code, 0);
+    await page.waitForSelector('#status[data-state=reconnecting]');
+    await page.waitForSelector('#feed-status[data-state=reconnecting]');
+    const attempt = Number(await page.getAttribute('#status', 'data-attempt'));
+    const delay = Number(await page.getAttribute('#status', 'data-delay'));
+    assert.ok(attempt >= 1, `attempt ${attempt}`);
+    assert.ok(delay >= 0 && delay <= 5_000, `delay ${delay}`);
+    assert.match((await page.textContent('#status-text')) ?? '', /^reconnecting · attempt \d+ in \d+\.\d s$/);
+    assert.match((await page.textContent('#chat-log li.lost')) ?? '', /^connection lost: 1001 Going Away/);
+    // While away, sending is not possible (nothing is queued silently) and the Connect button disconnects.
+    assert.equal(await page.isDisabled('#send'), true);
+    assert.equal(await page.textContent('#connect'), 'Disconnect');
+    // Failed attempts (connection refused) keep it reconnecting, with the attempt counting up.
+    await page.waitForFunction(`Number(document.getElementById('status')?.dataset.attempt) >= ${attempt + 1}`, undefined, { timeout: scaled(30_000) });
+    await page.screenshot({ path: join(OUTPUT, 'inspector-reconnecting.png') });
+
+    // Back on the same port: both sockets reconnect; the feed pairs again by the token in its URL.
+    const second = startCli('serve', '--mode', 'inspector', '--port', port);
+    clis.push(second);
+    await second.waitFor(/Inspector: open /);
+    await page.waitForSelector('#status[data-state=open]', { timeout: scaled(30_000) });
+    await page.waitForSelector('#feed-status[data-state=open]', { timeout: scaled(30_000) });
+    await second.waitFor(/\[#1\] open .*name=ada/);
+    assert.equal(await page.getAttribute('#status', 'data-attempt'), null);
+    assert.match((await page.textContent('#chat-log li.reconnected')) ?? '', /^reconnected after \d+\.\d s \(attempt \d+\)$/);
+    // The inspector shows the new connection's handshake (a second divider) and its frames, live.
+    await page.waitForFunction(`${dividers} === 2`, undefined, { timeout: scaled(15_000) });
+    assert.match((await page.textContent('#request-line')) ?? '', /^GET \/\?tap=[\w-]+&name=ada HTTP\/1\.1$/);
+    await sendText(page, 'after the restart');
+    await waitForRow(page, (row) => row.dir === 'up' && row.payload.includes('after the restart'), 'the text frame after the restart');
+    await waitForRow(page, (row) => row.dir === 'down' && row.payload.includes('after the restart'), 'the room echo after the restart');
+    await page.click('#ping');
+    await waitForRow(page, (row) => row.dir === 'up' && row.opcode === 10, 'the pong after the restart');
+    await page.screenshot({ path: join(OUTPUT, 'inspector-reconnected.png') });
+    assert.deepEqual(errors, []);
   });
 });
 

@@ -7,6 +7,12 @@
  * Run from the compiled CLI (`dist/`), the server serves `dist/inspector-page/`. Run from the
  * TypeScript source (through tsx, as the tests do), it serves `inspector-page/` and turns each
  * `.ts` module into JavaScript on request with esbuild (which tsx brings), so the page is never stale.
+ *
+ * The page imports the package's browser build (`fullduplex/browser`, mapped by an import map in
+ * index.html to `/lib/browser/index.js`): `/lib/browser/*.js` and `/lib/protocol/*.js` are the
+ * package's own `dist/browser/` and `dist/protocol/` modules, as `npm run build` wrote them (what ships;
+ * their relative imports resolve as written), or from the source, `src/browser/` and `src/protocol/`
+ * compiled on request.
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +22,10 @@ const PACKAGE_ROOT = new URL('../../../', import.meta.url);
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const SOURCE_DIR = new URL('inspector-page/', PACKAGE_ROOT);
 const BUILT_DIR = new URL('dist/inspector-page/', PACKAGE_ROOT);
+const LIB_SOURCE_DIR = new URL('src/', PACKAGE_ROOT);
+const LIB_BUILT_DIR = new URL('dist/', PACKAGE_ROOT);
+/** The package's browser-safe modules the page loads: `/lib/browser/NAME.js`, `/lib/protocol/NAME.js`. */
+const LIB = /^\/lib\/(browser|protocol)\/([a-z0-9-]+)\.js$/;
 
 /** The page's URL paths and where each comes from. */
 const FILES: ReadonlyMap<string, string> = new Map([
@@ -27,7 +37,7 @@ const FILES: ReadonlyMap<string, string> = new Map([
 
 /** Whether `path` (no query) is one of the page's. */
 export function isPageAsset(path: string): boolean {
-  return FILES.has(path) || /^\/js\/[a-z0-9-]+\.js$/.test(path);
+  return FILES.has(path) || /^\/js\/[a-z0-9-]+\.js$/.test(path) || LIB.test(path);
 }
 
 type Transform = (code: string, options: { loader: 'ts'; format: 'esm'; target: string; sourcefile: string }) => Promise<{ code: string }>;
@@ -51,6 +61,15 @@ async function load(path: string): Promise<{ body: Buffer | string; type: string
       return { body: await compile(source, `${name}.ts`), type: contentType('app.js') };
     }
     return { body: await readFile(new URL(`${name}.js`, BUILT_DIR)), type: contentType('app.js') };
+  }
+  const lib = LIB.exec(path);
+  if (lib !== null) {
+    const file = `${lib[1]!}/${lib[2]!}`;
+    if (FROM_SOURCE) {
+      const source = await readFile(new URL(`${file}.ts`, LIB_SOURCE_DIR), 'utf8');
+      return { body: await compile(source, `${file}.ts`), type: contentType('lib.js') };
+    }
+    return { body: await readFile(new URL(`${file}.js`, LIB_BUILT_DIR)), type: contentType('lib.js') };
   }
   const file = FILES.get(path);
   if (file === undefined) return null;
