@@ -63,6 +63,24 @@ export function within<T>(promise: Promise<T>, what: string, timeoutMs = DEFAULT
 }
 
 /** Open a client and wait for `open` (rejecting on its `error`), within the default time limit. */
+/** Whether a client opened, or the error and close code it ended with before opening. */
+export type OpenOutcome = { opened: true } | { opened: false; error: Error; code: number };
+
+/** Wait for `open`, or for `close` (with the `error` that came before it). */
+export function openOutcome(ws: WebSocket): Promise<OpenOutcome> {
+  return within(
+    new Promise((resolve) => {
+      let error: Error | null = null;
+      ws.once('open', () => resolve({ opened: true }));
+      ws.once('error', (e: Error) => {
+        error = e;
+      });
+      ws.once('close', (code: number) => resolve({ opened: false, error: error ?? new Error('no error event'), code }));
+    }),
+    'open or close',
+  );
+}
+
 export async function openClient(url: string, options: ClientOptions, protocols: string[] = []): Promise<WebSocket> {
   const ws = new WebSocket(url, protocols, options);
   await within(

@@ -9,6 +9,8 @@ import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { openSocksTunnel } from '../../src/node/socks-tunnel.js';
 import type { ProxyError } from '../../src/node/proxy-tunnel-types.js';
+import WsWebSocket from 'ws';
+import { WebSocket } from '../../src/node/websocket.js';
 import { within } from './node.js';
 
 /** The tunnel's socket, or the `ProxyError` it failed with (rejects only when the callback never comes). */
@@ -51,4 +53,31 @@ export function throughSocks(proxy: URL, tls?: { ca: Buffer; servername: string 
     });
     return undefined;
   };
+}
+
+/** Which client a differential SOCKS5 test drives: ours or `ws` (the oracle). */
+export type SocksClient = 'fullduplex' | 'ws';
+
+/**
+ * Open `url` with `client` through `createConnection` (a SOCKS5 tunnel), send `text`, and return the
+ * echo, or `error: <message>` for the error that ended it.
+ */
+export async function socksRoundTrip(client: SocksClient, url: string, createConnection: ReturnType<typeof throughSocks>, text: string): Promise<string> {
+  const socket =
+    client === 'fullduplex'
+      ? new WebSocket(url, { createConnection: createConnection as never })
+      : new WsWebSocket(url, { createConnection: createConnection as never });
+  const events = socket as unknown as { once(event: string, listener: (...args: unknown[]) => void): void; send(data: string): void; close(): void };
+  const result = await within(
+    new Promise<string>((resolve) => {
+      events.once('error', (error) => resolve(`error: ${(error as Error).message}`));
+      events.once('open', () => {
+        events.send(text);
+        events.once('message', (data) => resolve(String(data)));
+      });
+    }),
+    `${client} through SOCKS5 to ${url}`,
+  );
+  events.close();
+  return result;
 }

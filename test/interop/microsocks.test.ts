@@ -10,13 +10,11 @@ import assert from 'node:assert/strict';
 import { lookup } from 'node:dns/promises';
 import { createConnection, createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import WsWebSocket from 'ws';
-import { WebSocket } from '../../src/node/websocket.js';
 import { WebSocketServer } from '../../src/node/server.js';
 import { Microsocks, microsocksSkipReason } from '../helpers/microsocks.js';
-import { throughSocks, tunnel } from '../helpers/socks-tunnel.js';
+import { socksRoundTrip, throughSocks, tunnel, type SocksClient } from '../helpers/socks-tunnel.js';
 import { freePort } from '../helpers/process.js';
-import { listen, once, portOf, within } from '../helpers/node.js';
+import { listen, once, portOf } from '../helpers/node.js';
 import { selfSignedCertificate, type Certificate } from '../helpers/tls.js';
 
 const skip = microsocksSkipReason();
@@ -102,26 +100,7 @@ describe('SOCKS5 through microsocks (Debian)', { skip }, () => {
     certificate.remove();
   });
 
-  type Client = 'fullduplex' | 'ws';
-  async function roundTrip(client: Client, url: string, createConnection: ReturnType<typeof throughSocks>): Promise<string> {
-    const socket =
-      client === 'fullduplex'
-        ? new WebSocket(url, { createConnection: createConnection as never })
-        : new WsWebSocket(url, { createConnection: createConnection as never });
-    const events = socket as unknown as { once(event: string, listener: (...args: unknown[]) => void): void; send(data: string): void; close(): void };
-    const result = await within(
-      new Promise<string>((resolve) => {
-        events.once('error', (error) => resolve(`error: ${(error as Error).message}`));
-        events.once('open', () => {
-          events.send('through microsocks');
-          events.once('message', (data) => resolve(String(data)));
-        });
-      }),
-      `${client} through microsocks to ${url}`,
-    );
-    events.close();
-    return result;
-  }
+  const roundTrip = (client: SocksClient, url: string, createConnection: ReturnType<typeof throughSocks>): Promise<string> => socksRoundTrip(client, url, createConnection, 'through microsocks');
 
   for (const scheme of ['socks5', 'socks5h'] as const) {
     for (const secure of [false, true]) {
@@ -130,7 +109,7 @@ describe('SOCKS5 through microsocks (Debian)', { skip }, () => {
         const url = `${secure ? 'wss' : 'ws'}://localhost:${secure ? securePort : plainPort}/`;
         const tls = secure ? { ca: certificate.cert, servername: 'localhost' } : undefined;
         const proxy = new URL(`${scheme}://${userinfo()}@127.0.0.1:${tapPort}`);
-        const results: Record<Client, string> = { fullduplex: '', ws: '' };
+        const results: Record<SocksClient, string> = { fullduplex: '', ws: '' };
         for (const client of ['fullduplex', 'ws'] as const) results[client] = await roundTrip(client, url, throughSocks(proxy, tls));
         assert.deepEqual(results, { fullduplex: 'through microsocks', ws: 'through microsocks' }, guarded.log);
         const atyp = scheme === 'socks5h' ? 3 : loopback.family === 4 ? 1 : 4;

@@ -12,24 +12,12 @@ import { WebSocketServer } from '../../src/node/server.js';
 import { ProxyError } from '../../src/node/proxy-tunnel-types.js';
 import { Tinyproxy, tinyproxySkipReason } from '../helpers/tinyproxy.js';
 import { selfSignedCertificate, type Certificate } from '../helpers/tls.js';
-import { listen, messages, within } from '../helpers/node.js';
+import { listen, messages, openOutcome } from '../helpers/node.js';
 
 const skip = tinyproxySkipReason();
 if (skip !== false) console.log(`# skipped: ${skip}`);
 
-function outcome(ws: WebSocket): Promise<{ opened: true } | { opened: false; error: Error; code: number }> {
-  return within(
-    new Promise((resolve) => {
-      let error: Error | null = null;
-      ws.once('open', () => resolve({ opened: true }));
-      ws.once('error', (e: Error) => {
-        error = e;
-      });
-      ws.once('close', (code: number) => resolve({ opened: false, error: error ?? new Error('no error event'), code }));
-    }),
-    'open or close',
-  );
-}
+const outcome = openOutcome;
 
 describe('through tinyproxy (HTTP CONNECT)', { skip }, () => {
   let certificate: Certificate;

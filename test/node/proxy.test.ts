@@ -16,7 +16,7 @@ import { ConnectProxy, type ConnectProxyBehaviour } from '../helpers/connect-pro
 import { Socks5Server } from '../helpers/socks5-server.js';
 import { selfSignedCertificate, type Certificate } from '../helpers/tls.js';
 import { freePort } from '../helpers/process.js';
-import { listen, once, messages, within } from '../helpers/node.js';
+import { listen, once, messages, within, openOutcome } from '../helpers/node.js';
 import { scaled } from '../helpers/time.js';
 
 const PROXY_VARIABLES = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY', 'no_proxy', 'NO_PROXY', 'REQUEST_METHOD'];
@@ -28,19 +28,7 @@ function clearEnvironment(): void {
 clearEnvironment();
 
 /** Open `url` and wait for open (resolve) or error + close (reject with both). */
-function outcome(ws: WebSocket): Promise<{ opened: true } | { opened: false; error: Error; code: number }> {
-  return within(
-    new Promise((resolve) => {
-      let error: Error | null = null;
-      ws.once('open', () => resolve({ opened: true }));
-      ws.once('error', (e: Error) => {
-        error = e;
-      });
-      ws.once('close', (code: number) => resolve({ opened: false, error: error ?? new Error('no error event'), code }));
-    }),
-    'open or close',
-  );
-}
+const outcome = openOutcome;
 
 async function echoOnce(ws: WebSocket, text: string): Promise<string> {
   const received = messages<Buffer>(ws, 1);

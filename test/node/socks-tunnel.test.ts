@@ -11,14 +11,12 @@ import { lookup } from 'node:dns/promises';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import WsWebSocket from 'ws';
 import { openSocksTunnel } from '../../src/node/socks-tunnel.js';
 import { ProxyError, type ProxyErrorCode } from '../../src/node/proxy-tunnel-types.js';
-import { WebSocket } from '../../src/node/websocket.js';
 import { WebSocketServer } from '../../src/node/server.js';
 import { SOCKS5_REPLIES } from '../../src/protocol/socks5.js';
 import { Socks5Server, type Socks5ServerOptions } from '../helpers/socks5-server.js';
-import { throughSocks, tunnel } from '../helpers/socks-tunnel.js';
+import { socksRoundTrip, throughSocks, tunnel, type SocksClient } from '../helpers/socks-tunnel.js';
 import { delay, listen, once, portOf, within } from '../helpers/node.js';
 import { selfSignedCertificate, type Certificate } from '../helpers/tls.js';
 
@@ -275,27 +273,7 @@ describe('a WebSocket handshake through openSocksTunnel (our client and ws)', ()
     certificate.remove();
   });
 
-  type Client = 'fullduplex' | 'ws';
-  /** Open, send "ping through socks", return the echo (or the error that ended it). */
-  async function roundTrip(client: Client, url: string, createConnection: ReturnType<typeof throughSocks>): Promise<string> {
-    const socket =
-      client === 'fullduplex'
-        ? new WebSocket(url, { createConnection: createConnection as never })
-        : new WsWebSocket(url, { createConnection: createConnection as never });
-    const events = socket as unknown as { once(event: string, listener: (...args: unknown[]) => void): void; send(data: string): void; close(): void };
-    const result = await within(
-      new Promise<string>((resolve) => {
-        events.once('error', (error) => resolve(`error: ${(error as Error).message}`));
-        events.once('open', () => {
-          events.send('ping through socks');
-          events.once('message', (data) => resolve(String(data)));
-        });
-      }),
-      `${client} through SOCKS5 to ${url}`,
-    );
-    events.close();
-    return result;
-  }
+  const roundTrip = (client: SocksClient, url: string, createConnection: ReturnType<typeof throughSocks>): Promise<string> => socksRoundTrip(client, url, createConnection, 'ping through socks');
 
   for (const scheme of ['socks5', 'socks5h'] as const) {
     for (const secure of [false, true]) {
@@ -303,7 +281,7 @@ describe('a WebSocket handshake through openSocksTunnel (our client and ws)', ()
         await withProxy({ credentials: { username: 'alice', password: 's3cret' } }, async (proxy) => {
           const url = `${secure ? 'wss' : 'ws'}://localhost:${secure ? securePort : plainPort}/`;
           const tls = secure ? { ca: certificate.cert, servername: 'localhost' } : undefined;
-          const results: Record<Client, string> = { fullduplex: '', ws: '' };
+          const results: Record<SocksClient, string> = { fullduplex: '', ws: '' };
           for (const client of ['fullduplex', 'ws'] as const) results[client] = await roundTrip(client, url, throughSocks(proxy.url(scheme, 'alice:s3cret'), tls));
           assert.deepEqual(results, { fullduplex: 'ping through socks', ws: 'ping through socks' });
           const expectedAtyp = scheme === 'socks5h' ? 3 : loopback.family === 4 ? 1 : 4;
@@ -316,7 +294,7 @@ describe('a WebSocket handshake through openSocksTunnel (our client and ws)', ()
   it('wrong credentials: both clients fail with the same ProxyError and never open', async () => {
     await withProxy({ credentials: { username: 'alice', password: 's3cret' } }, async (proxy) => {
       const url = `ws://localhost:${plainPort}/`;
-      const results: Record<Client, string> = { fullduplex: '', ws: '' };
+      const results: Record<SocksClient, string> = { fullduplex: '', ws: '' };
       for (const client of ['fullduplex', 'ws'] as const) results[client] = await roundTrip(client, url, throughSocks(proxy.url('socks5h', 'alice:wrong')));
       const expected = `error: Proxy socks5h://127.0.0.1:${proxy.port}: the proxy rejected the username and password (status 0x01, RFC 1929)`;
       assert.deepEqual(results, { fullduplex: expected, ws: expected });
