@@ -268,6 +268,11 @@ export class Reconnector implements ReconnectionState {
     this.#openedAt = Date.now();
     this.#refusal = null;
     this.#error = null;
+    if (this.#endedBy !== null) {
+      // An `open` listener closed it: the queue will never be sent.
+      this.#failQueue();
+      return;
+    }
     const queue = this.#queue;
     this.#queue = [];
     this.#queuedBytes = 0;

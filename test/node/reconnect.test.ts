@@ -237,6 +237,62 @@ test('close() by the application: no reconnect; close() while waiting for the ne
   await stopServer(restarted);
 });
 
+test('terminate() by the application: no reconnect either (close 1006, endedBy application)', async () => {
+  const { server, url } = await startServer();
+  let connections = 0;
+  server.on('connection', () => connections++);
+  const ws = new WebSocket(url, { reconnect: FAST });
+  const log = record(ws);
+  await once(ws, 'open');
+  ws.terminate();
+  await once(ws, 'close');
+  await delay(100);
+  assert.deepEqual(log.events, ['open', 'close 1006']);
+  assert.equal(ws.reconnection?.endedBy, 'application');
+  assert.equal(connections, 1);
+  await stopServer(server);
+});
+
+test('resetAfter: attempts grow while connections drop at once, and start again at 1 after one stayed open that long', async () => {
+  const { server, url } = await startServer();
+  let connections = 0;
+  server.on('connection', (socket) => {
+    connections++;
+    if (connections <= 3) socket.close(1012);
+    else if (connections === 4) setTimeout(() => socket.close(1012), 1_200);
+  });
+  const ws = new WebSocket(url, { reconnect: { ...FAST, resetAfter: 1_000 } });
+  const log = record(ws);
+  await until(() => log.reconnecting.length === 4, 'four reconnecting events');
+  assert.deepEqual(
+    log.reconnecting.map((event) => event.attempt),
+    [1, 2, 3, 1],
+  );
+  await until(() => connections === 5, 'the fifth connection');
+  ws.close();
+  await once(ws, 'close');
+  await stopServer(server);
+});
+
+test('close() in an open listener of a reconnection: the queue is not sent, each message is reported', async () => {
+  const { server, port, url } = await startServer();
+  const ws = new WebSocket(url, { reconnect: FAST });
+  const log = record(ws);
+  await once(ws, 'open');
+  const reconnecting = once(ws, 'reconnecting');
+  await stopServer(server);
+  await reconnecting;
+  const errors: Array<Error | null | undefined> = [];
+  ws.send('queued', (error) => errors.push(error));
+  ws.once('open', () => ws.close());
+  const restarted = await serverOn(port);
+  await once(ws, 'close');
+  await until(() => errors.length === 1, 'the callback');
+  assert.ok(errors[0] instanceof Error);
+  assert.deepEqual(log.dropped, [['queued', 'closed']]);
+  await stopServer(restarted);
+});
+
 test('sends while disconnected are queued and sent in order after the open listeners (who send first), bufferedAmount counts them', async () => {
   const { server, port, url } = await startServer();
   const ws = new WebSocket(url, { reconnect: FAST });
