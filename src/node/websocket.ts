@@ -348,6 +348,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
         this.#closeAfterQueue = null;
         this.#afterCloseBytes = 0;
         this.#errorEmitted = false;
+        // Sends still waiting behind a Blob of the ended connection are lost with it: say so.
+        const stale = this.#blobQueue;
+        this.#blobQueue = null;
+        this.#blobQueueBytes = 0;
+        for (const entry of stale ?? []) {
+          if (entry.callback !== undefined) process.nextTick(entry.callback, new Error('The WebSocket connection closed before the data was sent'));
+        }
       },
       emit: (event, ...args) => (this.#emitSafely as (event: string, ...args: unknown[]) => void)(event, ...args),
       finish: (error) => this.#finish(error),
@@ -680,9 +687,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
         try {
           data = Buffer.from(await entry.data.arrayBuffer());
         } catch (error) {
+          if (this.#blobQueue !== queue) return; // reconnecting: that connection is gone, its sends were reported
           this.#failBlobRead(error);
           return;
         }
+        if (this.#blobQueue !== queue) return;
       } else {
         data = entry.data;
       }

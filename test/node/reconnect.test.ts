@@ -293,6 +293,39 @@ test('close() in an open listener of a reconnection: the queue is not sent, each
   await stopServer(restarted);
 });
 
+test('a Blob still being read when the connection drops is reported (callback error), not sent later, and leaves bufferedAmount', async () => {
+  const { server, url } = await startServer();
+  const ws = new WebSocket(url, { reconnect: FAST });
+  record(ws);
+  await once(ws, 'open');
+  let release: (bytes: ArrayBuffer) => void = () => {};
+  const slowBlob = new Blob(['slow']);
+  Object.defineProperty(slowBlob, 'arrayBuffer', { value: () => new Promise<ArrayBuffer>((resolve) => (release = resolve)) });
+  const errors: Array<Error | null | undefined> = [];
+  ws.send(slowBlob, (error) => errors.push(error));
+  ws.send('behind the blob', (error) => errors.push(error));
+  assert.ok(ws.bufferedAmount > 0);
+  const [serverSide] = [...server.clients];
+  const reconnecting = once(ws, 'reconnecting');
+  serverSide!.terminate();
+  await reconnecting;
+  await until(() => errors.length === 2, 'both callbacks');
+  assert.ok(errors.every((error) => error instanceof Error));
+  assert.equal(ws.bufferedAmount, 0);
+  const [next] = await once<[WebSocket]>(server, 'connection');
+  const received: string[] = [];
+  next.on('message', (data) => received.push(String(data)));
+  await once(ws, 'reconnected');
+  release(new TextEncoder().encode('slow').buffer as ArrayBuffer);
+  ws.send('fresh');
+  await until(() => received.length === 1, 'the fresh message');
+  await delay(50);
+  assert.deepEqual(received, ['fresh']);
+  ws.close();
+  await once(ws, 'close');
+  await stopServer(server);
+});
+
 test('sends while disconnected are queued and sent in order after the open listeners (who send first), bufferedAmount counts them', async () => {
   const { server, port, url } = await startServer();
   const ws = new WebSocket(url, { reconnect: FAST });
