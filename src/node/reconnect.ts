@@ -6,7 +6,7 @@
  * sends meanwhile in a bounded queue (or refuses it), and sends the queue in order once the next
  * connection is open. `ws` itself has no reconnection; nothing here runs per message while open.
  */
-import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { ReconnectPolicy, reconnectSettings, type ClosedConnection, type ReconnectOptions } from '../protocol/reconnect-policy.js';
 import { HandshakeError } from '../protocol/errors.js';
 import type { SendCallback } from './transport.js';
@@ -251,8 +251,7 @@ export class Reconnector implements ReconnectionState {
    * The handshake got a non-101 answer and nobody listens to `unexpected-response`: fail it as the
    * handshake would (client.ts), keeping the status for the policy.
    */
-  refuse(request: ClientRequest, response: IncomingMessage, abort: (error: Error) => void): void {
-    void request;
+  refuse(response: IncomingMessage, abort: (error: Error) => void): void {
     const status = response.statusCode ?? 0;
     response.resume();
     abort(new HandshakeError('FD_ERR_HANDSHAKE_STATUS', status, `Unexpected server response: ${status}`));

@@ -309,7 +309,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
               const [request, response] = args as WebSocketEvents['unexpected-response'];
               reconnect.sawResponse(response);
               if (this.listenerCount('unexpected-response') > 0) this.#emitSafely('unexpected-response', request, response);
-              else reconnect.refuse(request, response, (error) => this.#handshake?.abort(error));
+              else reconnect.refuse(response, (error) => this.#handshake?.abort(error));
             },
     });
     this.#url = url;
