@@ -457,19 +457,29 @@ test("iterate: 'connection' ends the loop when the connection drops; the next op
 test('a dead link (a relay that stops forwarding) is found by the heartbeat, and the client reconnects; data stuck in the dead connection is reported', async () => {
   const { server, url: _url, port } = await startServer();
   const relay = await TcpRelay.start(port);
-  const ws = new WebSocket(`ws://127.0.0.1:${relay.port}`, { reconnect: FAST, heartbeat: { interval: 100, timeout: 100 }, perMessageDeflate: false });
+  const ws = new WebSocket(`ws://127.0.0.1:${relay.port}`, {
+    reconnect: FAST,
+    // Scaled (not under test here): the sends below must fill the buffers before the heartbeat fires.
+    heartbeat: { interval: scaled(150), timeout: scaled(150) },
+    perMessageDeflate: false,
+    maxBufferedAmount: 1024 * 1024 * 1024, // the slow-consumer limit is not under test here
+  });
   const log = record(ws);
   await once(ws, 'open');
   relay.cut();
-  // Messages cannot leave any more: send until the kernel's buffers are full and the client holds
-  // bytes itself; the last one's callback must say it was not sent when the heartbeat ends the link.
+  // Messages cannot leave any more: send them one per turn of the event loop (one socket write each)
+  // until the kernel's buffers on both sides of the relay are full and two of them wait in the client;
+  // the last one's callback must say it was not sent when the heartbeat ends the link. (A write that
+  // Node has already handed to libuv is reported as done when the socket is destroyed — Node's
+  // stream_base_commons onWriteComplete — so only a message queued behind it can be checked this way;
+  // `unsentBytes` counts both.)
   const chunk = Buffer.alloc(1024 * 1024);
   let sent: Promise<Error | null | undefined> | undefined;
-  for (let i = 0; i < 256 && ws.bufferedAmount < 8 * chunk.length; i++) {
+  for (let i = 0; i < 256 && ws.readyState === WebSocket.OPEN && ws.bufferedAmount < 3 * chunk.length; i++) {
     sent = new Promise<Error | null | undefined>((resolve) => ws.send(chunk, resolve));
-    await delay(1);
+    await new Promise(setImmediate);
   }
-  assert.ok(ws.bufferedAmount >= 8 * chunk.length, `the client holds ${ws.bufferedAmount} bytes`);
+  assert.ok(ws.bufferedAmount >= 3 * chunk.length, `the client holds ${ws.bufferedAmount} bytes before the heartbeat fires`);
   const [event] = await once<[ReconnectingEvent]>(ws, 'reconnecting', scaled(10_000));
   assert.equal(event.code, 1006);
   const error = await within(sent!, 'the callback of the stuck message');
