@@ -122,7 +122,8 @@ export function runPrompt({ socket, printer, settings, closeAfter }: Session, on
   let active = false;
 
   const send = (data: string | Buffer, shown: string): void => {
-    if (socket.readyState !== WebSocket.OPEN) {
+    // --reconnect: a line typed while reconnecting waits in the client's queue for the next connection.
+    if (socket.readyState !== WebSocket.OPEN && (socket.reconnection === null || socket.reconnection.endedBy !== null)) {
       printer.problem('not sent: the connection is closing');
       return;
     }

@@ -64,6 +64,10 @@ Options:
                                 HTTP/1.1 (what browsers do). ws://: HTTP/1.1 (a client cannot
                                 know that a cleartext server speaks HTTP/2).
                                 With either, the "connected" line says which one was used.
+  --reconnect                   Connect again, with backoff (full jitter, 1 s doubling to 30 s),
+                                when the connection drops or the server restarts (not after
+                                1008, 4000-4999, or a refusal that would only repeat); lines
+                                sent meanwhile wait for the next connection (up to 1,000).
   --insecure                    wss://: do not verify the server's certificate.
   --ca FILE                     wss://: also trust this CA certificate (PEM).
   --proxy URL                   Go through this proxy (http://[user:pass@]host:port or https://,
@@ -128,6 +132,8 @@ export interface ConnectSettings {
   echo: boolean;
   json: boolean;
   interactive: boolean;
+  /** --reconnect: the client's `reconnect` option (docs/client.md "## Reconnecting"). */
+  reconnect?: boolean;
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -170,6 +176,7 @@ export function parseConnectArgs(args: readonly string[], output: Output): Conne
         http2: { type: 'boolean' },
         'try-http2': { type: 'boolean' },
         insecure: { type: 'boolean' },
+        reconnect: { type: 'boolean' },
         ca: { type: 'string' },
         proxy: { type: 'string' },
         'no-proxy': { type: 'boolean' },
@@ -230,6 +237,7 @@ export function parseConnectArgs(args: readonly string[], output: Output): Conne
     echo,
     json: values.json === true,
     interactive,
+    ...(values.reconnect === true && { reconnect: true }),
   };
 }
 
@@ -290,6 +298,7 @@ export async function connect(args: readonly string[], output: Output): Promise<
     ...(ca !== undefined && { ca }),
     ...(settings.proxy !== undefined && { proxy: settings.proxy }),
     ...(settings.http2 !== undefined && { http2: http2Mode(settings.url, settings.http2) }),
+    ...(settings.reconnect === true && { reconnect: true }),
   };
   let socket: WebSocket;
   try {
@@ -307,6 +316,9 @@ export async function connect(args: readonly string[], output: Output): Promise<
   socket.on('message', (data, isBinary) => printer.message(toBuffer(data), isBinary));
   socket.on('ping', (data) => printer.control('ping', data));
   socket.on('pong', (data) => printer.control('pong', data));
+  socket.on('reconnecting', ({ attempt, delay, code, error }) =>
+    printer.notice(`connection lost (${code}${error === undefined ? '' : `: ${error.message}`}); reconnecting in ${delay} ms (attempt ${attempt})`),
+  );
 
   // Whoever reads stdout went away (`... | head -1`): end the session cleanly instead of crashing.
   process.stdout.on('error', (error: Error & { code?: unknown }) => {

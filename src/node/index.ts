@@ -5,6 +5,7 @@ export type { BinaryType, MessageData, SendData } from './data.js';
 export type { WebSocketProtocolError, WsErrorCode } from './ws-errors.js';
 export type { ReceivedMessage } from './message-iterator.js';
 export type { HeartbeatOptions } from './heartbeat.js';
+export type { ClientReconnectOptions, ReconnectQueueOptions, ReconnectionState, ReconnectingEvent, ReconnectEnd, DropReason } from './reconnect.js';
 export type { PerMessageDeflateConfig } from './permessage-deflate.js';
 export type { Backplane, BackplaneNode } from './backplane.js';
 export { createWebSocketStream } from './stream.js';

@@ -52,11 +52,21 @@ export class MessageIterator implements AsyncIterableIterator<ReceivedMessage> {
     }
   };
 
+  private readonly onConnectionEnd = (): void => {
+    if (this.pausedByUs) {
+      this.pausedByUs = false;
+      this.socket.resume();
+    }
+    this.onClose();
+  };
+
   constructor(socket: WebSocket) {
     this.socket = socket;
     socket.on('message', this.onMessage);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
+    // Reconnecting with `iterate: 'connection'`: the loop ends with the connection (docs/client.md).
+    if (socket.reconnection?.iteratesAcross === false) socket.on('reconnecting', this.onConnectionEnd);
     if (socket.readyState === socket.CLOSED) this.onClose();
   }
 
@@ -102,5 +112,6 @@ export class MessageIterator implements AsyncIterableIterator<ReceivedMessage> {
     this.socket.off('message', this.onMessage);
     this.socket.off('error', this.onError);
     this.socket.off('close', this.onClose);
+    this.socket.off('reconnecting', this.onConnectionEnd);
   }
 }

@@ -95,6 +95,8 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   private out: Buffer[] | null = null;
   private outBytes = 0;
   private callbacks: SendCallback[] | null = null;
+  /** Bytes that `destroy()` dropped unsent (0 otherwise). */
+  unsentBytes = 0;
   /** @internal In the flush queue for this tick. */
   flushScheduled = false;
 
@@ -381,6 +383,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   /** Close the socket at once, dropping anything not yet written. */
   destroy(): void {
     if (this.closed) return;
+    this.unsentBytes = this.bufferedAmount; // what is dropped (reported by a reconnecting client)
     this.out = null;
     this.outBytes = 0;
     if (this.socketGone) this.finishClose(); // what still waited on the extension is given up

@@ -37,14 +37,22 @@ import {
   type WsListener,
   type WsMessageEvent,
 } from './event-target.js';
-import { startClientHandshake, type ClientOptions, type ClientHandshakeHooks } from './client.js';
+import { startClientHandshake, type ClientOptions as HandshakeOptions, type ClientHandshakeHooks } from './client.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
 import type { FramedMessage } from './framed-message.js';
+import { Reconnector, checkReconnectOptions, type ClientReconnectOptions, type ReconnectEvents, type ReconnectHost, type ReconnectionState } from './reconnect.js';
 
-export type { ClientOptions } from './client.js';
+/** Client options: the handshake's and the connection's, and `reconnect` (docs/client.md "## Reconnecting"). */
+export interface ClientOptions extends HandshakeOptions {
+  /**
+   * Connect again, with backoff, when the connection ends without the application asking for it
+   * (off by default, as in `ws`): `true` for the defaults, or the options (`ClientReconnectOptions`).
+   */
+  reconnect?: boolean | ClientReconnectOptions;
+}
 
-/** Typed events of a `WebSocket`. */
-export interface WebSocketEvents {
+/** Typed events of a `WebSocket` (the reconnect events only come with the `reconnect` option). */
+export interface WebSocketEvents extends ReconnectEvents {
   open: [];
   message: [data: MessageData, isBinary: boolean];
   ping: [data: Buffer];
@@ -242,6 +250,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   #afterCloseBytes = 0;
   #handshake: ClientHandshakeHooks | null = null;
   #errorEmitted = false;
+  /** With the `reconnect` option: the backoff, the queue of sends, and what the next handshake needs. */
+  #reconnect: Reconnector | null = null;
+  #connectArgs: { address: string | URL; protocols: string[]; options: HandshakeOptions } | null = null;
 
   /**
    * Connect to a WebSocket server (`ws://`, `wss://`, or `http(s)://` mapped to them).
@@ -264,18 +275,112 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       return;
     }
     const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : [...(protocols as readonly string[])];
-    const { url, hooks } = startClientHandshake(this, address, list, opts, {
+    const reconnectOptions = checkReconnectOptions(opts.reconnect);
+    if (reconnectOptions === null) {
+      this.#connect(address, list, opts);
+      return;
+    }
+    const { reconnect: _reconnect, ...handshakeOptions } = opts;
+    this.#connectArgs = { address, protocols: list, options: handshakeOptions };
+    this.#reconnect = new Reconnector(reconnectOptions, this.#reconnectHost());
+    this.#connect(address, list, handshakeOptions);
+  }
+
+  /** Start an opening handshake (the constructor's, and each reconnect attempt's). */
+  #connect(address: string | URL, protocols: string[], options: HandshakeOptions): void {
+    const reconnect = this.#reconnect;
+    const { url, hooks } = startClientHandshake(reconnect === null ? this : this.#handshakeOwner(), address, protocols, options, {
       websocket: this,
       attach: (socket, head, protocol, extensions, deflate) => this[kAttach](socket, head, protocol, extensions, deflate),
-      start: () => this[kStart](),
+      start: () => {
+        this[kStart]();
+        reconnect?.opened();
+      },
       fail: (error) => this.#failHandshake(error),
       setUrl: (next) => {
         this.#url = next;
       },
-      emit: (event, ...args) => this.#emitSafely(event, ...args),
+      emit:
+        reconnect === null
+          ? (event, ...args) => this.#emitSafely(event, ...args)
+          : (event, ...args) => {
+              if (event !== 'unexpected-response') return this.#emitSafely(event, ...args);
+              // Reconnecting: the status and Retry-After of a refusal decide the next attempt.
+              const [request, response] = args as WebSocketEvents['unexpected-response'];
+              reconnect.sawResponse(response);
+              if (this.listenerCount('unexpected-response') > 0) this.#emitSafely('unexpected-response', request, response);
+              else reconnect.refuse(response, (error) => this.#handshake?.abort(error));
+            },
     });
     this.#url = url;
     this.#handshake = hooks;
+  }
+
+  /** While reconnecting, the handshake always hands a refusal over, so that its status is seen. */
+  #handshakeOwner(): { readonly readyState: number; listenerCount(event: string): number } {
+    return {
+      readyState: this.#state,
+      listenerCount: (event) => (event === 'unexpected-response' ? 1 : this.listenerCount(event)),
+    };
+  }
+
+  /** What the reconnector drives (src/node/reconnect.ts). */
+  #reconnectHost(): ReconnectHost {
+    return {
+      connect: () => {
+        const args = this.#connectArgs!;
+        try {
+          this.#connect(args.address, args.protocols, args.options);
+        } catch (error) {
+          this.#failHandshake(error as Error);
+        }
+      },
+      send: (data, options, callback) => {
+        this.send(data, options as SendOptions | undefined, callback);
+      },
+      reset: () => {
+        // The ended connection is forgotten; the next one starts from CONNECTING with the same listeners.
+        this.#state = ReadyState.CONNECTING;
+        this.#transport = null;
+        this.#deflate = null;
+        this.#heartbeat = null;
+        this.#handshake = null;
+        this.#closeAfterQueue = null;
+        this.#afterCloseBytes = 0;
+        this.#errorEmitted = false;
+        // Sends still waiting behind a Blob of the ended connection are lost with it: say so.
+        const stale = this.#blobQueue;
+        this.#blobQueue = null;
+        this.#blobQueueBytes = 0;
+        for (const entry of stale ?? []) {
+          if (entry.callback !== undefined) process.nextTick(entry.callback, new Error('The WebSocket connection closed before the data was sent'));
+        }
+      },
+      emit: (event, ...args) => (this.#emitSafely as (event: string, ...args: unknown[]) => void)(event, ...args),
+      finish: (error) => this.#finish(error),
+    };
+  }
+
+  /** close() or terminate() between attempts: CLOSED now, `close` on the next tick (as `ws` emits it). */
+  #finishSoon(): void {
+    this.#state = ReadyState.CLOSED;
+    process.nextTick(() => this.#finish(null));
+  }
+
+  /** Reconnecting is over for good: the held error (if any), then the one `close`. */
+  #finish(error: Error | null): void {
+    this.#state = ReadyState.CLOSED;
+    this.#handshake = null;
+    if (error !== null && this.listenerCount('error') > 0) this.#emitSafely('error', error);
+    const result = (this.#closeResult ??= { code: CloseCode.Abnormal, reason: EMPTY, wasClean: false, failed: false });
+    this.#emitSafely('close', result.code, result.reason);
+  }
+
+  /**
+   * With the `reconnect` option: attempts, queue, drops, and why it ended (`endedBy`); null without it.
+   */
+  get reconnection(): ReconnectionState | null {
+    return this.#reconnect;
   }
 
   // --- state ---------------------------------------------------------------------------------------
@@ -301,7 +406,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
 
   /** Bytes accepted by `send` and not yet handed to the operating system. */
   get bufferedAmount(): number {
-    return (this.#transport?.bufferedAmount ?? 0) + this.#blobQueueBytes + this.#afterCloseBytes;
+    return (this.#transport?.bufferedAmount ?? 0) + this.#blobQueueBytes + this.#afterCloseBytes + (this.#reconnect?.queuedBytes ?? 0);
   }
 
   get isPaused(): boolean {
@@ -375,6 +480,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   #failHandshake(error: Error): void {
     this.#handshake = null;
     this.#state = ReadyState.CLOSED;
+    if (this.#reconnect !== null) {
+      // A failed attempt (refused, unreachable, timed out): the policy decides whether another follows.
+      this.#closeResult = { code: CloseCode.Abnormal, reason: EMPTY, wasClean: false, failed: false };
+      this.#reconnect.ended(CloseCode.Abnormal, '', error, 0);
+      return;
+    }
     this.#emitError(error);
     this.#closeResult = { code: CloseCode.Abnormal, reason: EMPTY, wasClean: false, failed: false };
     this.#emitSafely('close', CloseCode.Abnormal, EMPTY);
@@ -395,9 +506,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       options = undefined;
     }
     if (this.#state === ReadyState.CONNECTING) {
+      // Reconnecting: kept for the next connection (or refused), see reconnect.ts.
+      if (this.#reconnect !== null && !this.#reconnect.stopped) return this.#reconnect.enqueue(data, options, callback);
       throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
     }
     if (this.#state !== ReadyState.OPEN || this.#transport === null || !this.#transport.connection.canSend) {
+      if (this.#reconnect !== null && !this.#reconnect.stopped) return this.#reconnect.enqueue(data, options, callback);
       this.#sendAfterClose(data, callback);
       return false;
     }
@@ -573,9 +687,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
         try {
           data = Buffer.from(await entry.data.arrayBuffer());
         } catch (error) {
+          if (this.#blobQueue !== queue) return; // reconnecting: that connection is gone, its sends were reported
           this.#failBlobRead(error);
           return;
         }
+        if (this.#blobQueue !== queue) return;
       } else {
         data = entry.data;
       }
@@ -651,6 +767,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     } else if (typeof mask === 'function') {
       callback = mask;
     }
+    if (this.#reconnect !== null && this.#state !== ReadyState.OPEN && !this.#reconnect.stopped) {
+      // Reconnecting: a ping or pong belongs to one connection and is not queued.
+      if (callback !== undefined) process.nextTick(callback, new Error(`WebSocket is not open: reconnecting (readyState ${this.#state})`));
+      return;
+    }
     if (this.#state === ReadyState.CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
     const bytes = toControlBytes(data);
     if (bytes.length > 125) throw new RangeError('The data size must not be greater than 125 bytes');
@@ -679,6 +800,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     if (reasonBytes !== undefined && reasonBytes.length > MAX_CLOSE_REASON_BYTES) {
       throw new RangeError('The message must not be greater than 123 bytes');
     }
+    if (this.#state === ReadyState.CLOSED && this.#reconnect?.waiting !== true) return;
+    // Reconnecting: no attempt after this; between attempts it is over at once.
+    if (this.#reconnect?.stop() === true) return this.#finishSoon();
     if (this.#state === ReadyState.CLOSED) return;
     if (this.#state === ReadyState.CONNECTING) {
       this.#handshake?.abort(new Error('WebSocket was closed before the connection was established'));
@@ -702,6 +826,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
 
   /** Close the connection at once, without the closing handshake. `close` reports 1006. */
   terminate(): void {
+    if (this.#state === ReadyState.CLOSED && this.#reconnect?.waiting !== true) return;
+    if (this.#reconnect?.stop() === true) return this.#finishSoon();
     if (this.#state === ReadyState.CLOSED) return;
     if (this.#state === ReadyState.CONNECTING) {
       this.#handshake?.abort(new Error('WebSocket was closed before the connection was established'));
@@ -714,13 +840,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
 
   /** Stop reading from the socket (the peer's sends then wait in TCP buffers). */
   pause(): void {
-    if (this.#state === ReadyState.CONNECTING || this.#state === ReadyState.CLOSED) return;
+    // Reconnecting, the flag holds between connections too (the next one starts paused).
+    if ((this.#state === ReadyState.CONNECTING && this.#reconnect === null) || this.#state === ReadyState.CLOSED) return;
     this.#paused = true;
     this.#transport?.setPausedByUser(true);
   }
 
   resume(): void {
-    if (this.#state === ReadyState.CONNECTING || this.#state === ReadyState.CLOSED) return;
+    if ((this.#state === ReadyState.CONNECTING && this.#reconnect === null) || this.#state === ReadyState.CLOSED) return;
     this.#paused = false;
     this.#transport?.setPausedByUser(false);
   }
@@ -810,6 +937,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     this.#unsubscribeAll();
     if (this.#heartbeat !== null && this.#transport !== null) this.#heartbeat.delete(this.#transport);
     this.#deflate?.close();
+    if (this.#reconnect !== null) {
+      // Reconnecting: `close` only when it is over for good (reconnect.ts decides, then calls #finish).
+      this.#reconnect.ended(result.code, result.reason.toString(), null, this.#transport?.unsentBytes ?? 0);
+      return;
+    }
     this.#emitSafely('close', result.code, result.reason);
   }
 
@@ -839,6 +971,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
    * hostile peer must not be able to crash a server that did not add an `error` listener.
    */
   #emitError(error: Error): void {
+    if (this.#reconnect !== null) {
+      // Held until the connection has ended: given to `reconnecting`, or emitted before the final `close`.
+      this.#reconnect.noteError(error);
+      return;
+    }
     if (this.#errorEmitted) return;
     this.#errorEmitted = true;
     if (this.listenerCount('error') > 0) this.#emitSafely('error', error);

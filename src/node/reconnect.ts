@@ -1,0 +1,379 @@
+/**
+ * Opt-in reconnection of the `ws`-shaped client (`new WebSocket(url, { reconnect: true })`, issue 18,
+ * docs/client.md "## Reconnecting"). One `WebSocket` object stands for the logical connection: when a
+ * connection ends without the application asking for it, this asks the backoff policy
+ * (src/protocol/reconnect-policy.ts) whether and when to connect again, keeps what the application
+ * sends meanwhile in a bounded queue (or refuses it), and sends the queue in order once the next
+ * connection is open. `ws` itself has no reconnection; nothing here runs per message while open.
+ */
+import type { IncomingMessage } from 'node:http';
+import { ReconnectPolicy, reconnectSettings, type ClosedConnection, type ReconnectOptions } from '../protocol/reconnect-policy.js';
+import { HandshakeError } from '../protocol/errors.js';
+import type { SendCallback } from './transport.js';
+import { isBlob, toPayload, type SendData } from './data.js';
+
+/** Bounds of the queue of messages sent while disconnected. */
+export interface ReconnectQueueOptions {
+  /** At most this many messages. Default 1,000. */
+  readonly maxMessages?: number;
+  /** At most this many bytes (UTF-8 for strings). Default 1 MiB. */
+  readonly maxBytes?: number;
+}
+
+/** `reconnect` option of the Node client: the backoff policy's options and what to do meanwhile. */
+export interface ClientReconnectOptions extends ReconnectOptions {
+  /**
+   * Messages sent while no connection is open: queued up to these bounds and sent in order once the
+   * next connection is open (default `{ maxMessages: 1000, maxBytes: 1 MiB }`), or `false` to refuse
+   * them. A message over a bound, or refused, goes to its `send` callback as an error and to the
+   * `dropped` event; none is dropped silently.
+   */
+  readonly queue?: ReconnectQueueOptions | false;
+  /**
+   * `for await (const message of ws)`: `'across'` (default) goes on across reconnects and ends when the
+   * client closes for good; `'connection'` ends when the current connection ends (start a new loop on
+   * the next `open`).
+   */
+  readonly iterate?: 'across' | 'connection';
+}
+
+/** Why the client stopped for good (`ws.reconnection.endedBy`). */
+export type ReconnectEnd = 'application' | 'final-close' | 'refused' | 'max-retries';
+
+/** Why a message was not sent (`dropped` event). */
+export type DropReason =
+  /** The queue was at one of its bounds. */
+  | 'queue-full'
+  /** `queue: false`: nothing is kept while disconnected. */
+  | 'not-queued'
+  /** The client closed for good with the message still queued. */
+  | 'closed';
+
+/** The `reconnecting` event: the connection (or attempt) that ended, and when the next one starts. */
+export interface ReconnectingEvent {
+  /** Attempts since the backoff was last reset, this one included (1 for the first). */
+  readonly attempt: number;
+  /** Milliseconds until the attempt. */
+  readonly delay: number;
+  /** The close code (1006 when no close frame came, or the attempt failed). */
+  readonly code: number;
+  readonly reason: string;
+  /** The error that ended it (a failed handshake, a protocol error), if any. */
+  readonly error?: Error;
+  /** The HTTP status of a refused handshake. */
+  readonly status?: number;
+  /** Bytes still buffered in the dead connection when it ended (lost: their `send` callbacks got an error). */
+  readonly unsentBytes: number;
+}
+
+/** The events a reconnecting client adds to `WebSocketEvents`. */
+export interface ReconnectEvents {
+  /** A connection (or an attempt) ended and another one follows after `delay` ms. */
+  reconnecting: [event: ReconnectingEvent];
+  /** A connection opened after a drop (after its `open` listeners ran and the queue was sent). */
+  reconnected: [attempt: number];
+  /** A message was not sent; its `send` callback, if any, got the error too. */
+  dropped: [data: SendData | null | undefined, reason: DropReason];
+}
+
+/** What `ws.reconnection` shows (null without the `reconnect` option). */
+export interface ReconnectionState {
+  /** Attempts since the backoff was last reset (a connection that stayed open `resetAfter` ms). */
+  readonly attempt: number;
+  /** Connections opened after a drop, in all. */
+  readonly reconnects: number;
+  /** Messages and bytes waiting for the next connection (the bytes count in `bufferedAmount`). */
+  readonly queuedMessages: number;
+  readonly queuedBytes: number;
+  /** Messages (and their bytes) not sent: over a queue bound, refused (`queue: false`), or queued at the end. */
+  readonly droppedMessages: number;
+  readonly droppedBytes: number;
+  /** Bytes still buffered in connections that died (their `send` callbacks got an error). */
+  readonly unsentBytes: number;
+  /** Why it stopped for good, once it has (null while it goes on). */
+  readonly endedBy: ReconnectEnd | null;
+  /** Whether `for await` over the client goes on across reconnects (`iterate: 'across'`). */
+  readonly iteratesAcross: boolean;
+}
+
+/** What the reconnector needs of its `WebSocket`. */
+export interface ReconnectHost {
+  /** Start a new opening handshake (the first one is started by the constructor). */
+  connect(): void;
+  /** Send a queued message on the open connection (the public `send`). */
+  send(data: SendData | null | undefined, options: object | undefined, callback: SendCallback | undefined): void;
+  /** Forget the ended connection and be CONNECTING again. */
+  reset(): void;
+  /** Emit one of the reconnect events. */
+  emit<K extends keyof ReconnectEvents>(event: K, ...args: ReconnectEvents[K]): void;
+  /** Emit the held error (if any) and `close`: it is over for good. */
+  finish(error: Error | null): void;
+}
+
+interface Queued {
+  readonly data: SendData | null | undefined;
+  readonly options: object | undefined;
+  readonly callback: SendCallback | undefined;
+  readonly size: number;
+}
+
+const DEFAULT_QUEUE = { maxMessages: 1_000, maxBytes: 1024 * 1024 } as const;
+
+/** Check the `reconnect` option (a RangeError or TypeError names the bad field). */
+export function checkReconnectOptions(option: unknown): ClientReconnectOptions | null {
+  if (option === undefined || option === false) return null;
+  if (option === true) return {};
+  if (typeof option !== 'object' || option === null) throw new TypeError('The reconnect option must be a boolean or an object');
+  const options = option as ClientReconnectOptions;
+  reconnectSettings(options);
+  const queue = options.queue;
+  if (queue !== undefined && queue !== false) {
+    if (typeof queue !== 'object' || queue === null) throw new TypeError('The reconnect.queue option must be an object or false');
+    for (const name of ['maxMessages', 'maxBytes'] as const) {
+      const value = queue[name];
+      if (value !== undefined && !(typeof value === 'number' && value >= 0 && (Number.isInteger(value) || value === Infinity))) {
+        throw new RangeError(`The reconnect.queue.${name} option must be an integer >= 0 (or Infinity); got ${String(value)}`);
+      }
+    }
+  }
+  if (options.iterate !== undefined && options.iterate !== 'across' && options.iterate !== 'connection') {
+    throw new TypeError(`The reconnect.iterate option must be 'across' or 'connection'; got ${String(options.iterate)}`);
+  }
+  return options;
+}
+
+export class Reconnector implements ReconnectionState {
+  readonly #host: ReconnectHost;
+  readonly #policy: ReconnectPolicy;
+  readonly #maxMessages: number;
+  readonly #maxBytes: number;
+  readonly #queueing: boolean;
+  readonly #iterate: 'across' | 'connection';
+  #timer: NodeJS.Timeout | null = null;
+  #openedAt = 0;
+  #everOpened = false;
+  #queue: Queued[] = [];
+  #queuedBytes = 0;
+  #droppedMessages = 0;
+  #droppedBytes = 0;
+  #unsentBytes = 0;
+  #reconnects = 0;
+  #endedBy: ReconnectEnd | null = null;
+  #error: Error | null = null;
+  /** The refusal of the current handshake (status and Retry-After), seen in `unexpected-response`. */
+  #refusal: { status: number; retryAfter: string | undefined } | null = null;
+
+  constructor(options: ClientReconnectOptions, host: ReconnectHost, random?: () => number) {
+    this.#host = host;
+    this.#policy = new ReconnectPolicy(options, random);
+    this.#queueing = options.queue !== false;
+    const queue = options.queue === false ? {} : (options.queue ?? {});
+    this.#maxMessages = queue.maxMessages ?? DEFAULT_QUEUE.maxMessages;
+    this.#maxBytes = queue.maxBytes ?? DEFAULT_QUEUE.maxBytes;
+    this.#iterate = options.iterate ?? 'across';
+  }
+
+  // --- what the application can read (`ws.reconnection`) -----------------------------------------
+
+  /** Attempts since the backoff was last reset (a connection that stayed open `resetAfter` ms). */
+  get attempt(): number {
+    return this.#policy.attempts;
+  }
+  /** Connections opened after a drop, in all. */
+  get reconnects(): number {
+    return this.#reconnects;
+  }
+  /** Messages waiting for the next connection. */
+  get queuedMessages(): number {
+    return this.#queue.length;
+  }
+  /** Bytes waiting for the next connection (part of `bufferedAmount`). */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+  /** Messages not sent: over the queue's bound, refused (`queue: false`), or queued when it ended. */
+  get droppedMessages(): number {
+    return this.#droppedMessages;
+  }
+  get droppedBytes(): number {
+    return this.#droppedBytes;
+  }
+  /** Bytes that were still buffered in connections that died (their callbacks got an error). */
+  get unsentBytes(): number {
+    return this.#unsentBytes;
+  }
+  /** Why it stopped for good, once it has (null while it goes on). */
+  get endedBy(): ReconnectEnd | null {
+    return this.#endedBy;
+  }
+  /** Whether `for await` goes on across reconnects. */
+  get iteratesAcross(): boolean {
+    return this.#iterate === 'across';
+  }
+  /** Waiting for the timer of the next attempt (no handshake running). */
+  get waiting(): boolean {
+    return this.#timer !== null;
+  }
+  /** The application closed it: no more reconnecting, no more queueing. */
+  get stopped(): boolean {
+    return this.#endedBy !== null;
+  }
+
+  // --- driven by the WebSocket ----------------------------------------------------------------------
+
+  /**
+   * A send while no connection is open (CONNECTING, or CLOSING/CLOSED before the next attempt):
+   * queue it within the bounds, or refuse it (callback error and `dropped`). Returns `send`'s value:
+   * false (wait for `open`, the queue is not drained by the network yet).
+   */
+  enqueue(data: SendData | null | undefined, options: object | undefined, callback: SendCallback | undefined): boolean {
+    const size = sizeOf(data);
+    if (!this.#queueing) {
+      this.#drop(data, size, callback, 'not-queued', 'the client is reconnecting and reconnect.queue is false');
+      return false;
+    }
+    if (this.#queue.length + 1 > this.#maxMessages || this.#queuedBytes + size > this.#maxBytes) {
+      this.#drop(data, size, callback, 'queue-full', `the reconnect queue is full (${this.#queue.length} messages, ${this.#queuedBytes} bytes)`);
+      return false;
+    }
+    this.#queue.push({ data, options, callback, size });
+    this.#queuedBytes += size;
+    return false;
+  }
+
+  /** Wraps the handshake's `unexpected-response`: note the status and `Retry-After` of a refusal. */
+  sawResponse(response: IncomingMessage): void {
+    const retryAfter = response.headers['retry-after'];
+    this.#refusal = { status: response.statusCode ?? 0, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined };
+  }
+
+  /**
+   * The handshake got a non-101 answer and nobody listens to `unexpected-response`: fail it as the
+   * handshake would (client.ts), keeping the status for the policy.
+   */
+  refuse(response: IncomingMessage, abort: (error: Error) => void): void {
+    const status = response.statusCode ?? 0;
+    response.resume();
+    abort(new HandshakeError('FD_ERR_HANDSHAKE_STATUS', status, `Unexpected server response: ${status}`));
+  }
+
+  /** An error of the current connection: held until it is known whether the client reconnects. */
+  noteError(error: Error): void {
+    this.#error ??= error;
+  }
+
+  /** A connection opened (its `open` listeners have run): send the queue in order, then `reconnected`. */
+  opened(): void {
+    this.#openedAt = Date.now();
+    this.#refusal = null;
+    this.#error = null;
+    if (this.#endedBy !== null) {
+      // An `open` listener closed it: the queue will never be sent.
+      this.#failQueue();
+      return;
+    }
+    const queue = this.#queue;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    for (const entry of queue) this.#host.send(entry.data, entry.options, entry.callback);
+    if (this.#everOpened) {
+      this.#reconnects++;
+      this.#host.emit('reconnected', this.#policy.attempts);
+    }
+    this.#everOpened = true;
+  }
+
+  /**
+   * A connection (or an attempt) ended. Returns true when another attempt is scheduled (the
+   * `WebSocket` emits no `close`); false when it is over for good (the host's `finish` follows).
+   */
+  ended(code: number, reason: string, error: Error | null, unsentBytes: number): boolean {
+    const heldError = error ?? this.#error;
+    this.#error = null;
+    const openFor = this.#openedAt === 0 ? 0 : Date.now() - this.#openedAt;
+    this.#openedAt = 0;
+    this.#unsentBytes += unsentBytes;
+    if (this.#endedBy !== null) return this.#over(heldError);
+    const refusal = this.#refusal ?? refusalOf(heldError);
+    this.#refusal = null;
+    const close: ClosedConnection = {
+      code,
+      reason,
+      openFor,
+      ...(refusal !== null && { status: refusal.status }),
+      ...(refusal?.retryAfter !== undefined && { retryAfter: refusal.retryAfter }),
+    };
+    const decision = this.#policy.closed(close);
+    if (!decision.reconnect) {
+      this.#endedBy = decision.why;
+      return this.#over(heldError);
+    }
+    this.#host.reset();
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#host.connect();
+    }, decision.delay);
+    this.#host.emit('reconnecting', {
+      attempt: decision.attempt,
+      delay: decision.delay,
+      code,
+      reason,
+      ...(heldError !== null && { error: heldError }),
+      ...(refusal !== null && { status: refusal.status }),
+      unsentBytes,
+    });
+    return true;
+  }
+
+  /**
+   * The application called close() or terminate(). Returns true if the client was waiting for its
+   * next attempt: then nothing is connected, and it is over now (the host emits `close`).
+   */
+  stop(): boolean {
+    if (this.#endedBy === null) this.#endedBy = 'application';
+    if (this.#timer === null) return false;
+    clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#failQueue();
+    return true;
+  }
+
+  #over(error: Error | null): false {
+    this.#failQueue();
+    // Closed by the application: `close` on the next tick wherever it was (as `ws` emits it); the
+    // readyState is CLOSED already.
+    if (this.#endedBy === 'application') process.nextTick(() => this.#host.finish(error));
+    else this.#host.finish(error);
+    return false;
+  }
+
+  /** It is over: every queued message gets its error (never lost silently). */
+  #failQueue(): void {
+    const queue = this.#queue;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    for (const entry of queue) {
+      this.#drop(entry.data, entry.size, entry.callback, 'closed', `the client closed for good (${this.#endedBy ?? 'closed'}) before it could be sent`);
+    }
+  }
+
+  #drop(data: SendData | null | undefined, size: number, callback: SendCallback | undefined, reason: DropReason, why: string): void {
+    this.#droppedMessages++;
+    this.#droppedBytes += size;
+    if (callback !== undefined) process.nextTick(callback, new Error(`The message was not sent: ${why}`));
+    this.#host.emit('dropped', data, reason);
+  }
+}
+
+/** A refused handshake's status from its error (HTTP/2 refusals, or ours). */
+function refusalOf(error: Error | null): { status: number; retryAfter: string | undefined } | null {
+  if (!(error instanceof HandshakeError) || error.code !== 'FD_ERR_HANDSHAKE_STATUS' || error.status === 0) return null;
+  return { status: error.status, retryAfter: error.headers['retry-after'] };
+}
+
+/** Bytes of a message (for the queue's bound and `bufferedAmount`); bad data throws, as `send` does. */
+function sizeOf(data: SendData | null | undefined): number {
+  if (isBlob(data)) return data.size;
+  const { payload } = toPayload(data);
+  return typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+}
