@@ -9,9 +9,13 @@ import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { openSocksTunnel } from '../../src/node/socks-tunnel.js';
 import type { ProxyError } from '../../src/node/proxy-tunnel-types.js';
+import { lookup } from 'node:dns/promises';
+import { createServer as createHttpsServer } from 'node:https';
 import WsWebSocket from 'ws';
+import { WebSocketServer } from '../../src/node/server.js';
+import { selfSignedCertificate, type Certificate } from './tls.js';
 import { WebSocket } from '../../src/node/websocket.js';
-import { within } from './node.js';
+import { listen, once, portOf, within } from './node.js';
 
 /** The tunnel's socket, or the `ProxyError` it failed with (rejects only when the callback never comes). */
 export function tunnel(proxy: URL, host: string, port: number): Promise<{ error: ProxyError | null; socket: Socket | Duplex | undefined }> {
@@ -80,4 +84,40 @@ export async function socksRoundTrip(client: SocksClient, url: string, createCon
   );
   events.close();
   return result;
+}
+
+/** Echo servers on the address `localhost` resolves to (so a SOCKS5 proxy can reach them by that name). */
+export interface EchoTargets {
+  /** `localhost`'s address and family (4 or 6): what a `socks5:` client sends. */
+  readonly loopback: { address: string; family: number };
+  readonly certificate: Certificate;
+  /** ws:// and wss:// (self-signed `certificate`) ports. */
+  readonly plainPort: number;
+  readonly securePort: number;
+  stop(): Promise<void>;
+}
+
+/** Start a ws:// and a wss:// echo server for tunnelled clients to reach. */
+export async function startEchoTargets(): Promise<EchoTargets> {
+  const loopback = await lookup('localhost');
+  const certificate = selfSignedCertificate();
+  const wss = new WebSocketServer({ port: 0, host: loopback.address });
+  await once(wss, 'listening');
+  const https = createHttpsServer({ key: certificate.key, cert: certificate.cert });
+  const secureWss = new WebSocketServer({ server: https });
+  const securePort = await listen(https, loopback.address);
+  for (const server of [wss, secureWss]) server.on('connection', (socket) => socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary })));
+  return {
+    loopback,
+    certificate,
+    plainPort: portOf(wss),
+    securePort,
+    async stop() {
+      for (const server of [wss, secureWss]) for (const client of server.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await new Promise<void>((resolve) => secureWss.close(() => resolve()));
+      await new Promise<void>((resolve) => https.close(() => resolve()));
+      certificate.remove();
+    },
+  };
 }

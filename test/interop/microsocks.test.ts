@@ -7,15 +7,12 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { lookup } from 'node:dns/promises';
 import { createConnection, createServer as createNetServer, type Server as NetServer } from 'node:net';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { WebSocketServer } from '../../src/node/server.js';
 import { Microsocks, microsocksSkipReason } from '../helpers/microsocks.js';
-import { socksRoundTrip, throughSocks, tunnel, type SocksClient } from '../helpers/socks-tunnel.js';
+import { socksRoundTrip, startEchoTargets, type EchoTargets, throughSocks, tunnel, type SocksClient } from '../helpers/socks-tunnel.js';
 import { freePort } from '../helpers/process.js';
-import { listen, once, portOf } from '../helpers/node.js';
-import { selfSignedCertificate, type Certificate } from '../helpers/tls.js';
+import { listen } from '../helpers/node.js';
+import type { Certificate } from '../helpers/tls.js';
 
 const skip = microsocksSkipReason();
 if (skip !== false) console.log(`# skipping test/interop/microsocks.test.ts: ${skip}`);
@@ -63,9 +60,7 @@ class Tap {
 describe('SOCKS5 through microsocks (Debian)', { skip }, () => {
   let loopback: { address: string; family: number };
   let certificate: Certificate;
-  let wss: WebSocketServer;
-  let secureWss: WebSocketServer;
-  let https: HttpsServer;
+  let targets: EchoTargets;
   let plainPort: number;
   let securePort: number;
   let open: Microsocks;
@@ -74,15 +69,8 @@ describe('SOCKS5 through microsocks (Debian)', { skip }, () => {
   let tapPort: number;
 
   before(async () => {
-    loopback = await lookup('localhost');
-    certificate = selfSignedCertificate();
-    wss = new WebSocketServer({ port: 0, host: loopback.address });
-    await once(wss, 'listening');
-    plainPort = portOf(wss);
-    https = createHttpsServer({ key: certificate.key, cert: certificate.cert });
-    secureWss = new WebSocketServer({ server: https });
-    securePort = await listen(https, loopback.address);
-    for (const server of [wss, secureWss]) server.on('connection', (socket) => socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary })));
+    targets = await startEchoTargets();
+    ({ loopback, certificate, plainPort, securePort } = targets);
     open = await Microsocks.start();
     guarded = await Microsocks.start(USER);
     tap = new Tap(guarded.port);
@@ -90,14 +78,10 @@ describe('SOCKS5 through microsocks (Debian)', { skip }, () => {
   });
 
   after(async () => {
-    for (const server of [wss, secureWss]) for (const client of server.clients) client.terminate();
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
-    await new Promise<void>((resolve) => secureWss.close(() => resolve()));
-    await new Promise<void>((resolve) => https.close(() => resolve()));
+    await targets.stop();
     tap.server.close();
     await open.stop();
     await guarded.stop();
-    certificate.remove();
   });
 
   const roundTrip = (client: SocksClient, url: string, createConnection: ReturnType<typeof throughSocks>): Promise<string> => socksRoundTrip(client, url, createConnection, 'through microsocks');

@@ -9,16 +9,14 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { lookup } from 'node:dns/promises';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { openSocksTunnel } from '../../src/node/socks-tunnel.js';
 import { ProxyError, type ProxyErrorCode } from '../../src/node/proxy-tunnel-types.js';
-import { WebSocketServer } from '../../src/node/server.js';
 import { SOCKS5_REPLIES } from '../../src/protocol/socks5.js';
 import { Socks5Server, type Socks5ServerOptions } from '../helpers/socks5-server.js';
-import { socksRoundTrip, throughSocks, tunnel, type SocksClient } from '../helpers/socks-tunnel.js';
-import { delay, listen, once, portOf, within } from '../helpers/node.js';
-import { selfSignedCertificate, type Certificate } from '../helpers/tls.js';
+import { socksRoundTrip, startEchoTargets, type EchoTargets, throughSocks, tunnel, type SocksClient } from '../helpers/socks-tunnel.js';
+import { delay, listen, within } from '../helpers/node.js';
+import type { Certificate } from '../helpers/tls.js';
 
 /** localhost as this machine resolves it (what socks5: sends): the targets listen there. */
 let loopback: { address: string; family: number };
@@ -248,29 +246,16 @@ describe('openSocksTunnel', () => {
 
 describe('a WebSocket handshake through openSocksTunnel (our client and ws)', () => {
   let certificate: Certificate;
-  let wss: WebSocketServer;
-  let secureWss: WebSocketServer;
-  let https: HttpsServer;
+  let targets: EchoTargets;
   let plainPort: number;
   let securePort: number;
 
   before(async () => {
-    loopback = await lookup('localhost');
-    certificate = selfSignedCertificate();
-    wss = new WebSocketServer({ port: 0, host: loopback.address });
-    await once(wss, 'listening');
-    plainPort = portOf(wss);
-    https = createHttpsServer({ key: certificate.key, cert: certificate.cert });
-    secureWss = new WebSocketServer({ server: https });
-    securePort = await listen(https, loopback.address);
-    for (const server of [wss, secureWss]) server.on('connection', (socket) => socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary })));
+    targets = await startEchoTargets();
+    ({ loopback, certificate, plainPort, securePort } = targets);
   });
   after(async () => {
-    for (const server of [wss, secureWss]) for (const client of server.clients) client.terminate();
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
-    await new Promise<void>((resolve) => secureWss.close(() => resolve()));
-    await new Promise<void>((resolve) => https.close(() => resolve()));
-    certificate.remove();
+    await targets.stop();
   });
 
   const roundTrip = (client: SocksClient, url: string, createConnection: ReturnType<typeof throughSocks>): Promise<string> => socksRoundTrip(client, url, createConnection, 'ping through socks');
