@@ -17,6 +17,7 @@ import {
   type ProxyCredentials,
 } from '../protocol/http-connect.js';
 import { ProxyError, type TunnelCallback, type TunnelRequest } from './proxy-tunnel-types.js';
+import { bareHostname } from './url-host.js';
 
 /** TLS options for an `https:` proxy (its certificate, not the target's). */
 export type ProxyTlsOptions = Omit<TlsConnectionOptions, 'host' | 'port' | 'socket' | 'path'>;
@@ -35,7 +36,7 @@ export interface HttpTunnelRequest extends TunnelRequest {
 
 /** The proxy's host (brackets removed) and port (the URL's, else 80 for http:, 443 for https:). */
 export function proxyEndpoint(proxy: URL): { host: string; port: number } {
-  const host = proxy.hostname.startsWith('[') ? proxy.hostname.slice(1, -1) : proxy.hostname;
+  const host = bareHostname(proxy);
   return { host, port: proxy.port === '' ? (proxy.protocol === 'https:' ? 443 : 80) : Number(proxy.port) };
 }
 
