@@ -95,8 +95,11 @@ ui.name.value = sessionStorage.getItem('fullduplex-name') ?? `guest-${Math.floor
 
 // ---- the chat connection -------------------------------------------------------------------------
 
-/** The backoff of both sockets: quick at first, at most 5 s apart (full jitter, ReconnectPolicy's default). */
-const RECONNECT = { initialDelay: 500, maxDelay: 5_000 } as const;
+/**
+ * The backoff of both sockets: quick at first, at most 5 s apart (full jitter, ReconnectPolicy's
+ * default); nothing queued while away (`queue: false`: `send` throws), see each socket below.
+ */
+const RECONNECT = { initialDelay: 500, maxDelay: 5_000, queue: false } as const;
 
 let socket: ReconnectingWebSocket | null = null;
 let myName = '';
@@ -160,7 +163,7 @@ function connect(): void {
   sessionStorage.setItem('fullduplex-name', name);
   const url = `${wsBase}/?tap=${encodeURIComponent(token)}&name=${encodeURIComponent(name)}`;
   // Nothing queued while away: the chat's Send is disabled unless open, so every message is sent live.
-  const ws = new ReconnectingWebSocket(url, ['chat'], { reconnect: RECONNECT, queue: 'refuse' });
+  const ws = new ReconnectingWebSocket(url, ['chat'], { reconnect: RECONNECT });
   ws.binaryType = 'arraybuffer';
   socket = ws;
   setStatus('connecting', 'connecting…');
@@ -282,7 +285,7 @@ const FEED_TITLE = ui.feedStatus.title;
 
 function openFeed(): void {
   // Commands (Ping) are not queued: they mean something only to the connection of the moment.
-  const ws = new ReconnectingWebSocket(`${wsBase}/inspect?tap=${encodeURIComponent(token)}`, [], { reconnect: RECONNECT, queue: 'refuse' });
+  const ws = new ReconnectingWebSocket(`${wsBase}/inspect?tap=${encodeURIComponent(token)}`, [], { reconnect: RECONNECT });
   feed = ws;
   ws.onopen = () => {
     ui.feedStatus.dataset['state'] = 'open';

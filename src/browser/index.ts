@@ -6,7 +6,6 @@
 export {
   ReconnectingWebSocket,
   type BinaryType,
-  type QueueBound,
   type ReconnectingWebSocketEventMap,
   type ReconnectingWebSocketOptions,
   type SendData,
@@ -15,3 +14,4 @@ export {
 } from './reconnecting-websocket.js';
 export { ReconnectedEvent, ReconnectingEvent, type CloseEventLike, type ReconnectedDetail, type ReconnectingDetail } from './events.js';
 export type { ClosedConnection, ReconnectOptions } from '../protocol/reconnect-policy.js';
+export type { QueueingReconnectOptions, ReconnectQueueOptions } from '../protocol/reconnect-queue.js';

@@ -19,12 +19,14 @@
  *   `Retry-After` never reach the policy here: a 403 is retried like a network error (bounded by
  *   `maxRetries` and `shouldReconnect`).
  * - `send` while not open (before the first connection, or between two) queues the message up to the
- *   `queue` bound, and the queue is sent in order, before `open` fires, when a connection opens; past the
- *   bound (or with `queue: 'refuse'`) `send` throws an "InvalidStateError" `DOMException`: never lost
+ *   `reconnect.queue` bounds (the Node client's option, src/protocol/reconnect-queue.ts), and the queue
+ *   is sent in order, after the `open` listeners, when a connection opens; past a bound (or with
+ *   `reconnect.queue: false`) `send` throws an "InvalidStateError" `DOMException`: never lost
  *   silently. `bufferedAmount` counts the queue. What the platform socket had accepted but not yet
  *   written when its connection dropped is lost, as with any `WebSocket` (there is no acknowledgement).
  */
-import { ReconnectPolicy, type ClosedConnection, type ReconnectOptions } from '../protocol/reconnect-policy.js';
+import { ReconnectPolicy, type ClosedConnection } from '../protocol/reconnect-policy.js';
+import { RECONNECT_QUEUE_DEFAULTS, reconnectQueueBound, type QueueingReconnectOptions, type ReconnectQueueBound } from '../protocol/reconnect-queue.js';
 import { closeEvent, ReconnectedEvent, ReconnectingEvent, type CloseEventLike } from './events.js';
 
 /** What `send` accepts (WebSockets Standard §3.1: `(BufferSource or Blob or USVString) data`). */
@@ -45,19 +47,14 @@ export interface WebSocketLike extends EventTarget {
 /** A `WebSocket` class: `new (url, protocols)`. */
 export type WebSocketConstructorLike = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
-/** The bound of the queue of messages sent while not connected. */
-export interface QueueBound {
-  /** At most this many messages. Default 1,024. */
-  readonly messages?: number;
-  /** At most this many bytes (UTF-8 for text). Default 1 MiB. */
-  readonly bytes?: number;
-}
-
 export interface ReconnectingWebSocketOptions {
-  /** The backoff (`ReconnectOptions`), `true` for the defaults (the default), or `false` for a single connection. */
-  readonly reconnect?: boolean | ReconnectOptions;
-  /** Queue sends made while not connected up to this bound (the default), or refuse them (`send` throws). */
-  readonly queue?: QueueBound | 'refuse';
+  /**
+   * The backoff (`ReconnectOptions`) and `queue` — `{ maxMessages, maxBytes }` (default 1,000 messages,
+   * 1 MiB) or `false` to refuse sends while not connected (`send` throws) — exactly as the Node client
+   * takes them; `true` for the defaults (the default); `false` for a single connection (sends before it
+   * opens use the default queue; `{ maxRetries: 0, queue }` is a single connection with another queue).
+   */
+  readonly reconnect?: boolean | QueueingReconnectOptions;
   /** The `WebSocket` class to connect with. Default `globalThis.WebSocket`. */
   readonly WebSocket?: WebSocketConstructorLike;
 }
@@ -93,7 +90,6 @@ type State = typeof CONNECTING | typeof OPEN | typeof CLOSING | typeof CLOSED;
 const ABNORMAL_CLOSURE = 1006;
 /** RFC 6455 §5.5: a close reason holds at most 123 bytes. */
 const MAX_REASON_BYTES = 123;
-const DEFAULT_QUEUE = { messages: 1024, bytes: 1024 * 1024 } as const;
 
 const encoder = new TextEncoder();
 
@@ -123,7 +119,8 @@ export class ReconnectingWebSocket extends EventTarget {
   readonly #url: string;
   readonly #protocols: string | string[] | undefined;
   readonly #policy: ReconnectPolicy | null;
-  readonly #bound: Required<QueueBound> | null;
+  /** The queue's bounds, or null when sends while not connected are refused. */
+  readonly #bound: ReconnectQueueBound | null;
   #inner: WebSocketLike | null = null;
   #state: State = CONNECTING;
   #binaryType: BinaryType = 'blob';
@@ -153,9 +150,13 @@ export class ReconnectingWebSocket extends EventTarget {
     if (typeof Socket !== 'function') throw new TypeError('ReconnectingWebSocket: there is no global WebSocket here; pass the class as options.WebSocket');
     this.#Socket = Socket;
     this.#protocols = protocols;
+    if ((options as { queue?: unknown }).queue !== undefined) {
+      // The spelling before the Node client's and this class's options were made one (never released).
+      throw new TypeError('ReconnectingWebSocket: the queue option goes inside reconnect, as in the Node client: { reconnect: { queue: { maxMessages, maxBytes } | false } }');
+    }
     const reconnect = options.reconnect ?? true;
     this.#policy = reconnect === false ? null : new ReconnectPolicy(reconnect);
-    this.#bound = queueBound(options.queue);
+    this.#bound = typeof reconnect === 'object' ? reconnectQueueBound(reconnect.queue) : RECONNECT_QUEUE_DEFAULTS;
     const first = this.#open(String(url));
     this.#url = first.url;
   }
@@ -234,10 +235,10 @@ export class ReconnectingWebSocket extends EventTarget {
       return;
     }
     const bound = this.#bound;
-    if (bound === null) throw new DOMException('ReconnectingWebSocket: not connected, and sends while not connected are refused (queue: "refuse")', 'InvalidStateError');
-    if (this.#queue.length + 1 > bound.messages || this.#queuedBytes + item.bytes > bound.bytes) {
+    if (bound === null) throw new DOMException('ReconnectingWebSocket: not connected, and sends while not connected are refused (reconnect.queue is false)', 'InvalidStateError');
+    if (this.#queue.length + 1 > bound.maxMessages || this.#queuedBytes + item.bytes > bound.maxBytes) {
       throw new DOMException(
-        `ReconnectingWebSocket: not connected, and the queue is full (${this.#queue.length} messages, ${this.#queuedBytes} bytes; bound ${bound.messages} messages, ${bound.bytes} bytes)`,
+        `ReconnectingWebSocket: not connected, and the queue is full (${this.#queue.length} messages, ${this.#queuedBytes} bytes; bound ${bound.maxMessages} messages, ${bound.maxBytes} bytes)`,
         'InvalidStateError',
       );
     }
@@ -384,18 +385,6 @@ export class ReconnectingWebSocket extends EventTarget {
 
 for (const [name, value] of [['CONNECTING', CONNECTING], ['OPEN', OPEN], ['CLOSING', CLOSING], ['CLOSED', CLOSED]] as const) {
   Object.defineProperty(ReconnectingWebSocket.prototype, name, { value, enumerable: true });
-}
-
-function queueBound(queue: ReconnectingWebSocketOptions['queue']): Required<QueueBound> | null {
-  if (queue === 'refuse') return null;
-  if (queue === undefined) return DEFAULT_QUEUE;
-  if (typeof queue !== 'object' || queue === null) throw new TypeError(`ReconnectingWebSocket: the queue option must be 'refuse' or { messages, bytes } (got ${String(queue)})`);
-  const bound = { ...DEFAULT_QUEUE, ...queue };
-  for (const name of ['messages', 'bytes'] as const) {
-    const value = bound[name];
-    if (!(value === Infinity || (Number.isInteger(value) && value >= 0))) throw new RangeError(`ReconnectingWebSocket: queue.${name} must be a whole number of 0 or more, or Infinity (got ${String(value)})`);
-  }
-  return bound;
 }
 
 /**

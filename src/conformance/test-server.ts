@@ -10,6 +10,7 @@ import { checkTimeScale, type PeerTimeouts } from './fuzz-peer.js';
 import { serverCase } from './server-case.js';
 import { computeAcceptKey } from '../protocol/handshake.js';
 import { H2Sessions, runH2Case } from './test-server-h2.js';
+import { bareHostname } from '../node/url-host.js';
 
 export interface ServerTestOptions {
   /** The server's URL (ws:// or wss://); it must echo every message with its opcode. */
@@ -70,7 +71,7 @@ function runCase(url: URL, definition: CaseDefinition, options: ServerTestOption
     const run = new CaseRun(definition, false);
     const secure = url.protocol === 'wss:';
     const port = Number(url.port || (secure ? 443 : 80));
-    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const host = bareHostname(url);
     const socket: Socket = secure
       ? tlsConnect({ host, port, servername: host, ...(options.ca !== undefined && { ca: options.ca }), rejectUnauthorized: options.rejectUnauthorized ?? true })
       : netConnect({ host, port });

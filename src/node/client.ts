@@ -22,6 +22,7 @@ import { proxyFromOption, resolveProxy, type ProxyOption, type ResolvedProxy } f
 import { openProxyTunnel } from './proxy-tunnel.js';
 import type { ProxyError } from './proxy-tunnel-types.js';
 import type { ConnectionOptions, WebSocketEvents } from './websocket.js';
+import { bareHostname } from './url-host.js';
 
 /** Client options: the connection's, the handshake's, and any `https.request` option (TLS included). */
 export interface ClientOptions
@@ -248,7 +249,7 @@ export function startClientHandshake(
       const { socketPath, path } = ipcTarget(target);
       settings = { ...requestOptions, protocol: 'http:', socketPath, path, method: 'GET', headers: requestHeaders };
     } else {
-      const hostname = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+      const hostname = bareHostname(target);
       settings = {
         ...requestOptions,
         protocol: secure ? 'https:' : 'http:',

@@ -17,6 +17,7 @@ import {
   type ProxyCredentials,
 } from '../protocol/http-connect.js';
 import { ProxyError, type TunnelCallback, type TunnelRequest } from './proxy-tunnel-types.js';
+import { bareHostname } from './url-host.js';
 
 /** TLS options for an `https:` proxy (its certificate, not the target's). */
 export type ProxyTlsOptions = Omit<TlsConnectionOptions, 'host' | 'port' | 'socket' | 'path'>;
@@ -35,7 +36,7 @@ export interface HttpTunnelRequest extends TunnelRequest {
 
 /** The proxy's host (brackets removed) and port (the URL's, else 80 for http:, 443 for https:). */
 export function proxyEndpoint(proxy: URL): { host: string; port: number } {
-  const host = proxy.hostname.startsWith('[') ? proxy.hostname.slice(1, -1) : proxy.hostname;
+  const host = bareHostname(proxy);
   return { host, port: proxy.port === '' ? (proxy.protocol === 'https:' ? 443 : 80) : Number(proxy.port) };
 }
 
@@ -53,10 +54,16 @@ export function openHttpTunnel(request: HttpTunnelRequest, callback: TunnelCallb
       callback(error);
     } else callback(null, tunnel);
   };
+  /** Abandon the attempt: destroy what was opened, and never call back. */
+  const cancel = (): void => {
+    if (settled) return; // a tunnel already handed over is the caller's
+    settled = true;
+    socket?.destroy();
+  };
 
   if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') {
     process.nextTick(() => finish(new ProxyError('FD_ERR_PROXY_URL', proxy, `not an HTTP proxy URL (scheme ${proxy.protocol})`)));
-    return () => finish(null);
+    return cancel;
   }
   let head: Buffer;
   try {
@@ -64,9 +71,7 @@ export function openHttpTunnel(request: HttpTunnelRequest, callback: TunnelCallb
     head = buildConnectRequest({ host: request.host, port: request.port, credentials, headers: request.headers });
   } catch (error) {
     process.nextTick(() => finish(new ProxyError('FD_ERR_PROXY_URL', proxy, (error as Error).message, { cause: error })));
-    return () => {
-      settled = true;
-    };
+    return cancel;
   }
   const authority = connectAuthority(request.host, request.port);
   const { host, port } = proxyEndpoint(proxy);
@@ -126,11 +131,7 @@ export function openHttpTunnel(request: HttpTunnelRequest, callback: TunnelCallb
   s.on('end', onClose);
   s.on('close', onClose);
   s.on('readable', onReadable);
-  return () => {
-    if (settled) return;
-    settled = true;
-    s.destroy();
-  };
+  return cancel;
 }
 
 /** "CONNECT host:port answered 407 Proxy Authentication Required (Proxy-Authenticate: Basic; credentials were sent)". */

@@ -13,6 +13,7 @@ import { formatExtensions } from '../protocol/header-grammar.js';
 import { PERMESSAGE_DEFLATE, acceptServerResponse, createClientOffer } from '../protocol/permessage-deflate.js';
 import { PerMessageDeflate, type PerMessageDeflateConfig } from './permessage-deflate.js';
 import type { ClientOptions } from './client.js';
+import { bareHostname } from './url-host.js';
 
 /**
  * `true`: HTTP/2 for wss:// when the server offers it, else HTTP/1.1; `'require'`: HTTP/2 for wss:// or
@@ -146,7 +147,7 @@ function acquire(target: URL, options: ClientOptions, plan: Http2Plan): SessionS
   if (plan.session !== undefined) {
     state = states.get(plan.session) ?? track(plan.session, null);
   } else {
-    const hostname = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+    const hostname = bareHostname(target);
     const origin = `${target.protocol === 'wss:' ? 'https' : 'http'}://${target.host}`;
     const { settings, key: optionsKey } = sessionOptions(options, hostname);
     const key = `${origin} ${optionsKey}`;

@@ -15,6 +15,7 @@
 import { isIP } from 'node:net';
 import type { ProxyCredentials } from '../protocol/http-connect.js';
 import type { ProxyTlsOptions } from './http-tunnel.js';
+import { bareHostname } from './url-host.js';
 
 /** A proxy with everything it may need (the object form of the `proxy` option). */
 export interface ProxySettings {
@@ -103,7 +104,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 /** The host of a URL without IPv6 brackets or a trailing dot, lower-cased. */
 function hostOf(url: URL): string {
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const host = bareHostname(url);
   return host.toLowerCase().replace(/\.$/, '');
 }
 

@@ -7,28 +7,22 @@
  * connection is open. `ws` itself has no reconnection; nothing here runs per message while open.
  */
 import type { IncomingMessage } from 'node:http';
-import { ReconnectPolicy, reconnectSettings, type ClosedConnection, type ReconnectOptions } from '../protocol/reconnect-policy.js';
+import { ReconnectPolicy, reconnectSettings, type ClosedConnection } from '../protocol/reconnect-policy.js';
+import { reconnectQueueBound, type QueueingReconnectOptions, type ReconnectQueueBound } from '../protocol/reconnect-queue.js';
 import { HandshakeError } from '../protocol/errors.js';
 import type { SendCallback } from './transport.js';
 import { isBlob, toPayload, type SendData } from './data.js';
 
-/** Bounds of the queue of messages sent while disconnected. */
-export interface ReconnectQueueOptions {
-  /** At most this many messages. Default 1,000. */
-  readonly maxMessages?: number;
-  /** At most this many bytes (UTF-8 for strings). Default 1 MiB. */
-  readonly maxBytes?: number;
-}
+export type { ReconnectQueueOptions } from '../protocol/reconnect-queue.js';
 
-/** `reconnect` option of the Node client: the backoff policy's options and what to do meanwhile. */
-export interface ClientReconnectOptions extends ReconnectOptions {
-  /**
-   * Messages sent while no connection is open: queued up to these bounds and sent in order once the
-   * next connection is open (default `{ maxMessages: 1000, maxBytes: 1 MiB }`), or `false` to refuse
-   * them. A message over a bound, or refused, goes to its `send` callback as an error and to the
-   * `dropped` event; none is dropped silently.
-   */
-  readonly queue?: ReconnectQueueOptions | false;
+/**
+ * `reconnect` option of the Node client: the backoff policy's options, and `queue` (shared with
+ * `ReconnectingWebSocket`, src/protocol/reconnect-queue.ts): messages sent while no connection is open
+ * are queued up to its bounds and sent in order once the next connection is open, or refused with
+ * `false`. A message over a bound, or refused, goes to its `send` callback as an error and to the
+ * `dropped` event; none is dropped silently.
+ */
+export interface ClientReconnectOptions extends QueueingReconnectOptions {
   /**
    * `for await (const message of ws)`: `'across'` (default) goes on across reconnects and ends when the
    * client closes for good; `'connection'` ends when the current connection ends (start a new loop on
@@ -117,8 +111,6 @@ interface Queued {
   readonly size: number;
 }
 
-const DEFAULT_QUEUE = { maxMessages: 1_000, maxBytes: 1024 * 1024 } as const;
-
 /** Check the `reconnect` option (a RangeError or TypeError names the bad field). */
 export function checkReconnectOptions(option: unknown): ClientReconnectOptions | null {
   if (option === undefined || option === false) return null;
@@ -126,16 +118,7 @@ export function checkReconnectOptions(option: unknown): ClientReconnectOptions |
   if (typeof option !== 'object' || option === null) throw new TypeError('The reconnect option must be a boolean or an object');
   const options = option as ClientReconnectOptions;
   reconnectSettings(options);
-  const queue = options.queue;
-  if (queue !== undefined && queue !== false) {
-    if (typeof queue !== 'object' || queue === null) throw new TypeError('The reconnect.queue option must be an object or false');
-    for (const name of ['maxMessages', 'maxBytes'] as const) {
-      const value = queue[name];
-      if (value !== undefined && !(typeof value === 'number' && value >= 0 && (Number.isInteger(value) || value === Infinity))) {
-        throw new RangeError(`The reconnect.queue.${name} option must be an integer >= 0 (or Infinity); got ${String(value)}`);
-      }
-    }
-  }
+  reconnectQueueBound(options.queue);
   if (options.iterate !== undefined && options.iterate !== 'across' && options.iterate !== 'connection') {
     throw new TypeError(`The reconnect.iterate option must be 'across' or 'connection'; got ${String(options.iterate)}`);
   }
@@ -145,9 +128,8 @@ export function checkReconnectOptions(option: unknown): ClientReconnectOptions |
 export class Reconnector implements ReconnectionState {
   readonly #host: ReconnectHost;
   readonly #policy: ReconnectPolicy;
-  readonly #maxMessages: number;
-  readonly #maxBytes: number;
-  readonly #queueing: boolean;
+  /** The queue's bounds, or null when sends while disconnected are refused (`queue: false`). */
+  readonly #bound: ReconnectQueueBound | null;
   readonly #iterate: 'across' | 'connection';
   #timer: NodeJS.Timeout | null = null;
   #openedAt = 0;
@@ -166,10 +148,7 @@ export class Reconnector implements ReconnectionState {
   constructor(options: ClientReconnectOptions, host: ReconnectHost, random?: () => number) {
     this.#host = host;
     this.#policy = new ReconnectPolicy(options, random);
-    this.#queueing = options.queue !== false;
-    const queue = options.queue === false ? {} : (options.queue ?? {});
-    this.#maxMessages = queue.maxMessages ?? DEFAULT_QUEUE.maxMessages;
-    this.#maxBytes = queue.maxBytes ?? DEFAULT_QUEUE.maxBytes;
+    this.#bound = reconnectQueueBound(options.queue);
     this.#iterate = options.iterate ?? 'across';
   }
 
@@ -228,11 +207,12 @@ export class Reconnector implements ReconnectionState {
    */
   enqueue(data: SendData | null | undefined, options: object | undefined, callback: SendCallback | undefined): boolean {
     const size = sizeOf(data);
-    if (!this.#queueing) {
+    const bound = this.#bound;
+    if (bound === null) {
       this.#drop(data, size, callback, 'not-queued', 'the client is reconnecting and reconnect.queue is false');
       return false;
     }
-    if (this.#queue.length + 1 > this.#maxMessages || this.#queuedBytes + size > this.#maxBytes) {
+    if (this.#queue.length + 1 > bound.maxMessages || this.#queuedBytes + size > bound.maxBytes) {
       this.#drop(data, size, callback, 'queue-full', `the reconnect queue is full (${this.#queue.length} messages, ${this.#queuedBytes} bytes)`);
       return false;
     }

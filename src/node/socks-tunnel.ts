@@ -11,6 +11,7 @@ import { lookup } from 'node:dns';
 import { connect, isIP, type Socket } from 'node:net';
 import { Socks5Error, Socks5Handshake, type Socks5Credentials, type Socks5ErrorKind } from '../protocol/socks5.js';
 import { ProxyError, type ProxyErrorCode, type TunnelCallback, type TunnelOpener, type TunnelRequest } from './proxy-tunnel-types.js';
+import { bareHostname } from './url-host.js';
 
 /** RFC 1928 §3: "The SOCKS service is conventionally located on TCP port 1080." */
 export const SOCKS5_DEFAULT_PORT = 1080;
@@ -75,7 +76,7 @@ export const openSocksTunnel: TunnelOpener = (request: TunnelRequest, callback: 
   }
 
   const start = (): void => {
-    const proxyHost = proxy.hostname.startsWith('[') ? proxy.hostname.slice(1, -1) : proxy.hostname;
+    const proxyHost = bareHostname(proxy);
     const proxyPort = proxy.port === '' ? SOCKS5_DEFAULT_PORT : Number(proxy.port);
     const connection = connect({ host: proxyHost, port: proxyPort });
     socket = connection;

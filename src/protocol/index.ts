@@ -98,3 +98,10 @@ export {
   type ClosedConnection,
   type ReconnectDecision,
 } from './reconnect-policy.js';
+export {
+  RECONNECT_QUEUE_DEFAULTS,
+  reconnectQueueBound,
+  type QueueingReconnectOptions,
+  type ReconnectQueueBound,
+  type ReconnectQueueOptions,
+} from './reconnect-queue.js';

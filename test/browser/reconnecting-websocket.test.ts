@@ -126,9 +126,19 @@ describe('ReconnectingWebSocket (Node, over fullduplex/web)', () => {
     assert.equal(ws.extensions, '');
   });
 
-  it('checks its options: a bad queue bound, bad reconnect options, no WebSocket class', () => {
-    assert.throws(() => new ReconnectingWebSocket('ws://127.0.0.1:1/', undefined, { queue: { messages: -1 } }), RangeError);
-    assert.throws(() => new ReconnectingWebSocket('ws://127.0.0.1:1/', undefined, { queue: 'drop' as 'refuse' }), TypeError);
+  it('checks its options: a bad queue bound, bad reconnect options, the old top-level queue, no WebSocket class', () => {
+    // The same checks and messages as the Node client's reconnect.queue (src/protocol/reconnect-queue.ts).
+    assert.throws(() => new ReconnectingWebSocket('ws://127.0.0.1:1/', undefined, { reconnect: { queue: { maxMessages: -1 } } }), {
+      name: 'RangeError',
+      message: /reconnect\.queue\.maxMessages/,
+    });
+    assert.throws(() => new ReconnectingWebSocket('ws://127.0.0.1:1/', undefined, { reconnect: { queue: 'refuse' as unknown as false } }), {
+      name: 'TypeError',
+      message: /reconnect\.queue option must be \{ maxMessages, maxBytes \} or false/,
+    });
+    // The spelling before the options were made one: a clear error pointing to reconnect.queue.
+    const old = { queue: { messages: 2 } } as ConstructorParameters<typeof ReconnectingWebSocket>[2];
+    assert.throws(() => new ReconnectingWebSocket('ws://127.0.0.1:1/', undefined, old), { name: 'TypeError', message: /inside reconnect/ });
     assert.throws(() => new ReconnectingWebSocket('ws://127.0.0.1:1/', undefined, { reconnect: { factor: 0.5 } }), /reconnect\.factor/);
     const hadGlobal = 'WebSocket' in globalThis;
     if (!hadGlobal) assert.throws(() => new BrowserReconnectingWebSocket('ws://127.0.0.1:1/'), /options\.WebSocket/);
@@ -255,7 +265,7 @@ describe('ReconnectingWebSocket (Node, over fullduplex/web)', () => {
     s.echo = false;
     const port = s.port;
     await s.stop();
-    const ws = client(`ws://127.0.0.1:${port}/`, { queue: { messages: 2, bytes: 6 } });
+    const ws = client(`ws://127.0.0.1:${port}/`, { reconnect: { ...FAST, queue: { maxMessages: 2, maxBytes: 6 } } });
     ws.send('abc');
     assert.throws(() => ws.send('defg'), { name: 'InvalidStateError', message: /queue is full/ }); // 7 bytes
     ws.send('def');
@@ -267,13 +277,26 @@ describe('ReconnectingWebSocket (Node, over fullduplex/web)', () => {
     assert.deepEqual(s.received, ['abc', 'def']);
   });
 
-  it("queue: 'refuse' throws InvalidStateError for every send while not open", async () => {
+  it('reconnect.queue: false throws InvalidStateError for every send while not open', async () => {
     const s = await server();
-    const ws = client(s.url, { queue: 'refuse' });
+    const ws = client(s.url, { reconnect: { ...FAST, queue: false } });
     assert.throws(() => ws.send('early'), { name: 'InvalidStateError', message: /refused/ });
     await until('open', () => ws.readyState === 1);
     ws.send('now');
     await s.until('now', () => s.received.includes('now'));
+  });
+
+  it('the default bound is the Node client\'s, 1,000 messages, also with reconnect: false (a single connection)', async () => {
+    const s = await server();
+    s.echo = false;
+    const port = s.port;
+    await s.stop();
+    for (const reconnect of [true, false]) {
+      const ws = client(`ws://127.0.0.1:${port}/`, { reconnect });
+      for (let i = 0; i < 1_000; i++) ws.send('m');
+      assert.throws(() => ws.send('m'), { name: 'InvalidStateError', message: /bound 1000 messages, 1048576 bytes/ });
+      ws.close();
+    }
   });
 
   it('close() during the wait ends it: one close 1006, CLOSED, no further attempt; what was queued stays in unsent', async () => {

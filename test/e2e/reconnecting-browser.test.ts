@@ -39,7 +39,7 @@ const log = [];
 let ws = null;
 window.rws = {
   start(url) {
-    ws = new ReconnectingWebSocket(url, [], { reconnect: { initialDelay: 50, maxDelay: 400, jitter: 0 }, queue: { messages: 10, bytes: 1000 } });
+    ws = new ReconnectingWebSocket(url, [], { reconnect: { initialDelay: 50, maxDelay: 400, jitter: 0, queue: { maxMessages: 10, maxBytes: 1000 } } });
     ws.addEventListener('open', () => log.push('open'));
     ws.addEventListener('error', () => log.push('error'));
     ws.addEventListener('message', (event) => log.push('message ' + event.data));

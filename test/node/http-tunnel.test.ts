@@ -149,6 +149,14 @@ describe('HTTP CONNECT tunnel', () => {
     assert.equal(colon.error?.code, 'FD_ERR_PROXY_URL');
   });
 
+  it('cancel before a refused URL or credentials is reported never calls back (with an error or with success)', async () => {
+    const calls: Array<[ProxyError | null, unknown]> = [];
+    openHttpTunnel({ proxy: new URL('ftp://127.0.0.1:1'), host: 'h', port: 1 }, (error, socket) => calls.push([error, socket]))();
+    openHttpTunnel({ proxy: new URL('http://127.0.0.1:1'), host: 'h', port: 1, credentials: { username: 'a:b', password: '' } }, (error, socket) => calls.push([error, socket]))();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(calls, []);
+  });
+
   it('cancel destroys the connection to the proxy and never calls back', async () => {
     const proxy = await ConnectProxy.start({ behaviour: { kind: 'silent' } });
     try {
