@@ -27,6 +27,7 @@
  */
 import { ReconnectPolicy, type ClosedConnection } from '../protocol/reconnect-policy.js';
 import { RECONNECT_QUEUE_DEFAULTS, reconnectQueueBound, type QueueingReconnectOptions, type ReconnectQueueBound } from '../protocol/reconnect-queue.js';
+import { ABNORMAL_CLOSURE, CLOSED, CLOSING, CONNECTING, MAX_REASON_BYTES, OPEN, READY_STATES, type ReadyState } from '../protocol/web-constants.js';
 import { closeEvent, ReconnectedEvent, ReconnectingEvent, type CloseEventLike } from './events.js';
 
 /** What `send` accepts (WebSockets Standard §3.1: `(BufferSource or Blob or USVString) data`). */
@@ -80,17 +81,6 @@ type AnyListener = Parameters<EventTarget['addEventListener']>[1] | null;
 type AddOptions = Parameters<EventTarget['addEventListener']>[2];
 type RemoveOptions = Parameters<EventTarget['removeEventListener']>[2];
 
-const CONNECTING = 0;
-const OPEN = 1;
-const CLOSING = 2;
-const CLOSED = 3;
-type State = typeof CONNECTING | typeof OPEN | typeof CLOSING | typeof CLOSED;
-
-/** RFC 6455 §7.4.1: no close frame (a lost connection, a failed attempt). */
-const ABNORMAL_CLOSURE = 1006;
-/** RFC 6455 §5.5: a close reason holds at most 123 bytes. */
-const MAX_REASON_BYTES = 123;
-
 const encoder = new TextEncoder();
 
 interface Queued {
@@ -122,7 +112,7 @@ export class ReconnectingWebSocket extends EventTarget {
   /** The queue's bounds, or null when sends while not connected are refused. */
   readonly #bound: ReconnectQueueBound | null;
   #inner: WebSocketLike | null = null;
-  #state: State = CONNECTING;
+  #state: ReadyState = CONNECTING;
   #binaryType: BinaryType = 'blob';
   #protocol = '';
   #extensions = '';
@@ -383,7 +373,7 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 }
 
-for (const [name, value] of [['CONNECTING', CONNECTING], ['OPEN', OPEN], ['CLOSING', CLOSING], ['CLOSED', CLOSED]] as const) {
+for (const [name, value] of READY_STATES) {
   Object.defineProperty(ReconnectingWebSocket.prototype, name, { value, enumerable: true });
 }
 

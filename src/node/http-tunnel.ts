@@ -17,6 +17,7 @@ import {
   type ProxyCredentials,
 } from '../protocol/http-connect.js';
 import { ProxyError, type TunnelCallback, type TunnelRequest } from './proxy-tunnel-types.js';
+import { TunnelAttempt } from './tunnel-attempt.js';
 import { bareHostname } from './url-host.js';
 
 /** TLS options for an `https:` proxy (its certificate, not the target's). */
@@ -43,95 +44,50 @@ export function proxyEndpoint(proxy: URL): { host: string; port: number } {
 /** Open a CONNECT tunnel to `request.host:request.port` through the HTTP(S) proxy `request.proxy`. */
 export function openHttpTunnel(request: HttpTunnelRequest, callback: TunnelCallback): () => void {
   const { proxy } = request;
-  let settled = false;
-  let socket: Socket | null = null;
-
-  const finish = (error: ProxyError | null, tunnel?: Socket): void => {
-    if (settled) return;
-    settled = true;
-    if (error !== null) {
-      socket?.destroy();
-      callback(error);
-    } else callback(null, tunnel);
-  };
-  /** Abandon the attempt: destroy what was opened, and never call back. */
-  const cancel = (): void => {
-    if (settled) return; // a tunnel already handed over is the caller's
-    settled = true;
-    socket?.destroy();
-  };
-
+  const attempt = new TunnelAttempt(callback);
   if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') {
-    process.nextTick(() => finish(new ProxyError('FD_ERR_PROXY_URL', proxy, `not an HTTP proxy URL (scheme ${proxy.protocol})`)));
-    return cancel;
+    return attempt.failSoon(new ProxyError('FD_ERR_PROXY_URL', proxy, `not an HTTP proxy URL (scheme ${proxy.protocol})`));
   }
   let head: Buffer;
   try {
     const credentials = request.credentials !== undefined ? request.credentials : credentialsFromUrl(proxy);
     head = buildConnectRequest({ host: request.host, port: request.port, credentials, headers: request.headers });
   } catch (error) {
-    process.nextTick(() => finish(new ProxyError('FD_ERR_PROXY_URL', proxy, (error as Error).message, { cause: error })));
-    return cancel;
+    return attempt.failSoon(new ProxyError('FD_ERR_PROXY_URL', proxy, (error as Error).message, { cause: error }));
   }
   const authority = connectAuthority(request.host, request.port);
   const { host, port } = proxyEndpoint(proxy);
   const secure = proxy.protocol === 'https:';
-  const s: Socket = secure
+  const socket: Socket = secure
     ? tlsConnect({ ...request.tls, host, port, servername: request.tls?.servername ?? (isIP(host) === 0 ? host : undefined), ALPNProtocols: ['http/1.1'] })
     : netConnect({ host, port });
-  socket = s;
-  /** Whether the connection (and for https:, the TLS handshake) to the proxy was made. */
-  let connected = false;
   const parser = new ConnectResponseParser(request.headLimit);
 
-  const onError = (error: Error): void => {
-    finish(
-      connected
-        ? new ProxyError('FD_ERR_PROXY_CLOSED', proxy, `the connection failed before the tunnel to ${authority} was open: ${error.message}`, { cause: error })
-        : new ProxyError('FD_ERR_PROXY_CONNECT', proxy, `cannot connect: ${error.message}`, { cause: error }),
-    );
-  };
-  const onClose = (): void => {
-    finish(new ProxyError('FD_ERR_PROXY_CLOSED', proxy, `closed the connection before answering CONNECT ${authority}`));
-  };
-  const onReadable = (): void => {
-    let chunk: Buffer | null;
-    while (!settled && (chunk = s.read() as Buffer | null) !== null) {
+  attempt.converse(socket, {
+    connectEvent: secure ? 'secureConnect' : 'connect',
+    connected: () => socket.write(head),
+    receive: (chunk) => {
       let response: ConnectResponse | null;
       try {
         response = parser.push(chunk);
       } catch (error) {
         const message = error instanceof ConnectResponseError ? error.message : String(error);
-        finish(new ProxyError('FD_ERR_PROXY_RESPONSE', proxy, `invalid answer to CONNECT ${authority}: ${message}`, { cause: error }));
-        return;
+        throw new ProxyError('FD_ERR_PROXY_RESPONSE', proxy, `invalid answer to CONNECT ${authority}: ${message}`, { cause: error });
       }
-      if (response !== null) answered(response);
-    }
-  };
-
-  function answered(response: ConnectResponse): void {
-    if (response.status >= 200 && response.status < 300) {
-      s.removeListener('error', onError);
-      s.removeListener('end', onClose);
-      s.removeListener('close', onClose);
-      s.removeListener('readable', onReadable);
+      if (response === null) return null;
+      if (response.status < 200 || response.status >= 300) {
+        throw new ProxyError('FD_ERR_PROXY_STATUS', proxy, describeRefusal(response, authority, request), { status: response.status });
+      }
       // RFC 9110 §9.3.6: after the blank line the connection is the tunnel; bytes already read are the target's.
-      if (response.rest.length > 0) s.unshift(response.rest);
-      finish(null, s);
-      return;
-    }
-    finish(new ProxyError('FD_ERR_PROXY_STATUS', proxy, describeRefusal(response, authority, request), { status: response.status }));
-  }
-
-  s.once(secure ? 'secureConnect' : 'connect', () => {
-    connected = true;
-    s.write(head);
+      return response.rest;
+    },
+    failed: (cause, connected) =>
+      connected
+        ? new ProxyError('FD_ERR_PROXY_CLOSED', proxy, `the connection failed before the tunnel to ${authority} was open: ${cause.message}`, { cause })
+        : new ProxyError('FD_ERR_PROXY_CONNECT', proxy, `cannot connect: ${cause.message}`, { cause }),
+    closed: () => new ProxyError('FD_ERR_PROXY_CLOSED', proxy, `closed the connection before answering CONNECT ${authority}`),
   });
-  s.on('error', onError);
-  s.on('end', onClose);
-  s.on('close', onClose);
-  s.on('readable', onReadable);
-  return cancel;
+  return attempt.cancel;
 }
 
 /** "CONNECT host:port answered 407 Proxy Authentication Required (Proxy-Authenticate: Basic; credentials were sent)". */

@@ -19,7 +19,12 @@ export interface TunnelRequest {
 /** Receives the tunnel (its socket, reading the target's bytes) or the error that ended the attempt. */
 export type TunnelCallback = (error: ProxyError | null, socket?: Socket | Duplex) => void;
 
-/** Opens a tunnel; the returned function abandons it (destroying whatever it had opened). */
+/**
+ * Opens a tunnel; the callback runs once, never synchronously. The returned function abandons the
+ * attempt: before the callback has run, it destroys whatever the attempt opened and the callback never
+ * runs; after the callback has delivered a socket, it does nothing (the socket is the caller's).
+ * tunnel-attempt.ts implements this once for every opener.
+ */
 export type TunnelOpener = (request: TunnelRequest, callback: TunnelCallback) => () => void;
 
 /** Stable identifiers of proxy failures. */

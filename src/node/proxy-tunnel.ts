@@ -6,6 +6,7 @@ import { openHttpTunnel } from './http-tunnel.js';
 import { openSocksTunnel } from './socks-tunnel.js';
 import type { ResolvedProxy } from './proxy-environment.js';
 import { ProxyError, type TunnelCallback } from './proxy-tunnel-types.js';
+import { TunnelAttempt } from './tunnel-attempt.js';
 
 /** Open a tunnel to `host:port` through `proxy`; the returned function abandons it. */
 export function openProxyTunnel(proxy: ResolvedProxy, host: string, port: number, callback: TunnelCallback): () => void {
@@ -27,15 +28,8 @@ export function openProxyTunnel(proxy: ResolvedProxy, host: string, port: number
     case 'socks5:':
     case 'socks5h:':
       return openSocksTunnel({ proxy: withCredentials(url, proxy.credentials), host, port }, callback);
-    default: {
-      let cancelled = false;
-      process.nextTick(() => {
-        if (!cancelled) callback(new ProxyError('FD_ERR_PROXY_URL', url, `unsupported proxy scheme ${url.protocol}`));
-      });
-      return () => {
-        cancelled = true;
-      };
-    }
+    default:
+      return new TunnelAttempt(callback).failSoon(new ProxyError('FD_ERR_PROXY_URL', url, `unsupported proxy scheme ${url.protocol}`));
   }
 }
 

@@ -8,9 +8,10 @@
  * naming the proxy without its credentials. The port defaults to 1080 (RFC 1928 §3).
  */
 import { lookup } from 'node:dns';
-import { connect, isIP, type Socket } from 'node:net';
+import { connect, isIP } from 'node:net';
 import { Socks5Error, Socks5Handshake, type Socks5Credentials, type Socks5ErrorKind } from '../protocol/socks5.js';
 import { ProxyError, type ProxyErrorCode, type TunnelCallback, type TunnelOpener, type TunnelRequest } from './proxy-tunnel-types.js';
+import { TunnelAttempt } from './tunnel-attempt.js';
 import { bareHostname } from './url-host.js';
 
 /** RFC 1928 §3: "The SOCKS service is conventionally located on TCP port 1080." */
@@ -36,27 +37,11 @@ export function socksCredentials(proxy: URL): Socks5Credentials | undefined {
 /**
  * Open a tunnel to `host:port` through the SOCKS5 proxy `proxy` (`socks5:` or `socks5h:`). The callback
  * runs once, never synchronously, and never after the returned function was called (which destroys
- * whatever was opened).
+ * whatever was opened, unless the callback has already handed the socket over: see tunnel-attempt.ts).
  */
 export const openSocksTunnel: TunnelOpener = (request: TunnelRequest, callback: TunnelCallback): (() => void) => {
   const { proxy } = request;
-  let finished = false;
-  let socket: Socket | null = null;
-
-  const finish = (error: ProxyError | null, tunnel?: Socket): void => {
-    if (finished) return;
-    finished = true;
-    if (error !== null) {
-      socket?.destroy();
-      callback(error);
-    } else {
-      callback(null, tunnel);
-    }
-  };
-  const cancel = (): void => {
-    finished = true;
-    socket?.destroy();
-  };
+  const attempt = new TunnelAttempt(callback);
 
   let handshake: Socks5Handshake;
   let remote: boolean;
@@ -70,89 +55,53 @@ export const openSocksTunnel: TunnelOpener = (request: TunnelRequest, callback: 
     // socks5h: the name goes to the proxy; socks5: the handshake is built again once it is resolved.
     handshake = new Socks5Handshake({ host: request.host, port: request.port, ...(credentials === undefined ? {} : { credentials }) });
   } catch (error) {
-    const failure = error instanceof Socks5Error ? new ProxyError(CODES[error.kind], proxy, error.message) : (error as ProxyError);
-    process.nextTick(() => finish(failure));
-    return cancel;
+    return attempt.failSoon(error instanceof Socks5Error ? new ProxyError(CODES[error.kind], proxy, error.message) : (error as ProxyError));
   }
 
   const start = (): void => {
-    const proxyHost = bareHostname(proxy);
-    const proxyPort = proxy.port === '' ? SOCKS5_DEFAULT_PORT : Number(proxy.port);
-    const connection = connect({ host: proxyHost, port: proxyPort });
-    socket = connection;
-    let connected = false;
+    const connection = connect({ host: bareHostname(proxy), port: proxy.port === '' ? SOCKS5_DEFAULT_PORT : Number(proxy.port) });
     let stage = 'the method selection';
-
-    const onConnect = (): void => {
-      connected = true;
-      connection.write(handshake.greeting());
-    };
-    const onReadable = (): void => {
-      let chunk: Buffer | null;
-      while (!finished && (chunk = connection.read() as Buffer | null) !== null) {
+    attempt.converse(connection, {
+      connectEvent: 'connect',
+      connected: () => connection.write(handshake.greeting()),
+      receive: (chunk) => {
         let step;
         try {
           step = handshake.receive(chunk);
         } catch (error) {
-          if (error instanceof Socks5Error) {
-            finish(new ProxyError(CODES[error.kind], proxy, error.message, error.reply === undefined ? {} : { reply: error.reply }));
-            return;
-          }
-          throw error;
+          if (!(error instanceof Socks5Error)) throw error;
+          throw new ProxyError(CODES[error.kind], proxy, error.message, error.reply === undefined ? {} : { reply: error.reply });
         }
         if (step.send !== null) {
           connection.write(step.send);
           stage = step.send[0] === 0x01 ? 'the username/password sub-negotiation' : 'CONNECT';
         }
-        if (step.open !== null) {
-          detach();
-          // The target's first bytes, if the proxy passed some along with its reply, are read first.
-          if (step.rest.length > 0) connection.unshift(step.rest);
-          finish(null, connection);
-          return;
-        }
-      }
-    };
-    const onError = (cause: Error): void => {
-      finish(
+        return step.open === null ? null : step.rest;
+      },
+      failed: (cause, connected) =>
         connected
           ? new ProxyError('FD_ERR_PROXY_CLOSED', proxy, `the connection failed during ${stage}: ${cause.message}`, { cause })
           : new ProxyError('FD_ERR_PROXY_CONNECT', proxy, `cannot connect to the proxy: ${cause.message}`, { cause }),
-      );
-    };
-    const onEnd = (): void => {
-      finish(new ProxyError('FD_ERR_PROXY_CLOSED', proxy, `the proxy closed the connection during ${stage}`));
-    };
-    const detach = (): void => {
-      connection.off('connect', onConnect);
-      connection.off('readable', onReadable);
-      connection.off('error', onError);
-      connection.off('end', onEnd);
-      connection.off('close', onEnd);
-    };
-    connection.on('connect', onConnect);
-    connection.on('readable', onReadable);
-    connection.on('error', onError);
-    connection.on('end', onEnd);
-    connection.on('close', onEnd);
+      closed: () => new ProxyError('FD_ERR_PROXY_CLOSED', proxy, `the proxy closed the connection during ${stage}`),
+    });
   };
 
   if (remote || isIP(request.host) !== 0) {
     process.nextTick(() => {
-      if (!finished) start();
+      if (!attempt.settled) start();
     });
-    return cancel;
+    return attempt.cancel;
   }
   // socks5: resolve locally, as curl does, and send the address (ATYP 1 or 4).
   const credentials = socksCredentials(proxy);
   lookup(request.host, (error, address) => {
-    if (finished) return;
+    if (attempt.settled) return;
     if (error !== null) {
-      finish(new ProxyError('FD_ERR_PROXY_CONNECT', proxy, `cannot resolve the target ${request.host} (socks5: resolves it here; socks5h: lets the proxy do it): ${error.message}`, { cause: error }));
+      attempt.fail(new ProxyError('FD_ERR_PROXY_CONNECT', proxy, `cannot resolve the target ${request.host} (socks5: resolves it here; socks5h: lets the proxy do it): ${error.message}`, { cause: error }));
       return;
     }
     handshake = new Socks5Handshake({ host: address, port: request.port, ...(credentials === undefined ? {} : { credentials }) });
     start();
   });
-  return cancel;
+  return attempt.cancel;
 };

@@ -18,6 +18,7 @@ import { apiBaseURL, checkSubprotocols, getWebSocketURLRecord } from './url.js';
 import { defineInterfaceShape, illegalInvocation } from './interface.js';
 import { MessageEvent } from './message-event.js';
 import { toClampedUnsignedShort, toDOMString, toUSVString } from './webidl.js';
+import { ABNORMAL_CLOSURE, CLOSED, CLOSING, CONNECTING, MAX_REASON_BYTES, OPEN, READY_STATES, type ReadyState } from '../protocol/web-constants.js';
 
 /** §3.1 `enum BinaryType { "blob", "arraybuffer" }`. */
 export type BinaryType = 'blob' | 'arraybuffer';
@@ -63,17 +64,6 @@ type ListenerArgument = Parameters<EventTarget['addEventListener']>[1];
 type AddListenerOptions = Parameters<EventTarget['addEventListener']>[2];
 type RemoveListenerOptions = Parameters<EventTarget['removeEventListener']>[2];
 
-const CONNECTING = 0;
-const OPEN = 1;
-const CLOSING = 2;
-const CLOSED = 3;
-type State = typeof CONNECTING | typeof OPEN | typeof CLOSING | typeof CLOSED;
-
-/** RFC 6455 §7.4.1: the close code reported when no close frame arrived, as when the connection fails. */
-const ABNORMAL_CLOSURE = 1006;
-/** RFC 6455 §5.5: a close frame's body holds at most 125 bytes, 2 of them the code. */
-const MAX_REASON_BYTES = 123;
-
 /** An event handler attribute's state (HTML §8.1.8.1 "event handlers"). */
 interface HandlerSlot {
   /** The event handler's value: a callback object, or null (then the slot is removed). */
@@ -112,7 +102,7 @@ export class WebSocket extends EventTarget {
   readonly #url: string;
   readonly #origin: string;
   readonly #protocols: readonly string[];
-  #state: State = CONNECTING;
+  #state: ReadyState = CONNECTING;
   #binaryType: BinaryType = 'blob';
   #protocol = '';
   #extensions = '';
@@ -473,12 +463,7 @@ export class WebSocket extends EventTarget {
 
 // §3.1: the ready state constants, on the interface object and its prototype, as Web IDL defines
 // constants (§3.7.3: not writable, enumerable, not configurable).
-for (const [name, value] of [
-  ['CONNECTING', CONNECTING],
-  ['OPEN', OPEN],
-  ['CLOSING', CLOSING],
-  ['CLOSED', CLOSED],
-] as const) {
+for (const [name, value] of READY_STATES) {
   const descriptor = { value, writable: false, enumerable: true, configurable: false };
   Object.defineProperty(WebSocket, name, descriptor);
   Object.defineProperty(WebSocket.prototype, name, descriptor);

@@ -84,6 +84,22 @@ async function sendHex(page: Page, hex: string): Promise<void> {
   await page.click('#send');
 }
 
+/**
+ * The end of every describe below: close the browser, stop the CLIs that still run (SIGTERM, then wait
+ * for them to exit; anything startCli left is killed), remove the certificate if there was one.
+ */
+async function shutDown(browser: Browser | null, clis: ReadonlyArray<CliProcess | undefined>, certificate?: Certificate): Promise<void> {
+  await browser?.close();
+  for (const cli of clis) {
+    if (cli !== undefined && cli.running) {
+      cli.child.kill('SIGTERM');
+      await cli.exit().catch(() => {});
+    }
+  }
+  certificate?.remove();
+  await killAll();
+}
+
 describe('the inspector page (fullduplex serve --mode inspector) in two Chromium tabs', () => {
   let browser: Browser | null = null;
   let cli: CliProcess;
@@ -111,17 +127,7 @@ describe('the inspector page (fullduplex serve --mode inspector) in two Chromium
     { timeout: TIMEOUT },
   );
 
-  after(
-    async () => {
-      await browser?.close();
-      if (cli !== undefined && cli.running) {
-        cli.child.kill('SIGTERM');
-        await cli.exit().catch(() => {});
-      }
-      await killAll();
-    },
-    { timeout: TIMEOUT },
-  );
+  after(() => shutDown(browser, [cli]), { timeout: TIMEOUT });
 
   it('serves the page: HTML, CSS and the compiled script as an ES module', { skip, timeout: TIMEOUT }, async () => {
     const html = await fetch(pageUrl);
@@ -250,19 +256,7 @@ describe('the inspector page comes back by itself when the server restarts (Reco
   let browser: Browser | null = null;
   const clis: CliProcess[] = [];
 
-  after(
-    async () => {
-      await browser?.close();
-      for (const cli of clis) {
-        if (cli.running) {
-          cli.child.kill('SIGTERM');
-          await cli.exit().catch(() => {});
-        }
-      }
-      await killAll();
-    },
-    { timeout: TIMEOUT },
-  );
+  after(() => shutDown(browser, clis), { timeout: TIMEOUT });
 
   it('stop the server: the page shows "reconnecting" (attempt, delay); start it on the same port: chat and feed are live again, with a new connection shown', { skip, timeout: TIMEOUT }, async () => {
     const first = startCli('serve', '--mode', 'inspector', '--port', '0');
@@ -330,17 +324,7 @@ describe('the inspector page over HTTPS: HTTP/2 (RFC 8441) in Chromium', () => {
   let cli: CliProcess;
   let certificate: Certificate;
 
-  after(
-    async () => {
-      await browser?.close();
-      if (cli !== undefined && cli.running) {
-        cli.child.kill('SIGTERM');
-        await cli.exit().catch(() => {});
-      }
-      certificate?.remove();
-    },
-    { timeout: TIMEOUT },
-  );
+  after(() => shutDown(browser, [cli], certificate), { timeout: TIMEOUT });
 
   it("a tab's WebSocket goes over the page's HTTP/2 connection, and the inspector shows the extended CONNECT", { skip, timeout: TIMEOUT }, async () => {
     certificate = selfSignedCertificate();

@@ -157,6 +157,26 @@ describe('HTTP CONNECT tunnel', () => {
     assert.deepEqual(calls, []);
   });
 
+  it('cancel after the callback has delivered the tunnel does nothing: the socket is the caller\'s and still carries bytes', async () => {
+    const proxy = await ConnectProxy.start();
+    try {
+      let cancel = (): void => {};
+      const delivered = await within(
+        new Promise<{ error: ProxyError | null; socket?: Socket | Duplex }>((resolve) => {
+          cancel = openHttpTunnel({ proxy: new URL(proxy.url), host: '127.0.0.1', port: targetPort }, (error, socket) => resolve({ error, socket }));
+        }),
+        'the tunnel',
+      );
+      assert.equal(delivered.error, null);
+      cancel();
+      assert.equal(delivered.socket!.destroyed, false);
+      assert.equal(await echo(delivered.socket!, 'still mine'), 'still mine');
+      delivered.socket!.destroy();
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('cancel destroys the connection to the proxy and never calls back', async () => {
     const proxy = await ConnectProxy.start({ behaviour: { kind: 'silent' } });
     try {

@@ -232,6 +232,24 @@ describe('openSocksTunnel', () => {
     });
   });
 
+  it('cancel after the callback has delivered the tunnel does nothing: the socket is the caller\'s and still carries bytes', async () => {
+    await withProxy({}, async (proxy) => {
+      let cancel = (): void => {};
+      const delivered = await within(
+        new Promise<{ error: ProxyError | null; socket?: Socket | Duplex }>((resolve) => {
+          cancel = openSocksTunnel({ proxy: proxy.url('socks5h'), host: 'localhost', port: echoPort }, (error, socket) => resolve({ error, socket }));
+        }),
+        'the tunnel',
+      );
+      assert.equal(delivered.error, null);
+      cancel();
+      assert.equal(delivered.socket!.destroyed, false);
+      delivered.socket!.write('still mine');
+      assert.equal((await read(delivered.socket!, 10)).toString(), 'still mine');
+      delivered.socket!.destroy();
+    });
+  });
+
   it('cancel right away: nothing is opened and the callback never runs', async () => {
     await withProxy({}, async (proxy) => {
       let called = false;
