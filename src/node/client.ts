@@ -166,10 +166,15 @@ export function startClientHandshake(
   }
   proxyFromOption(options.proxy); // checks the option now (TypeError)
   let h2plan = http2Plan(url, options);
-  if (h2plan !== null && h2plan.session === undefined && proxyForUrl(url) !== null) {
-    // The HTTP/2 session pool connects by itself (no tunnel yet): over a proxy, HTTP/1.1 when allowed.
-    if (h2plan.fallback) h2plan = null;
-    else throw new TypeError('WebSockets over HTTP/2 through a proxy are not supported yet: use http2: true (HTTP/1.1 through the proxy), or proxy: false');
+  /** An unusable proxy URL from the environment: the HTTP/2 handshake fails with it (as the HTTP/1.1 one does). */
+  let h2proxyError: Error | null = null;
+  if (h2plan !== null && h2plan.session === undefined) {
+    // A pooled session goes through the target's proxy, if any (src/node/http2-proxy-connection.ts).
+    try {
+      h2plan = { ...h2plan, proxy: proxyForUrl(url) };
+    } catch (error) {
+      h2proxyError = error as Error;
+    }
   }
   /** The HTTP/2 attempt, while it runs (null once it has opened, failed or fallen back). */
   let h2attempt: Http2Attempt | null = null;
@@ -220,7 +225,8 @@ export function startClientHandshake(
     callbacks.fail(error);
   }
 
-  function connect(target: URL): void {
+  /** `reuse`: a connection to `target` already made through the proxy (an HTTP/2 attempt's, ALPN chose HTTP/1.1). */
+  function connect(target: URL, reuse?: Duplex): void {
     const secure = target.protocol === 'wss:';
     const handshake = createClientHandshake({ protocols, extensions: deflateConfig === null ? [] : [createClientOffer(deflateConfig)] });
     // As in `ws`: the URL's userinfo, else the `auth` option.
@@ -261,7 +267,10 @@ export function startClientHandshake(
       };
     }
     let direct = settings.agent === undefined && settings.createConnection === undefined;
-    if (direct) {
+    if (direct && reuse !== undefined) {
+      direct = false; // through the proxy (RFC 6455 §4.1: keyed by host name)
+      settings.createConnection = (() => reuse) as unknown as RequestOptions['createConnection'];
+    } else if (direct) {
       // No agent: an upgraded socket must not be pooled. Connect directly, as `ws` does; or through
       // the proxy's tunnel (an unusable proxy from the environment fails the handshake, not the constructor).
       let proxy: ResolvedProxy | null = null;
@@ -440,7 +449,10 @@ export function startClientHandshake(
   }
 
   if (h2plan === null) connect(url);
-  else {
+  else if (h2proxyError !== null) {
+    const error = h2proxyError;
+    process.nextTick(() => fail(error));
+  } else {
     try {
       h2attempt = startHttp2(h2plan);
     } catch (error) {
@@ -468,9 +480,10 @@ export function startClientHandshake(
         h2attempt = null;
         fail(error);
       },
-      fallback: () => {
+      fallback: (socket) => {
         h2attempt = null;
-        if (!finished) connect(url);
+        if (!finished) connect(url, socket);
+        else socket?.destroy();
       },
     });
   }
