@@ -76,9 +76,13 @@ export interface ClientOptions
    * - `'h2c'`: ws:// over cleartext HTTP/2 with prior knowledge (RFC 9113 §3.3), no fallback.
    * - `false` (default): HTTP/1.1, as `ws`.
    *
-   * WebSockets to the same origin with the same TLS options share one HTTP/2 connection, opened by
-   * the first and closed when the last stream on it ends. Over HTTP/2 the handshake timeout covers
-   * the connection, the SETTINGS and the CONNECT; redirects are not followed, no `upgrade`,
+   * WebSockets to the same origin with the same TLS options (and the same proxy) share one HTTP/2
+   * connection, opened by the first and closed when the last stream on it ends. Through a proxy
+   * (the `proxy` option or the environment) the HTTP/2 connection runs inside the proxy's tunnel: for
+   * wss://, TLS to the target inside it with ALPN h2/http/1.1; with `true`, a target that chooses
+   * HTTP/1.1 by ALPN gets the HTTP/1.1 handshake on that same connection, one that speaks HTTP/2
+   * without allowing extended CONNECT a new tunnel for HTTP/1.1. Over HTTP/2 the handshake timeout
+   * covers the proxy, the connection, the SETTINGS and the CONNECT; redirects are not followed, no `upgrade`,
    * `unexpected-response` or `redirect` event is emitted (their arguments are HTTP/1.1 objects): a
    * non-2xx answer is an `error` (a `HandshakeError` with the `status`), then `close` 1006. The
    * connecting queue (`queueConnecting`) does not apply: a stream is not a new connection (RFC 8441
@@ -87,7 +91,8 @@ export interface ClientOptions
   http2?: Http2Mode;
   /**
    * An HTTP/2 session of your own (`http2.connect(origin, options)`) to open the WebSocket on, with no
-   * fallback to HTTP/1.1; you keep it (it is not closed when the WebSocket ends). Implies HTTP/2.
+   * fallback to HTTP/1.1; you keep it (it is not closed when the WebSocket ends). Implies HTTP/2. The
+   * `proxy` option and the environment do not apply: your session has made its own connection.
    */
   http2Session?: ClientHttp2Session;
   /**
@@ -101,7 +106,9 @@ export interface ClientOptions
    * session to the target runs inside it (SNI and certificate checks against the target, with this
    * client's TLS options). A refusing, closing or garbling proxy gives an `error` (a `ProxyError`
    * with a `code`, naming the proxy without its credentials), then `close` 1006; `handshakeTimeout`
-   * covers the proxy leg. A redirect chooses the proxy again for its new target.
+   * covers the proxy leg. A redirect chooses the proxy again for its new target. With `http2`, the
+   * HTTP/2 connection goes through the proxy the same way (one tunnel per pooled session, shared by
+   * the WebSockets on it; sessions through different proxies or credentials are never shared).
    */
   proxy?: ProxyOption;
 }
