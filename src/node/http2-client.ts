@@ -132,7 +132,13 @@ function sessionOptions(options: ClientOptions, hostname: string): { settings: S
 function proxyKey(proxy: ResolvedProxy): string {
   const headers = proxy.headers === undefined ? '' : JSON.stringify(Object.entries(proxy.headers).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const credentials = proxy.credentials === undefined ? '' : JSON.stringify([proxy.credentials.username, proxy.credentials.password]);
-  return `via ${proxy.url.href} headers=${headers} credentials=${credentials} tls=${proxy.tls === undefined ? '' : keyPart(proxy.tls)}`;
+  // The TLS options to an https:// proxy by value, each by identity (as the target's: the same `ca` Buffer, the same key).
+  const tls = Object.entries(proxy.tls ?? {})
+    .filter(([, value]) => value !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, value]) => `${name}=${keyPart(value)}`)
+    .join(',');
+  return `via ${proxy.url.href} headers=${headers} credentials=${credentials} tls=${tls}`;
 }
 
 function newState(key: string | null): SessionState {

@@ -25,7 +25,7 @@ import { ConnectProxy, type ConnectProxyBehaviour } from '../helpers/connect-pro
 import { Socks5Server } from '../helpers/socks5-server.js';
 import { Http2Peer, type Http2PeerOptions } from '../helpers/http2-peer.js';
 import { selfSignedCertificate } from '../helpers/tls.js';
-import { listen, messages, once, openOutcome } from '../helpers/node.js';
+import { delay, listen, messages, once, openOutcome } from '../helpers/node.js';
 import { waitFor } from '../helpers/protocol.js';
 import { scaled } from '../helpers/time.js';
 
@@ -138,6 +138,32 @@ describe('WebSockets over HTTP/2 through a proxy', () => {
     if (!refused.opened) {
       assert.equal(refused.code, 1006);
       assert.match(refused.error.message, /self[- ]signed certificate/);
+    }
+  });
+
+  it('h2 through an https:// proxy: TLS to the proxy checked with the proxy\'s `tls` options, TLS to the target inside it with the client\'s', async () => {
+    const target = await peer();
+    const proxyCertificate = selfSignedCertificate();
+    try {
+      const proxy = await connectProxy({ tls: { key: proxyCertificate.key, cert: proxyCertificate.cert } });
+      const ws = client(target.url('/'), { http2: 'require', proxy: { url: proxy.url, tls: { ca: proxyCertificate.cert } }, ...target.tls });
+      assert.deepEqual(await openOutcome(ws), { opened: true });
+      assert.equal(overHttp2(ws), true);
+      assert.equal(await echoOnce(ws, 'TLS in TLS'), 'TLS in TLS');
+      // Another proxy object with the same settings (the same `ca` Buffer) shares the tunnel and the session.
+      const second = client(target.url('/'), { http2: 'require', proxy: { url: proxy.url, tls: { ca: proxyCertificate.cert } }, ...target.tls });
+      assert.deepEqual(await openOutcome(second), { opened: true });
+      assert.equal(proxy.tunnels, 1);
+      assert.equal(target.sessions.size, 1);
+      // The target's certificate is not trusted for the proxy, nor the proxy's for the target.
+      const wrongProxyCa = await openOutcome(client(target.url('/x'), { http2: 'require', proxy: { url: proxy.url, tls: { ca: target.certificate!.cert } }, ...target.tls }));
+      assert.equal(wrongProxyCa.opened, false);
+      if (!wrongProxyCa.opened) assert.equal((wrongProxyCa.error as ProxyError).code, 'FD_ERR_PROXY_CONNECT');
+      const wrongTargetCa = await openOutcome(client(target.url('/y'), { http2: 'require', proxy: { url: proxy.url, tls: { ca: proxyCertificate.cert } }, ca: proxyCertificate.cert }));
+      assert.equal(wrongTargetCa.opened, false);
+      if (!wrongTargetCa.opened) assert.match(wrongTargetCa.error.message, /self[- ]signed certificate/);
+    } finally {
+      proxyCertificate.remove();
     }
   });
 
@@ -323,16 +349,29 @@ describe('WebSockets over HTTP/2 through a proxy', () => {
     assert.equal(target.sessions.size, 2);
   });
 
-  it('handshakeTimeout covers the proxy leg: a proxy that never answers CONNECT times the handshake out, and the tunnel is abandoned', async () => {
+  it('handshakeTimeout covers the proxy leg: a proxy that never answers CONNECT times the handshake out, and the tunnel is abandoned with its last WebSocket', async () => {
     const target = await peer();
     const proxy = await connectProxy({ behaviour: { kind: 'silent' } });
+    // Long enough for the CONNECT and the second WebSocket's exit to happen first, even on a loaded machine.
+    const timeout = scaled(500);
     const started = Date.now();
-    const result = await openOutcome(client(target.url('/'), { http2: 'require', proxy: proxy.url, handshakeTimeout: 300, ...target.tls }));
-    assert.ok(Date.now() - started >= 290, 'not before the timeout');
+    const timing = openOutcome(client(target.url('/'), { http2: 'require', proxy: proxy.url, handshakeTimeout: timeout, ...target.tls }));
+    // A second WebSocket waits on the same tunnel; terminating it leaves the tunnel to the first.
+    const leaving = client(target.url('/'), { http2: 'require', proxy: proxy.url, ...target.tls });
+    const left = openOutcome(leaving);
+    await waitFor(() => proxy.heads.length === 1, scaled(5_000), 'the CONNECT');
+    leaving.terminate();
+    const terminated = await left;
+    assert.equal(terminated.opened, false);
+    if (!terminated.opened) assert.equal(terminated.code, 1006);
+    await delay(100);
+    assert.equal(proxy.openSockets, 1, 'the tunnel stays while a WebSocket still waits on it');
+    const result = await timing;
+    assert.ok(Date.now() - started >= timeout - 10, 'not before the timeout');
     assert.equal(result.opened, false);
     if (!result.opened) {
       assert.equal(result.code, 1006);
-      assert.match(result.error.message, /^Opening handshake has timed out after 300 ms$/);
+      assert.equal(result.error.message, `Opening handshake has timed out after ${timeout} ms`);
     }
     assert.equal(proxy.heads.length, 1);
     await waitFor(() => proxy.openSockets === 0, scaled(5_000), 'the abandoned tunnel to close');
