@@ -10,7 +10,6 @@ import { parseArgs } from 'node:util';
 import { CloseCode } from '../protocol/close-codes.js';
 import { WebSocket, type ClientOptions } from '../node/websocket.js';
 import { proxyFromOption } from '../node/proxy-environment.js';
-import { http2ProxyConflict } from './connect-http2-proxy.js';
 import { parseChoice, parseCommandLine, UsageError } from './args.js';
 import { runExecute, runPipe, runPrompt, type Session } from './connect-modes.js';
 import { BINARY_FORMATS, Printer, useColor, type BinaryFormat } from './connect-print.js';
@@ -61,11 +60,10 @@ Options:
                                 extended CONNECT), or fail saying why: wss:// needs the server to
                                 offer HTTP/2 (TLS ALPN h2) and extended CONNECT; ws:// uses
                                 cleartext HTTP/2 with prior knowledge (h2c), no HTTP/1.1 at all.
-                                Not through a proxy: add --no-proxy when one is set.
+                                Through a proxy too (the tunnel carries the HTTP/2 connection).
   --try-http2                   wss://: HTTP/2 when the server allows WebSockets over it, else
                                 HTTP/1.1 (what browsers do). ws://: HTTP/1.1 (a client cannot
-                                know that a cleartext server speaks HTTP/2). Through a proxy:
-                                HTTP/1.1.
+                                know that a cleartext server speaks HTTP/2). Through a proxy too.
                                 With either, the "connected" line says which one was used.
   --reconnect                   Connect again, with backoff (full jitter, 1 s doubling to 30 s),
                                 when the connection drops or the server restarts (not after
@@ -292,13 +290,6 @@ export async function connect(args: readonly string[], output: Output): Promise<
       process.stdout.write(bytes);
     },
   });
-
-  // --http2 through a proxy is not possible (yet): one line and the usage exit code, not a stack trace.
-  const conflict = http2ProxyConflict(settings.url, settings.http2, settings.proxy, process.env);
-  if (conflict !== null) {
-    output.error(`fullduplex connect: ${conflict}`);
-    return ExitCode.Usage;
-  }
 
   const options: ClientOptions = {
     headers: settings.headers,

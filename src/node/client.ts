@@ -76,9 +76,13 @@ export interface ClientOptions
    * - `'h2c'`: ws:// over cleartext HTTP/2 with prior knowledge (RFC 9113 §3.3), no fallback.
    * - `false` (default): HTTP/1.1, as `ws`.
    *
-   * WebSockets to the same origin with the same TLS options share one HTTP/2 connection, opened by
-   * the first and closed when the last stream on it ends. Over HTTP/2 the handshake timeout covers
-   * the connection, the SETTINGS and the CONNECT; redirects are not followed, no `upgrade`,
+   * WebSockets to the same origin with the same TLS options (and the same proxy) share one HTTP/2
+   * connection, opened by the first and closed when the last stream on it ends. Through a proxy
+   * (the `proxy` option or the environment) the HTTP/2 connection runs inside the proxy's tunnel: for
+   * wss://, TLS to the target inside it with ALPN h2/http/1.1; with `true`, a target that chooses
+   * HTTP/1.1 by ALPN gets the HTTP/1.1 handshake on that same connection, one that speaks HTTP/2
+   * without allowing extended CONNECT a new tunnel for HTTP/1.1. Over HTTP/2 the handshake timeout
+   * covers the proxy, the connection, the SETTINGS and the CONNECT; redirects are not followed, no `upgrade`,
    * `unexpected-response` or `redirect` event is emitted (their arguments are HTTP/1.1 objects): a
    * non-2xx answer is an `error` (a `HandshakeError` with the `status`), then `close` 1006. The
    * connecting queue (`queueConnecting`) does not apply: a stream is not a new connection (RFC 8441
@@ -87,7 +91,8 @@ export interface ClientOptions
   http2?: Http2Mode;
   /**
    * An HTTP/2 session of your own (`http2.connect(origin, options)`) to open the WebSocket on, with no
-   * fallback to HTTP/1.1; you keep it (it is not closed when the WebSocket ends). Implies HTTP/2.
+   * fallback to HTTP/1.1; you keep it (it is not closed when the WebSocket ends). Implies HTTP/2. The
+   * `proxy` option and the environment do not apply: your session has made its own connection.
    */
   http2Session?: ClientHttp2Session;
   /**
@@ -101,7 +106,9 @@ export interface ClientOptions
    * session to the target runs inside it (SNI and certificate checks against the target, with this
    * client's TLS options). A refusing, closing or garbling proxy gives an `error` (a `ProxyError`
    * with a `code`, naming the proxy without its credentials), then `close` 1006; `handshakeTimeout`
-   * covers the proxy leg. A redirect chooses the proxy again for its new target.
+   * covers the proxy leg. A redirect chooses the proxy again for its new target. With `http2`, the
+   * HTTP/2 connection goes through the proxy the same way (one tunnel per pooled session, shared by
+   * the WebSockets on it; sessions through different proxies or credentials are never shared).
    */
   proxy?: ProxyOption;
 }
@@ -166,10 +173,15 @@ export function startClientHandshake(
   }
   proxyFromOption(options.proxy); // checks the option now (TypeError)
   let h2plan = http2Plan(url, options);
-  if (h2plan !== null && h2plan.session === undefined && proxyForUrl(url) !== null) {
-    // The HTTP/2 session pool connects by itself (no tunnel yet): over a proxy, HTTP/1.1 when allowed.
-    if (h2plan.fallback) h2plan = null;
-    else throw new TypeError('WebSockets over HTTP/2 through a proxy are not supported yet: use http2: true (HTTP/1.1 through the proxy), or proxy: false');
+  /** An unusable proxy URL from the environment: the HTTP/2 handshake fails with it (as the HTTP/1.1 one does). */
+  let h2proxyError: Error | null = null;
+  if (h2plan !== null && h2plan.session === undefined) {
+    // A pooled session goes through the target's proxy, if any (src/node/http2-proxy-connection.ts).
+    try {
+      h2plan = { ...h2plan, proxy: proxyForUrl(url) };
+    } catch (error) {
+      h2proxyError = error as Error;
+    }
   }
   /** The HTTP/2 attempt, while it runs (null once it has opened, failed or fallen back). */
   let h2attempt: Http2Attempt | null = null;
@@ -220,7 +232,8 @@ export function startClientHandshake(
     callbacks.fail(error);
   }
 
-  function connect(target: URL): void {
+  /** `reuse`: a connection to `target` already made through the proxy (an HTTP/2 attempt's, ALPN chose HTTP/1.1). */
+  function connect(target: URL, reuse?: Duplex): void {
     const secure = target.protocol === 'wss:';
     const handshake = createClientHandshake({ protocols, extensions: deflateConfig === null ? [] : [createClientOffer(deflateConfig)] });
     // As in `ws`: the URL's userinfo, else the `auth` option.
@@ -261,7 +274,10 @@ export function startClientHandshake(
       };
     }
     let direct = settings.agent === undefined && settings.createConnection === undefined;
-    if (direct) {
+    if (direct && reuse !== undefined) {
+      direct = false; // through the proxy (RFC 6455 §4.1: keyed by host name)
+      settings.createConnection = (() => reuse) as unknown as RequestOptions['createConnection'];
+    } else if (direct) {
       // No agent: an upgraded socket must not be pooled. Connect directly, as `ws` does; or through
       // the proxy's tunnel (an unusable proxy from the environment fails the handshake, not the constructor).
       let proxy: ResolvedProxy | null = null;
@@ -440,7 +456,10 @@ export function startClientHandshake(
   }
 
   if (h2plan === null) connect(url);
-  else {
+  else if (h2proxyError !== null) {
+    const error = h2proxyError;
+    process.nextTick(() => fail(error));
+  } else {
     try {
       h2attempt = startHttp2(h2plan);
     } catch (error) {
@@ -468,9 +487,10 @@ export function startClientHandshake(
         h2attempt = null;
         fail(error);
       },
-      fallback: () => {
+      fallback: (socket) => {
         h2attempt = null;
-        if (!finished) connect(url);
+        if (!finished) connect(url, socket);
+        else socket?.destroy();
       },
     });
   }

@@ -8,12 +8,16 @@
 import { connect as http2Connect, type ClientHttp2Session, type ClientHttp2Stream, type SecureClientSessionOptions } from 'node:http2';
 import { isIP } from 'node:net';
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { createExtendedConnectRequest, validateExtendedConnectResponse } from '../protocol/extended-connect-client.js';
 import { formatExtensions } from '../protocol/header-grammar.js';
 import { PERMESSAGE_DEFLATE, acceptServerResponse, createClientOffer } from '../protocol/permessage-deflate.js';
 import { PerMessageDeflate, type PerMessageDeflateConfig } from './permessage-deflate.js';
 import type { ClientOptions } from './client.js';
 import { bareHostname } from './url-host.js';
+import type { ResolvedProxy } from './proxy-environment.js';
+import { openProxiedConnection } from './http2-proxy-connection.js';
 
 /**
  * `true`: HTTP/2 for wss:// when the server offers it, else HTTP/1.1; `'require'`: HTTP/2 for wss:// or
@@ -25,6 +29,8 @@ export type Http2Mode = boolean | 'require' | 'h2c';
 export interface Http2Plan {
   readonly fallback: boolean;
   readonly session: ClientHttp2Session | undefined;
+  /** The proxy to tunnel a pooled session through (the caller's `session` connects by itself). */
+  readonly proxy?: ResolvedProxy | null;
 }
 
 /** RFC 9113 §7: the error code of RST_STREAM for "the stream is no longer needed". */
@@ -58,15 +64,22 @@ export function http2Plan(url: URL, options: ClientOptions): Http2Plan | null {
   return { fallback: mode === true, session: undefined };
 }
 
-// --- sessions: the caller's, or one per origin and TLS settings shared by every WebSocket -----------
+// --- sessions: the caller's, or one per origin, TLS settings and proxy shared by every WebSocket ----
 
 /** What we know of a session: whether its SETTINGS arrived, and who waits for them. */
 interface SessionState {
-  readonly session: ClientHttp2Session;
+  /** Null while the connection under it goes through a proxy (see `connectThroughProxy`). */
+  session: ClientHttp2Session | null;
   /** Its key in the pool (null: the caller's session, never closed by us). */
   readonly key: string | null;
   settled: boolean;
   error: Error | null;
+  /** Through a proxy: why the target will not speak HTTP/2 (its ALPN choice), known before any session. */
+  notHttp2: string | null;
+  /** With `notHttp2`: the TLS connection to the target, for the first WebSocket falling back to HTTP/1.1. */
+  spare: Duplex | null;
+  /** Through a proxy: abandons the tunnel (or the TLS inside it) while no session exists yet. */
+  cancelConnect: (() => void) | null;
   /** WebSockets opening or open on it; a pooled session closes when the last one ends. */
   users: number;
   waiters: Set<() => void>;
@@ -81,6 +94,9 @@ const SESSION_OPTIONS = [
   'minVersion', 'maxVersion', 'secureContext', 'secureOptions', 'crl', 'sigalgs', 'honorCipherOrder', 'secureProtocol',
   'lookup', 'family', 'localAddress', 'localPort', 'hints', 'session',
 ] as const;
+
+/** Options of the TCP connection to the target: through a proxy, the proxy makes that connection. */
+const DIRECT_ONLY_OPTIONS = new Set<string>(['lookup', 'family', 'localAddress', 'localPort', 'hints']);
 
 /** Objects and functions in the key by identity (the same `ca` Buffer: the same session). */
 const identities = new WeakMap<object, number>();
@@ -108,38 +124,95 @@ function sessionOptions(options: ClientOptions, hostname: string): { settings: S
   return { settings: settings as SecureClientSessionOptions, key };
 }
 
-function track(session: ClientHttp2Session, key: string | null): SessionState {
-  const state: SessionState = { session, key, settled: false, error: null, users: 0, waiters: new Set() };
+/**
+ * The proxy's part of a pool key: everything that makes its tunnels differ (URL with credentials,
+ * headers, credentials, TLS options to the proxy). A direct session never shares a key with a proxied
+ * one, nor do sessions through different proxies or with different credentials.
+ */
+function proxyKey(proxy: ResolvedProxy): string {
+  const headers = proxy.headers === undefined ? '' : JSON.stringify(Object.entries(proxy.headers).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const credentials = proxy.credentials === undefined ? '' : JSON.stringify([proxy.credentials.username, proxy.credentials.password]);
+  // The TLS options to an https:// proxy by value, each by identity (as the target's: the same `ca` Buffer, the same key).
+  const tls = Object.entries(proxy.tls ?? {})
+    .filter(([, value]) => value !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, value]) => `${name}=${keyPart(value)}`)
+    .join(',');
+  return `via ${proxy.url.href} headers=${headers} credentials=${credentials} tls=${tls}`;
+}
+
+function newState(key: string | null): SessionState {
+  return { session: null, key, settled: false, error: null, notHttp2: null, spare: null, cancelConnect: null, users: 0, waiters: new Set() };
+}
+
+function settle(state: SessionState): void {
+  if (state.settled) return;
+  state.settled = true;
+  const waiters = [...state.waiters];
+  state.waiters.clear();
+  for (const waiter of waiters) waiter();
+}
+
+function unpool(state: SessionState): void {
+  if (state.key !== null && pool.get(state.key) === state) pool.delete(state.key);
+}
+
+/** Follow `session` for `state`: settled by the server's SETTINGS (or the session's end). */
+function watch(state: SessionState, session: ClientHttp2Session): void {
+  state.session = session;
   states.set(session, state);
-  const settle = (): void => {
-    if (state.settled) return;
-    state.settled = true;
-    const waiters = [...state.waiters];
-    state.waiters.clear();
-    for (const waiter of waiters) waiter();
-  };
-  session.once('remoteSettings', settle);
+  session.once('remoteSettings', () => settle(state));
   // Without a listener a session error would crash the process; the waiters read it from the state.
   session.on('error', (error) => {
     state.error ??= error;
   });
   session.once('close', () => {
-    if (key !== null && pool.get(key) === state) pool.delete(key);
-    settle();
+    unpool(state);
+    settle(state);
   });
   // A GOAWAY: streams open on it finish, new WebSockets get a new session.
-  session.once('goaway', () => {
-    if (key !== null && pool.get(key) === state) pool.delete(key);
-  });
+  session.once('goaway', () => unpool(state));
+}
+
+function track(session: ClientHttp2Session, key: string | null): SessionState {
+  const state = newState(key);
+  watch(state, session);
   if (key === null && !session.connecting && !session.destroyed) {
     // The caller's session may have had its SETTINGS before we listened: the server's SETTINGS
     // precede its answer to our PING (RFC 9113 §3.4, the server connection preface).
-    if (session.remoteSettings.enableConnectProtocol === true) settle();
-    else session.ping(() => settle());
+    if (session.remoteSettings.enableConnectProtocol === true) settle(state);
+    else session.ping(() => settle(state));
   } else if (key === null) {
-    session.once('connect', () => session.ping(() => settle()));
+    session.once('connect', () => session.ping(() => settle(state)));
   }
   return state;
+}
+
+/**
+ * A pooled session whose connection goes through `proxy`: the tunnel and (wss://) the TLS inside it
+ * first; the session is made once the target has chosen "h2" by ALPN (or at once over h2c).
+ */
+function connectThroughProxy(state: SessionState, proxy: ResolvedProxy, target: URL, origin: string, settings: SecureClientSessionOptions): void {
+  const tls: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(settings)) if (!DIRECT_ONLY_OPTIONS.has(name)) tls[name] = value;
+  state.cancelConnect = openProxiedConnection(proxy, target, tls as TlsConnectionOptions, (error, connection) => {
+    state.cancelConnect = null;
+    if (error !== null || connection === undefined) {
+      unpool(state);
+      state.error = error ?? new Error('The proxy tunnel closed');
+      settle(state);
+      return;
+    }
+    if (!connection.http2) {
+      unpool(state);
+      state.notHttp2 = connection.reason;
+      state.spare = connection.socket;
+      settle(state);
+      return;
+    }
+    const socket = connection.socket;
+    watch(state, http2Connect(origin, { ...settings, createConnection: () => socket }));
+  });
 }
 
 function acquire(target: URL, options: ClientOptions, plan: Http2Plan): SessionState {
@@ -150,14 +223,16 @@ function acquire(target: URL, options: ClientOptions, plan: Http2Plan): SessionS
     const hostname = bareHostname(target);
     const origin = `${target.protocol === 'wss:' ? 'https' : 'http'}://${target.host}`;
     const { settings, key: optionsKey } = sessionOptions(options, hostname);
-    const key = `${origin} ${optionsKey}`;
+    const proxy = plan.proxy ?? null;
+    const key = `${origin} ${optionsKey}${proxy === null ? '' : ` ${proxyKey(proxy)}`}`;
     const pooled = pool.get(key);
-    if (pooled !== undefined && !pooled.session.closed && !pooled.session.destroyed) {
+    if (pooled !== undefined && (pooled.session === null || (!pooled.session.closed && !pooled.session.destroyed))) {
       state = pooled;
     } else {
-      const session = http2Connect(origin, settings);
-      state = track(session, key);
+      state = newState(key);
       pool.set(key, state);
+      if (proxy === null) watch(state, http2Connect(origin, settings));
+      else connectThroughProxy(state, proxy, target, origin, settings);
     }
   }
   state.users++;
@@ -168,11 +243,16 @@ function release(state: SessionState): void {
   state.users--;
   if (state.users > 0 || state.key === null) return;
   // The last WebSocket on a pooled session ended: close it (no idle HTTP/2 connections linger).
-  if (pool.get(state.key) === state) pool.delete(state.key);
-  if (!state.session.closed && !state.session.destroyed) state.session.close();
+  unpool(state);
+  state.cancelConnect?.();
+  state.cancelConnect = null;
+  state.spare?.destroy();
+  state.spare = null;
+  const session = state.session;
+  if (session !== null && !session.closed && !session.destroyed) session.close();
 }
 
-/** How many pooled sessions are open (for tests and diagnostics). */
+/** How many pooled sessions are open or opening (for tests and diagnostics). */
 export function pooledHttp2Sessions(): number {
   return pool.size;
 }
@@ -183,8 +263,12 @@ export interface Http2Outcome {
   /** The stream is accepted: the caller attaches it (as it attaches an upgraded socket). */
   opened(stream: ClientHttp2Stream, protocol: string, extensions: string, deflate: PerMessageDeflate | null): void;
   failed(error: Error): void;
-  /** The server does not do WebSockets over HTTP/2, and the mode allows HTTP/1.1: connect that way. */
-  fallback(): void;
+  /**
+   * The server does not do WebSockets over HTTP/2, and the mode allows HTTP/1.1: connect that way.
+   * Through a proxy, when the target chose HTTP/1.1 by ALPN, `socket` is that TLS connection (its
+   * tunnel included), ready for the HTTP/1.1 handshake; otherwise a new connection is needed.
+   */
+  fallback(socket?: Duplex): void;
 }
 
 export interface Http2Attempt {
@@ -242,8 +326,12 @@ export function openHttp2WebSocket(
   const notHttp2 = (reason: string): void => {
     if (plan.fallback) {
       finish(() => {
+        // The first WebSocket to fall back takes the TLS connection the proxy's tunnel already carries.
+        const spare = state.spare;
+        state.spare = null;
         releaseOnce();
-        outcome.fallback();
+        if (spare === null) outcome.fallback();
+        else outcome.fallback(spare);
       });
     } else {
       failWith(new Error(`Cannot open a WebSocket over HTTP/2 to ${target.host}: ${reason}`));
@@ -254,13 +342,17 @@ export function openHttp2WebSocket(
     if (done) return;
     const session = state.session;
     const error = state.error;
+    if (state.notHttp2 !== null) {
+      notHttp2(state.notHttp2);
+      return;
+    }
     if (error !== null) {
       // The TLS server does not offer h2 by ALPN: it may still speak HTTP/1.1.
       if ((error as { code?: string }).code === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL') notHttp2('the server does not offer HTTP/2 (TLS ALPN "h2")');
       else failWith(error);
       return;
     }
-    if (session.closed || session.destroyed) {
+    if (session === null || session.closed || session.destroyed) {
       notHttp2('the connection closed before the server sent its HTTP/2 SETTINGS');
       return;
     }

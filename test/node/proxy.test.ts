@@ -344,13 +344,19 @@ describe('clients through an HTTP CONNECT proxy', () => {
     }
   });
 
-  it('http2: true through a proxy uses HTTP/1.1 through it; "require" is refused', async () => {
+  it('http2: true through a proxy to an HTTP/1.1-only server upgrades over the tunnel it opened; "require" fails the handshake', async () => {
+    // WebSockets over HTTP/2 through proxies: test/node/http2-proxy.test.ts.
     const p = await proxy();
     const ws = new WebSocket(`wss://localhost:${wssPort}/`, { proxy: p.url, ca: certificate.cert, http2: true });
     assert.deepEqual(await outcome(ws), { opened: true });
     ws.terminate();
     assert.equal(p.tunnels, 1);
-    assert.throws(() => new WebSocket(`wss://localhost:${wssPort}/`, { proxy: p.url, http2: 'require' }), /through a proxy are not supported yet/);
+    const refused = await outcome(new WebSocket(`wss://localhost:${wssPort}/`, { proxy: p.url, ca: certificate.cert, http2: 'require' }));
+    assert.equal(refused.opened, false);
+    if (!refused.opened) {
+      assert.equal(refused.code, 1006);
+      assert.match(refused.error.message, /the server chose "http\/1\.1" by TLS ALPN, not "h2"$/);
+    }
   });
 
   it('the WHATWG WebSocket takes the proxy option too (an error event, then close 1006, on a refusal)', async () => {
