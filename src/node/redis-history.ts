@@ -442,7 +442,8 @@ export class RedisHistory implements HistoryStore {
   #subscriberReady(): void {
     if (this.#closed) return;
     for (const [topic, feed] of this.#feeds) {
-      if (feed.epoch !== null) feed.stale = true;
+      // A feed whose start position is being read now may have had it from Redis before the cut: catch up after it too.
+      if (feed.confirmed) feed.stale = true;
       this.#kick(topic, feed);
     }
     for (const topic of new Set([...this.#feeds.keys(), ...this.#subscribed])) this.#sync(topic);
@@ -533,8 +534,8 @@ export class RedisHistory implements HistoryStore {
       if (!feed.closed) this.#flushReset(topic, feed);
       feed.failures = 0;
     } catch (error) {
-      this.#report(error);
       if (!feed.closed && !this.#closed) {
+        this.#report(error);
         // Redis unreachable or an error: try again after a backoff (or at once when the connection is back).
         feed.retry = setTimeout(() => {
           feed.retry = null;
