@@ -12,6 +12,7 @@ import { RedisHistory, type RedisHistoryOptions } from '../../src/redis.js';
 import { APPEND_SCRIPT } from '../../src/node/redis-history-scripts.js';
 import type { HistoryStore } from '../../src/node/history.js';
 import { RedisServer, redisSkipReason } from '../helpers/redis.js';
+import { freePort } from '../helpers/process.js';
 import { scaled } from '../helpers/time.js';
 import { historyContract, offsetsOf, RecordingSink, sleep, until, type HistoryHarness } from './history-contract.js';
 
@@ -401,5 +402,24 @@ describe('RedisHistory read cost', { skip, timeout: scaled(300_000) }, () => {
       await h.dispose();
       await redis.dispose();
     }
+  });
+});
+
+describe('RedisHistory without Redis', { skip, timeout: scaled(60_000) }, () => {
+  it('rejects append, read and position at once while Redis is unreachable, and close() does not wait for it', async () => {
+    const port = await freePort(); // nothing listens there
+    const errors: Error[] = [];
+    const store = new RedisHistory({ url: `redis://127.0.0.1:${port}`, reconnect: { minDelayMs: 50, maxDelayMs: 200 }, onError: (e) => errors.push(e) });
+    store.attach(new RecordingSink());
+    store.subscribe('t');
+    await until('a connection error', () => errors.length > 0);
+    await assert.rejects(store.append('t', Buffer.from('x'), false, BIG), /unreachable/);
+    await assert.rejects(store.read('t', null, 0, 10), /unreachable/);
+    await assert.rejects(store.position('t'), /unreachable/);
+    const started = Date.now();
+    await withTimeout(store.close(), 'close()');
+    assert.ok(Date.now() - started < scaled(3000), 'close() returned promptly');
+    await assert.rejects(store.append('t', Buffer.from('x'), false, BIG), /closed/);
+    await assert.rejects(store.ready(), /closed/);
   });
 });
