@@ -6,6 +6,8 @@ import {
   RESUME_VERSION,
   ResumeError,
   dataFrameHeader,
+  dataFrameHeaderSize,
+  writeDataFrameHeader,
   decodeClientControl,
   decodeClientFrame,
   decodeServerControl,
@@ -319,5 +321,17 @@ describe('resume wire: control messages', () => {
 
   it('leaves out an optional field given as undefined', () => {
     assert.equal(encodeClientControl({ t: 'sub', id: 1, topic: 'x', from: undefined } as unknown as ClientControl), '{"t":"sub","id":1,"topic":"x"}');
+  });
+});
+
+describe('resume wire: framing into a caller buffer', () => {
+  it('writes the data frame header where asked and returns where the payload goes', () => {
+    const target = new Uint8Array(16).fill(0xee);
+    const end = writeDataFrameHeader(target, 2, 300, 128, true);
+    assert.equal(end, 2 + dataFrameHeaderSize(300, 128));
+    assert.deepEqual([...target.subarray(0, end + 1)], [0xee, 0xee, 0x81, 0xac, 0x02, 0x80, 0x01, 0xee]);
+    target.set([1, 2], end);
+    const decoded = decodeServerFrame(target.subarray(2, end + 2));
+    assert.deepEqual(decoded.kind === 'data' && [decoded.alias, decoded.offset, decoded.binary, [...decoded.payload]], [300, 128, true, [1, 2]]);
   });
 });
