@@ -61,6 +61,8 @@ export const REPLAY_BATCH = 1000;
 /** At most this many live frames are held for a subscriber that is replaying (then it reads them from the store). */
 export const MAX_HELD = 4096;
 const STALL_RETRY_MS = 10;
+/** When to look for messages a starting feed did not deliver (ms after its start). */
+const FEED_START_CHECKS_MS = [1000, 5000];
 
 /** What a subscription needs of its connection. */
 export interface ResumeChannel {
@@ -263,7 +265,18 @@ export class HistoryTopics implements HistorySink {
   }
 
   #retain(topic: string, state: TopicState): void {
-    if (state.users++ === 0) this.store.subscribe(topic);
+    if (state.users++ !== 0) return;
+    this.store.subscribe(topic);
+    // A store's feed may start a moment later than asked (RedisHistory: once Redis confirmed the
+    // SUBSCRIBE); a message stored in between reaches a live subscriber with the next delivery (a hole
+    // read from the store), or, if none follows, when these checks find it.
+    for (const delay of FEED_START_CHECKS_MS) {
+      const timer = setTimeout(() => {
+        if (this.#states.get(topic) !== state || state.users === 0) return;
+        for (const subscription of state.resume) subscription.probe();
+      }, delay);
+      timer.unref();
+    }
   }
 
   #release(topic: string, state: TopicState): void {
@@ -422,6 +435,22 @@ export class ResumeSubscription {
     }
     this.#held.push(item);
     void this.#run();
+  }
+
+  /** Look in the store for a message after `sent` that the feed did not deliver (see FEED_START_CHECKS_MS). */
+  probe(): void {
+    if (this.closed || !this.live) return;
+    const { epoch, sent } = this;
+    this.#history.store.read(this.topic, epoch, sent, 1).then(
+      (read) => {
+        if (this.closed || !this.live || this.epoch !== epoch || this.sent !== sent) return; // moved on: the feed works
+        if (read.kind === 'entries' && read.entries.length === 0) return;
+        this.live = false;
+        this.#readTop = null;
+        void this.#run();
+      },
+      () => {}, // the store is unreachable: its feed catches up by itself when it is back
+    );
   }
 
   /** The store's feed could not go on (new epoch, or a hole it could not fill). */
