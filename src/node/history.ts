@@ -78,4 +78,11 @@ export interface HistoryStore {
   unsubscribe(topic: string): void;
   /** Stop feeding everything and let go of the broker. */
   close(): Promise<void>;
+  /**
+   * Optional: idempotent client sends across servers (src/node/send-dedupe.ts). Record that send `seq` of
+   * `session` is applied: true when it is new, false when a seq at or above it was applied before (by any
+   * server on this store). The record expires `ttlMs` after the session's last send. Rejects when the
+   * broker cannot tell (then nothing was recorded). A store without it leaves dedupe to each process.
+   */
+  claimSend?(session: string, seq: number, ttlMs: number): Promise<boolean>;
 }

@@ -100,3 +100,19 @@ for i = 1, #entries do
 end
 return out
 `;
+
+/**
+ * Claim a client send (idempotency, src/node/send-dedupe.ts). KEYS[1] the session's key
+ * (`prefix + 'ds:' + session`: the highest seq applied). ARGV: [1] seq, [2] expiry in ms.
+ * Returns 1 when seq is above the highest (now recorded), 0 when it is not (a duplicate); either way the
+ * key lives ARGV[2] ms more.
+ */
+export const CLAIM_SEND_SCRIPT = `
+local highest = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > highest then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 0
+`;

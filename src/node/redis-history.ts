@@ -34,7 +34,7 @@ import { createClient, RESP_TYPES } from 'redis';
 import type { HistoryBounds, HistoryEntry, HistoryGapReason, HistoryRead, HistorySink, HistoryStore, Position } from './history.js';
 import { checkBounds, checkPayload, checkRead, checkTopic, newEpoch } from './history-input.js';
 import type { RedisClientLike } from './redis-backplane.js';
-import { APPEND_SCRIPT, READ_SCRIPT } from './redis-history-scripts.js';
+import { APPEND_SCRIPT, CLAIM_SEND_SCRIPT, READ_SCRIPT } from './redis-history-scripts.js';
 
 export interface RedisHistoryOptions {
   /** `redis[s]://[[username][:password]@][host][:port][/db-number]`; default `redis://localhost:6379`. */
@@ -73,6 +73,7 @@ function script(source: string): Script {
 
 const APPEND = script(APPEND_SCRIPT);
 const READ = script(READ_SCRIPT);
+const CLAIM_SEND = script(CLAIM_SEND_SCRIPT);
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
@@ -263,6 +264,31 @@ export class RedisHistory implements HistoryStore {
     this.#usable(`cannot read the position of "${topic}"`);
     const raw = await this.#read(topic, null, 0, 0);
     return { epoch: raw.epoch, offset: raw.top };
+  }
+
+  /**
+   * Idempotent client sends across servers: one script per send on `prefix + 'ds:' + session` (the
+   * highest seq applied, expiring `ttlMs` after the session's last send). See HistoryStore.claimSend.
+   */
+  async claimSend(session: string, seq: number, ttlMs: number): Promise<boolean> {
+    if (typeof session !== 'string' || session === '') throw new TypeError(`${NAME}: the session must be a non-empty string`);
+    if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`${NAME}: seq must be a safe integer >= 0`);
+    if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new RangeError(`${NAME}: ttlMs must be a positive integer`);
+    this.#usable(`cannot record send ${seq} of session ${session}`);
+    const key = `${this.#prefix}ds:${session}`;
+    const args = [String(seq), String(ttlMs)];
+    let reply: unknown;
+    try {
+      try {
+        reply = await this.#cmd.sendCommand(['EVALSHA', CLAIM_SEND.sha, '1', key, ...args]);
+      } catch (error) {
+        if (!asError(error).message.startsWith('NOSCRIPT')) throw error;
+        reply = await this.#cmd.sendCommand(['EVAL', CLAIM_SEND.source, '1', key, ...args]);
+      }
+    } catch (error) {
+      throw new Error(`${NAME}: recording send ${seq} of session ${session} failed: ${asError(error).message}`, { cause: error });
+    }
+    return Number(reply) === 1;
   }
 
   subscribe(topic: string): void {
