@@ -19,11 +19,13 @@
  */
 import { EventEmitter } from 'node:events';
 import { Buffer } from 'node:buffer';
+import type { IncomingHttpHeaders } from 'node:http';
 import { CloseCode, isValidCloseCode } from '../protocol/close-codes.js';
 import type { ReconnectOptions } from '../protocol/reconnect-policy.js';
 import { ReadyState } from '../protocol/close-handshake.js';
 import { ResumeState, type ResumeEvent, type ResumeOutgoing, type ResumeStateOptions, type ResumeSubscribeOptions } from '../protocol/resume-state.js';
 import { RESUME_SUBPROTOCOL, ResumeError, type ResumeGapReason, type ResumePosition } from '../protocol/resume-wire.js';
+import { HandshakeError } from '../protocol/errors.js';
 import { Reconnector, type ReconnectHost, type ReconnectingEvent } from './reconnect.js';
 import { WebSocket, type ClientOptions } from './websocket.js';
 
@@ -263,6 +265,16 @@ export class ResumingClient extends EventEmitter<ResumingClientEvents> {
     ws.on('error', (error) => {
       if (this.#ws === ws) this.#reconnector.noteError(error);
     });
+    ws.on('unexpected-response', (_request, response) => {
+      // A refused handshake: its status and `Retry-After` decide the next attempt (RFC 9110 §15,
+      // §10.2.3), as for the reconnecting client; the refusal is the error of this attempt.
+      if (this.#ws !== ws) return;
+      const status = response.statusCode ?? 0;
+      this.#reconnector.sawResponse(response);
+      this.#reconnector.noteError(new HandshakeError('FD_ERR_HANDSHAKE_STATUS', status, `Unexpected server response: ${status}`, headerStrings(response.headers)));
+      response.resume();
+      ws.terminate();
+    });
     ws.on('close', (code, reason) => {
       if (this.#ws !== ws) return;
       this.#ws = null;
@@ -449,4 +461,13 @@ function toSendable(data: ResumeSendData): string | Uint8Array {
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   throw new TypeError(`ResumingClient: send takes a string (text) or bytes (Buffer, ArrayBuffer, TypedArray, DataView); got ${data === null ? 'null' : typeof data}`);
+}
+
+/** The response's headers as strings (repeated ones joined with ", "), for `HandshakeError.headers`. */
+function headerStrings(headers: IncomingHttpHeaders): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) result[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return result;
 }

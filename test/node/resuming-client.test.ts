@@ -6,7 +6,10 @@
  */
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ResumingClient, ResumeError, type ResumingClientOptions } from '../../src/index.js';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HandshakeError, ResumingClient, ResumeError, type ReconnectingEvent, type ResumingClientOptions } from '../../src/index.js';
 import { ResumingClient as NodeResumingClient } from '../../src/node/resuming-client.js';
 import { ResumePeer, type PeerConnection } from '../helpers/resume-peer.js';
 import { scaled } from '../helpers/time.js';
@@ -421,5 +424,36 @@ describe('ResumingClient (Node)', () => {
     assert.throws(() => c.send(42 as never), /send takes a string \(text\) or bytes/);
     assert.throws(() => c.close(1005), /close code/);
     assert.equal(c.readyState, 0);
+  });
+
+  it('a refused handshake: 403 is final (the HandshakeError, then close), 503 with Retry-After is retried after it', async () => {
+    let answer = 'HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n';
+    let upgrades = 0;
+    const server = createServer();
+    server.on('upgrade', (_request, socket) => {
+      upgrades++;
+      socket.end(answer);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanup.push(() => new Promise((resolve) => server.close(resolve)));
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+
+    const refused = client(url);
+    const errors: unknown[] = [];
+    refused.client.on('error', (error) => errors.push(error));
+    await until('close', () => refused.client.readyState === 3);
+    assert.deepEqual(refused.log, ['error Unexpected server response: 403', 'close 1006 ']);
+    assert.ok(errors[0] instanceof HandshakeError && errors[0].status === 403);
+    assert.equal(upgrades, 1);
+
+    answer = 'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n';
+    const retried = client(url, { reconnect: { initialDelay: 10, maxDelay: 5_000, jitter: 0 } });
+    const events: ReconnectingEvent[] = [];
+    retried.client.on('reconnecting', (event) => events.push(event));
+    await until('reconnecting', () => events.length === 1);
+    assert.equal(events[0]!.status, 503);
+    assert.equal(events[0]!.delay, 1_000, 'Retry-After: 1 (more than initialDelay)');
+    assert.ok(events[0]!.error instanceof HandshakeError && events[0]!.error.headers['retry-after'] === '1');
   });
 });
