@@ -456,4 +456,20 @@ describe('ResumingClient (Node)', () => {
     assert.equal(events[0]!.delay, 1_000, 'Retry-After: 1 (more than initialDelay)');
     assert.ok(events[0]!.error instanceof HandshakeError && events[0]!.error.headers['retry-after'] === '1');
   });
+
+  it('a listener that throws: the exception goes to error, and the messages after it still arrive once', async () => {
+    const p = await peer();
+    const { client: c, log } = client(p.url);
+    c.on('message', (_topic, data) => {
+      if (data === 'boom') throw new Error('listener failed');
+    });
+    c.subscribe('t', { from: 'start' });
+    p.publish('t', 'a');
+    p.publish('t', 'boom');
+    p.publish('t', 'c');
+    await until('c', () => messages(log).length === 3);
+    assert.ok(log.includes('error listener failed'), log.join('\n'));
+    assert.deepEqual(c.position('t'), { epoch: 'e1', offset: 3 });
+    assert.equal(p.connections.length, 1, 'the connection goes on');
+  });
 });
