@@ -16,3 +16,18 @@ export type { HistoryStore, HistorySink, HistoryBounds, HistoryEntry, HistoryRea
 export type { HistoryOptions, HistoryTopicsOption, HistoryTopicChoice } from './history-topics.js';
 export type { ResumeOptions } from './resume-session.js';
 export { MemoryDedupe, type MemoryDedupeOptions, type SendDedupe } from './send-dedupe.js';
+export {
+  ResumingClient,
+  type ResumingClientOptions,
+  type ResumingClientEvents,
+  type ResumeMessageInfo,
+  type ResumeSubscribedInfo,
+  type ResumeGapInfo,
+  type ResumeRefusal,
+  type ResumeSendData,
+  type ResumeSendCallback,
+  type ResumePosition,
+  type ResumeGapReason,
+  type ResumeSubscribeOptions,
+} from './resuming-client.js';
+export { ResumeError, RESUME_SUBPROTOCOL, type ResumeErrorCode } from '../protocol/resume-wire.js';

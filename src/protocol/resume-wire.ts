@@ -68,6 +68,11 @@
  *  - FD_ERR_RESUME_BAD_TEXT → 1007: a data or send frame flagged text whose payload is not UTF-8.
  *  - (client state, src/protocol/resume-state.ts) FD_ERR_RESUME_UNREPORTED_GAP and
  *    FD_ERR_RESUME_UNEXPECTED → 1002; FD_ERR_RESUME_UNACKED_FULL: a local limit, no close.
+ *  - (resuming clients) FD_ERR_RESUME_NOT_SELECTED → 1010: the server's handshake response did not
+ *    select this subprotocol. 1010 is RFC 6455 §7.4.1's code for a client that ends the connection
+ *    because the server did not negotiate what it needs (there: an extension); the closest fit. A
+ *    browser may only send 1000 or 3000–4999, so the browser client closes with 1000 and this code as
+ *    the reason.
  *
  * No Node API (the browser build imports this file): Uint8Array, TextEncoder, TextDecoder only.
  */
@@ -159,7 +164,8 @@ export type ResumeErrorCode =
   | 'FD_ERR_RESUME_BAD_TEXT'
   | 'FD_ERR_RESUME_UNREPORTED_GAP'
   | 'FD_ERR_RESUME_UNEXPECTED'
-  | 'FD_ERR_RESUME_UNACKED_FULL';
+  | 'FD_ERR_RESUME_UNACKED_FULL'
+  | 'FD_ERR_RESUME_NOT_SELECTED';
 
 const CLOSE_CODES: Readonly<Record<ResumeErrorCode, number | undefined>> = {
   FD_ERR_RESUME_UNKNOWN_TYPE: CloseCode.UnsupportedData,
@@ -170,6 +176,7 @@ const CLOSE_CODES: Readonly<Record<ResumeErrorCode, number | undefined>> = {
   FD_ERR_RESUME_UNREPORTED_GAP: CloseCode.ProtocolError,
   FD_ERR_RESUME_UNEXPECTED: CloseCode.ProtocolError,
   FD_ERR_RESUME_UNACKED_FULL: undefined,
+  FD_ERR_RESUME_NOT_SELECTED: CloseCode.MandatoryExtension,
 };
 
 /**

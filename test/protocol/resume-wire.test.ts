@@ -58,6 +58,11 @@ describe('resume wire: names', () => {
     // RFC 6455 §4.1: each subprotocol is a token (RFC 7230 tchar).
     assert.match(RESUME_SUBPROTOCOL, /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/);
   });
+
+  it('a server that does not select the subprotocol is FD_ERR_RESUME_NOT_SELECTED, closed with 1010', () => {
+    const error = new ResumeError('FD_ERR_RESUME_NOT_SELECTED', 'not selected');
+    assert.equal(error.closeCode, 1010);
+  });
 });
 
 describe('resume wire: varints (unsigned LEB128, at most 2^53 - 1, shortest form)', () => {

@@ -1,0 +1,223 @@
+/**
+ * The browser build of ResumingWebSocket in a real browser (Chromium), against the fake resume server
+ * (test/helpers/resume-peer.ts): the test compiles src/browser with the build's own settings
+ * (tsconfig.build.json) into a temporary dist/, serves it, and a page imports it as a plain ES module
+ * from the path the package's "./browser" export names (no bundler). The page subscribes to two topics
+ * over the browser's own WebSocket (which must accept the selected subprotocol) while the test
+ * publishes; the server drops the connection (1006 for the page), publishes while the page is away,
+ * then stops and restarts (1001), publishes again; the page resubscribes each time from its last
+ * positions and ends with every message of both topics exactly once, in order, with the idempotent
+ * sends it made applied once each.
+ *
+ * Skips (with the Debian package to install) when Chromium is not installed.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, normalize, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumSkipReason, launchChromium } from '../helpers/browser.js';
+import { ResumePeer } from '../helpers/resume-peer.js';
+import { scaled } from '../helpers/time.js';
+
+const skip = chromiumSkipReason();
+const TIMEOUT = scaled(120_000);
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The page's driver: plain JavaScript; `window.resume` is set by the module script once it has loaded. */
+const PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>resuming</title></head><body>
+<script type="module">
+import { ResumingWebSocket, ResumeMessageEvent, ReconnectingEvent } from '/dist/browser/index.js';
+const log = [];
+const received = [];
+let ws = null;
+window.resume = {
+  start(url) {
+    ws = new ResumingWebSocket(url, { reconnect: { initialDelay: 50, maxDelay: 400, jitter: 0 } });
+    ws.addEventListener('open', () => log.push('open ' + ws.readyState));
+    ws.addEventListener('error', (event) => log.push('error ' + (event.error ? event.error.code : 'connection')));
+    ws.addEventListener('reconnecting', (event) => log.push('reconnecting ' + event.detail.code + ' ' + (event instanceof ReconnectingEvent)));
+    ws.addEventListener('reconnected', () => log.push('reconnected'));
+    ws.addEventListener('gap', (event) => log.push('gap ' + event.detail.topic + ' ' + event.detail.reason));
+    ws.addEventListener('acked', (event) => log.push('acked ' + event.detail.seq));
+    ws.addEventListener('close', (event) => log.push('close ' + event.code));
+    ws.addEventListener('message', (event) => {
+      const d = event.detail;
+      const data = typeof d.data === 'string' ? d.data : 'bytes ' + Array.from(d.data).join(',');
+      received.push(d.topic + ' ' + data + ' ' + d.epoch + ':' + d.offset + (event instanceof ResumeMessageEvent ? '' : ' (not a ResumeMessageEvent)'));
+    });
+    ws.subscribe('chat', { from: 'start' });
+    ws.subscribe('ticks');
+  },
+  send(text) { return ws.send(text); },
+  state() { return { log: log.slice(), received: received.slice(), readyState: ws.readyState, positions: ws.positions(), unacked: ws.unacked }; },
+};
+</script></body></html>`;
+
+interface PageState {
+  log: string[];
+  received: string[];
+  readyState: number;
+  positions: Record<string, { epoch: string; offset: number } | null>;
+  unacked: number;
+}
+
+describe('ResumingWebSocket in Chromium (the browser build)', () => {
+  let browser: Browser | null = null;
+  let page: Page;
+  let pageServer: Server;
+  let outDir = '';
+
+  before(
+    async () => {
+      browser = await launchChromium();
+      if (browser === null) return;
+      // Compile src/browser as `npm run build` does (same tsc, same tsconfig), into a temporary dist/.
+      outDir = mkdtempSync(join(tmpdir(), 'fullduplex-resume-browser-'));
+      const config = join(outDir, 'tsconfig.json');
+      writeFileSync(
+        config,
+        JSON.stringify({
+          extends: join(root, 'tsconfig.build.json'),
+          compilerOptions: { outDir: join(outDir, 'dist'), rootDir: join(root, 'src'), typeRoots: [join(root, 'node_modules/@types')], declaration: false, declarationMap: false, sourceMap: false },
+          include: [],
+          files: [join(root, 'src/browser/index.ts')],
+        }),
+      );
+      await promisify(execFile)(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', config], { cwd: root, timeout: scaled(120_000) });
+
+      pageServer = createServer((request, response) => {
+        const path = new URL(request.url ?? '/', 'http://x').pathname;
+        if (path === '/') {
+          response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+          response.end(PAGE);
+          return;
+        }
+        const file = normalize(join(outDir, path));
+        if (path.startsWith('/dist/') && file.startsWith(join(outDir, 'dist')) && existsSync(file)) {
+          response.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8' });
+          response.end(readFileSync(file));
+          return;
+        }
+        response.writeHead(404);
+        response.end();
+      });
+      pageServer.listen(0, '127.0.0.1');
+      await once(pageServer, 'listening');
+      page = await browser.newPage();
+      const failures: string[] = [];
+      page.on('pageerror', (error) => failures.push(String(error)));
+      page.on('requestfailed', (request) => failures.push(request.url()));
+      await page.goto(`http://127.0.0.1:${(pageServer.address() as AddressInfo).port}/`);
+      await page.waitForFunction('window.resume !== undefined', undefined, { timeout: scaled(30_000) });
+      assert.deepEqual(failures, []);
+    },
+    { timeout: TIMEOUT },
+  );
+
+  after(
+    async () => {
+      await browser?.close();
+      if (pageServer !== undefined) {
+        pageServer.closeAllConnections();
+        await new Promise<void>((resolve) => pageServer.close(() => resolve()));
+      }
+      if (outDir !== '') rmSync(outDir, { recursive: true, force: true });
+    },
+    { timeout: TIMEOUT },
+  );
+
+  it('keeps receiving across a server-side drop and a server restart: every message once, in order, no hole', { skip, timeout: TIMEOUT }, async () => {
+    assert.ok(existsSync(join(outDir, 'dist/browser/resuming-client.js')));
+    const peer = await ResumePeer.start();
+    try {
+      const state = (): Promise<PageState> => page.evaluate('window.resume.state()') as Promise<PageState>;
+      const waitFor = async (what: string, ready: (s: PageState) => boolean): Promise<PageState> => {
+        const deadline = Date.now() + scaled(20_000);
+        for (;;) {
+          const s = await state();
+          if (ready(s)) return s;
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(s)}`);
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+      };
+      const expected: string[] = [];
+      const publish = (topic: string, data: string | Uint8Array): void => {
+        const offset = peer.publish(topic, data);
+        expected.push(`${topic} ${typeof data === 'string' ? data : `bytes ${[...data].join(',')}`} e1:${offset}`);
+      };
+      const live = (topic: string): boolean => peer.connections.some((connection) => connection.closed === null && connection.live.has(topic));
+
+      publish('chat', 'hello'); // before the page subscribes: replayed (from 'start')
+      await page.evaluate(`window.resume.start(${JSON.stringify(peer.url)})`);
+      await peer.until('both topics live', () => live('chat') && live('ticks'));
+      publish('chat', 'c2');
+      publish('ticks', 't1');
+      publish('ticks', Uint8Array.of(1, 2, 3));
+      assert.equal(await page.evaluate(`window.resume.send('first')`), 1);
+      await waitFor('the first messages', (s) => s.received.length === 4 && s.log.includes('acked 1'));
+
+      // The server drops the link (no close frame): Chromium reports 1006; messages go on meanwhile.
+      peer.autoAck = false;
+      peer.connections[0]!.drop();
+      publish('chat', 'c3');
+      publish('ticks', 't3');
+      assert.equal(await page.evaluate(`window.resume.send('while away')`), 2);
+      await peer.until('the second connection', () => peer.connections.length === 2 && live('chat') && live('ticks'));
+      publish('chat', 'c4');
+      await waitFor('the replay', (s) => s.received.length === 7);
+      await peer.until('the send', () => peer.sends.length === 2);
+      peer.autoAck = true;
+      peer.connections[1]!.ack(2);
+
+      // The server restarts (1001 Going Away to the page), and publishes while it is down.
+      await peer.stop();
+      publish('chat', 'c5');
+      publish('ticks', 't5');
+      await peer.listen();
+      await peer.until('the third connection', () => live('chat') && live('ticks'));
+      publish('ticks', 't6');
+      const end = await waitFor('everything', (s) => s.received.length === expected.length);
+
+      // Messages of different topics interleave freely; the order within a topic is what is promised.
+      for (const topic of ['chat', 'ticks']) {
+        const mine = end.received.filter((entry) => entry.startsWith(`${topic} `));
+        assert.deepEqual(
+          mine,
+          expected.filter((entry) => entry.startsWith(`${topic} `)),
+          `${topic}: every message once, in order`,
+        );
+      }
+      assert.equal(new Set(end.received).size, end.received.length, 'no duplicate');
+      assert.deepEqual(end.positions, { chat: { epoch: 'e1', offset: 5 }, ticks: { epoch: 'e1', offset: 5 } });
+      assert.ok(!end.log.some((entry) => entry.startsWith('gap') || entry.startsWith('close') || entry.startsWith('error FD_')), end.log.join('\n'));
+      assert.ok(end.log.includes('reconnecting 1006 true'), end.log.join('\n'));
+      assert.ok(end.log.includes('reconnecting 1001 true'), end.log.join('\n'));
+      assert.equal(end.log.filter((entry) => entry === 'reconnected').length, 2);
+      assert.equal(end.readyState, 1);
+      assert.equal(end.unacked, 0);
+      // Send 2 travelled on the second connection only (acked there): applied once.
+      assert.deepEqual(
+        peer.applied.map((send) => `${send.seq} ${send.data}`),
+        ['1 first', '2 while away'],
+      );
+      // Every resubscription carried the last position of its topic.
+      const froms = peer.connections.map((connection) =>
+        connection.log.filter((text) => text.includes('"t":"sub"')).map((text) => JSON.stringify((JSON.parse(text) as { from?: unknown }).from ?? null)),
+      );
+      assert.deepEqual(froms[0], ['{"epoch":null,"offset":0}', 'null']);
+      assert.deepEqual(froms[1], ['{"epoch":"e1","offset":2}', '{"epoch":"e1","offset":2}']);
+      assert.deepEqual(froms.at(-1), ['{"epoch":"e1","offset":4}', '{"epoch":"e1","offset":3}']);
+    } finally {
+      await peer.stop();
+    }
+  });
+});
