@@ -238,6 +238,8 @@ export class Watcher {
   readonly problems: string[] = [];
   problemCount = 0;
   received = 0;
+  /** Messages delivered from history (a replay after `subscribed`), not live. */
+  replayed = 0;
   /** Holes that came right after a `gap` event (told, not silent), and messages delivered again after one. */
   toldHoles = 0;
   toldRepeats = 0;
@@ -259,7 +261,10 @@ export class Watcher {
     this.client.on('open', () => this.opens++);
     this.client.on('reconnected', () => this.reconnects++);
     this.client.on('subscribed', (topic) => this.subscribed.add(topic));
-    this.client.on('message', (topic, data) => this.#onMessage(topic, data));
+    this.client.on('message', (topic, data, info) => {
+      if (info.replayed) this.replayed++;
+      this.#onMessage(topic, data);
+    });
     this.client.on('gap', (topic, info) => {
       this.gaps.push({ topic, reason: info.reason });
       this.#excused.get(topic)?.fill(true);

@@ -44,6 +44,29 @@ const MAX_MESSAGES = 100_000;
 const CHAOS_MIN_MS = 1_000;
 const CHAOS_SPREAD_MS = 1_000;
 
+it('the check of a client catches a silent hole and a duplicate, and lets a hole through only right after a gap', async () => {
+  const strict = new Watcher(0, 'ws://127.0.0.1:1/', ['t0'], { gapsAllowed: false, publishers: 2 });
+  const lenient = new Watcher(1, 'ws://127.0.0.1:1/', ['t0'], { gapsAllowed: true, publishers: 2 });
+  try {
+    const info = { epoch: 'e', offset: 1, replayed: false };
+    for (const w of [strict, lenient]) {
+      for (const text of ['t0:0:1', 't0:1:1', 't0:0:3', 't0:1:1']) w.client.emit('message', 't0', text, info); // p0 skips 2, p1 repeats 1
+      w.client.emit('gap', 't0', { reason: 'epoch', epoch: 'f', offset: 0 });
+      for (const text of ['t0:0:7', 't0:1:1', 't0:0:8']) w.client.emit('message', 't0', text, info); // told: a hole (p0), a repeat (p1)
+      w.client.emit('message', 't0', 't0:0:10', info); // silent again
+    }
+    assert.equal(strict.problemCount, 5);
+    assert.equal(lenient.problemCount, 3);
+    assert.match(lenient.problems.join('\n'), /publisher 0: seq 3 after 1 \(1 missing[^]*publisher 1: seq 1 after 1 \(duplicate[^]*publisher 0: seq 10 after 8/);
+    assert.deepEqual([lenient.toldHoles, lenient.toldRepeats], [1, 1]);
+    assert.equal(lenient.complete(new Map([['t0', [10, 1]]])), true);
+    assert.equal(lenient.complete(new Map([['t0', [11, 1]]])), false);
+  } finally {
+    strict.close();
+    lenient.close();
+  }
+});
+
 describe('resume chaos: 3 servers on Redis behind HAProxy, servers SIGKILLed and links dropped', { skip, timeout: scaled(300_000) }, () => {
   let cluster: ResumeCluster | undefined;
   let publisher: Publisher | undefined;
@@ -135,9 +158,10 @@ describe('resume chaos: 3 servers on Redis behind HAProxy, servers SIGKILLed and
     const problemCount = watchers.reduce((sum, w) => sum + w.problemCount, 0);
     const received = watchers.reduce((sum, w) => sum + w.received, 0);
     const reconnects = watchers.reduce((sum, w) => sum + w.reconnects, 0);
+    const replayed = watchers.reduce((sum, w) => sum + w.replayed, 0);
     const gaps = watchers.flatMap((w) => w.gaps);
     t.diagnostic(
-      `clients ${CLIENTS}, publishes ${PUBLISHES}, deliveries ${received} of ${due}, server kills ${cluster.kills}, links dropped ${cluster.relay.dropped}, ` +
+      `clients ${CLIENTS}, publishes ${PUBLISHES}, deliveries ${received} of ${due} (${replayed} replayed from history), server kills ${cluster.kills}, links dropped ${cluster.relay.dropped}, ` +
         `reconnects ${reconnects} (${cluster.relay.accepted} connections through the relay), gaps ${gaps.length}, problems ${problemCount}, ` +
         `duration ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
