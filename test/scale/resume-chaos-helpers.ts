@@ -16,6 +16,7 @@
  *    RedisHistory (the application's publishing path), each message `topic:publisher:seq`, paced over a
  *    duration so that the chaos happens while they run.
  */
+import { readFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { ResumingClient } from '../../src/node/index.js';
 import { WebSocketServer } from '../../src/node/index.js';
@@ -23,7 +24,6 @@ import { RedisHistory } from '../../src/redis.js';
 import { ResumeError } from '../../src/protocol/resume-wire.js';
 import { HAProxy } from '../helpers/haproxy.js';
 import { listen } from '../helpers/node.js';
-import { freePort } from '../helpers/process.js';
 import { RedisServer } from '../helpers/redis.js';
 import { FixtureProcess, STEP_TIMEOUT, delay } from './scale-helpers.js';
 
@@ -104,6 +104,37 @@ export class DropRelay {
 
 // --- the cluster ---------------------------------------------------------------------------------------
 
+/**
+ * A free port on 127.0.0.1 outside the kernel's ephemeral range (net.ipv4.ip_local_port_range), for a
+ * server that is killed and started again on the same port: while it is down, an outgoing connection
+ * (thousands of them come and go here) could otherwise be given that port as its local one, and the
+ * restart would fail with EADDRINUSE.
+ */
+export async function stablePort(random: (n: number) => number): Promise<number> {
+  let low = 32768;
+  let high = 60999;
+  try {
+    const [a, b] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(a) && Number.isInteger(b)) [low, high] = [a!, b!];
+  } catch {
+    // not Linux: the usual range
+  }
+  const below = Math.max(0, low - 10_000);
+  const above = Math.max(0, 65_535 - high);
+  if (below + above === 0) throw new Error(`no port outside the ephemeral range ${low}-${high}`);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const n = random(below + above);
+    const port = n < below ? 10_000 + n : high + 1 + (n - below);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port outside the ephemeral range');
+}
+
 export interface ServerSlot {
   readonly label: string;
   readonly port: number;
@@ -132,9 +163,12 @@ export class ResumeCluster {
 
   /** Redis, `count` servers (all ready), HAProxy round robin over them, the relay in front. */
   static async start(options: { servers: number; maxMessages: number; prefix: string }): Promise<ResumeCluster> {
-    const redis = await RedisServer.start();
-    const slots: ServerSlot[] = [];
-    for (let i = 0; i < options.servers; i++) slots.push({ label: `s${i}`, port: await freePort(), process: null, starting: null });
+    const pick = (n: number): number => Math.floor(Math.random() * n);
+    const ports = new Set<number>();
+    while (ports.size < options.servers + 1) ports.add(await stablePort(pick));
+    const [redisPort, ...serverPorts] = ports;
+    const redis = await RedisServer.start({ port: redisPort! });
+    const slots: ServerSlot[] = serverPorts.map((port, i) => ({ label: `s${i}`, port, process: null, starting: null }));
     let proxy: HAProxy | undefined;
     try {
       // TCP mode: HAProxy passes the WebSocket bytes through (no HTTP parsing); round robin; a server that

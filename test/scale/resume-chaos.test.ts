@@ -4,7 +4,8 @@
  * round-robin TCP mode in front of them, `ResumingClient`s in this process (through a relay that can drop
  * their links), each on 1 to 3 of 10 topics from the start of their history. Publishers publish with
  * per-publisher, per-topic sequence numbers while the test SIGKILLs servers at random (and restarts
- * them on the same port) and drops client links at random. Every client must deliver every message of
+ * them on the same port), drops client links at random, and cuts the servers' Pub/Sub connections to
+ * Redis. Every client must deliver every message of
  * its topics exactly once, in each publisher's order (seq 1..N, no hole, no duplicate), with no `gap`
  * (the history keeps everything) and no protocol error.
  *
@@ -21,6 +22,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createClient } from 'redis';
 import { haproxySkipReason } from '../helpers/haproxy.js';
 import { redisSkipReason } from '../helpers/redis.js';
 import { scaled } from '../helpers/time.js';
@@ -71,8 +73,10 @@ describe('resume chaos: 3 servers on Redis behind HAProxy, servers SIGKILLed and
   let cluster: ResumeCluster | undefined;
   let publisher: Publisher | undefined;
   const watchers: Watcher[] = [];
+  let admin: ReturnType<typeof createClient> | undefined;
 
   after(async () => {
+    admin?.destroy();
     for (const watcher of watchers) watcher.close();
     await publisher?.close();
     await cluster?.stop();
@@ -106,20 +110,28 @@ describe('resume chaos: 3 servers on Redis behind HAProxy, servers SIGKILLed and
     );
     lap(`${CLIENTS} clients subscribed (${watchers.reduce((sum, w) => sum + w.topics.length, 0)} subscriptions)`);
 
-    // The chaos, while the publishers run: a kill or a drop of links every 1-2 s, in turn.
+    // The chaos, while the publishers run, a step every 1-2 s, in turn: SIGKILL a random server (it
+    // restarts a moment later), drop random client links, cut the servers' Pub/Sub connections to Redis
+    // (CLIENT KILL TYPE pubsub: their feeds must fill what they missed from the streams).
     const chaosRandom = prng(seed);
+    admin = createClient({ url: cluster.redis.url, socket: { reconnectStrategy: false } });
+    admin.on('error', () => {});
+    await admin.connect();
     let stop = false;
     let dropSteps = 0;
+    let pubsubCuts = 0;
     const restarts: Array<Promise<void>> = [];
     const chaos = (async () => {
       for (let step = 0; !stop; step++) {
         await delay(CHAOS_MIN_MS + chaosRandom(CHAOS_SPREAD_MS));
         if (stop) break;
         const running = cluster!.running();
-        if (step % 2 === 0 && running.length >= 2) {
+        if (step % 3 === 0 && running.length >= 2) {
           const victim = running[chaosRandom(running.length)]!;
           await cluster!.kill(victim);
           restarts.push(delay(200 + chaosRandom(1_500)).then(() => cluster!.startServer(victim)));
+        } else if (step % 3 === 2) {
+          pubsubCuts += Number(await admin!.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']));
         } else {
           cluster!.relay.drop(1 + chaosRandom(Math.ceil(CLIENTS / 10)), chaosRandom);
           dropSteps++;
@@ -136,7 +148,7 @@ describe('resume chaos: 3 servers on Redis behind HAProxy, servers SIGKILLed and
     await cluster.settled();
     assert.deepEqual(errors, [], 'every publish stored');
     assert.equal(publisher.published, PUBLISHES);
-    lap(`published ${PUBLISHES} (${cluster.kills} kills, ${cluster.relay.dropped} links dropped in ${dropSteps} steps)`);
+    lap(`published ${PUBLISHES} (${cluster.kills} kills, ${cluster.relay.dropped} links dropped in ${dropSteps} steps, ${pubsubCuts} Pub/Sub connections cut)`);
 
     const due = watchers.reduce((sum, w) => sum + w.topics.reduce((n, topic) => n + plan.counts.get(topic)!.reduce((a, b) => a + b, 0), 0), 0);
     const waited = await waitFor(
@@ -161,7 +173,7 @@ describe('resume chaos: 3 servers on Redis behind HAProxy, servers SIGKILLed and
     const replayed = watchers.reduce((sum, w) => sum + w.replayed, 0);
     const gaps = watchers.flatMap((w) => w.gaps);
     t.diagnostic(
-      `clients ${CLIENTS}, publishes ${PUBLISHES}, deliveries ${received} of ${due} (${replayed} replayed from history), server kills ${cluster.kills}, links dropped ${cluster.relay.dropped}, ` +
+      `clients ${CLIENTS}, publishes ${PUBLISHES}, deliveries ${received} of ${due} (${replayed} replayed from history), server kills ${cluster.kills}, links dropped ${cluster.relay.dropped}, Pub/Sub cuts ${pubsubCuts}, ` +
         `reconnects ${reconnects} (${cluster.relay.accepted} connections through the relay), gaps ${gaps.length}, problems ${problemCount}, ` +
         `duration ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
