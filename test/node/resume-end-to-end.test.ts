@@ -315,6 +315,30 @@ for (const kind of ['memory', 'redis'] as const) {
         await stopNode(node);
       }
     });
+
+    it('from "start" after an age trim replays what is still kept (with the trimmed gap), not just what comes next', async () => {
+      const node = await startNode(kind, { prefix: `aged${++prefixes}:` });
+      try {
+        await publishMany(node, 'aged:a', 1, 3);
+        await delay(AGE_MS * 2); // 1 to 3 are older than the bound: gone
+        const kept = await publishMany(node, 'aged:a', 4, 5);
+        const rec = new Recorder(node.url);
+        rec.client.subscribe('aged:a', { from: 'start' });
+        await until(() => rec.messages.length === 2, 'the two kept');
+        assert.deepEqual(rec.subscribed, [{ topic: 'aged:a', epoch: kept[0]!.epoch, offset: 3, replay: 2, gap: 'trimmed' }]);
+        assert.deepEqual(rec.gaps, [{ topic: 'aged:a', reason: 'trimmed', epoch: kept[0]!.epoch, offset: 3 }]);
+        assert.deepEqual(
+          rec.messages.map((message) => [message.offset, message.data, message.replayed]),
+          [
+            [4, 'm4', true],
+            [5, 'm5', true],
+          ],
+        );
+        await rec.close();
+      } finally {
+        await stopNode(node);
+      }
+    });
   });
 }
 
