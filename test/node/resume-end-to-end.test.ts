@@ -433,6 +433,56 @@ describe('ResumingClient ↔ WebSocketServer: limits and policies (memory histor
   });
 });
 
+describe("ResumingClient ↔ WebSocketServer: control messages under the 'drop' policy (memory history)", () => {
+  it("a control message the 'drop' policy would lose (here a subscribed) fails the connection with 1013 instead; the client resumes from where it was", { timeout: scaled(120_000) }, async () => {
+    const node = await startNode('memory', { server: { slowConsumer: 'drop', maxBufferedAmount: 16 * 1024, highWaterMark: 8 * 1024 } });
+    let refused = 0;
+    let serverSide: WebSocket | null = null;
+    node.wss.on('connection', (ws) => {
+      serverSide = ws;
+      const original = ws[kBroadcast].bind(ws);
+      ws[kBroadcast] = (message: FramedMessage, compress: boolean | undefined): boolean => {
+        const taken = original(message, compress);
+        if (!taken) refused++;
+        return taken;
+      };
+    });
+    const client = await ResumeTestClient.connect(node.url, { subscribe: { 'h:one': {} } });
+    try {
+      await until(() => client.eventsOf('subscribed').length === 1, 'subscribed');
+      client.ws!.pause();
+      // Frames larger than maxBufferedAmount: once the kernel's buffers are full, the one the server
+      // holds keeps it over the bound, and the next send (data or control) meets the policy.
+      const N = 400;
+      const payload = 'z'.repeat(256 * 1024);
+      for (let from = 1; from <= N; from += 20) {
+        await publishMany(node, 'h:one', from, from + 19, () => payload);
+        await delay(100);
+        if (refused > 0 && serverSide!.bufferedAmount > 16 * 1024) break;
+      }
+      assert.ok(refused > 0 && serverSide!.bufferedAmount > 16 * 1024, `dropped ${refused}, buffered ${serverSide!.bufferedAmount}`);
+      await publish(node, 'h:two', 'two-1');
+      client.subscribe('h:two', { from: 'start' }); // its `subscribed` meets a full buffer
+      await delay(200);
+      client.ws!.resume();
+      await until(() => client.closes.length === 1, 'the connection to fail', 30_000).catch((error: Error) => { throw new Error(`${error.message}: ${JSON.stringify({ refused, events: client.events.filter((e) => e.type !== 'message'), n: client.received.length, closes: client.closes, errors: client.errors.map(String) })}`); });
+      assert.deepEqual(client.closes, [1013]);
+      assert.deepEqual(client.eventsOf('subscribed').map((event) => (event as { topic: string }).topic), ['h:one'], 'the lost subscribed never came');
+      const first = client.of('h:one').length;
+      assert.deepEqual(client.of('h:one').map((message) => message.offset), range(1, first), 'what came before the close: in order, no hole');
+      // The next connection resumes after the last offset received (with these tiny bounds it may meet
+      // the policy again: each connection still moves on).
+      await client.open(node.url);
+      await until(() => client.of('h:one').length > first, 'the resume to continue', 30_000);
+      assert.deepEqual(client.of('h:one').map((message) => message.offset), range(1, client.of('h:one').length));
+      assert.deepEqual([client.eventsOf('gap'), client.errors], [[], []]);
+    } finally {
+      await client.drop();
+      await stopNode(node);
+    }
+  });
+});
+
 describe('ResumingClient ↔ WebSocketServer: several servers on one Redis', { skip: redisSkip }, () => {
   it('resumes on another server of the same Redis, and a send re-sent there is applied once', async () => {
     const prefix = `move${++prefixes}:`;
