@@ -61,6 +61,8 @@ export const REPLAY_BATCH = 1000;
 /** At most this many live frames are held for a subscriber that is replaying (then it reads them from the store). */
 export const MAX_HELD = 4096;
 const STALL_RETRY_MS = 10;
+/** How many times a `from: 'start'` subscription reads again from the oldest kept message when it was trimmed meanwhile. */
+const START_READS = 3;
 /** When to look for messages a starting feed did not deliver (ms after its start). */
 const FEED_START_CHECKS_MS = [1000, 5000];
 
@@ -383,12 +385,14 @@ export class ResumeSubscription {
       } else {
         let read = await store.read(this.topic, from.epoch, from.offset, this.#batchSize);
         let after = from.offset;
-        if (read.kind === 'gone' && read.reason === 'trimmed' && from.epoch === null && from.offset === 0) {
-          // "All that is kept": from where the count bound keeps (gap: the older ones are gone).
-          after = Math.max(0, read.top - bounds.maxMessages);
-          const kept = await store.read(this.topic, read.epoch, after, this.#batchSize);
-          if (kept.kind === 'entries') read = kept;
+        // "All that is kept" (`from: 'start'`): from the oldest message the store still has, whichever
+        // bound (count or age) dropped the older ones (gap: they are gone). Trimmed again between the two
+        // reads: again from the new oldest, a few times, then live from the top (the gap says so).
+        for (let tries = 0; read.kind === 'gone' && read.reason === 'trimmed' && from.epoch === null && from.offset === 0 && tries < START_READS; tries++) {
           gap = 'trimmed';
+          after = read.first - 1;
+          if (after >= read.top) break; // nothing kept at all
+          read = await store.read(this.topic, read.epoch, after, this.#batchSize);
         }
         if (read.kind === 'gone') {
           gap = read.reason;

@@ -41,8 +41,13 @@ export interface HistoryEntry {
 export type HistoryRead =
   /** The kept entries after the asked offset (in order, contiguous, starting at `after + 1`), at most `limit`; `top` is the topic's latest offset when read. */
   | { readonly kind: 'entries'; readonly epoch: string; readonly entries: readonly HistoryEntry[]; readonly top: number }
-  /** What was asked for is not there: the epoch differs, or entries right after `after` were trimmed (by count or age). */
-  | { readonly kind: 'gone'; readonly epoch: string; readonly top: number; readonly reason: HistoryGapReason };
+  /**
+   * What was asked for is not there: the epoch differs, or entries right after `after` were trimmed (by
+   * count or age). `first` is where the history that is kept begins: the offset of the oldest message
+   * still kept in `epoch` (the current one), `top + 1` when none is — so that a reader who wants what is
+   * left (a subscriber from "start") reads after `first - 1` instead of guessing from the bounds.
+   */
+  | { readonly kind: 'gone'; readonly epoch: string; readonly top: number; readonly first: number; readonly reason: HistoryGapReason };
 
 /** Why a resume cannot be served from history. */
 export type HistoryGapReason = 'epoch' | 'trimmed';

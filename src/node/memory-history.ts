@@ -141,11 +141,11 @@ export class MemoryHistory implements HistoryStore {
     checkRead(NAME, epoch, after, limit);
     const ring = this.#ring(topic);
     const top = ring.top;
-    // A position past the top cannot be of this history: as if of another epoch.
-    if ((epoch !== null && epoch !== ring.epoch) || after > top) return { kind: 'gone', epoch: ring.epoch, top, reason: 'epoch' };
     ring.expire(this.#now());
+    // A position past the top cannot be of this history: as if of another epoch.
+    if ((epoch !== null && epoch !== ring.epoch) || after > top) return { kind: 'gone', epoch: ring.epoch, top, first: ring.first, reason: 'epoch' };
     if (after === top) return { kind: 'entries', epoch: ring.epoch, entries: [], top };
-    if (after + 1 < ring.first) return { kind: 'gone', epoch: ring.epoch, top, reason: 'trimmed' };
+    if (after + 1 < ring.first) return { kind: 'gone', epoch: ring.epoch, top, first: ring.first, reason: 'trimmed' };
     return { kind: 'entries', epoch: ring.epoch, entries: ring.slice(after + 1, limit), top };
   }
 

@@ -254,9 +254,33 @@ export class RedisHistory implements HistoryStore {
     checkRead(NAME, epoch, after, limit);
     this.#usable(`cannot read "${topic}"`);
     const raw = await this.#read(topic, epoch, after, limit);
-    if ((epoch !== null && epoch !== raw.epoch) || after > raw.top) return { kind: 'gone', epoch: raw.epoch, top: raw.top, reason: 'epoch' };
-    if (after < raw.top && raw.first !== after + 1) return { kind: 'gone', epoch: raw.epoch, top: raw.top, reason: 'trimmed' };
+    if ((epoch !== null && epoch !== raw.epoch) || after > raw.top) {
+      return { kind: 'gone', epoch: raw.epoch, top: raw.top, first: await this.#firstKept(topic, raw.epoch, null), reason: 'epoch' };
+    }
+    if (after < raw.top && raw.first !== after + 1) {
+      return { kind: 'gone', epoch: raw.epoch, top: raw.top, first: await this.#firstKept(topic, raw.epoch, raw), reason: 'trimmed' };
+    }
     return { kind: 'entries', epoch: raw.epoch, entries: raw.entries, top: raw.top };
+  }
+
+  /**
+   * The offset of the oldest entry of `epoch` still kept (top + 1 when none is), for a `gone` answer.
+   * `raw`: a read that may know it already (the first entry it returned is the oldest kept: entries are
+   * in time order, so those the age bound left out come first). Otherwise the stream is read from its
+   * start, skipping entries too old to count that an append has not trimmed yet (the scripts trim by age
+   * with bounded work per append); the epoch changing meanwhile ends the search.
+   */
+  async #firstKept(topic: string, epoch: string, raw: RawRead | null): Promise<number> {
+    let after = 0;
+    for (;;) {
+      if (raw !== null) {
+        if (raw.epoch !== epoch) return raw.top + 1;
+        if (raw.entries.length > 0) return raw.entries[0]!.offset;
+        if (raw.first > raw.top) return raw.top + 1;
+        after = raw.first - 1; // the batch was all too old: look further
+      }
+      raw = await this.#read(topic, epoch, after, this.#readBatch);
+    }
   }
 
   async position(topic: string): Promise<Position> {

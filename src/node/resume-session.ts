@@ -141,8 +141,19 @@ export class ResumeConnection implements ResumeChannel {
 
   control(message: ServerControl): void {
     if (this.ws.readyState !== ReadyState.OPEN) return;
-    this.ws.send(encodeServerControl(message));
+    this.ws.send(encodeServerControl(message), this.#mustArrive);
   }
+
+  /**
+   * The callback of the sends that must not be lost: control messages and acks. Under the 'drop'
+   * slow-consumer policy a send over `maxBufferedAmount` is dropped (data frames are read back from the
+   * store, but a lost `subscribed` leaves the client without its alias, a lost `reset` lets it take the
+   * frames of a new epoch for duplicates, a lost ack leaves its sends waiting): fail the connection
+   * instead, 1013 Try Again Later, and the client resumes from what it has.
+   */
+  readonly #mustArrive = (error?: Error | null): void => {
+    if (error !== null && error !== undefined && this.ws.readyState === ReadyState.OPEN) this.fail(CloseCode.TryAgainLater, 'A control message could not be sent (slow consumer): resume');
+  };
 
   drained(): Promise<boolean> | boolean {
     if (this.ws.readyState !== ReadyState.OPEN) return false;
@@ -398,7 +409,7 @@ export class ResumeConnection implements ResumeChannel {
       unacked.splice(0, done);
       if (seq <= this.#acked || this.#failed || this.ws.readyState !== ReadyState.OPEN) return;
       this.#acked = seq;
-      this.ws.send(encodeAckFrame(seq));
+      this.ws.send(encodeAckFrame(seq), this.#mustArrive);
     });
   }
 

@@ -7,7 +7,10 @@
  * publishes; the server drops the connection (1006 for the page), publishes while the page is away,
  * then stops and restarts (1001), publishes again; the page resubscribes each time from its last
  * positions and ends with every message of both topics exactly once, in order, with the idempotent
- * sends it made applied once each.
+ * sends it made applied once each. Then the same page against the real server (`WebSocketServer({
+ * history, resume })`, MemoryHistory): a replay from 'start', live messages, a resume across a
+ * server-side drop without loss or duplicate, an idempotent send applied once, and a server restart
+ * (a new memory history: a new epoch) told as a gap, after which messages continue in the new epoch.
  *
  * Skips (with the Debian package to install) when Chromium is not installed.
  */
@@ -25,6 +28,8 @@ import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumSkipReason, launchChromium } from '../helpers/browser.js';
 import { ResumePeer } from '../helpers/resume-peer.js';
+import { WebSocketServer } from '../../src/node/index.js';
+import type { Position } from '../../src/node/history.js';
 import { scaled } from '../helpers/time.js';
 
 const skip = chromiumSkipReason();
@@ -48,6 +53,7 @@ window.resume = {
     ws.addEventListener('reconnected', () => log.push('reconnected'));
     ws.addEventListener('gap', (event) => log.push('gap ' + event.detail.topic + ' ' + event.detail.reason));
     ws.addEventListener('acked', (event) => log.push('acked ' + event.detail.seq));
+    ws.addEventListener('subscribed', (event) => log.push('subscribed ' + event.detail.topic + ' ' + event.detail.offset + ' ' + event.detail.gap));
     ws.addEventListener('close', (event) => log.push('close ' + event.code));
     ws.addEventListener('message', (event) => {
       const d = event.detail;
@@ -58,6 +64,7 @@ window.resume = {
     ws.subscribe('ticks');
   },
   send(text) { return ws.send(text); },
+  stop() { if (ws !== null) ws.close(); ws = null; log.length = 0; received.length = 0; },
   state() { return { log: log.slice(), received: received.slice(), readyState: ws.readyState, positions: ws.positions(), unacked: ws.unacked }; },
 };
 </script></body></html>`;
@@ -218,6 +225,76 @@ describe('ResumingWebSocket in Chromium (the browser build)', () => {
       assert.deepEqual(froms.at(-1), ['{"epoch":"e1","offset":4}', '{"epoch":"e1","offset":3}']);
     } finally {
       await peer.stop();
+    }
+  });
+  it('against the real server: replay, live, resume across a drop, sends applied once, a restart told as an epoch gap', { skip, timeout: TIMEOUT }, async () => {
+    const state = (): Promise<PageState> => page.evaluate('window.resume.state()') as Promise<PageState>;
+    const waitFor = async (what: string, ready: (s: PageState) => boolean): Promise<PageState> => {
+      const deadline = Date.now() + scaled(20_000);
+      for (;;) {
+        const s = await state();
+        if (ready(s)) return s;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(s)}`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    };
+    const applied: string[] = [];
+    const start = async (port: number): Promise<WebSocketServer> => {
+      const wss = new WebSocketServer({ port, host: '127.0.0.1', heartbeat: false, history: { topics: { chat: true, ticks: true } }, resume: { authorize: () => true } });
+      wss.on('connection', (ws) => ws.on('message', (data) => void applied.push(String(data))));
+      await once(wss, 'listening');
+      return wss;
+    };
+    const stop = (wss: WebSocketServer): Promise<void> => new Promise((resolve) => wss.close(() => resolve()));
+    let wss = await start(0);
+    const port = (wss.address() as AddressInfo).port;
+    const publish = (topic: string, data: string | Uint8Array): Promise<Position> =>
+      new Promise((resolve, reject) => wss.publish(topic, typeof data === 'string' ? data : Buffer.from(data), {}, (error, position) => (error ? reject(error) : resolve(position!))));
+    try {
+      await page.evaluate('window.resume.stop()'); // the previous test's client, if any
+      const hello = await publish('chat', 'hello'); // replayed (from 'start')
+      const e1 = hello.epoch;
+      await page.evaluate(`window.resume.start(${JSON.stringify(`ws://127.0.0.1:${port}`)})`);
+      await waitFor('both subscriptions', (s) => s.log.filter((entry) => entry.startsWith('subscribed ')).length === 2);
+      await publish('chat', 'c2');
+      const t1 = await publish('ticks', 't1');
+      await publish('ticks', Uint8Array.of(1, 2, 3));
+      assert.equal(await page.evaluate(`window.resume.send('first')`), 1);
+      await waitFor('the first messages', (s) => s.received.length === 4 && s.log.includes('acked 1'));
+
+      // The server drops the link (Chromium: 1006); publishes and a send go on meanwhile.
+      for (const client of wss.clients) client.terminate();
+      await publish('chat', 'c3');
+      await publish('ticks', 't3');
+      assert.equal(await page.evaluate(`window.resume.send('while away')`), 2);
+      const resumed = await waitFor('the resume', (s) => s.received.length === 6 && s.log.includes('acked 2'));
+      assert.deepEqual(resumed.received, [
+        `chat hello ${e1}:1`,
+        `chat c2 ${e1}:2`,
+        `ticks t1 ${t1.epoch}:1`,
+        `ticks bytes 1,2,3 ${t1.epoch}:2`,
+        ...resumed.received.slice(4).sort(), // the two topics' replays may interleave either way
+      ]);
+      assert.deepEqual(resumed.received.slice(4).sort(), [`chat c3 ${e1}:3`, `ticks t3 ${t1.epoch}:3`]);
+      assert.ok(resumed.log.includes('reconnecting 1006 true'), resumed.log.join('\n'));
+
+      // A restart with a new memory history: a new epoch, told as a gap; then messages go on in it.
+      await stop(wss);
+      wss = await start(port);
+      const fresh = await publish('chat', 'n1'); // stored before the server handles any connection
+      await waitFor('the epoch gap', (s) => s.log.includes('gap chat epoch'));
+      await publish('chat', 'n2');
+      const end = await waitFor('the new epoch', (s) => s.received.length === 7);
+      assert.equal(end.received[6], `chat n2 ${fresh.epoch}:2`);
+      assert.deepEqual(end.positions.chat, { epoch: fresh.epoch, offset: 2 });
+      assert.ok(end.log.includes('subscribed chat 1 epoch'), end.log.join('\n'));
+      assert.ok(end.log.includes('reconnecting 1001 true'), end.log.join('\n'));
+      assert.ok(!end.log.some((entry) => entry.startsWith('error FD_')), end.log.join('\n'));
+      assert.deepEqual(applied, ['first', 'while away'], 'each send applied once');
+      assert.equal(end.unacked, 0);
+    } finally {
+      await page.evaluate('window.resume.stop()');
+      await stop(wss);
     }
   });
 });

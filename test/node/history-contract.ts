@@ -147,7 +147,7 @@ export function historyContract(name: string, skip: string | false, makeHarness:
       let epoch = '';
       for (let i = 1; i <= 8; i++) epoch = (await store.append(t, text(`m${i}`), false, { maxMessages: 3 })).epoch;
       for (const after of [0, 1, 4]) {
-        assert.deepEqual(await store.read(t, epoch, after, 10), { kind: 'gone', epoch, top: 8, reason: 'trimmed' }, `after ${after}`);
+        assert.deepEqual(await store.read(t, epoch, after, 10), { kind: 'gone', epoch, top: 8, first: 6, reason: 'trimmed' }, `after ${after}`);
       }
       assert.deepEqual(texts(await store.read(t, epoch, 5, 10)), ['m6', 'm7', 'm8']);
       assert.deepEqual(texts(await store.read(t, epoch, 7, 10)), ['m8']);
@@ -167,12 +167,14 @@ export function historyContract(name: string, skip: string | false, makeHarness:
       await h.advance(h.ageMs);
       await store.append(t, text('new4'), false, bounds);
       await store.append(t, text('new5'), false, bounds);
-      assert.deepEqual(await store.read(t, epoch, 0, 10), { kind: 'gone', epoch, top: 5, reason: 'trimmed' });
-      assert.deepEqual(await store.read(t, epoch, 2, 10), { kind: 'gone', epoch, top: 5, reason: 'trimmed' });
+      assert.deepEqual(await store.read(t, epoch, 0, 10), { kind: 'gone', epoch, top: 5, first: 4, reason: 'trimmed' }, 'first: the oldest kept');
+      assert.deepEqual(await store.read(t, epoch, 2, 10), { kind: 'gone', epoch, top: 5, first: 4, reason: 'trimmed' });
+      assert.deepEqual(await store.read(t, epoch, 0, 2), { kind: 'gone', epoch, top: 5, first: 4, reason: 'trimmed' }, 'first also when more than limit are too old');
+      assert.deepEqual(await store.read(t, 'AAAAAAAAAAA', 0, 10), { kind: 'gone', epoch, top: 5, first: 4, reason: 'epoch' }, 'first of the current epoch');
       assert.deepEqual(texts(await store.read(t, epoch, 3, 10)), ['new4', 'new5']);
       // Nothing appended since: the age is checked by read itself.
       await h.advance(h.ageMs);
-      assert.deepEqual(await store.read(t, epoch, 3, 10), { kind: 'gone', epoch, top: 5, reason: 'trimmed' });
+      assert.deepEqual(await store.read(t, epoch, 3, 10), { kind: 'gone', epoch, top: 5, first: 6, reason: 'trimmed' }, 'none kept: first is top + 1');
       assert.deepEqual(await store.read(t, epoch, 5, 10), { kind: 'entries', epoch, entries: [], top: 5 }, 'caught up is still caught up');
     });
 
@@ -180,9 +182,9 @@ export function historyContract(name: string, skip: string | false, makeHarness:
       const { store } = await setup();
       const t = topic();
       const { epoch } = await store.append(t, text('x'), false, BIG);
-      assert.deepEqual(await store.read(t, 'AAAAAAAAAAA', 0, 10), { kind: 'gone', epoch, top: 1, reason: 'epoch' });
-      assert.deepEqual(await store.read(t, 'AAAAAAAAAAA', 1, 10), { kind: 'gone', epoch, top: 1, reason: 'epoch' });
-      assert.deepEqual(await store.read(t, epoch, 2, 10), { kind: 'gone', epoch, top: 1, reason: 'epoch' }, 'an offset this history never gave');
+      assert.deepEqual(await store.read(t, 'AAAAAAAAAAA', 0, 10), { kind: 'gone', epoch, top: 1, first: 1, reason: 'epoch' });
+      assert.deepEqual(await store.read(t, 'AAAAAAAAAAA', 1, 10), { kind: 'gone', epoch, top: 1, first: 1, reason: 'epoch' });
+      assert.deepEqual(await store.read(t, epoch, 2, 10), { kind: 'gone', epoch, top: 1, first: 1, reason: 'epoch' }, 'an offset this history never gave');
     });
 
     it('rejects bad arguments with a clear error', async () => {

@@ -303,7 +303,7 @@ describe('RedisHistory on a shared Redis', { skip, timeout: scaled(180_000) }, (
       [old.epoch, 1, 'old'],
       [fresh.epoch, 1, 'new'],
     ]);
-    assert.deepEqual(await store.read('flushed', old.epoch, 1, 10), { kind: 'gone', epoch: fresh.epoch, top: 1, reason: 'epoch' });
+    assert.deepEqual(await store.read('flushed', old.epoch, 1, 10), { kind: 'gone', epoch: fresh.epoch, top: 1, first: 1, reason: 'epoch' });
   });
 });
 
@@ -332,7 +332,7 @@ describe('RedisHistory when Redis restarts without persistence', { skip, timeout
       await until('three', () => sink.on('t').length === 3);
       assert.deepEqual(sink.on('t').map((d) => d.text), ['one', 'two', 'three']);
       assert.equal(sink.resets.length, 1);
-      assert.deepEqual(await store.read('t', old.epoch, 2, 10), { kind: 'gone', epoch: next.epoch, top: 1, reason: 'epoch' });
+      assert.deepEqual(await store.read('t', old.epoch, 2, 10), { kind: 'gone', epoch: next.epoch, top: 1, first: 1, reason: 'epoch' });
     } finally {
       await h.dispose();
       await redis.dispose();

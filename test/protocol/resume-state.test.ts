@@ -364,3 +364,26 @@ describe('resume state: options', () => {
     for (const [fn, type, message] of table) assert.throws(fn, (error: Error) => error instanceof type && message.test(error.message), String(message));
   });
 });
+
+describe('fullduplex/protocol exports the resume codec and client state (the sans-I/O surface)', () => {
+  it('a client state and a hand-written server talk through the public entry only', async () => {
+    const protocol = await import('../../src/protocol/index.js');
+    const client = new protocol.ResumeState({ session: 'sess-1' });
+    client.subscribe('t', { from: 'start' });
+    const [hello, sub] = client.onOpen() as [string, string];
+    assert.deepEqual(protocol.decodeClientControl(hello), { t: 'hello', v: protocol.RESUME_VERSION, session: 'sess-1' });
+    const request = protocol.decodeClientControl(sub);
+    assert.equal(request.t, 'sub');
+    const events = [
+      ...client.onMessage(protocol.encodeServerControl({ t: 'welcome', v: 1, session: 'sess-1' })),
+      ...client.onMessage(protocol.encodeServerControl({ t: 'subscribed', id: (request as { id: number }).id, topic: 't', alias: 3, epoch: 'E', offset: 0, replay: 1, gap: null })),
+      ...client.onMessage(protocol.encodeDataFrame(3, 1, protocol.encodeResumeText('hi'), false)),
+    ];
+    assert.deepEqual(events.at(-1), { type: 'message', topic: 't', data: 'hi', position: { epoch: 'E', offset: 1 }, replayed: true });
+    const { frame } = client.send('x');
+    assert.deepEqual(protocol.decodeClientFrame(frame!).seq, 1);
+    assert.deepEqual(client.onMessage(protocol.encodeAckFrame(1)), [{ type: 'acked', seq: 1 }]);
+    assert.equal(new protocol.ResumeError('FD_ERR_RESUME_NOT_SELECTED', 'x').closeCode, 1010);
+    assert.equal(protocol.RESUME_SUBPROTOCOL, 'fullduplex.resume.v1');
+  });
+});
