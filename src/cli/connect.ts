@@ -48,6 +48,9 @@ Modes:
   -x, --execute MSG             Send MSG once connected, wait for one reply, print it, and close
                                 with 1000. Repeat to send several in order, each after the reply
                                 to the one before. stdout carries only the replies.
+                                With --reconnect, a message whose reply had not come when the
+                                connection was lost is sent again on the next connection (once
+                                per connection); an answered one never is.
   --echo                        Send every message back as it came, text as text, binary as binary.
 
 Options:

@@ -6,6 +6,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from '../../src/node/server.js';
@@ -126,8 +127,70 @@ describe('fullduplex connect --reconnect', () => {
     }
   });
 
+  for (const { name, execute, dropOn, first, second, replies } of [
+    { name: 'one -x', execute: ['hello'], dropOn: 'hello', first: ['hello'], second: ['hello'], replies: ['reply:hello'] },
+    { name: 'two -x, the link lost before the second reply', execute: ['a', 'b'], dropOn: 'b', first: ['a', 'b'], second: ['b'], replies: ['reply:a', 'reply:b'] },
+  ]) {
+    it(`-x (${name}): the link lost before the reply: sent again once on the next connection, the reply printed once, nothing sent after it`, async () => {
+      const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+      await once(server, 'listening');
+      const { port } = server.address() as AddressInfo;
+      const received: string[][] = [];
+      server.on('connection', (socket: WebSocket) => {
+        const index = received.push([]) - 1;
+        socket.on('message', (data) => {
+          const text = String(data);
+          received[index]!.push(text);
+          // The first connection dies before it answers `dropOn`; later ones answer everything.
+          if (index === 0 && text === dropOn) socket.terminate();
+          else socket.send(`reply:${text}`);
+        });
+      });
+      const cli = startCli('connect', `ws://127.0.0.1:${port}`, '--reconnect', ...execute.flatMap((message) => ['-x', message]));
+      try {
+        const exit = await cli.exit();
+        assert.equal(exit.code, 0, exit.stderr);
+        assert.equal(exit.stdout, `${replies.join('\n')}\n`);
+        assert.match(exit.stderr, /connection lost \(1006\); reconnecting/);
+        await delay(200); // nothing comes back after the exit (a check that it does not happen: not scaled)
+        assert.deepEqual(received, [first, second]);
+      } finally {
+        cli.kill();
+        for (const client of server.clients) client.terminate();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+  }
+
+  it('-x with -w: a connection lost after the reply (during the wait) comes back, sends nothing, and closes when the wait ends', async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const received: string[][] = [];
+    server.on('connection', (socket: WebSocket) => {
+      const index = received.push([]) - 1;
+      socket.on('message', (data) => {
+        received[index]!.push(String(data));
+        socket.send(`reply:${String(data)}`);
+        if (index === 0) setTimeout(() => socket.terminate(), 50); // during the wait
+      });
+    });
+    const cli = startCli('connect', `ws://127.0.0.1:${port}`, '--reconnect', '-x', 'hello', '-w', '2');
+    try {
+      const exit = await cli.exit();
+      assert.equal(exit.code, 0, exit.stderr);
+      assert.equal(exit.stdout, 'reply:hello\n');
+      assert.deepEqual(received, [['hello'], []]);
+    } finally {
+      cli.kill();
+      for (const client of server.clients) client.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('is in the help', () => {
     assert.match(CONNECT_USAGE, /--reconnect {2,}Connect again, with backoff/);
+    assert.match(CONNECT_USAGE, /With --reconnect, a message whose\s+reply had not come/);
     assert.match(CONNECT_USAGE, /\{"event":"reconnecting","attempt","delay","code","reason"/);
     assert.match(CONNECT_USAGE, /\{"event":"reconnected","attempt"\}/);
   });
