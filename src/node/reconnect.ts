@@ -6,7 +6,6 @@
  * sends meanwhile in a bounded queue (or refuses it), and sends the queue in order once the next
  * connection is open. `ws` itself has no reconnection; nothing here runs per message while open.
  */
-import type { IncomingMessage } from 'node:http';
 import { ReconnectPolicy, reconnectSettings, type ClosedConnection } from '../protocol/reconnect-policy.js';
 import { reconnectQueueBound, type QueueingReconnectOptions, type ReconnectQueueBound } from '../protocol/reconnect-queue.js';
 import { HandshakeError } from '../protocol/errors.js';
@@ -142,8 +141,6 @@ export class Reconnector implements ReconnectionState {
   #reconnects = 0;
   #endedBy: ReconnectEnd | null = null;
   #error: Error | null = null;
-  /** The refusal of the current handshake (status and Retry-After), seen in `unexpected-response`. */
-  #refusal: { status: number; retryAfter: string | undefined } | null = null;
 
   constructor(options: ClientReconnectOptions, host: ReconnectHost, random?: () => number) {
     this.#host = host;
@@ -221,22 +218,6 @@ export class Reconnector implements ReconnectionState {
     return false;
   }
 
-  /** Wraps the handshake's `unexpected-response`: note the status and `Retry-After` of a refusal. */
-  sawResponse(response: IncomingMessage): void {
-    const retryAfter = response.headers['retry-after'];
-    this.#refusal = { status: response.statusCode ?? 0, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined };
-  }
-
-  /**
-   * The handshake got a non-101 answer and nobody listens to `unexpected-response`: fail it as the
-   * handshake would (client.ts), keeping the status for the policy.
-   */
-  refuse(response: IncomingMessage, abort: (error: Error) => void): void {
-    const status = response.statusCode ?? 0;
-    response.resume();
-    abort(new HandshakeError('FD_ERR_HANDSHAKE_STATUS', status, `Unexpected server response: ${status}`));
-  }
-
   /** An error of the current connection: held until it is known whether the client reconnects. */
   noteError(error: Error): void {
     this.#error ??= error;
@@ -245,7 +226,6 @@ export class Reconnector implements ReconnectionState {
   /** A connection opened (its `open` listeners have run): send the queue in order, then `reconnected`. */
   opened(): void {
     this.#openedAt = Date.now();
-    this.#refusal = null;
     this.#error = null;
     if (this.#endedBy !== null) {
       // An `open` listener closed it: the queue will never be sent.
@@ -266,22 +246,23 @@ export class Reconnector implements ReconnectionState {
   /**
    * A connection (or an attempt) ended. Returns true when another attempt is scheduled (the
    * `WebSocket` emits no `close`); false when it is over for good (the host's `finish` follows).
+   * A refused handshake's status and `Retry-After` come from its `HandshakeError`: `error`, or
+   * `refusal` when an `unexpected-response` listener had the response (then no error is reported).
    */
-  ended(code: number, reason: string, error: Error | null, unsentBytes: number): boolean {
+  ended(code: number, reason: string, error: Error | null, unsentBytes: number, refusal: Error | null = null): boolean {
     const heldError = error ?? this.#error;
     this.#error = null;
     const openFor = this.#openedAt === 0 ? 0 : Date.now() - this.#openedAt;
     this.#openedAt = 0;
     this.#unsentBytes += unsentBytes;
     if (this.#endedBy !== null) return this.#over(heldError);
-    const refusal = this.#refusal ?? refusalOf(heldError);
-    this.#refusal = null;
+    const refused = refusalOf(refusal ?? heldError);
     const close: ClosedConnection = {
       code,
       reason,
       openFor,
-      ...(refusal !== null && { status: refusal.status }),
-      ...(refusal?.retryAfter !== undefined && { retryAfter: refusal.retryAfter }),
+      ...(refused !== null && { status: refused.status }),
+      ...(refused?.retryAfter !== undefined && { retryAfter: refused.retryAfter }),
     };
     const decision = this.#policy.closed(close);
     if (!decision.reconnect) {
@@ -299,7 +280,7 @@ export class Reconnector implements ReconnectionState {
       code,
       reason,
       ...(heldError !== null && { error: heldError }),
-      ...(refusal !== null && { status: refusal.status }),
+      ...(refused !== null && { status: refused.status }),
       unsentBytes,
     });
     return true;
@@ -345,7 +326,7 @@ export class Reconnector implements ReconnectionState {
   }
 }
 
-/** A refused handshake's status from its error (HTTP/2 refusals, or ours). */
+/** A refused handshake's status and Retry-After from its `HandshakeError` (HTTP/1.1 or HTTP/2). */
 function refusalOf(error: Error | null): { status: number; retryAfter: string | undefined } | null {
   if (!(error instanceof HandshakeError) || error.code !== 'FD_ERR_HANDSHAKE_STATUS' || error.status === 0) return null;
   return { status: error.status, retryAfter: error.headers['retry-after'] };

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type ClientRequest, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { WebSocket } from '../../src/node/websocket.js';
 import { WebSocketServer } from '../../src/node/server.js';
 import type { ReconnectingEvent, DropReason } from '../../src/node/reconnect.js';
@@ -175,7 +175,7 @@ test('a refusal that would only repeat (403) ends it: error, then close 1006, en
 
 test('unexpected-response listeners still get refusals while reconnecting, and the status still counts', async () => {
   const { http, url, wss } = await refusingServer(429, { 'Retry-After': '0' }, 1);
-  // A listener owns the response (as in `ws`): the attempt ends when the handshake times out.
+  // A listener owns the response (as in `ws`): the attempt ends once it has read it (or at the handshake timeout).
   const ws = new WebSocket(url, { reconnect: FAST, handshakeTimeout: 200 });
   record(ws);
   let seen = 0;
@@ -189,6 +189,57 @@ test('unexpected-response listeners still get refusals while reconnecting, and t
   await once(ws, 'open');
   ws.close();
   await once(ws, 'close');
+  await closeHttp(http, wss);
+});
+
+/** Ways an `unexpected-response` listener can be done with the response it owns. */
+const LISTENERS: ReadonlyArray<[name: string, listener: (request: ClientRequest, response: IncomingMessage) => void]> = [
+  ['reads the response to its end', (_request, response) => response.resume()],
+  ['destroys the request', (request) => request.destroy()],
+];
+
+for (const [name, listener] of LISTENERS) {
+  test(`an unexpected-response listener that ${name}: a 503 with Retry-After: 1 is retried after about Retry-After, not at the handshake timeout`, async () => {
+    const { http, url, wss, upgrades } = await refusingServer(503, { 'Retry-After': '1' }, 1);
+    // A handshake timeout far beyond the test's own time limit: the test cannot pass by waiting for it.
+    const ws = new WebSocket(url, { reconnect: { initialDelay: 10, maxDelay: 5_000 }, handshakeTimeout: 600_000 });
+    const log = record(ws);
+    const errors: Error[] = [];
+    ws.on('error', (error) => errors.push(error));
+    const statuses: number[] = [];
+    ws.on('unexpected-response', (request, response) => {
+      statuses.push(response.statusCode ?? 0);
+      listener(request, response);
+    });
+    const [event] = await once<[ReconnectingEvent]>(ws, 'reconnecting');
+    assert.deepEqual(statuses, [503]);
+    assert.equal(event.code, 1006);
+    assert.equal(event.status, 503, 'the status counts for the backoff');
+    assert.ok(event.delay >= 1_000, `delay ${event.delay} honours Retry-After: 1`);
+    assert.equal(event.error, undefined, 'the listener owned the response: no HandshakeError (as in ws)');
+    await once(ws, 'open');
+    assert.equal(upgrades(), 2);
+    assert.deepEqual(log.events, ['reconnecting 1006', 'open']);
+    ws.close();
+    await once(ws, 'close');
+    assert.deepEqual(errors, []);
+    await closeHttp(http, wss);
+  });
+}
+
+test('an unexpected-response listener that reads a final refusal (403): close 1006 at once, endedBy refused, no error (the listener saw it)', async () => {
+  const { http, url, wss, upgrades } = await refusingServer(403, {}, Infinity);
+  const ws = new WebSocket(url, { reconnect: FAST, handshakeTimeout: 600_000 });
+  const log = record(ws);
+  const errors: Error[] = [];
+  ws.on('error', (error) => errors.push(error));
+  ws.on('unexpected-response', (_request, response) => response.resume());
+  const [code] = await once<[number]>(ws, 'close');
+  assert.equal(code, 1006);
+  assert.equal(ws.reconnection?.endedBy, 'refused');
+  assert.deepEqual(errors, []);
+  assert.deepEqual(log.events, ['close 1006']);
+  assert.equal(upgrades(), 1);
   await closeHttp(http, wss);
 });
 
