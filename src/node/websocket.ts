@@ -343,6 +343,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       },
       emit: (event, ...args) => (this.#emitSafely as (event: string, ...args: unknown[]) => void)(event, ...args),
       finish: (error) => this.#finish(error),
+      sendingFragmented: () => this.#transport?.connection.sendingFragmented ?? false,
     };
   }
 
@@ -495,6 +496,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       callback = options;
       options = undefined;
     }
+    // Reconnecting, in the middle of a message held in the queue or cut by a lost connection (reconnect.ts).
+    if (this.#reconnect?.intercepting === true) return this.#reconnect.enqueue(data, options, callback);
     if (this.#state === ReadyState.CONNECTING) {
       // Reconnecting: kept for the next connection (or refused), see reconnect.ts.
       if (this.#reconnect !== null && !this.#reconnect.stopped) return this.#reconnect.enqueue(data, options, callback);
