@@ -25,11 +25,23 @@ async function echoOnce(server: WebSocketServer, text: string): Promise<WebSocke
   return socket;
 }
 
+/** A server on a free loopback port. */
+async function listeningServer(): Promise<{ server: WebSocketServer; port: number }> {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await once(server, 'listening');
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** Stop the CLI (if still running) and the server, dropping its connections. */
+async function shutDown(cli: { kill(): void }, server: WebSocketServer): Promise<void> {
+  cli.kill();
+  for (const client of server.clients) client.terminate();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
 describe('fullduplex connect --reconnect', () => {
   it('comes back after the server restarts (1012), says so (a notice: stdout with --echo), and echoes on the new connection', async () => {
-    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await once(server, 'listening');
-    const { port } = server.address() as AddressInfo;
+    const { server, port } = await listeningServer();
     const cli = startCli('connect', `ws://127.0.0.1:${port}`, '--echo', '--reconnect');
     try {
       const first = await echoOnce(server, 'before');
@@ -48,16 +60,12 @@ describe('fullduplex connect --reconnect', () => {
       const exit = await cli.exit();
       assert.equal(exit.code, 0, exit.stderr);
     } finally {
-      cli.kill();
-      for (const client of server.clients) client.terminate();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await shutDown(cli, server);
     }
   });
 
   it('--json: one JSON object per line for reconnecting (attempt, delay, code, reason) and reconnected, between the two opens', async () => {
-    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await once(server, 'listening');
-    const { port } = server.address() as AddressInfo;
+    const { server, port } = await listeningServer();
     const cli = startCli('connect', `ws://127.0.0.1:${port}`, '--echo', '--reconnect', '--json');
     try {
       const first = await echoOnce(server, 'before');
@@ -83,9 +91,7 @@ describe('fullduplex connect --reconnect', () => {
       assert.deepEqual(events[4], { event: 'reconnected', attempt: 1 });
       assert.equal(exit.stderr, '', 'nothing but JSON, and only on stdout');
     } finally {
-      cli.kill();
-      for (const client of server.clients) client.terminate();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await shutDown(cli, server);
     }
   });
 
@@ -132,9 +138,7 @@ describe('fullduplex connect --reconnect', () => {
     { name: 'two -x, the link lost before the second reply', execute: ['a', 'b'], dropOn: 'b', first: ['a', 'b'], second: ['b'], replies: ['reply:a', 'reply:b'] },
   ]) {
     it(`-x (${name}): the link lost before the reply: sent again once on the next connection, the reply printed once, nothing sent after it`, async () => {
-      const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-      await once(server, 'listening');
-      const { port } = server.address() as AddressInfo;
+      const { server, port } = await listeningServer();
       const received: string[][] = [];
       server.on('connection', (socket: WebSocket) => {
         const index = received.push([]) - 1;
@@ -155,17 +159,13 @@ describe('fullduplex connect --reconnect', () => {
         await delay(200); // nothing comes back after the exit (a check that it does not happen: not scaled)
         assert.deepEqual(received, [first, second]);
       } finally {
-        cli.kill();
-        for (const client of server.clients) client.terminate();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await shutDown(cli, server);
       }
     });
   }
 
   it('-x with -w: a connection lost after the reply (during the wait) comes back, sends nothing, and closes when the wait ends', async () => {
-    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await once(server, 'listening');
-    const { port } = server.address() as AddressInfo;
+    const { server, port } = await listeningServer();
     const received: string[][] = [];
     server.on('connection', (socket: WebSocket) => {
       const index = received.push([]) - 1;
@@ -182,9 +182,7 @@ describe('fullduplex connect --reconnect', () => {
       assert.equal(exit.stdout, 'reply:hello\n');
       assert.deepEqual(received, [['hello'], []]);
     } finally {
-      cli.kill();
-      for (const client of server.clients) client.terminate();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await shutDown(cli, server);
     }
   });
 
