@@ -26,24 +26,50 @@ function closeNow(socket: WebSocket): void {
   if (socket.readyState === WebSocket.OPEN) socket.close(CloseCode.Normal);
 }
 
-/** -x: send each message once the reply to the one before has come, then close (after -w if given). */
+/**
+ * -x: send each message once the reply to the one before has come, then close (after -w if given).
+ * With --reconnect, a message whose reply had not come when the connection was lost is sent again,
+ * once, on the next connection (the server may or may not have seen it: the reply is what counts);
+ * a message already answered is never sent again, and once the last reply was printed a new
+ * connection (during -w) sends nothing.
+ */
 export function runExecute({ socket, settings, closeAfter }: Session): () => void {
   const pending = [...settings.execute];
-  let awaitingReply = false;
+  /** The message sent on the current connection whose reply has not come yet. */
+  let awaiting: string | undefined;
+  /** After the last reply, with -w: when the wait ends (a reconnect does not start it again). */
+  let closeAt: number | undefined;
+  let done = false;
+  const send = (message: string): void => {
+    awaiting = message;
+    socket.send(message);
+  };
   const sendNext = (): void => {
     const next = pending.shift();
-    if (next === undefined) {
-      if (settings.wait !== undefined) closeAfter(settings.wait);
-      else closeNow(socket);
+    if (next !== undefined) {
+      send(next);
       return;
     }
-    awaitingReply = true;
-    socket.send(next);
+    done = true;
+    if (settings.wait !== undefined) {
+      closeAt = Date.now() + settings.wait;
+      closeAfter(settings.wait);
+    } else {
+      closeNow(socket);
+    }
   };
-  socket.on('open', sendNext);
+  socket.on('open', () => {
+    if (done) {
+      // --reconnect during -w: nothing to send; close when the wait that already began ends.
+      if (closeAt !== undefined) closeAfter(Math.max(0, closeAt - Date.now()));
+      return;
+    }
+    if (awaiting !== undefined) send(awaiting); // --reconnect: the last connection was lost before the reply
+    else sendNext();
+  });
   socket.on('message', () => {
-    if (!awaitingReply) return;
-    awaitingReply = false;
+    if (awaiting === undefined) return;
+    awaiting = undefined;
     sendNext();
   });
   return () => {};

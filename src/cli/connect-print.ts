@@ -130,6 +130,32 @@ export class Printer {
     else this.notice(`${kind} received${payload}`);
   }
 
+  /**
+   * --reconnect: a connection (or an attempt) ended and another follows after `delay` ms. The error
+   * that ended it, if any, and the status of a refused handshake come with it.
+   */
+  reconnecting(event: { attempt: number; delay: number; code: number; reason: string; error?: Error; status?: number }): void {
+    const { attempt, delay, code, reason, error, status } = event;
+    if (this.#options.json) {
+      this.#event({
+        event: 'reconnecting',
+        attempt,
+        delay,
+        code,
+        reason,
+        ...(error !== undefined && { error: error.message }),
+        ...(status !== undefined && { status }),
+      });
+      return;
+    }
+    this.notice(`connection lost (${code}${error === undefined ? '' : `: ${error.message}`}); reconnecting in ${delay} ms (attempt ${attempt})`);
+  }
+
+  /** --reconnect: a connection opened after a drop (its `open` was printed just before). */
+  reconnected(attempt: number): void {
+    if (this.#options.json) this.#event({ event: 'reconnected', attempt });
+  }
+
   error(error: Error): void {
     if (this.#options.json) {
       const { code } = error as Error & { code?: unknown };

@@ -47,6 +47,9 @@ Modes:
   -x, --execute MSG             Send MSG once connected, wait for one reply, print it, and close
                                 with 1000. Repeat to send several in order, each after the reply
                                 to the one before. stdout carries only the replies.
+                                With --reconnect, a message whose reply had not come when the
+                                connection was lost is sent again on the next connection (once
+                                per connection); an answered one never is.
   --echo                        Send every message back as it came, text as text, binary as binary.
 
 Options:
@@ -88,7 +91,11 @@ Options:
                                 {"event":"message","isBinary":true,"data":BASE64},
                                 {"event":"ping"|"pong","data":BASE64},
                                 {"event":"close","code","reason","wasClean"},
-                                {"event":"error","message"}.
+                                {"event":"error","message"}; with --reconnect also
+                                {"event":"reconnecting","attempt","delay","code","reason"}
+                                (and "error":MESSAGE when one ended the connection or the
+                                attempt, "status" of a refused handshake) when a connection is
+                                lost, then "open" again and {"event":"reconnected","attempt"}.
   --interactive                 Use the prompt even when stdin is not a terminal (for testing).
   -h, --help                    Show this help.
 
@@ -317,9 +324,8 @@ export async function connect(args: readonly string[], output: Output): Promise<
   socket.on('message', (data, isBinary) => printer.message(toBuffer(data), isBinary));
   socket.on('ping', (data) => printer.control('ping', data));
   socket.on('pong', (data) => printer.control('pong', data));
-  socket.on('reconnecting', ({ attempt, delay, code, error }) =>
-    printer.notice(`connection lost (${code}${error === undefined ? '' : `: ${error.message}`}); reconnecting in ${delay} ms (attempt ${attempt})`),
-  );
+  socket.on('reconnecting', (event) => printer.reconnecting(event));
+  socket.on('reconnected', (attempt) => printer.reconnected(attempt));
 
   // Whoever reads stdout went away (`... | head -1`): end the session cleanly instead of crashing.
   process.stdout.on('error', (error: Error & { code?: unknown }) => {

@@ -123,6 +123,14 @@ export interface HandshakeCallbacks {
   /** A redirect was followed: the connection's URL changes. */
   setUrl(url: string): void;
   emit<K extends keyof WebSocketEvents>(event: K, ...args: WebSocketEvents[K]): void;
+  /**
+   * Set by a reconnecting client (src/node/reconnect.ts). A non-101 answer given to an
+   * `unexpected-response` listener is the listener's (as in `ws`: no error is emitted for it); once
+   * that response has ended (read to its end, or destroyed with the request) the handshake cannot
+   * succeed any more, so it ends then, reported here with the refusal (status and headers, for the
+   * backoff) instead of through `fail`. Without it the handshake waits for `handshakeTimeout`, as in `ws`.
+   */
+  refusalHandled?(refusal: HandshakeError): void;
 }
 
 export interface ClientHandshakeHooks {
@@ -212,7 +220,8 @@ export function startClientHandshake(
     ticket = null;
   }
 
-  function fail(error: Error): void {
+  /** End the handshake: clean up, then report `error` (through `callbacks.fail` unless told otherwise). */
+  function fail(error: Error, report: (error: Error) => void = callbacks.fail): void {
     if (finished) return;
     finished = true;
     clearTimeout(timer);
@@ -229,7 +238,7 @@ export function startClientHandshake(
       const socket = request.socket;
       if (ownsSocket && socket !== null && !socket.destroyed) socket.destroy();
     }
-    callbacks.fail(error);
+    report(error);
   }
 
   /** `reuse`: a connection to `target` already made through the proxy (an HTTP/2 attempt's, ALPN chose HTTP/1.1). */
@@ -370,16 +379,24 @@ export function startClientHandshake(
         connect(next);
         return;
       }
+      const refusal = new HandshakeError('FD_ERR_HANDSHAKE_STATUS', status, `Unexpected server response: ${status}`, headerRecord(response));
       if (owner.listenerCount('unexpected-response') > 0) {
         // The listener owns the response (as in `ws`); the handshake timeout still applies.
         handedOver = true;
         // The server has answered (not with 101): this endpoint is no longer being connected to.
         releaseTurn();
+        const handled = callbacks.refusalHandled;
+        if (handled !== undefined) {
+          // Reconnecting: once the listener is done with the response, this attempt is over.
+          response.once('close', () => {
+            if (request === req) fail(refusal, (error) => handled(error as HandshakeError));
+          });
+        }
         callbacks.emit('unexpected-response', req, response);
         return;
       }
       response.resume();
-      fail(new HandshakeError('FD_ERR_HANDSHAKE_STATUS', status, `Unexpected server response: ${status}`));
+      fail(refusal);
     });
 
     req.on('upgrade', (response: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -514,4 +531,16 @@ function connectTls(options: TlsConnectionOptions & { path?: string; host?: stri
     settings.servername = isIP(options.host) === 0 ? options.host : '';
   }
   return tlsConnect(settings);
+}
+
+/**
+ * A refusal's response headers for its `HandshakeError`: lower-case names (as Node gives them), a
+ * repeated header joined with ", " (RFC 9110 §5.3).
+ */
+function headerRecord(response: IncomingMessage): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (value !== undefined) record[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return record;
 }

@@ -6,7 +6,6 @@
  * sends meanwhile in a bounded queue (or refuses it), and sends the queue in order once the next
  * connection is open. `ws` itself has no reconnection; nothing here runs per message while open.
  */
-import type { IncomingMessage } from 'node:http';
 import { ReconnectPolicy, reconnectSettings, type ClosedConnection } from '../protocol/reconnect-policy.js';
 import { reconnectQueueBound, type QueueingReconnectOptions, type ReconnectQueueBound } from '../protocol/reconnect-queue.js';
 import { HandshakeError } from '../protocol/errors.js';
@@ -41,7 +40,13 @@ export type DropReason =
   /** `queue: false`: nothing is kept while disconnected. */
   | 'not-queued'
   /** The client closed for good with the message still queued. */
-  | 'closed';
+  | 'closed'
+  /**
+   * A fragment (`send(data, { fin: false })` and the sends that continue it) of a message that cannot
+   * be completed: its first fragments were sent on a connection that died, or were dropped or
+   * refused. Refused until the send that ends that message (`fin` not false), that one included.
+   */
+  | 'partial-message';
 
 /** The `reconnecting` event: the connection (or attempt) that ended, and when the next one starts. */
 export interface ReconnectingEvent {
@@ -102,6 +107,8 @@ export interface ReconnectHost {
   emit<K extends keyof ReconnectEvents>(event: K, ...args: ReconnectEvents[K]): void;
   /** Emit the held error (if any) and `close`: it is over for good. */
   finish(error: Error | null): void;
+  /** Whether the current connection is in the middle of a fragmented message we send (false when none). */
+  sendingFragmented(): boolean;
 }
 
 interface Queued {
@@ -142,8 +149,19 @@ export class Reconnector implements ReconnectionState {
   #reconnects = 0;
   #endedBy: ReconnectEnd | null = null;
   #error: Error | null = null;
-  /** The refusal of the current handshake (status and Retry-After), seen in `unexpected-response`. */
-  #refusal: { status: number; retryAfter: string | undefined } | null = null;
+  /**
+   * Fragments (`fin: false`) make one message only on one connection (RFC 6455 §5.4). Why the rest of
+   * the current message is refused (its start died with a connection, or was dropped), or null.
+   */
+  #cut: string | null = null;
+  /** Where the message begun while disconnected starts in the queue, while it is incomplete (else -1). */
+  #groupStart = -1;
+  /** The current connection's message in progress has been cut already (by a send while it closes). */
+  #cutSeen = false;
+  /** A connection is open (between `opened` and `ended`). */
+  #open = false;
+  /** The queue is being sent: sends go to the connection, not back here. */
+  #flushing = false;
 
   constructor(options: ClientReconnectOptions, host: ReconnectHost, random?: () => number) {
     this.#host = host;
@@ -197,44 +215,66 @@ export class Reconnector implements ReconnectionState {
   get stopped(): boolean {
     return this.#endedBy !== null;
   }
+  /**
+   * Sends go to `enqueue` even while a connection is open: a message begun while disconnected is
+   * being completed (held until its last fragment), or the rest of a cut message is being refused.
+   */
+  get intercepting(): boolean {
+    return (this.#cut !== null || this.#groupStart !== -1) && !this.#flushing && this.#endedBy === null;
+  }
 
   // --- driven by the WebSocket ----------------------------------------------------------------------
 
   /**
-   * A send while no connection is open (CONNECTING, or CLOSING/CLOSED before the next attempt):
-   * queue it within the bounds, or refuse it (callback error and `dropped`). Returns `send`'s value:
-   * false (wait for `open`, the queue is not drained by the network yet).
+   * A send while no connection is open (CONNECTING, or CLOSING/CLOSED before the next attempt), or
+   * while `intercepting`: queue it within the bounds, or refuse it (callback error and `dropped`).
+   * Fragments: the rest of a message whose start went on a connection that died (or was dropped) is
+   * refused up to its last fragment; a message begun here is queued, and sent or dropped, as a whole.
+   * Returns `send`'s value: false (wait for `open`, the queue is not drained by the network yet).
    */
   enqueue(data: SendData | null | undefined, options: object | undefined, callback: SendCallback | undefined): boolean {
     const size = sizeOf(data);
+    const fin = (options as { fin?: boolean } | undefined)?.fin !== false;
+    if (this.#cut === null && this.#groupStart === -1 && !this.#cutSeen && this.#host.sendingFragmented()) {
+      // The connection is closing in the middle of a message we sent: the rest cannot go on another.
+      this.#cutSeen = true;
+      this.#cut = 'its first fragments were sent on a connection that ended';
+    }
+    if (this.#cut !== null) {
+      const why = this.#cut;
+      if (fin) this.#cut = null;
+      this.#drop(data, size, callback, 'partial-message', `it continues a message that cannot be completed (${why})`);
+      return false;
+    }
     const bound = this.#bound;
     if (bound === null) {
       this.#drop(data, size, callback, 'not-queued', 'the client is reconnecting and reconnect.queue is false');
+      if (!fin) this.#cut = 'its first fragment was not queued (reconnect.queue is false)';
       return false;
     }
     if (this.#queue.length + 1 > bound.maxMessages || this.#queuedBytes + size > bound.maxBytes) {
-      this.#drop(data, size, callback, 'queue-full', `the reconnect queue is full (${this.#queue.length} messages, ${this.#queuedBytes} bytes)`);
+      const why = `the reconnect queue is full (${this.#queue.length} messages, ${this.#queuedBytes} bytes)`;
+      // A message is queued whole or not at all: its fragments already queued go too.
+      const group = this.#groupStart === -1 ? [] : this.#queue.splice(this.#groupStart);
+      this.#groupStart = -1;
+      for (const entry of group) {
+        this.#queuedBytes -= entry.size;
+        this.#drop(entry.data, entry.size, entry.callback, 'queue-full', why);
+      }
+      this.#drop(data, size, callback, 'queue-full', why);
+      if (!fin) this.#cut = 'its first fragments were dropped: the reconnect queue was full';
       return false;
     }
     this.#queue.push({ data, options, callback, size });
     this.#queuedBytes += size;
+    if (!fin) {
+      if (this.#groupStart === -1) this.#groupStart = this.#queue.length - 1;
+    } else if (this.#groupStart !== -1) {
+      // The message begun while disconnected is complete: on an open connection it goes now, whole.
+      this.#groupStart = -1;
+      if (this.#open) this.#flush();
+    }
     return false;
-  }
-
-  /** Wraps the handshake's `unexpected-response`: note the status and `Retry-After` of a refusal. */
-  sawResponse(response: IncomingMessage): void {
-    const retryAfter = response.headers['retry-after'];
-    this.#refusal = { status: response.statusCode ?? 0, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined };
-  }
-
-  /**
-   * The handshake got a non-101 answer and nobody listens to `unexpected-response`: fail it as the
-   * handshake would (client.ts), keeping the status for the policy.
-   */
-  refuse(response: IncomingMessage, abort: (error: Error) => void): void {
-    const status = response.statusCode ?? 0;
-    response.resume();
-    abort(new HandshakeError('FD_ERR_HANDSHAKE_STATUS', status, `Unexpected server response: ${status}`));
   }
 
   /** An error of the current connection: held until it is known whether the client reconnects. */
@@ -242,20 +282,21 @@ export class Reconnector implements ReconnectionState {
     this.#error ??= error;
   }
 
-  /** A connection opened (its `open` listeners have run): send the queue in order, then `reconnected`. */
+  /**
+   * A connection opened (its `open` listeners have run): send the queue in order, then `reconnected`.
+   * An incomplete message at the queue's end stays there until its last fragment comes.
+   */
   opened(): void {
     this.#openedAt = Date.now();
-    this.#refusal = null;
+    this.#open = true;
+    this.#cutSeen = false;
     this.#error = null;
     if (this.#endedBy !== null) {
       // An `open` listener closed it: the queue will never be sent.
       this.#failQueue();
       return;
     }
-    const queue = this.#queue;
-    this.#queue = [];
-    this.#queuedBytes = 0;
-    for (const entry of queue) this.#host.send(entry.data, entry.options, entry.callback);
+    this.#flush();
     if (this.#everOpened) {
       this.#reconnects++;
       this.#host.emit('reconnected', this.#policy.attempts);
@@ -263,25 +304,47 @@ export class Reconnector implements ReconnectionState {
     this.#everOpened = true;
   }
 
+  /** Send the queue in order, up to the incomplete message at its end (kept, at the queue's start). */
+  #flush(): void {
+    const queue = this.#queue;
+    const held = this.#groupStart === -1 ? [] : queue.splice(this.#groupStart);
+    this.#queue = held;
+    this.#groupStart = held.length === 0 ? -1 : 0;
+    this.#queuedBytes = held.reduce((total, entry) => total + entry.size, 0);
+    this.#flushing = true;
+    try {
+      for (const entry of queue) this.#host.send(entry.data, entry.options, entry.callback);
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
   /**
    * A connection (or an attempt) ended. Returns true when another attempt is scheduled (the
    * `WebSocket` emits no `close`); false when it is over for good (the host's `finish` follows).
+   * A refused handshake's status and `Retry-After` come from its `HandshakeError`: `error`, or
+   * `refusal` when an `unexpected-response` listener had the response (then no error is reported).
    */
-  ended(code: number, reason: string, error: Error | null, unsentBytes: number): boolean {
+  ended(code: number, reason: string, error: Error | null, unsentBytes: number, refusal: Error | null = null): boolean {
     const heldError = error ?? this.#error;
     this.#error = null;
     const openFor = this.#openedAt === 0 ? 0 : Date.now() - this.#openedAt;
     this.#openedAt = 0;
+    this.#open = false;
     this.#unsentBytes += unsentBytes;
     if (this.#endedBy !== null) return this.#over(heldError);
-    const refusal = this.#refusal ?? refusalOf(heldError);
-    this.#refusal = null;
+    if (this.#cut === null && !this.#cutSeen && this.#host.sendingFragmented()) {
+      // RFC 6455 §5.4: the message's first fragments died with this connection; its rest is refused.
+      this.#cut = 'its first fragments were sent on a connection that ended';
+    }
+    this.#cutSeen = false;
+    const refused = refusalOf(refusal ?? heldError);
     const close: ClosedConnection = {
       code,
       reason,
       openFor,
-      ...(refusal !== null && { status: refusal.status }),
-      ...(refusal?.retryAfter !== undefined && { retryAfter: refusal.retryAfter }),
+      ...(refused !== null && { status: refused.status }),
+      ...(refused?.retryAfter !== undefined && { retryAfter: refused.retryAfter }),
     };
     const decision = this.#policy.closed(close);
     if (!decision.reconnect) {
@@ -299,7 +362,7 @@ export class Reconnector implements ReconnectionState {
       code,
       reason,
       ...(heldError !== null && { error: heldError }),
-      ...(refusal !== null && { status: refusal.status }),
+      ...(refused !== null && { status: refused.status }),
       unsentBytes,
     });
     return true;
@@ -332,6 +395,8 @@ export class Reconnector implements ReconnectionState {
     const queue = this.#queue;
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#groupStart = -1;
+    this.#cut = null;
     for (const entry of queue) {
       this.#drop(entry.data, entry.size, entry.callback, 'closed', `the client closed for good (${this.#endedBy ?? 'closed'}) before it could be sent`);
     }
@@ -345,7 +410,7 @@ export class Reconnector implements ReconnectionState {
   }
 }
 
-/** A refused handshake's status from its error (HTTP/2 refusals, or ours). */
+/** A refused handshake's status and Retry-After from its `HandshakeError` (HTTP/1.1 or HTTP/2). */
 function refusalOf(error: Error | null): { status: number; retryAfter: string | undefined } | null {
   if (!(error instanceof HandshakeError) || error.code !== 'FD_ERR_HANDSHAKE_STATUS' || error.status === 0) return null;
   return { status: error.status, retryAfter: error.headers['retry-after'] };

@@ -295,7 +295,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   /** Start an opening handshake (the constructor's, and each reconnect attempt's). */
   #connect(address: string | URL, protocols: string[], options: HandshakeOptions): void {
     const reconnect = this.#reconnect;
-    const { url, hooks } = startClientHandshake(reconnect === null ? this : this.#handshakeOwner(), address, protocols, options, {
+    const { url, hooks } = startClientHandshake(this, address, protocols, options, {
       websocket: this,
       attach: (socket, head, protocol, extensions, deflate) => this[kAttach](socket, head, protocol, extensions, deflate),
       start: () => {
@@ -306,28 +306,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       setUrl: (next) => {
         this.#url = next;
       },
-      emit:
-        reconnect === null
-          ? (event, ...args) => this.#emitSafely(event, ...args)
-          : (event, ...args) => {
-              if (event !== 'unexpected-response') return this.#emitSafely(event, ...args);
-              // Reconnecting: the status and Retry-After of a refusal decide the next attempt.
-              const [request, response] = args as WebSocketEvents['unexpected-response'];
-              reconnect.sawResponse(response);
-              if (this.listenerCount('unexpected-response') > 0) this.#emitSafely('unexpected-response', request, response);
-              else reconnect.refuse(response, (error) => this.#handshake?.abort(error));
-            },
+      emit: (event, ...args) => this.#emitSafely(event, ...args),
+      // Reconnecting: a refusal read by an `unexpected-response` listener ends the attempt at once
+      // (no error: the listener saw it), and its status and Retry-After still decide the next one.
+      ...(reconnect !== null && { refusalHandled: (refusal) => this.#failHandshake(refusal, false) }),
     });
     this.#url = url;
     this.#handshake = hooks;
-  }
-
-  /** While reconnecting, the handshake always hands a refusal over, so that its status is seen. */
-  #handshakeOwner(): { readonly readyState: number; listenerCount(event: string): number } {
-    return {
-      readyState: this.#state,
-      listenerCount: (event) => (event === 'unexpected-response' ? 1 : this.listenerCount(event)),
-    };
   }
 
   /** What the reconnector drives (src/node/reconnect.ts). */
@@ -364,6 +349,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       },
       emit: (event, ...args) => (this.#emitSafely as (event: string, ...args: unknown[]) => void)(event, ...args),
       finish: (error) => this.#finish(error),
+      sendingFragmented: () => this.#transport?.connection.sendingFragmented ?? false,
     };
   }
 
@@ -483,13 +469,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     if (this.#paused) transport.setPausedByUser(true);
   }
 
-  #failHandshake(error: Error): void {
+  /**
+   * The handshake failed with `error`. Reconnecting, `reported` false means the error is only the
+   * refusal's status for the policy, not an error to emit (an `unexpected-response` listener had it).
+   */
+  #failHandshake(error: Error, reported = true): void {
     this.#handshake = null;
     this.#state = ReadyState.CLOSED;
     if (this.#reconnect !== null) {
       // A failed attempt (refused, unreachable, timed out): the policy decides whether another follows.
       this.#closeResult = { code: CloseCode.Abnormal, reason: EMPTY, wasClean: false, failed: false };
-      this.#reconnect.ended(CloseCode.Abnormal, '', error, 0);
+      if (reported) this.#reconnect.ended(CloseCode.Abnormal, '', error, 0);
+      else this.#reconnect.ended(CloseCode.Abnormal, '', null, 0, error);
       return;
     }
     this.#emitError(error);
@@ -511,6 +502,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       callback = options;
       options = undefined;
     }
+    // Reconnecting, in the middle of a message held in the queue or cut by a lost connection (reconnect.ts).
+    if (this.#reconnect?.intercepting === true) return this.#reconnect.enqueue(data, options, callback);
     if (this.#state === ReadyState.CONNECTING) {
       // Reconnecting: kept for the next connection (or refused), see reconnect.ts.
       if (this.#reconnect !== null && !this.#reconnect.stopped) return this.#reconnect.enqueue(data, options, callback);

@@ -73,7 +73,10 @@ export type HandshakeErrorCode =
 /**
  * A failed opening handshake. On the server, `status` is the HTTP status to answer with and `headers`
  * the extra response headers (e.g. `Sec-WebSocket-Version: 13` with 426). On the client, `status` is
- * the status the server answered with (0 when the failure is not about the status line).
+ * the status the server answered with (0 when the failure is not about the status line), and for a
+ * refusal (`FD_ERR_HANDSHAKE_STATUS` over HTTP/1.1) `headers` are the refusal's response headers,
+ * names in lower case, repeated ones joined with ", " (`headers['retry-after']` for a 503 or 429:
+ * RFC 9110 §10.2.3); empty otherwise.
  */
 export class HandshakeError extends Error {
   override readonly name = 'HandshakeError';

@@ -8,7 +8,7 @@
  */
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Http2Peer } from '../helpers/http2-peer.js';
+import { caArgs, startPeer } from './http2-peers.js';
 import { ConnectProxy } from '../helpers/connect-proxy.js';
 import { killAll, startCli } from './cli-process.js';
 
@@ -20,12 +20,9 @@ const clear = (): void => {
 };
 clear();
 
-const peers = new Set<Http2Peer>();
 let proxy: ConnectProxy | undefined;
 afterEach(async () => {
   clear();
-  for (const peer of peers) await peer.close();
-  peers.clear();
   await proxy?.stop();
   proxy = undefined;
 });
@@ -33,16 +30,6 @@ after(async () => {
   await killAll();
   for (const [name, value] of Object.entries(saved)) if (value !== undefined) process.env[name] = value;
 });
-
-async function startPeer(options: ConstructorParameters<typeof Http2Peer>[0] = {}): Promise<Http2Peer> {
-  const peer = await Http2Peer.start(options);
-  peers.add(peer);
-  return peer;
-}
-
-function caArgs(peer: Http2Peer): string[] {
-  return peer.certificate === null ? [] : ['--ca', peer.certificate.certPath];
-}
 
 describe('fullduplex connect --http2 / --try-http2 through a proxy', () => {
   it('--http2 with --proxy (credentials in the URL): over HTTP/2 inside the tunnel, wss: (h2) and ws: (h2c)', async () => {

@@ -5,29 +5,13 @@
  * a clear error and exit 1 when the server does not allow extended CONNECT (--http2), the fallback to
  * HTTP/1.1 (--try-http2), and the usage errors.
  */
-import { after, afterEach, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Http2Peer } from '../helpers/http2-peer.js';
+import { caArgs, startPeer } from './http2-peers.js';
 import { killAll, startCli } from './cli-process.js';
 import { http2Mode } from '../../src/cli/connect.js';
 
 after(killAll);
-
-const peers = new Set<Http2Peer>();
-afterEach(async () => {
-  for (const peer of peers) await peer.close();
-  peers.clear();
-});
-
-async function startPeer(options: ConstructorParameters<typeof Http2Peer>[0] = {}): Promise<Http2Peer> {
-  const peer = await Http2Peer.start(options);
-  peers.add(peer);
-  return peer;
-}
-
-function caArgs(peer: Http2Peer): string[] {
-  return peer.certificate === null ? [] : ['--ca', peer.certificate.certPath];
-}
 
 describe('fullduplex connect --http2', () => {
   it('maps the flags onto the client option: --http2 is "require" on wss:/https: and "h2c" on ws:/http:, --try-http2 is true', () => {

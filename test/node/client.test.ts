@@ -94,6 +94,19 @@ describe('client: every handshake failure is an error, then close 1006', () => {
     server.close();
   });
 
+  it('a non-101 status carries the response headers (lower-case names), Retry-After among them', async () => {
+    const { server, port } = await fakeServer((_key, socket) =>
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nX-Why: busy\r\nX-Why: later\r\nContent-Length: 0\r\n\r\n'),
+    );
+    const { error } = await failure(`ws://127.0.0.1:${port}`);
+    assert.ok(error instanceof HandshakeError);
+    assert.equal(error.status, 503);
+    assert.equal(error.headers['retry-after'], '1');
+    assert.equal(error.headers['x-why'], 'busy, later');
+    assert.equal(error.headers['content-length'], '0');
+    server.close();
+  });
+
   it("'unexpected-response' listeners get the response instead", async () => {
     const { server, port } = await fakeServer((_key, socket) => socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 4\r\n\r\nnope'));
     const ws = new WebSocket(`ws://127.0.0.1:${port}`, { handshakeTimeout: scaled(2000) });

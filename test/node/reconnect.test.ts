@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type ClientRequest, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { WebSocket } from '../../src/node/websocket.js';
 import { WebSocketServer } from '../../src/node/server.js';
 import type { ReconnectingEvent, DropReason } from '../../src/node/reconnect.js';
@@ -175,7 +175,7 @@ test('a refusal that would only repeat (403) ends it: error, then close 1006, en
 
 test('unexpected-response listeners still get refusals while reconnecting, and the status still counts', async () => {
   const { http, url, wss } = await refusingServer(429, { 'Retry-After': '0' }, 1);
-  // A listener owns the response (as in `ws`): the attempt ends when the handshake times out.
+  // A listener owns the response (as in `ws`): the attempt ends once it has read it (or at the handshake timeout).
   const ws = new WebSocket(url, { reconnect: FAST, handshakeTimeout: 200 });
   record(ws);
   let seen = 0;
@@ -189,6 +189,57 @@ test('unexpected-response listeners still get refusals while reconnecting, and t
   await once(ws, 'open');
   ws.close();
   await once(ws, 'close');
+  await closeHttp(http, wss);
+});
+
+/** Ways an `unexpected-response` listener can be done with the response it owns. */
+const LISTENERS: ReadonlyArray<[name: string, listener: (request: ClientRequest, response: IncomingMessage) => void]> = [
+  ['reads the response to its end', (_request, response) => response.resume()],
+  ['destroys the request', (request) => request.destroy()],
+];
+
+for (const [name, listener] of LISTENERS) {
+  test(`an unexpected-response listener that ${name}: a 503 with Retry-After: 1 is retried after about Retry-After, not at the handshake timeout`, async () => {
+    const { http, url, wss, upgrades } = await refusingServer(503, { 'Retry-After': '1' }, 1);
+    // A handshake timeout far beyond the test's own time limit: the test cannot pass by waiting for it.
+    const ws = new WebSocket(url, { reconnect: { initialDelay: 10, maxDelay: 5_000 }, handshakeTimeout: 600_000 });
+    const log = record(ws);
+    const errors: Error[] = [];
+    ws.on('error', (error) => errors.push(error));
+    const statuses: number[] = [];
+    ws.on('unexpected-response', (request, response) => {
+      statuses.push(response.statusCode ?? 0);
+      listener(request, response);
+    });
+    const [event] = await once<[ReconnectingEvent]>(ws, 'reconnecting');
+    assert.deepEqual(statuses, [503]);
+    assert.equal(event.code, 1006);
+    assert.equal(event.status, 503, 'the status counts for the backoff');
+    assert.ok(event.delay >= 1_000, `delay ${event.delay} honours Retry-After: 1`);
+    assert.equal(event.error, undefined, 'the listener owned the response: no HandshakeError (as in ws)');
+    await once(ws, 'open');
+    assert.equal(upgrades(), 2);
+    assert.deepEqual(log.events, ['reconnecting 1006', 'open']);
+    ws.close();
+    await once(ws, 'close');
+    assert.deepEqual(errors, []);
+    await closeHttp(http, wss);
+  });
+}
+
+test('an unexpected-response listener that reads a final refusal (403): close 1006 at once, endedBy refused, no error (the listener saw it)', async () => {
+  const { http, url, wss, upgrades } = await refusingServer(403, {}, Infinity);
+  const ws = new WebSocket(url, { reconnect: FAST, handshakeTimeout: 600_000 });
+  const log = record(ws);
+  const errors: Error[] = [];
+  ws.on('error', (error) => errors.push(error));
+  ws.on('unexpected-response', (_request, response) => response.resume());
+  const [code] = await once<[number]>(ws, 'close');
+  assert.equal(code, 1006);
+  assert.equal(ws.reconnection?.endedBy, 'refused');
+  assert.deepEqual(errors, []);
+  assert.deepEqual(log.events, ['close 1006']);
+  assert.equal(upgrades(), 1);
   await closeHttp(http, wss);
 });
 
@@ -511,4 +562,113 @@ test('without reconnect, nothing changes: send while CONNECTING throws and close
   await stopServer(server);
   const [code] = await closed;
   assert.equal(code, 1006);
+});
+
+/** The messages each connection of `server` received, one array per connection, in order. */
+function received(server: WebSocketServer): string[][] {
+  const connections: string[][] = [];
+  server.on('connection', (socket) => {
+    const messages: string[] = [];
+    connections.push(messages);
+    socket.on('message', (data) => messages.push(String(data)));
+  });
+  return connections;
+}
+
+/** Send and wait until the data has been written (a fragment really went out on this connection). */
+function sendWritten(ws: WebSocket, data: string, options: { fin?: boolean }): Promise<void> {
+  return new Promise((resolve, reject) => ws.send(data, options, (error) => (error ? reject(error) : resolve())));
+}
+
+for (const when of ['while disconnected', 'after the reconnect'] as const) {
+  test(`fragments: the rest of a message whose first fragment went on a connection that died is refused up to its fin (${when}); the next message goes`, async () => {
+    const { server, url } = await startServer();
+    const messages = received(server);
+    const ws = new WebSocket(url, { reconnect: FAST });
+    const log = record(ws);
+    await once(ws, 'open');
+    await sendWritten(ws, 'a', { fin: false });
+    const reconnecting = once(ws, 'reconnecting');
+    for (const client of server.clients) client.terminate();
+    await reconnecting;
+    if (when === 'after the reconnect') await once(ws, 'reconnected');
+    const errors: Array<Error | null | undefined> = [];
+    ws.send('b', { fin: false }, (error) => errors.push(error));
+    ws.send('c', (error) => errors.push(error)); // ends the message that was cut: refused too
+    ws.send('d');
+    if (when === 'while disconnected') await once(ws, 'reconnected');
+    await until(() => messages[1]?.length === 1 && errors.length === 2, "the second connection's message");
+    assert.deepEqual(messages, [[], ['d']]);
+    assert.deepEqual(log.dropped, [
+      ['b', 'partial-message'],
+      ['c', 'partial-message'],
+    ]);
+    assert.match(String(errors[0]?.message), /continues a message that cannot be completed \(its first fragments were sent on a connection that ended\)/);
+    assert.equal(ws.reconnection?.droppedMessages, 2);
+    ws.close();
+    await once(ws, 'close');
+    await stopServer(server);
+  });
+}
+
+test('fragments: a message begun while disconnected is held in the queue until its last fragment, then sent whole (a connection lost meanwhile loses none of it)', async () => {
+  const { server, port, url } = await startServer();
+  const ws = new WebSocket(url, { reconnect: FAST });
+  const log = record(ws);
+  await once(ws, 'open');
+  const down = once(ws, 'reconnecting');
+  await stopServer(server);
+  await down;
+  ws.send('x', { fin: false });
+  ws.send('y', { fin: false });
+  assert.equal(ws.reconnection?.queuedMessages, 2);
+  const restarted = await serverOn(port);
+  const messages = received(restarted);
+  await once(ws, 'reconnected');
+  assert.equal(ws.reconnection?.queuedMessages, 2, 'held: its last fragment has not come');
+  assert.equal(ws.bufferedAmount, 2);
+  // That connection is lost before the message is complete: nothing of it went out on it.
+  const lost = once(ws, 'reconnecting');
+  for (const client of restarted.clients) client.terminate();
+  await lost;
+  await once(ws, 'reconnected');
+  assert.equal(ws.reconnection?.queuedMessages, 2);
+  ws.send('z'); // while open: completes the message, which goes now, whole
+  assert.equal(ws.reconnection?.queuedMessages, 0);
+  await until(() => messages[1]?.length === 1, 'the whole message');
+  assert.deepEqual(messages, [[], ['xyz']]);
+  assert.deepEqual(log.dropped, []);
+  ws.close();
+  await once(ws, 'close');
+  await stopServer(restarted);
+});
+
+test('fragments: a message begun while disconnected that hits the queue bound is dropped whole, its rest refused up to its fin', async () => {
+  const { server, port, url } = await startServer();
+  const ws = new WebSocket(url, { reconnect: { ...FAST, queue: { maxMessages: 2 } } });
+  const log = record(ws);
+  await once(ws, 'open');
+  const down = once(ws, 'reconnecting');
+  await stopServer(server);
+  await down;
+  ws.send('x', { fin: false });
+  ws.send('y', { fin: false });
+  ws.send('w', { fin: false }); // over maxMessages: x, y and w go
+  ws.send('z'); // the end of that message: refused
+  ws.send('next');
+  assert.equal(ws.reconnection?.queuedMessages, 1);
+  assert.deepEqual(log.dropped, [
+    ['x', 'queue-full'],
+    ['y', 'queue-full'],
+    ['w', 'queue-full'],
+    ['z', 'partial-message'],
+  ]);
+  const restarted = await serverOn(port);
+  const messages = received(restarted);
+  await once(ws, 'reconnected');
+  await until(() => messages[0]?.length === 1, 'the next message');
+  assert.deepEqual(messages, [['next']]);
+  ws.close();
+  await once(ws, 'close');
+  await stopServer(restarted);
 });
