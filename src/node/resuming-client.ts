@@ -270,7 +270,6 @@ export class ResumingClient extends EventEmitter<ResumingClientEvents> {
       // §10.2.3), as for the reconnecting client; the refusal is the error of this attempt.
       if (this.#ws !== ws) return;
       const status = response.statusCode ?? 0;
-      this.#reconnector.sawResponse(response);
       this.#reconnector.noteError(new HandshakeError('FD_ERR_HANDSHAKE_STATUS', status, `Unexpected server response: ${status}`, headerStrings(response.headers)));
       response.resume();
       ws.terminate();
@@ -370,6 +369,8 @@ export class ResumingClient extends EventEmitter<ResumingClientEvents> {
   /** What the reconnect loop drives (src/node/reconnect.ts). */
   #host(): ReconnectHost {
     return {
+      // Sends are whole messages (no fragments of the application's), so none can be cut by a lost connection.
+      sendingFragmented: () => false,
       connect: () => {
         try {
           this.#connect();
