@@ -164,6 +164,7 @@ interface ResumeStormResult {
   disorder: number;
   wrongSubscribed: number;
   problems: string[];
+  generatorCpu: number;
   complete: boolean;
 }
 
@@ -203,8 +204,10 @@ export function resumeStormScenario(name = 'resume-storm', size: { full: ResumeS
         const { server, dispose } = await serverFor(store, { maxMessages: Math.max(1000, load.behind * 2) });
         try {
           const before = await server.usage();
-          const result = await runGenerator<ResumeStormResult>('bench/load/resume-storm.ts', { port: server.port, ...load } satisfies ResumeStormLoad, (load.timeoutMs ?? 300_000) + 60_000);
+          const cpu = serverCpuWhileMeasuring(server);
+          const result = await runGenerator<ResumeStormResult>('bench/load/resume-storm.ts', { port: server.port, ...load } satisfies ResumeStormLoad, (load.timeoutMs ?? 300_000) + 60_000, cpu.onLine);
           const after = await server.usage();
+          const serverCpu = await cpu.result();
           if (!result.complete) {
             process.stderr.write(
               `  ${name} (${store}): ${result.failed} clients failed, ${result.disorder} frames out of order, ${result.wrongSubscribed} unexpected subscribed; ${result.problems.join('; ')}\n`,
@@ -215,7 +218,7 @@ export function resumeStormScenario(name = 'resume-storm', size: { full: ResumeS
           values[`${store} p50`] = result.p50Ms;
           values[`${store} p99`] = result.p99Ms;
           values[`${store} rss`] = peakMiB;
-          details[store] = { ...result, serverRssBeforeMiB: before.rss / 1024 / 1024, serverPeakRssMiB: after.maxRss / 1024 / 1024, serverHeapAfterMiB: after.heapUsed / 1024 / 1024 };
+          details[store] = { ...result, serverCpu, serverRssBeforeMiB: before.rss / 1024 / 1024, serverPeakRssMiB: after.maxRss / 1024 / 1024, serverHeapAfterMiB: after.heapUsed / 1024 / 1024 };
         } finally {
           await dispose();
         }

@@ -106,6 +106,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }, config.timeoutMs ?? 300_000);
   process.stdout.write('{"phase":"storm"}\n');
+  const cpuBefore = process.cpuUsage();
   const start = now();
   for (const thread of threads) thread.postMessage({ type: 'go' });
   await Promise.all(caughtUp);
@@ -114,6 +115,8 @@ async function main(): Promise<void> {
   // 3. One live message per topic.
   for (const publisher of publishers) publisher.socket.write(payload);
   const done = await Promise.all(reports);
+  const seconds = (now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   clearTimeout(timeout);
   process.stdout.write('{"phase":"live"}\n');
   for (const thread of threads) void thread.terminate();
@@ -144,6 +147,8 @@ async function main(): Promise<void> {
     disorder: sum((report) => report.disorder),
     wrongSubscribed: sum((report) => report.wrongSubscribed),
     problems: done.flatMap((report) => report.problems).slice(0, 5),
+    /** The generator's CPU time (all its threads) over the storm, in cores. */
+    generatorCpu: (cpu.user + cpu.system) / 1e6 / seconds,
     complete: fromStart.length === config.clients && live.length === config.clients && sum((r) => r.failed + r.disorder + r.wrongSubscribed + r.problems.length) === 0,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
