@@ -45,6 +45,8 @@ let acked = 0;
 let ackedCounted = 0;
 const received = new Float64Array(config.subscribers);
 const resumers: ResumeSubscriber[] = [];
+/** Reads over all subscribers (a read may carry several messages). */
+let reads = 0;
 const acker = config.subscribers - 1;
 let publisherSocket: RawConnection['socket'] | null = null;
 
@@ -65,6 +67,7 @@ async function open(index: number): Promise<RawConnection> {
     return openConnection(config.port, {
       path: `/sub/${TOPIC}`,
       onChunk: (chunk) => {
+        reads++;
         const done = counter.push(chunk);
         if (done > 0) onDelivered(index, done);
       },
@@ -74,7 +77,13 @@ async function open(index: number): Promise<RawConnection> {
   const whenSubscribed = new Promise<void>((resolve) => (subscribed = resolve));
   const subscriber = new ResumeSubscriber({ onSubscribed: () => subscribed(), onData: () => onDelivered(index, 1) });
   resumers.push(subscriber);
-  const connection = await openConnection(config.port, { protocol: RESUME_SUBPROTOCOL, onChunk: (chunk) => subscriber.push(chunk) });
+  const connection = await openConnection(config.port, {
+    protocol: RESUME_SUBPROTOCOL,
+    onChunk: (chunk) => {
+      reads++;
+      subscriber.push(chunk);
+    },
+  });
   connection.socket.write(resumeOpening(TOPIC));
   await whenSubscribed;
   return connection;
@@ -142,6 +151,8 @@ const result = {
   clientsOver: over,
   disorder,
   problems,
+  /** Reads per message received, over the whole run: below 1 when the server wrote several messages to a socket at once. */
+  readsPerMessage: reads / Math.max(1, received.reduce((sum, count) => sum + count, 0)),
   seconds,
   generatorCpu: (cpu.user + cpu.system) / 1e6 / seconds,
 };
