@@ -114,6 +114,7 @@ export function historyPublishScenario(name = 'history-publish', size: { full: H
       const load = quick ? size.quick : size.full;
       const values: Record<string, number> = {};
       const details: Record<string, unknown> = {};
+      const perCoreSecond: Record<string, number> = {};
       for (const variant of variants) {
         const { server, dispose } = await serverFor(variant.store, { maxMessages: 1000 });
         try {
@@ -131,12 +132,21 @@ export function historyPublishScenario(name = 'history-publish', size: { full: H
             );
           }
           values[variant.name] = result.deliveriesPerSecond;
+          const serverCpu = await cpu.result();
+          // Deliveries per second of the server process's CPU time (redis-server's not included): on a
+          // loaded machine, where the processes get a varying share of their cores, this varies far
+          // less from round to round than deliveries/s.
+          const perCore = serverCpu === undefined || serverCpu === 0 ? undefined : result.deliveriesPerSecond / serverCpu;
+          if (perCore !== undefined) perCoreSecond[variant.name] = perCore;
           const { deliveriesPerSecond, ...rest } = result;
-          details[variant.name] = { deliveriesPerSecond, ...rest, serverCpu: await cpu.result(), window: load.window };
+          details[variant.name] = { deliveriesPerSecond, ...rest, serverCpu, deliveriesPerServerCpuSecond: perCore, window: load.window };
         } finally {
           await dispose();
         }
       }
+      process.stdout.write(
+        `  ${name.padEnd(18)} deliveries per second of server CPU: ${Object.entries(perCoreSecond).map(([variant, value]) => `${variant} ${Math.round(value).toLocaleString('en-US')}`).join(', ')}\n`,
+      );
       const off = values['off']!;
       const measured: Record<string, number> = {};
       for (const variant of variants.slice(1)) {
@@ -221,7 +231,9 @@ export function resumeStormScenario(name = 'resume-storm', size: { full: ResumeS
           values[`${store} p50`] = result.p50Ms;
           values[`${store} p99`] = result.p99Ms;
           values[`${store} rss`] = peakMiB;
-          details[store] = { ...result, serverCpu, serverRssBeforeMiB: before.rss / 1024 / 1024, serverPeakRssMiB: after.maxRss / 1024 / 1024, serverHeapAfterMiB: after.heapUsed / 1024 / 1024 };
+          // The server's CPU time over the storm, per client: its cost of one resume (handshake, hello, sub, replay).
+          const serverCpuMsPerClient = serverCpu === undefined ? undefined : (serverCpu * result.allLiveMs) / load.clients;
+          details[store] = { ...result, serverCpu, serverCpuMsPerClient, serverRssBeforeMiB: before.rss / 1024 / 1024, serverPeakRssMiB: after.maxRss / 1024 / 1024, serverHeapAfterMiB: after.heapUsed / 1024 / 1024 };
         } finally {
           await dispose();
         }
