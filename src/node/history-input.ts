@@ -42,3 +42,21 @@ export function checkRead(store: string, epoch: unknown, after: unknown, limit: 
     throw new RangeError(`${store}: limit must be an integer ≥ 1 (got ${String(limit)})`);
   }
 }
+
+/** The longest idempotency key a store takes, in UTF-16 code units. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 512;
+
+/** An append's idempotency key: unset, or a non-empty string of at most 512 characters. */
+export function checkIdempotencyKey(store: string, key: unknown): asserts key is string | undefined {
+  if (key === undefined) return;
+  if (typeof key !== 'string' || key === '' || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw new TypeError(`${store}: idempotencyKey must be a non-empty string of at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters (got ${typeof key === 'string' ? `${key.length} characters` : typeof key})`);
+  }
+}
+
+/** A positive safe integer option (ms or a count) of a store, or its default. */
+export function positiveIntegerOption(store: string, value: unknown, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new TypeError(`${store}: ${name} must be a positive integer (got ${String(value)})`);
+  return value;
+}

@@ -2,7 +2,8 @@
  * Topics with history on a `WebSocketServer` (docs/recovery.md "Server"): publishing through the history
  * store, delivering from the store's ordered feed, and the replay → live seam of resuming subscribers.
  *
- * Publishing. `publish` on a history topic appends to the store; the store gives the message its
+ * Publishing. `publish` on a history topic appends to the store (with `options.idempotencyKey`, an append
+ * the store has seen the key of is a no-op answering the first position: src/node/history.ts); the store gives the message its
  * position and feeds it to every server that has subscribers of the topic, this one too (HistorySink),
  * in offset order with no gap. Each delivery is framed at most twice here, whatever the number of
  * subscribers: once as a data frame of the resume subprotocol (`[kind][alias][offset][payload]`, written
@@ -30,7 +31,7 @@ import { dataFrameHeaderSize, writeDataFrameHeader, type ResumeFrom, type Server
 import { toPayload, type SendData } from './data.js';
 import { FramedMessage } from './framed-message.js';
 import type { HistoryBounds, HistoryEntry, HistoryGapReason, HistorySink, HistoryStore, Position } from './history.js';
-import { checkBounds } from './history-input.js';
+import { checkBounds, checkIdempotencyKey } from './history-input.js';
 import { MemoryHistory } from './memory-history.js';
 import { deliver, type Topics } from './topics.js';
 import type { PublishCallback, PublishOptions, WebSocket } from './websocket.js';
@@ -169,6 +170,8 @@ export class HistoryTopics implements HistorySink {
    * it goes to (the subscribers now, but `except`). The callback gets the position.
    */
   publish(topic: string, bounds: HistoryBounds, data: Exclude<SendData, Blob>, options: PublishOptions, except: WebSocket | null, callback: PublishCallback | undefined): number {
+    const idempotencyKey = options.idempotencyKey;
+    checkIdempotencyKey('publish', idempotencyKey);
     const { payload, binary } = toPayload(data);
     const isBinary = options.binary ?? binary;
     // The store keeps the bytes: a copy, so that a caller reusing its buffer does not rewrite history.
@@ -187,7 +190,7 @@ export class HistoryTopics implements HistorySink {
     }
     let stored: Promise<Position>;
     try {
-      stored = this.store.append(topic, bytes, isBinary, bounds);
+      stored = idempotencyKey === undefined ? this.store.append(topic, bytes, isBinary, bounds) : this.store.append(topic, bytes, isBinary, bounds, idempotencyKey);
     } catch (error) {
       stored = Promise.reject(error);
     }

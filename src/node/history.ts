@@ -52,6 +52,9 @@ export type HistoryRead =
 /** Why a resume cannot be served from history. */
 export type HistoryGapReason = 'epoch' | 'trimmed';
 
+/** What claiming a client send answers (HistoryStore.claimSend, SendDedupe.claim). */
+export type SendClaim = 'new' | 'applied' | 'running';
+
 /** What a server gives the store it uses. */
 export interface HistorySink {
   /** The next message of `topic` (offsets strictly increasing by one within an epoch). */
@@ -71,8 +74,13 @@ export interface HistoryStore {
    * Append a message to `topic`'s history (kept within `bounds`) and give it the next offset. Resolves
    * with its position once the store has it; the message then reaches every server's feed (this one's
    * too). Rejects when it cannot be stored (broker unreachable): nothing was published then.
+   *
+   * `idempotencyKey` (optional, a non-empty string): recorded atomically with the append; an append of
+   * `topic` with a key already recorded in the current epoch appends nothing and resolves with the
+   * position the key was first appended at (redelivered work becomes a no-op). A store remembers keys
+   * for a bounded time and number (its options); a key forgotten, or of a lost epoch, appends again.
    */
-  append(topic: string, payload: Buffer, binary: boolean, bounds: HistoryBounds): Promise<Position>;
+  append(topic: string, payload: Buffer, binary: boolean, bounds: HistoryBounds, idempotencyKey?: string): Promise<Position>;
   /** Kept entries of `topic` after `after` in `epoch` (null: the current epoch), at most `limit` (≥ 1). */
   read(topic: string, epoch: string | null, after: number, limit: number): Promise<HistoryRead>;
   /** The topic's current position (its epoch, and the latest offset; 0 when nothing was published). */
@@ -84,10 +92,15 @@ export interface HistoryStore {
   /** Stop feeding everything and let go of the broker. */
   close(): Promise<void>;
   /**
-   * Optional: idempotent client sends across servers (src/node/send-dedupe.ts). Record that send `seq` of
-   * `session` is applied: true when it is new, false when a seq at or above it was applied before (by any
-   * server on this store). The record expires `ttlMs` after the session's last send. Rejects when the
-   * broker cannot tell (then nothing was recorded). A store without it leaves dedupe to each process.
+   * Optional: idempotent client sends across servers (src/node/send-dedupe.ts), claim-after-apply. Before
+   * running send `seq` of `session`, a server claims it as `owner` (one token per connection): 'applied'
+   * when a seq at or above it was committed (by any server on this store: a duplicate), 'running' when
+   * another owner holds a lease on it that has not expired (wait, then ask again), else 'new' (the lease is
+   * now `owner`'s for `leaseMs`: run it). Once its handlers settled, `commitSend` records it applied. The
+   * record expires `ttlMs` after the session's last claim or commit. Both reject when the broker cannot
+   * tell (then nothing was recorded). A store without them leaves dedupe to each process.
    */
-  claimSend?(session: string, seq: number, ttlMs: number): Promise<boolean>;
+  claimSend?(session: string, seq: number, owner: string, leaseMs: number, ttlMs: number): Promise<SendClaim>;
+  /** Optional, with claimSend: every send of `session` up to `seq` is applied (handlers settled). */
+  commitSend?(session: string, seq: number, ttlMs: number): Promise<void>;
 }

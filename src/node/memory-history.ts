@@ -9,18 +9,24 @@
  *    position or subscribe); a restarted process therefore has new epochs, and clients are told.
  *  - `append` hands the message to the sink of a subscribed topic synchronously, before it resolves, so
  *    the feed is in offset order with no gap by construction.
+ *  - Idempotency keys of appends: per topic and key the offset of the first append with it, kept
+ *    `idempotencyTtlMs` and at most `maxIdempotencyKeys` keys in all (the oldest go first).
  *  - Topics are never forgotten (forgetting one would change its epoch): a process with very many
  *    short-lived history topics keeps one small record per topic.
  */
 import { performance } from 'node:perf_hooks';
 import type { HistoryBounds, HistoryEntry, HistoryRead, HistorySink, HistoryStore, Position } from './history.js';
-import { checkBounds, checkPayload, checkRead, checkTopic, newEpoch } from './history-input.js';
+import { checkBounds, checkIdempotencyKey, checkPayload, checkRead, checkTopic, newEpoch, positiveIntegerOption } from './history-input.js';
 
 export interface MemoryHistoryOptions {
   /** The clock (ms, monotonic) the age bound is measured with. Default `performance.now`. */
   now?: () => number;
   /** Errors thrown by the sink (they never reach the publisher). Default: ignored. */
   onError?: (error: Error) => void;
+  /** How long an append's idempotency key is remembered, in ms (of the `now` clock). Default 600,000 (10 minutes). */
+  idempotencyTtlMs?: number;
+  /** At most this many idempotency keys are remembered (the oldest are forgotten first). Default 100,000. */
+  maxIdempotencyKeys?: number;
 }
 
 const NAME = 'MemoryHistory';
@@ -104,10 +110,16 @@ export class MemoryHistory implements HistoryStore {
   readonly #onError: (error: Error) => void;
   #sink: HistorySink | null = null;
   #closed = false;
+  readonly #keyTtl: number;
+  readonly #maxKeys: number;
+  /** Idempotency keys (`<topic length>:<topic><key>`) in the order appended: the offset and the expiry. */
+  readonly #keys = new Map<string, { readonly offset: number; readonly expires: number }>();
 
   constructor(options: MemoryHistoryOptions = {}) {
     this.#now = options.now ?? (() => performance.now());
     this.#onError = options.onError ?? (() => {});
+    this.#keyTtl = positiveIntegerOption(NAME, options.idempotencyTtlMs, 600_000, 'idempotencyTtlMs');
+    this.#maxKeys = positiveIntegerOption(NAME, options.maxIdempotencyKeys, 100_000, 'maxIdempotencyKeys');
   }
 
   attach(sink: HistorySink): void {
@@ -118,13 +130,26 @@ export class MemoryHistory implements HistoryStore {
     this.#sink = sink;
   }
 
-  async append(topic: string, payload: Buffer, binary: boolean, bounds: HistoryBounds): Promise<Position> {
+  async append(topic: string, payload: Buffer, binary: boolean, bounds: HistoryBounds, idempotencyKey?: string): Promise<Position> {
     checkTopic(NAME, topic);
     checkPayload(NAME, payload, binary);
     checkBounds(NAME, bounds);
+    checkIdempotencyKey(NAME, idempotencyKey);
     if (this.#closed) throw new Error(`${NAME}: closed; the message on "${topic}" was not stored`);
     const ring = this.#ring(topic);
-    const entry = ring.append(payload, binary, bounds, this.#now());
+    const now = this.#now();
+    let key: string | null = null;
+    if (idempotencyKey !== undefined) {
+      this.#expireKeys(now);
+      key = `${topic.length}:${topic}${idempotencyKey}`;
+      const seen = this.#keys.get(key);
+      if (seen !== undefined) return { epoch: ring.epoch, offset: seen.offset };
+    }
+    const entry = ring.append(payload, binary, bounds, now);
+    if (key !== null) {
+      this.#keys.set(key, { offset: entry.offset, expires: now + this.#keyTtl });
+      if (this.#keys.size > this.#maxKeys) this.#keys.delete(this.#keys.keys().next().value!);
+    }
     const sink = this.#sink;
     if (sink !== null && this.#subscribed.has(topic)) {
       try {
@@ -171,6 +196,13 @@ export class MemoryHistory implements HistoryStore {
   async close(): Promise<void> {
     this.#closed = true;
     this.#subscribed.clear();
+  }
+
+  #expireKeys(now: number): void {
+    for (const [key, seen] of this.#keys) {
+      if (seen.expires > now) return;
+      this.#keys.delete(key);
+    }
   }
 
   #ring(topic: string): TopicRing {

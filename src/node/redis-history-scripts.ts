@@ -24,14 +24,26 @@ end
 
 /**
  * Append. ARGV: [1] a new epoch (used only if the topic has none), [2] maxMessages, [3] maxAgeMs (0: none),
- * [4] 1 binary / 0 text, [5] payload, [6] the topic's channel.
- * Returns { epoch, offset }. Work per call is bounded: the count trim is XADD's exact MAXLEN (one entry
+ * [4] 1 binary / 0 text, [5] payload, [6] the topic's channel, [7] the expiry in ms of the idempotency
+ * key's record ('' or absent = no key). With a key, KEYS[3] is its record (`<epoch> <offset>` of the first append
+ * with it): when it names the current epoch, nothing is appended and that position is returned with a
+ * third element 1; else the append goes on and the record is set, in the same script (atomically).
+ * Returns { epoch, offset } (+ { 1 } for a key seen before). Work per call is bounded: the count trim is XADD's exact MAXLEN (one entry
  * per append once full), the age trim looks at no more than 2 + 16 + 128 of the oldest entries.
  * Then PUBLISHes the envelope [2][flags: bit 0 binary][epoch length][epoch][offset: 8 bytes big-endian][payload].
  */
 export const APPEND_SCRIPT = `${ENSURE_META}
 local epoch, _, age = ensure_meta(ARGV[1])
+local key_ttl = ARGV[7] or ''
+if key_ttl ~= '' then
+  local seen = redis.call('GET', KEYS[3])
+  if seen then
+    local seen_epoch, seen_offset = string.match(seen, '^(%S+) (%d+)$')
+    if seen_epoch == epoch then return { epoch, tonumber(seen_offset), 1 } end
+  end
+end
 local offset = redis.call('HINCRBY', KEYS[2], 'offset', 1)
+if key_ttl ~= '' then redis.call('SET', KEYS[3], epoch .. ' ' .. offset, 'PX', key_ttl) end
 local max_age = tonumber(ARGV[3])
 if age ~= max_age then redis.call('HSET', KEYS[2], 'age', ARGV[3]) end
 local now = now_ms()
@@ -102,17 +114,40 @@ return out
 `;
 
 /**
- * Claim a client send (idempotency, src/node/send-dedupe.ts). KEYS[1] the session's key
- * (`prefix + 'ds:' + session`: the highest seq applied). ARGV: [1] seq, [2] expiry in ms.
- * Returns 1 when seq is above the highest (now recorded), 0 when it is not (a duplicate); either way the
- * key lives ARGV[2] ms more.
+ * Claim a client send before applying it (idempotency, claim-after-apply: src/node/send-dedupe.ts).
+ * KEYS[1] the session's hash (`prefix + 'ds:' + session`: `a` the highest seq committed, `l` the highest
+ * seq leased, `o` the lease's owner, `u` its expiry, Redis TIME in ms). ARGV: [1] seq, [2] owner,
+ * [3] lease in ms, [4] the record's expiry in ms.
+ * Returns 'applied' (seq ≤ a), 'running' (seq ≤ l, leased by another owner until after now), else 'new'
+ * (the lease is now the owner's up to max(l, seq)); either way the key lives ARGV[4] ms more.
  */
 export const CLAIM_SEND_SCRIPT = `
-local highest = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > highest then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
+local seq = tonumber(ARGV[1])
+local record = redis.call('HMGET', KEYS[1], 'a', 'l', 'o', 'u')
+local result = 'new'
+if seq <= tonumber(record[1] or '0') then
+  result = 'applied'
+else
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local leased = tonumber(record[2] or '0')
+  if seq <= leased and record[3] ~= ARGV[2] and tonumber(record[4] or '0') > now then
+    result = 'running'
+  else
+    if seq > leased then leased = seq end
+    redis.call('HSET', KEYS[1], 'l', leased, 'o', ARGV[2], 'u', now + tonumber(ARGV[3]))
+  end
 end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return result
+`;
+
+/**
+ * Commit client sends once their handlers settled: KEYS[1] as for CLAIM_SEND_SCRIPT; ARGV: [1] seq (every
+ * send up to it is applied), [2] the record's expiry in ms. Returns 1.
+ */
+export const COMMIT_SEND_SCRIPT = `
+if tonumber(ARGV[1]) > tonumber(redis.call('HGET', KEYS[1], 'a') or '0') then redis.call('HSET', KEYS[1], 'a', ARGV[1]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 0
+return 1
 `;

@@ -14,7 +14,9 @@
  *  - `append` is one round trip: one Lua script (src/node/redis-history-scripts.ts) makes the epoch if the
  *    topic has none, takes the next offset, adds the entry, trims by count (exact) and by age (bounded work)
  *    and PUBLISHes the message with its position. Atomic, so the PUBLISH order is the offset order for every
- *    server. It rejects when Redis is unreachable (no offline queue): nothing was stored then.
+ *    server. It rejects when Redis is unreachable (no offline queue): nothing was stored then. With an
+ *    idempotency key, the same script first looks for the key's record (`prefix + 'hk:' + ...`, expiring
+ *    after `idempotencyTtlMs`): seen in the current epoch, it appends nothing and answers the first position.
  *  - The feed: a subscriber connection SUBSCRIBEs to the channels of the topics this server has subscribers
  *    for. Per topic it keeps the epoch and the next offset it expects: a message past it means Pub/Sub lost
  *    some (it is at-most-once), so the hole is read from the stream first; a message before it is a
@@ -32,9 +34,10 @@
 import { createHash } from 'node:crypto';
 import { createClient, RESP_TYPES } from 'redis';
 import type { HistoryBounds, HistoryEntry, HistoryGapReason, HistoryRead, HistorySink, HistoryStore, Position } from './history.js';
-import { checkBounds, checkPayload, checkRead, checkTopic, newEpoch } from './history-input.js';
+import type { SendClaim } from './history.js';
+import { checkBounds, checkIdempotencyKey, checkPayload, checkRead, checkTopic, newEpoch, positiveIntegerOption } from './history-input.js';
 import type { RedisClientLike } from './redis-backplane.js';
-import { APPEND_SCRIPT, CLAIM_SEND_SCRIPT, READ_SCRIPT } from './redis-history-scripts.js';
+import { APPEND_SCRIPT, CLAIM_SEND_SCRIPT, COMMIT_SEND_SCRIPT, READ_SCRIPT } from './redis-history-scripts.js';
 
 export interface RedisHistoryOptions {
   /** `redis[s]://[[username][:password]@][host][:port][/db-number]`; default `redis://localhost:6379`. */
@@ -49,6 +52,11 @@ export interface RedisHistoryOptions {
   readBatch?: number;
   /** Connection errors, malformed messages, errors thrown by the sink (the store never throws them). Default: ignored. */
   onError?: (error: Error) => void;
+  /**
+   * How long the record of an append's idempotency key is kept, in ms (one Redis key per appended key:
+   * `prefix + 'hk:' + <topic length> + ':' + topic + ':' + key`). Default 600,000 (10 minutes).
+   */
+  idempotencyTtlMs?: number;
 }
 
 type RedisClient = ReturnType<typeof createClient>;
@@ -74,6 +82,8 @@ function script(source: string): Script {
 const APPEND = script(APPEND_SCRIPT);
 const READ = script(READ_SCRIPT);
 const CLAIM_SEND = script(CLAIM_SEND_SCRIPT);
+const COMMIT_SEND = script(COMMIT_SEND_SCRIPT);
+const SEND_CLAIMS: ReadonlySet<string> = new Set<SendClaim>(['new', 'applied', 'running']);
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
@@ -83,6 +93,12 @@ function positiveNumber(value: number | undefined, fallback: number, name: strin
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new TypeError(`${NAME}: ${name} must be a positive number`);
   return value;
+}
+
+function checkSend(session: string, seq: number, ttlMs: number): void {
+  if (typeof session !== 'string' || session === '') throw new TypeError(`${NAME}: the session must be a non-empty string`);
+  if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`${NAME}: seq must be a safe integer >= 0`);
+  if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new RangeError(`${NAME}: ttlMs must be a positive integer`);
 }
 
 function text(reply: unknown): string {
@@ -168,6 +184,7 @@ export class RedisHistory implements HistoryStore {
   readonly #minDelay: number;
   readonly #maxDelay: number;
   readonly #onError: (error: Error) => void;
+  readonly #idempotencyTtlMs: number;
   readonly #sub: RedisClient;
   readonly #cmd: RedisClient;
   #sink: HistorySink | null = null;
@@ -191,6 +208,7 @@ export class RedisHistory implements HistoryStore {
     this.#minDelay = positiveNumber(options.reconnect?.minDelayMs, 100, 'reconnect.minDelayMs');
     this.#maxDelay = Math.max(this.#minDelay, positiveNumber(options.reconnect?.maxDelayMs, 5000, 'reconnect.maxDelayMs'));
     this.#onError = options.onError ?? (() => {});
+    this.#idempotencyTtlMs = positiveIntegerOption(NAME, options.idempotencyTtlMs, 600_000, 'idempotencyTtlMs');
     const reconnectStrategy = (retries: number): number => this.#backoff(retries);
     const make = (): RedisClient => {
       if (options.client !== undefined) {
@@ -233,15 +251,25 @@ export class RedisHistory implements HistoryStore {
     for (const client of [this.#sub, this.#cmd]) client.connect().catch((error: unknown) => this.#report(error));
   }
 
-  async append(topic: string, payload: Buffer, binary: boolean, bounds: HistoryBounds): Promise<Position> {
+  async append(topic: string, payload: Buffer, binary: boolean, bounds: HistoryBounds, idempotencyKey?: string): Promise<Position> {
     checkTopic(NAME, topic);
     checkPayload(NAME, payload, binary);
     checkBounds(NAME, bounds);
+    checkIdempotencyKey(NAME, idempotencyKey);
     this.#usable(`the message on "${topic}" was not stored`);
-    const args = [newEpoch(), String(bounds.maxMessages), String(bounds.maxAgeMs === undefined ? 0 : Math.ceil(bounds.maxAgeMs)), binary ? '1' : '0', payload, this.#channel(topic)];
+    const args = [
+      newEpoch(),
+      String(bounds.maxMessages),
+      String(bounds.maxAgeMs === undefined ? 0 : Math.ceil(bounds.maxAgeMs)),
+      binary ? '1' : '0',
+      payload,
+      this.#channel(topic),
+      idempotencyKey === undefined ? '' : String(this.#idempotencyTtlMs),
+    ];
+    const extraKey = idempotencyKey === undefined ? [] : [`${this.#prefix}hk:${Buffer.byteLength(topic)}:${topic}:${idempotencyKey}`];
     let reply: unknown;
     try {
-      reply = await this.#eval(APPEND, topic, args);
+      reply = await this.#eval(APPEND, topic, args, extraKey);
     } catch (error) {
       throw new Error(`${NAME}: append on "${topic}" failed: ${asError(error).message}`, { cause: error });
     }
@@ -291,28 +319,38 @@ export class RedisHistory implements HistoryStore {
   }
 
   /**
-   * Idempotent client sends across servers: one script per send on `prefix + 'ds:' + session` (the
-   * highest seq applied, expiring `ttlMs` after the session's last send). See HistoryStore.claimSend.
+   * Idempotent client sends across servers, claim-after-apply: one script per claim and per commit on
+   * `prefix + 'ds:' + session` (a hash: the highest seq committed, the lease; expiring `ttlMs` after the
+   * session's last claim or commit). See HistoryStore.claimSend.
    */
-  async claimSend(session: string, seq: number, ttlMs: number): Promise<boolean> {
-    if (typeof session !== 'string' || session === '') throw new TypeError(`${NAME}: the session must be a non-empty string`);
-    if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`${NAME}: seq must be a safe integer >= 0`);
-    if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new RangeError(`${NAME}: ttlMs must be a positive integer`);
-    this.#usable(`cannot record send ${seq} of session ${session}`);
+  async claimSend(session: string, seq: number, owner: string, leaseMs: number, ttlMs: number): Promise<SendClaim> {
+    checkSend(session, seq, ttlMs);
+    if (typeof owner !== 'string' || owner === '') throw new TypeError(`${NAME}: the owner must be a non-empty string`);
+    if (!Number.isSafeInteger(leaseMs) || leaseMs < 1) throw new RangeError(`${NAME}: leaseMs must be a positive integer`);
+    const reply = text(await this.#sendScript(CLAIM_SEND, session, [String(seq), owner, String(leaseMs), String(ttlMs)], `cannot record send ${seq} of session ${session}`));
+    if (!SEND_CLAIMS.has(reply)) throw new Error(`${NAME}: unexpected answer to a send claim: ${reply.slice(0, 40)}`);
+    return reply as SendClaim;
+  }
+
+  /** Every send of `session` up to `seq` is applied (see HistoryStore.commitSend). */
+  async commitSend(session: string, seq: number, ttlMs: number): Promise<void> {
+    checkSend(session, seq, ttlMs);
+    await this.#sendScript(COMMIT_SEND, session, [String(seq), String(ttlMs)], `cannot commit send ${seq} of session ${session}`);
+  }
+
+  async #sendScript(which: Script, session: string, args: string[], what: string): Promise<unknown> {
+    this.#usable(what);
     const key = `${this.#prefix}ds:${session}`;
-    const args = [String(seq), String(ttlMs)];
-    let reply: unknown;
     try {
       try {
-        reply = await this.#cmd.sendCommand(['EVALSHA', CLAIM_SEND.sha, '1', key, ...args]);
+        return await this.#cmd.sendCommand(['EVALSHA', which.sha, '1', key, ...args]);
       } catch (error) {
         if (!asError(error).message.startsWith('NOSCRIPT')) throw error;
-        reply = await this.#cmd.sendCommand(['EVAL', CLAIM_SEND.source, '1', key, ...args]);
+        return await this.#cmd.sendCommand(['EVAL', which.source, '1', key, ...args]);
       }
     } catch (error) {
-      throw new Error(`${NAME}: recording send ${seq} of session ${session} failed: ${asError(error).message}`, { cause: error });
+      throw new Error(`${NAME}: ${what}: ${asError(error).message}`, { cause: error });
     }
-    return Number(reply) === 1;
   }
 
   subscribe(topic: string): void {
@@ -404,8 +442,8 @@ export class RedisHistory implements HistoryStore {
   }
 
   /** EVALSHA, and EVAL when Redis does not have the script (yet, or any more after a restart). */
-  async #eval(which: Script, topic: string, args: ReadonlyArray<string | Buffer>): Promise<unknown> {
-    const keys = ['2', `${this.#prefix}h:${topic}`, `${this.#prefix}hm:${topic}`];
+  async #eval(which: Script, topic: string, args: ReadonlyArray<string | Buffer>, extraKeys: readonly string[] = []): Promise<unknown> {
+    const keys = [String(2 + extraKeys.length), `${this.#prefix}h:${topic}`, `${this.#prefix}hm:${topic}`, ...extraKeys];
     try {
       return await this.#cmd.sendCommand(['EVALSHA', which.sha, ...keys, ...args], { typeMapping: BUFFERS });
     } catch (error) {

@@ -11,17 +11,20 @@
  *    past `maxSubscriptions` (FD_ERR_RESUME_TOO_MANY). A `sub` for a topic subscribed already replaces
  *    the subscription (from its new `from`).
  *  - Sends: `[0x10][seq][payload]`. The seqs of a connection must go up by one from its first (else 1002).
- *    Each is claimed in the dedupe memory (src/node/send-dedupe.ts), in order: a new one is given to the
- *    `message` listeners as `(data, isBinary)` like any message; a duplicate is not. The ack is cumulative
- *    and comes once the listeners ran and the promises they returned settled (fulfilled or rejected:
- *    the handler was applied either way, and running it again would apply it twice; a rejection or
- *    throw is reported as an exception from a `message` listener is: the socket's `error` event, or
- *    rethrown when nobody listens). Acks are coalesced: at most one per turn of the event loop.
+ *    Each is claimed in the dedupe memory (src/node/send-dedupe.ts), in order, claim-after-apply: a new
+ *    one is given to the `message` listeners as `(data, isBinary, { session, seq, idempotencyKey })`; a
+ *    send committed before is not (only acked); one another connection is running (its lease) waits for
+ *    it to be committed, or for the lease to run out. Once the listeners ran and the promises they
+ *    returned settled (fulfilled or rejected: the handler was applied either way; a rejection or throw
+ *    is reported as an exception from a `message` listener is: the socket's `error` event, or rethrown
+ *    when nobody listens), the settled prefix is committed (even if the connection closed meanwhile),
+ *    then acked, cumulatively. Acks are coalesced: at most one per turn of the event loop.
  *  - A store that cannot be reached (reading history, recording a send): close 1013 Try Again Later;
  *    the client reconnects and resumes from what it has.
  */
 import type { IncomingMessage } from 'node:http';
 import { isUtf8 } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
 import { CloseCode } from '../protocol/close-codes.js';
 import { ReadyState } from '../protocol/close-handshake.js';
 import {
@@ -38,7 +41,7 @@ import {
 } from '../protocol/resume-wire.js';
 import { toMessageData } from './data.js';
 import { REPLAY_BATCH, ResumeSubscription, type HistoryTopics, type ResumeChannel } from './history-topics.js';
-import { MemoryDedupe, SEND_DEDUPE_DEFAULTS, type SendDedupe } from './send-dedupe.js';
+import { MemoryDedupe, SEND_DEDUPE_DEFAULTS, type ResumeSendInfo, type SendClaim, type SendDedupe } from './send-dedupe.js';
 import type { WebSocket } from './websocket.js';
 import { kIntercept } from './websocket.js';
 
@@ -50,10 +53,15 @@ export interface ResumeOptions {
    */
   authorize: (socket: WebSocket, topic: string, request: IncomingMessage) => boolean | Promise<boolean>;
   /**
-   * Where the sends applied are remembered. Default: the history store's `claimSend` when it has one
-   * (RedisHistory: across servers), else a `MemoryDedupe` of this process with the two options below.
+   * Where the sends applied are remembered. Default: the history store's `claimSend`/`commitSend` when it
+   * has them (RedisHistory: across servers), else a `MemoryDedupe` of this process with the options below.
    */
   dedupe?: SendDedupe;
+  /**
+   * How long a send being applied keeps a re-send of it (on another connection or server) from running
+   * concurrently, in ms; also how long a re-send waits when the server applying it died. Default 5,000.
+   */
+  sendLeaseMs?: number;
   /** How long after a session's last send its dedupe record is kept, in ms. Default 600,000 (10 minutes). */
   sessionTtlMs?: number;
   /** At most this many sessions in the memory dedupe (the least recently active go first). Default 100,000. */
@@ -74,8 +82,6 @@ export class ResumeService {
   readonly maxSubscriptions: number;
   readonly maxPendingSends: number;
   readonly highWaterMark: number;
-  /** Sends whose handler has not settled yet, by session then seq (a duplicate's ack waits for them). */
-  readonly inFlight = new Map<string, Map<number, Promise<void>>>();
 
   constructor(options: ResumeOptions, history: HistoryTopics | null, highWaterMark: number) {
     if (options === null || typeof options !== 'object') throw new TypeError('The resume option must be an object { authorize, ... }');
@@ -89,12 +95,18 @@ export class ResumeService {
     this.maxPendingSends = positiveInteger(options.maxPendingSends, RESUME_DEFAULTS.maxPendingSends, 'maxPendingSends');
     const sessionTtlMs = positiveInteger(options.sessionTtlMs, RESUME_DEFAULTS.sessionTtlMs, 'sessionTtlMs');
     const maxSessions = positiveInteger(options.maxSessions, RESUME_DEFAULTS.maxSessions, 'maxSessions');
+    const leaseMs = positiveInteger(options.sendLeaseMs, RESUME_DEFAULTS.sendLeaseMs, 'sendLeaseMs');
     if (options.dedupe !== undefined) {
-      if (options.dedupe === null || typeof options.dedupe.claim !== 'function') throw new TypeError('The resume.dedupe option must have claim(session, seq)');
+      if (options.dedupe === null || typeof options.dedupe.claim !== 'function' || typeof options.dedupe.commit !== 'function') {
+        throw new TypeError('The resume.dedupe option must have claim(session, seq, owner) and commit(session, seq)');
+      }
       this.dedupe = options.dedupe;
     } else {
       const store = history.store;
-      this.dedupe = typeof store.claimSend === 'function' ? { claim: (session, seq) => store.claimSend!(session, seq, sessionTtlMs) } : new MemoryDedupe({ sessionTtlMs, maxSessions });
+      this.dedupe =
+        typeof store.claimSend === 'function' && typeof store.commitSend === 'function'
+          ? { claim: (session, seq, owner) => store.claimSend!(session, seq, owner, leaseMs, sessionTtlMs), commit: (session, seq) => store.commitSend!(session, seq, sessionTtlMs) }
+          : new MemoryDedupe({ sessionTtlMs, maxSessions, leaseMs });
     }
     this.highWaterMark = highWaterMark;
   }
@@ -117,10 +129,16 @@ export class ResumeConnection implements ResumeChannel {
   readonly #subscriptions = new Map<string, ResumeSubscription | Authorizing>();
   // Sends: the seq expected next (0: none yet), those waiting to be claimed, those applied and not acked.
   #nextSeq = 0;
+  /** This connection's name in the dedupe leases. */
+  readonly #owner = randomBytes(9).toString('base64url');
   readonly #queue: PendingSend[] = [];
   #claiming = false;
   readonly #unacked: Array<{ readonly seq: number; done: boolean }> = [];
   #acked = 0;
+  /** The highest seq committed (or being committed) to the dedupe memory. */
+  #committed = 0;
+  /** Commits run one after the other (a later one never overtakes an earlier one). */
+  #commits: Promise<void> = Promise.resolve();
   #ackScheduled = false;
   #drainWaiters: Array<(open: boolean) => void> = [];
 
@@ -316,9 +334,10 @@ export class ResumeConnection implements ResumeChannel {
   #claimNext(): void {
     while (this.#queue.length > 0 && !this.#failed) {
       const send = this.#queue[0]!;
-      let claimed: boolean | Promise<boolean>;
+      const session = this.#session!;
+      let claimed: SendClaim | Promise<SendClaim>;
       try {
-        claimed = this.#service.dedupe.claim(this.#session!, send.seq);
+        claimed = this.#service.dedupe.claim(session, send.seq, this.#owner);
       } catch (error) {
         this.fail(CloseCode.TryAgainLater, `Cannot record sends: ${(error as Error).message}`);
         return;
@@ -326,11 +345,15 @@ export class ResumeConnection implements ResumeChannel {
       if (claimed instanceof Promise) {
         this.#claiming = true;
         claimed.then(
-          (isNew) => {
+          (claim) => {
             this.#claiming = false;
             if (this.#failed) return;
+            if (claim === 'running') {
+              this.#retryClaim();
+              return;
+            }
             this.#queue.shift();
-            this.#apply(send, isNew === true);
+            this.#apply(send, claim === 'new');
             this.#claimNext();
           },
           (error: unknown) => {
@@ -340,51 +363,53 @@ export class ResumeConnection implements ResumeChannel {
         );
         return;
       }
+      if (claimed === 'running') {
+        this.#retryClaim();
+        return;
+      }
       this.#queue.shift();
-      this.#apply(send, claimed);
+      this.#apply(send, claimed === 'new');
     }
+  }
+
+  /** Another connection holds the lease of the next send: ask again soon (it commits, or its lease runs out). */
+  #retryClaim(): void {
+    this.#claiming = true;
+    const timer = setTimeout(() => {
+      this.#claiming = false;
+      this.#claimNext();
+    }, CLAIM_RETRY_MS);
+    timer.unref();
   }
 
   #apply(send: PendingSend, isNew: boolean): void {
     const record = { seq: send.seq, done: false };
     this.#unacked.push(record);
     const session = this.#session!;
-    const inFlight = this.#service.inFlight;
     const finish = (): void => {
       record.done = true;
       this.#scheduleAck();
     };
     if (!isNew) {
-      // Applied before: ack once the original (if it still runs here) has settled.
-      const original = inFlight.get(session)?.get(send.seq);
-      if (original === undefined) finish();
-      else void original.then(finish);
+      finish(); // committed before: applied
       return;
     }
-    const settled = this.#emitMessage(send.payload, send.binary);
+    const settled = this.#emitMessage(send.payload, send.binary, { session, seq: send.seq, idempotencyKey: `${session}:${send.seq}` });
     if (settled === null) {
       finish();
       return;
     }
-    let running = inFlight.get(session);
-    if (running === undefined) inFlight.set(session, (running = new Map()));
-    const map = running;
-    map.set(send.seq, settled);
-    void settled.then(() => {
-      map.delete(send.seq);
-      if (map.size === 0 && inFlight.get(session) === map) inFlight.delete(session);
-      finish();
-    });
+    void settled.then(finish);
   }
 
   /** Give a send to the `message` listeners; a promise when some returned one (settles when all did). */
-  #emitMessage(payload: Buffer, binary: boolean): Promise<void> | null {
+  #emitMessage(payload: Buffer, binary: boolean, info: ResumeSendInfo): Promise<void> | null {
     const ws = this.ws;
     const data = binary ? toMessageData(payload, ws.binaryType) : payload;
     let pending: Array<PromiseLike<unknown>> | null = null;
     for (const listener of ws.rawListeners('message') as Array<(...args: unknown[]) => unknown>) {
       try {
-        const result = listener.call(ws, data, binary);
+        const result = listener.call(ws, data, binary, info);
         if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') (pending ??= []).push(result as PromiseLike<unknown>);
       } catch (error) {
         this.#report(error);
@@ -407,10 +432,30 @@ export class ResumeConnection implements ResumeChannel {
       if (done === 0) return;
       const seq = unacked[done - 1]!.seq;
       unacked.splice(0, done);
-      if (seq <= this.#acked || this.#failed || this.ws.readyState !== ReadyState.OPEN) return;
-      this.#acked = seq;
-      this.ws.send(encodeAckFrame(seq), this.#mustArrive);
+      if (seq > this.#committed) {
+        // Claim-after-apply: recorded applied now that the handlers settled, even if the connection is
+        // gone (its handlers ran); the ack follows the record.
+        this.#committed = seq;
+        this.#commits = this.#commits.then(() => this.#commit(seq));
+      }
+      void this.#commits.then(() => {
+        if (seq <= this.#acked || this.#failed || this.ws.readyState !== ReadyState.OPEN) return;
+        this.#acked = seq;
+        this.ws.send(encodeAckFrame(seq), this.#mustArrive);
+      });
     });
+  }
+
+  /** Record the sends up to `seq` applied; when that fails, close 1013 unacked (the client re-sends them). */
+  async #commit(seq: number): Promise<void> {
+    try {
+      await this.#service.dedupe.commit(this.#session!, seq);
+    } catch (error) {
+      // Not recorded: a re-send would be applied again (the lease only delays that). Acking now would
+      // hide nothing from the client (an acked send is never re-sent), but an ack lost with the link
+      // would: close, and let the re-send be redelivered (the handler's idempotency key absorbs it).
+      this.fail(CloseCode.TryAgainLater, `Cannot record sends: ${(error as Error).message}`);
+    }
   }
 
   /** An exception of application code (a `message` listener, `authorize`): as `ws` reports a listener's. */
@@ -432,6 +477,9 @@ export class ResumeConnection implements ResumeChannel {
     });
   }
 }
+
+/** How often a send whose lease another connection holds is claimed again, in ms. */
+const CLAIM_RETRY_MS = 50;
 
 /** A `sub` whose `authorize` has not answered yet. */
 interface Authorizing {

@@ -665,6 +665,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       const bounds = history.boundsOf(topic);
       if (bounds !== null) return history.publish(topic, bounds, data, options, except, callback);
     }
+    if (options.idempotencyKey !== undefined) throw new TypeError(`publish: idempotencyKey needs a topic with history (the store remembers the key); ${JSON.stringify(topic).slice(0, 200)} keeps none`);
     const message = new FramedMessage(data, options.binary);
     const sent = this.topics.publish(topic, message, options.compress, except);
     const backplane = this.backplane;

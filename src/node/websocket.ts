@@ -41,6 +41,7 @@ import { startClientHandshake, type ClientOptions as HandshakeOptions, type Clie
 import type { PerMessageDeflate } from './permessage-deflate.js';
 import type { FramedMessage } from './framed-message.js';
 import type { Position } from './history.js';
+import type { ResumeSendInfo } from './send-dedupe.js';
 import { Reconnector, checkReconnectOptions, type ClientReconnectOptions, type ReconnectEvents, type ReconnectHost, type ReconnectionState } from './reconnect.js';
 
 /** Client options: the handshake's and the connection's, and `reconnect` (docs/client.md "## Reconnecting"). */
@@ -55,7 +56,8 @@ export interface ClientOptions extends HandshakeOptions {
 /** Typed events of a `WebSocket` (the reconnect events only come with the `reconnect` option). */
 export interface WebSocketEvents extends ReconnectEvents {
   open: [];
-  message: [data: MessageData, isBinary: boolean];
+  /** `send`: only on a resume connection (fullduplex.resume.v1), the client send's idempotency key. */
+  message: [data: MessageData, isBinary: boolean, send?: ResumeSendInfo];
   ping: [data: Buffer];
   pong: [data: Buffer];
   close: [code: number, reason: Buffer];
@@ -210,6 +212,13 @@ export interface PublishOptions {
   binary?: boolean;
   /** Compress for connections that negotiated permessage-deflate (default: their threshold decides). */
   compress?: boolean;
+  /**
+   * Only for a topic with history: a key recorded with the message in the store, atomically; a publish of
+   * the topic with a key the store still remembers appends nothing and its callback gets the position of
+   * the first (for example the `idempotencyKey` of a resume send, to publish it exactly once whatever
+   * crashes). A non-empty string of at most 512 characters; a TypeError on a topic without history.
+   */
+  idempotencyKey?: string;
 }
 
 /** A send waiting behind a Blob that is still being read (sends stay in order). */

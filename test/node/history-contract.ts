@@ -200,6 +200,31 @@ export function historyContract(name: string, skip: string | false, makeHarness:
       assert.equal((await store.position(t)).offset, 0, 'nothing was appended');
     });
 
+    it('appends once per idempotency key: a key seen before appends nothing and answers the first position, atomically', async () => {
+      const { h, store, sink } = await setup();
+      const t = topic();
+      const other = topic();
+      store.subscribe(t);
+      await h.settled(store);
+      const first = await store.append(t, text('one'), false, BIG, 'k1');
+      assert.equal(first.offset, 1);
+      assert.deepEqual(await store.append(t, text('one again'), false, BIG, 'k1'), first, 'a redelivery: no-op, the first position');
+      const racing = await Promise.all([store.append(t, text('two'), false, BIG, 'k2'), store.append(t, text('two'), false, BIG, 'k2')]);
+      assert.deepEqual(racing.map((p) => p.offset), [2, 2], 'two at once with one key: one append');
+      assert.equal((await store.append(t, text('three'), false, BIG)).offset, 3, 'no key: always appended');
+      assert.equal((await store.append(other, text('one'), false, BIG, 'k1')).offset, 1, 'keys are per topic');
+      assert.deepEqual(await store.append(t, text('one, later'), false, BIG, 'k1'), first);
+      assert.deepEqual(texts(await store.read(t, first.epoch, 0, 100)), ['one', 'two', 'three'], 'kept once each');
+      assert.equal((await store.position(t)).offset, 3);
+      await until('3 deliveries', () => sink.on(t).length >= 3);
+      await sleep(50);
+      assert.deepEqual(sink.offsets(t), [1, 2, 3], 'fed once each');
+      await assert.rejects(store.append(t, text('x'), false, BIG, ''), TypeError);
+      await assert.rejects(store.append(t, text('x'), false, BIG, 'k'.repeat(513)), TypeError);
+      await assert.rejects(store.append(t, text('x'), false, BIG, 5 as unknown as string), TypeError);
+      assert.equal((await store.position(t)).offset, 3, 'nothing appended by the bad calls');
+    });
+
     it('feeds a subscribed topic from its current position, in offset order, once each, with several publishers at once', async () => {
       const { h, store, sink } = await setup();
       const t = topic();

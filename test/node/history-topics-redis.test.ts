@@ -27,12 +27,12 @@ after(async () => {
 });
 
 /** `count` servers on one Redis (one RedisHistory each, one prefix for the test). */
-async function servers(count: number, bounds = { maxMessages: 100_000 }) {
+async function servers(count: number, bounds = { maxMessages: 100_000 }, resume: { sendLeaseMs?: number } = {}) {
   const prefix = `srv${++prefixes}:`;
   const started: Array<{ wss: WebSocketServer; url: string; store: RedisHistory }> = [];
   for (let i = 0; i < count; i++) {
     const store = new RedisHistory({ url: redis.url, prefix });
-    const { wss, url } = await startServer({ heartbeat: false, history: { store, topics: (topic) => (topic.startsWith('h:') ? bounds : null) }, resume: { authorize: () => true } });
+    const { wss, url } = await startServer({ heartbeat: false, history: { store, topics: (topic) => (topic.startsWith('h:') ? bounds : null) }, resume: { authorize: () => true, ...resume } });
     started.push({ wss, url, store });
   }
   await until(() => started.every((server) => server.store.connected), 'connected to Redis');
@@ -145,28 +145,65 @@ describe('history topics on Redis', { skip }, () => {
     }
   });
 
-  it('applies a send re-sent to another server once (the dedupe is in Redis)', async () => {
-    const { list, stop } = await servers(2);
-    const applied: Array<[number, string]> = [];
+  it('a send whose server died before its handler settled is applied by the server it is re-sent to (at least once, never lost)', async () => {
+    const { list, stop } = await servers(2, undefined, { sendLeaseMs: 300 });
+    const applied: Array<[number, string, string]> = [];
     list.forEach((server, index) =>
       server.wss.on('connection', (ws) =>
-        ws.on('message', (data) => {
-          applied.push([index, String(data)]);
-          // "second" never finishes on server 0: no ack comes back before the link dies.
-          return String(data) === 'second' ? new Promise<void>(() => {}) : undefined;
+        ws.on('message', (data, _isBinary, send) => {
+          applied.push([index, String(data), send!.idempotencyKey]);
+          // "second" never finishes on server 0 (as if it died there before the effect): no commit, no ack.
+          return index === 0 && String(data) === 'second' ? new Promise<void>(() => {}) : undefined;
         }),
       ),
     );
     try {
       const client = await ResumeTestClient.connect(list[0]!.url);
+      const session = client.state.session;
       client.send('first');
       await until(() => client.state.unackedCount === 0, 'acked');
       client.send('second');
       await until(() => applied.length === 2, 'applied on server 0');
       await client.drop(1006);
       assert.equal(client.state.unackedCount, 1);
-      await client.open(list[1]!.url); // re-sent to server 1
+      await client.open(list[1]!.url); // re-sent to server 1: it waits for server 0's lease, then applies it
       client.send('third');
+      await until(() => client.state.unackedCount === 0, 'acked by server 1');
+      assert.deepEqual(applied, [
+        [0, 'first', `${session}:1`],
+        [0, 'second', `${session}:2`],
+        [1, 'second', `${session}:2`],
+        [1, 'third', `${session}:3`],
+      ]);
+      await client.drop();
+    } finally {
+      await stop();
+    }
+  });
+
+  it('a send re-sent while its first server still applies it waits for that (the lease) and is not applied again', async () => {
+    const { list, stop } = await servers(2, undefined, { sendLeaseMs: scaled(60_000) });
+    const applied: Array<[number, string]> = [];
+    let finishSecond: (() => void) | null = null;
+    list.forEach((server, index) =>
+      server.wss.on('connection', (ws) =>
+        ws.on('message', (data) => {
+          applied.push([index, String(data)]);
+          return index === 0 && String(data) === 'second' ? new Promise<void>((resolve) => (finishSecond = resolve)) : undefined;
+        }),
+      ),
+    );
+    try {
+      const client = await ResumeTestClient.connect(list[0]!.url);
+      client.send('first');
+      client.send('second');
+      await until(() => applied.length === 2 && finishSecond !== null, 'applied on server 0');
+      await client.drop(1006);
+      await client.open(list[1]!.url); // re-sent while server 0 still runs it
+      client.send('third');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(applied, [[0, 'first'], [0, 'second']], 'server 1 waits: the lease is server 0\'s');
+      finishSecond!(); // server 0 settles and commits: server 1 acks it without applying it
       await until(() => client.state.unackedCount === 0, 'acked by server 1');
       assert.deepEqual(applied, [[0, 'first'], [0, 'second'], [1, 'third']]);
       await client.drop();
@@ -175,19 +212,77 @@ describe('history topics on Redis', { skip }, () => {
     }
   });
 
-  it('claimSend: the highest seq per session, atomically, expiring', async () => {
+  for (const crash of ['before the append', 'after the append, before the ack'] as const) {
+    it(`a send turned into socket.publish with its idempotency key is published exactly once when its server dies ${crash}`, async () => {
+      const { list, stop } = await servers(2, undefined, { sendLeaseMs: 300 });
+      list.forEach((server, index) =>
+        server.wss.on('connection', (ws) =>
+          ws.on('message', (data, _isBinary, send) => {
+            const dies = index === 0 && String(data) === 'second';
+            if (dies && crash === 'before the append') return new Promise<void>(() => {});
+            return new Promise<void>((resolve, reject) =>
+              ws.publish('h:chat', String(data), { idempotencyKey: send!.idempotencyKey }, (error) => {
+                if (error !== null) reject(error);
+                else if (!dies) resolve(); // dies: stored, then never settles (no commit, no ack)
+              }),
+            );
+          }),
+        ),
+      );
+      try {
+        const reader = await ResumeTestClient.connect(list[1]!.url, { subscribe: { 'h:chat': { from: 'start' } } });
+        await until(() => reader.eventsOf('subscribed').length === 1, 'subscribed');
+        const client = await ResumeTestClient.connect(list[0]!.url);
+        client.send('first');
+        client.send('second');
+        await until(() => client.state.unackedCount === 1, 'first acked');
+        if (crash === 'after the append, before the ack') await until(() => reader.received.length === 2, 'second stored');
+        await client.drop(1006);
+        await client.open(list[1]!.url);
+        client.send('third');
+        await until(() => client.state.unackedCount === 0, 'all acked by server 1');
+        await until(() => reader.received.length === 3, 'three messages');
+        await new Promise((resolve) => setTimeout(resolve, 200)); // a duplicate would show up now
+        assert.deepEqual(
+          reader.received.map((message) => [message.offset, String(message.data)]),
+          [
+            [1, 'first'],
+            [2, 'second'],
+            [3, 'third'],
+          ],
+        );
+        assert.deepEqual(reader.errors, []);
+        await Promise.all([client.drop(), reader.drop()]);
+      } finally {
+        await stop();
+      }
+    });
+  }
+
+  it('claimSend/commitSend: claim-after-apply with a lease, atomically, expiring', async () => {
     const store = new RedisHistory({ url: redis.url, prefix: `claim${++prefixes}:` });
     store.attach({ deliver() {}, reset() {} });
     try {
       await until(() => store.connected, 'connected');
-      assert.deepEqual(await Promise.all([store.claimSend('s', 1, 60_000), store.claimSend('s', 1, 60_000)]), [true, false]);
-      assert.equal(await store.claimSend('s', 2, 60_000), true);
-      assert.equal(await store.claimSend('s', 2, 60_000), false);
-      assert.equal(await store.claimSend('other', 2, 60_000), true);
-      assert.equal(await store.claimSend('short', 1, 50), true);
+      const claim = (session: string, seq: number, owner: string, leaseMs = 60_000, ttlMs = 60_000) => store.claimSend(session, seq, owner, leaseMs, ttlMs);
+      assert.deepEqual(await Promise.all([claim('s', 1, 'A'), claim('s', 1, 'B')]), ['new', 'running'], 'one owner at a time');
+      assert.equal(await claim('s', 1, 'A'), 'new', 'the owner itself may claim again');
+      await store.commitSend('s', 1, 60_000);
+      assert.equal(await claim('s', 1, 'B'), 'applied', 'committed: a duplicate');
+      assert.equal(await claim('s', 2, 'A', 50), 'new');
+      assert.equal(await claim('s', 2, 'B'), 'running');
       await new Promise((resolve) => setTimeout(resolve, 200));
-      assert.equal(await store.claimSend('short', 1, 50), true, 'forgotten after its ttl');
-      await assert.rejects(store.claimSend('', 1, 10), /session/);
+      assert.equal(await claim('s', 2, 'B'), 'new', 'the lease ran out (its server died before committing): redelivered');
+      await store.commitSend('s', 2, 60_000);
+      await store.commitSend('s', 1, 60_000);
+      assert.equal(await claim('s', 2, 'C'), 'applied', 'a commit never goes back');
+      assert.equal(await claim('other', 2, 'A'), 'new');
+      await store.commitSend('short', 1, 50);
+      assert.equal(await claim('short', 1, 'A', 60_000, 50), 'applied');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(await claim('short', 1, 'A', 60_000, 50), 'new', 'forgotten after its ttl');
+      await assert.rejects(claim('', 1, 'A'), /session/);
+      await assert.rejects(claim('s', 1, ''), /owner/);
     } finally {
       await store.close();
     }

@@ -31,6 +31,22 @@ historyContract('MemoryHistory', false, async () => {
 });
 
 describe('MemoryHistory', () => {
+  it('remembers idempotency keys for idempotencyTtlMs, at most maxIdempotencyKeys (the oldest go first)', async () => {
+    let clock = 0;
+    const store = new MemoryHistory({ now: () => clock, idempotencyTtlMs: 1000, maxIdempotencyKeys: 2 });
+    store.attach(new RecordingSink());
+    const bounds = { maxMessages: 100 };
+    const append = async (key: string) => (await store.append('t', Buffer.from(key), false, bounds, key)).offset;
+    assert.deepEqual([await append('a'), await append('b'), await append('a')], [1, 2, 1]);
+    assert.equal(await append('c'), 3);
+    assert.equal(await append('a'), 4, 'a was the oldest of three keys: forgotten, appended again');
+    assert.equal(await append('c'), 3);
+    clock = 1001;
+    assert.equal(await append('c'), 5, 'expired: appended again');
+    assert.throws(() => new MemoryHistory({ idempotencyTtlMs: 0 }), /idempotencyTtlMs/);
+    assert.throws(() => new MemoryHistory({ maxIdempotencyKeys: 1.5 }), /maxIdempotencyKeys/);
+  });
+
   it('delivers an append to the sink before append resolves', async () => {
     const store = new MemoryHistory();
     const sink = new RecordingSink();

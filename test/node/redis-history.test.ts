@@ -126,6 +126,31 @@ describe('RedisHistory on a shared Redis', { skip, timeout: scaled(180_000) }, (
     assert.deepEqual([...sinkA.resets, ...sinkB.resets], []);
   });
 
+  it('idempotency keys: one record per key across servers on one Redis, expiring after idempotencyTtlMs, and of no use after the history was lost', async () => {
+    const ttlMs = scaled(1000);
+    const h = harness({ idempotencyTtlMs: ttlMs });
+    const a = await h.open(new RecordingSink());
+    const b = await h.open(new RecordingSink());
+    const bounds = { maxMessages: 100 };
+    const first = await a.append('keyed', Buffer.from('x'), false, bounds, 'send-1');
+    assert.deepEqual(await b.append('keyed', Buffer.from('x'), false, bounds, 'send-1'), first, 'the other server sees the key');
+    const admin = await raw(redis.url);
+    try {
+      const keys = await admin.keys(`${h.prefix}hk:*`);
+      assert.deepEqual(keys, [`${h.prefix}hk:5:keyed:send-1`]);
+      const ttl = Number(await admin.pTTL(keys[0]!));
+      assert.ok(ttl > 0 && ttl <= ttlMs, `expires (${ttl} ms left)`);
+      await sleep(ttlMs + 100);
+      assert.equal((await b.append('keyed', Buffer.from('x'), false, bounds, 'send-1')).offset, 2, 'expired: appended again');
+      await admin.del([`${h.prefix}hm:keyed`, `${h.prefix}h:keyed`]); // the topic's history lost, the key's record not
+      const again = await a.append('keyed', Buffer.from('x'), false, bounds, 'send-1');
+      assert.notEqual(again.epoch, first.epoch);
+      assert.equal(again.offset, 1, 'a record of a lost epoch does not hide the append');
+    } finally {
+      admin.destroy();
+    }
+  });
+
   it('starts a feed at the position read after SUBSCRIBE, while another server appends: no gap, no duplicate at the start', async () => {
     const h = harness();
     const sink = new RecordingSink();

@@ -135,6 +135,55 @@ describe('resume connection: idempotent sends', () => {
     }
   });
 
+  it('records a send applied only after its handler settled: one that never settled is applied again on the next connection after sendLeaseMs, with the same idempotency key', async () => {
+    const { wss, url } = await resumeServer({ resume: { authorize: () => true, sendLeaseMs: 200 } });
+    const applied: Array<[string, string]> = [];
+    wss.on('connection', (ws) => {
+      ws.on('message', (data, _isBinary, send) => {
+        const first = !applied.some(([text]) => text === String(data));
+        applied.push([String(data), send!.idempotencyKey]);
+        // The first run of "lost" never settles: as if its server died before the effect.
+        if (first && String(data) === 'lost') return new Promise<void>(() => {});
+        // Turned into a publish with the key: stored once whatever ran before.
+        return new Promise<void>((resolve, reject) => ws.publish('h:log', String(data), { idempotencyKey: send!.idempotencyKey }, (error) => (error ? reject(error) : resolve())));
+      });
+    });
+    try {
+      const reader = await ResumeTestClient.connect(url, { subscribe: { 'h:log': { from: 'start' } } });
+      await until(() => reader.eventsOf('subscribed').length === 1, 'subscribed');
+      const client = await ResumeTestClient.connect(url);
+      const session = client.state.session;
+      client.send('kept');
+      client.send('lost');
+      await until(() => applied.length === 2 && client.state.unackedCount === 1, '"kept" acked, "lost" running');
+      await client.drop(1006);
+      await client.open(url);
+      await until(() => client.state.unackedCount === 0, 're-sent and acked');
+      assert.deepEqual(applied, [
+        ['kept', `${session}:1`],
+        ['lost', `${session}:2`],
+        ['lost', `${session}:2`],
+      ]);
+      await until(() => reader.received.length === 2, 'published');
+      assert.deepEqual(reader.received.map((m) => String(m.data)), ['kept', 'lost']);
+      await Promise.all([client.drop(), reader.drop()]);
+    } finally {
+      await stopServer(wss);
+    }
+  });
+
+  it('publish with idempotencyKey: appended once per key on a history topic; a TypeError on a topic without history or for a bad key', async () => {
+    const { wss } = await resumeServer();
+    try {
+      const publish = (key: string) => new Promise<number>((resolve, reject) => wss.publish('h:t', key, { idempotencyKey: key }, (error, position) => (error ? reject(error) : resolve(position!.offset))));
+      assert.deepEqual([await publish('a'), await publish('b'), await publish('a')], [1, 2, 1]);
+      assert.throws(() => wss.publish('plain', 'x', { idempotencyKey: 'a' }), (error: Error) => error instanceof TypeError && /idempotencyKey needs a topic with history/.test(error.message));
+      assert.throws(() => wss.publish('h:t', 'x', { idempotencyKey: '' }), TypeError);
+    } finally {
+      await stopServer(wss);
+    }
+  });
+
   it('acks a send whose handler threw or rejected (it was applied) and reports the error on the socket', async () => {
     const { wss, url } = await resumeServer();
     const errors: string[] = [];
@@ -161,22 +210,41 @@ describe('resume connection: idempotent sends', () => {
 });
 
 describe('MemoryDedupe', () => {
-  it('remembers the highest seq per session, for sessionTtlMs, at most maxSessions', () => {
+  it('claim-after-apply: a claim leases, only a commit makes a send applied', () => {
+    let now = 0;
+    const dedupe = new MemoryDedupe({ leaseMs: 100, now: () => now });
+    assert.equal(dedupe.claim('a', 1, 'A'), 'new');
+    assert.equal(dedupe.claim('a', 1, 'B'), 'running', 'leased by A: another owner waits');
+    assert.equal(dedupe.claim('a', 2, 'A'), 'new');
+    assert.equal(dedupe.claim('a', 2, 'B'), 'running');
+    dedupe.commit('a', 1);
+    assert.equal(dedupe.claim('a', 1, 'B'), 'applied', 'committed: a duplicate');
+    assert.equal(dedupe.claim('a', 2, 'B'), 'running', 'not committed yet');
+    now = 101;
+    assert.equal(dedupe.claim('a', 2, 'B'), 'new', 'the lease ran out (A died before committing): redelivered');
+    assert.equal(dedupe.claim('a', 3, 'B'), 'new', 'B holds the lease now');
+    assert.equal(dedupe.claim('a', 2, 'A'), 'running', "A's late re-send waits for B");
+    dedupe.commit('a', 3);
+    assert.equal(dedupe.claim('a', 2, 'A'), 'applied');
+    assert.equal(dedupe.claim('a', 10, 'C'), 'new', 'a jump: the seqs below were acked');
+    dedupe.commit('a', 2);
+    assert.equal(dedupe.claim('a', 3, 'C'), 'applied', 'a commit never goes back');
+  });
+
+  it('remembers sessions for sessionTtlMs after their last claim or commit, at most maxSessions', () => {
     let now = 0;
     const dedupe = new MemoryDedupe({ sessionTtlMs: 1000, maxSessions: 2, now: () => now });
-    assert.equal(dedupe.claim('a', 1), true);
-    assert.equal(dedupe.claim('a', 1), false);
-    assert.equal(dedupe.claim('a', 2), true);
-    assert.equal(dedupe.claim('a', 1), false, 'below the highest: applied before');
-    assert.equal(dedupe.claim('a', 10), true, 'a jump: the seqs below were acked');
-    assert.equal(dedupe.claim('b', 1), true);
-    assert.equal(dedupe.claim('a', 10), false, 'touches a: b is now the least recent');
-    assert.equal(dedupe.claim('c', 1), true);
+    dedupe.commit('a', 2);
+    assert.equal(dedupe.claim('a', 1, 'X'), 'applied');
+    dedupe.commit('b', 1);
+    assert.equal(dedupe.claim('a', 2, 'X'), 'applied', 'touches a: b is now the least recent');
+    dedupe.commit('c', 1);
     assert.equal(dedupe.size, 2);
-    assert.equal(dedupe.claim('b', 1), true, 'b was forgotten (count bound)');
+    assert.equal(dedupe.claim('b', 1, 'X'), 'new', 'b was forgotten (count bound)');
     now = 5000;
-    assert.equal(dedupe.claim('c', 1), true, 'expired');
+    assert.equal(dedupe.claim('c', 1, 'X'), 'new', 'expired');
     assert.equal(dedupe.size, 1);
     assert.throws(() => new MemoryDedupe({ maxSessions: 0 }), /maxSessions/);
+    assert.throws(() => new MemoryDedupe({ leaseMs: 0 }), /sendLeaseMs/);
   });
 });

@@ -12,9 +12,12 @@
  *    after a `gap` event of that topic (never silent). A `ResumeError` that ended a connection (the client
  *    caught the server skipping an offset, or another protocol violation) is a problem too: the client
  *    would resume after it, which would hide the bug from the sequence check.
- *  - `publishAll`: publishers that publish through `wss.publish` on a `WebSocketServer` with the same
- *    RedisHistory (the application's publishing path), each message `topic:publisher:seq`, paced over a
+ *  - `Publisher`: publishers that publish through `wss.publish` on a `WebSocketServer` with the same
+ *    RedisHistory (an application's backend), each message `topic:publisher:seq`, paced over a
  *    duration so that the chaos happens while they run.
+ *  - `ClientPublishers`: the same plan sent by `ResumingClient`s through the relay, to the servers that are
+ *    killed: each server publishes a send with its idempotency key (./fixtures/resume-server.ts), so each
+ *    message must be in the history exactly once whatever dies when.
  */
 import { readFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -460,6 +463,76 @@ export class Publisher {
 
   close(): Promise<void> {
     return new Promise((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+/**
+ * Publishers as `ResumingClient`s (one per publisher, through the cluster's relay: their links are dropped
+ * and their servers killed like everyone's), each sending its messages of the plan in order, paced over
+ * `durationMs`. The servers turn each send into a publish with the send's idempotency key.
+ */
+export class ClientPublishers {
+  readonly clients: ResumingClient[];
+  /** Sends acked by a server (applied, and its publish stored). */
+  acked = 0;
+  /** Sends the client could not take at once (`maxUnacked` reached): sent again after an ack. */
+  full = 0;
+  reconnects = 0;
+  readonly errors: string[] = [];
+
+  constructor(cluster: ResumeCluster, publishers: number) {
+    this.clients = Array.from({ length: publishers }, () => new ResumingClient(cluster.url, { reconnect: { initialDelay: 100, maxDelay: 2000 }, handshakeTimeout: STEP_TIMEOUT, heartbeat: false }));
+    for (const client of this.clients) {
+      client.on('reconnected', () => this.reconnects++);
+      client.on('error', (error) => this.#error(`publisher error: ${error.message}`));
+    }
+  }
+
+  async run(plan: PublishPlan, options: { durationMs: number }): Promise<void> {
+    const start = Date.now();
+    const step = options.durationMs / plan.messages.length;
+    const all: Array<Promise<void>> = [];
+    const loops = this.clients.map(async (client, publisher) => {
+      for (let i = 0; i < plan.messages.length; i++) {
+        const message = plan.messages[i]!;
+        if (message.publisher !== publisher) continue;
+        const due = start + i * step - Date.now();
+        if (due > 0) await delay(due);
+        const text = `${message.topic}:${publisher}:${message.seq}`;
+        for (;;) {
+          let resolve!: () => void;
+          const done = new Promise<void>((r) => (resolve = r));
+          try {
+            client.send(text, (error) => {
+              if (error === null) this.acked++;
+              else this.#error(`${text}: ${error.message}`);
+              resolve();
+            });
+            all.push(done);
+            break;
+          } catch (error) {
+            if ((error as { code?: string }).code !== 'FD_ERR_RESUME_UNACKED_FULL') throw error;
+            this.full++;
+            await new Promise((resolve) => client.once('acked', resolve));
+          }
+        }
+      }
+    });
+    await Promise.all(loops);
+    await Promise.all(all);
+  }
+
+  /** Sends not acked yet, over all publishers. */
+  get unacked(): number {
+    return this.clients.reduce((sum, client) => sum + client.unacked, 0);
+  }
+
+  close(): void {
+    for (const client of this.clients) client.close();
+  }
+
+  #error(text: string): void {
+    if (this.errors.length < 10) this.errors.push(text);
   }
 }
 
