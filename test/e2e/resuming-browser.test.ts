@@ -16,17 +16,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, normalize, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import type { Browser, Page } from 'playwright-core';
-import { chromiumSkipReason, launchChromium } from '../helpers/browser.js';
+import { join } from 'node:path';
+import { chromiumSkipReason } from '../helpers/browser.js';
+import { BrowserBuildPage, pagePoller } from '../helpers/browser-build.js';
 import { ResumePeer } from '../helpers/resume-peer.js';
 import { WebSocketServer } from '../../src/node/index.js';
 import type { Position } from '../../src/node/history.js';
@@ -34,7 +29,6 @@ import { scaled } from '../helpers/time.js';
 
 const skip = chromiumSkipReason();
 const TIMEOUT = scaled(120_000);
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The page's driver: plain JavaScript; `window.resume` is set by the module script once it has loaded. */
 const PAGE = `<!doctype html>
@@ -78,84 +72,16 @@ interface PageState {
 }
 
 describe('ResumingWebSocket in Chromium (the browser build)', () => {
-  let browser: Browser | null = null;
-  let page: Page;
-  let pageServer: Server;
-  let outDir = '';
-
-  before(
-    async () => {
-      browser = await launchChromium();
-      if (browser === null) return;
-      // Compile src/browser as `npm run build` does (same tsc, same tsconfig), into a temporary dist/.
-      outDir = mkdtempSync(join(tmpdir(), 'fullduplex-resume-browser-'));
-      const config = join(outDir, 'tsconfig.json');
-      writeFileSync(
-        config,
-        JSON.stringify({
-          extends: join(root, 'tsconfig.build.json'),
-          compilerOptions: { outDir: join(outDir, 'dist'), rootDir: join(root, 'src'), typeRoots: [join(root, 'node_modules/@types')], declaration: false, declarationMap: false, sourceMap: false },
-          include: [],
-          files: [join(root, 'src/browser/index.ts')],
-        }),
-      );
-      await promisify(execFile)(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', config], { cwd: root, timeout: scaled(120_000) });
-
-      pageServer = createServer((request, response) => {
-        const path = new URL(request.url ?? '/', 'http://x').pathname;
-        if (path === '/') {
-          response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-          response.end(PAGE);
-          return;
-        }
-        const file = normalize(join(outDir, path));
-        if (path.startsWith('/dist/') && file.startsWith(join(outDir, 'dist')) && existsSync(file)) {
-          response.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8' });
-          response.end(readFileSync(file));
-          return;
-        }
-        response.writeHead(404);
-        response.end();
-      });
-      pageServer.listen(0, '127.0.0.1');
-      await once(pageServer, 'listening');
-      page = await browser.newPage();
-      const failures: string[] = [];
-      page.on('pageerror', (error) => failures.push(String(error)));
-      page.on('requestfailed', (request) => failures.push(request.url()));
-      await page.goto(`http://127.0.0.1:${(pageServer.address() as AddressInfo).port}/`);
-      await page.waitForFunction('window.resume !== undefined', undefined, { timeout: scaled(30_000) });
-      assert.deepEqual(failures, []);
-    },
-    { timeout: TIMEOUT },
-  );
-
-  after(
-    async () => {
-      await browser?.close();
-      if (pageServer !== undefined) {
-        pageServer.closeAllConnections();
-        await new Promise<void>((resolve) => pageServer.close(() => resolve()));
-      }
-      if (outDir !== '') rmSync(outDir, { recursive: true, force: true });
-    },
-    { timeout: TIMEOUT },
-  );
+  const build = new BrowserBuildPage({ html: PAGE, ready: 'window.resume !== undefined', tmpPrefix: 'fullduplex-resume-browser-' });
+  before(() => build.open(), { timeout: TIMEOUT });
+  after(() => build.close(), { timeout: TIMEOUT });
 
   it('keeps receiving across a server-side drop and a server restart: every message once, in order, no hole', { skip, timeout: TIMEOUT }, async () => {
-    assert.ok(existsSync(join(outDir, 'dist/browser/resuming-client.js')));
+    assert.ok(existsSync(join(build.outDir, 'dist/browser/resuming-client.js')));
+    const page = build.page;
+    const { waitFor } = pagePoller<PageState>(page, 'window.resume.state()');
     const peer = await ResumePeer.start();
     try {
-      const state = (): Promise<PageState> => page.evaluate('window.resume.state()') as Promise<PageState>;
-      const waitFor = async (what: string, ready: (s: PageState) => boolean): Promise<PageState> => {
-        const deadline = Date.now() + scaled(20_000);
-        for (;;) {
-          const s = await state();
-          if (ready(s)) return s;
-          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(s)}`);
-          await new Promise((resolve) => setTimeout(resolve, 25));
-        }
-      };
       const expected: string[] = [];
       const publish = (topic: string, data: string | Uint8Array): void => {
         const offset = peer.publish(topic, data);
@@ -228,16 +154,8 @@ describe('ResumingWebSocket in Chromium (the browser build)', () => {
     }
   });
   it('against the real server: replay, live, resume across a drop, sends applied once, a restart told as an epoch gap', { skip, timeout: TIMEOUT }, async () => {
-    const state = (): Promise<PageState> => page.evaluate('window.resume.state()') as Promise<PageState>;
-    const waitFor = async (what: string, ready: (s: PageState) => boolean): Promise<PageState> => {
-      const deadline = Date.now() + scaled(20_000);
-      for (;;) {
-        const s = await state();
-        if (ready(s)) return s;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(s)}`);
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    };
+    const page = build.page;
+    const { waitFor } = pagePoller<PageState>(page, 'window.resume.state()');
     const applied: string[] = [];
     const start = async (port: number): Promise<WebSocketServer> => {
       const wss = new WebSocketServer({ port, host: '127.0.0.1', heartbeat: false, history: { topics: { chat: true, ticks: true } }, resume: { authorize: () => true } });
