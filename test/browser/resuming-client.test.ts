@@ -3,7 +3,7 @@
  * as `options.WebSocket`, as the browser build uses the browser's own), against the fake resume server
  * (test/helpers/resume-peer.ts). The same class runs in Chromium in test/e2e/resuming-browser.test.ts.
  */
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from '../../src/web/index.js';
 import {
@@ -15,8 +15,9 @@ import {
   ResumingWebSocket,
   type ResumingWebSocketOptions,
 } from '../../src/browser/index.js';
-import { ResumePeer, type PeerConnection } from '../helpers/resume-peer.js';
-import { scaled } from '../helpers/time.js';
+import type { ResumePeer } from '../helpers/resume-peer.js';
+import { messages, startPeer, subs } from '../helpers/resume-peer-kit.js';
+import { cleanupAfterEach, pollUntil as until } from '../helpers/wait.js';
 
 const FAST = { initialDelay: 10, maxDelay: 50, factor: 2, jitter: 0 } as const;
 
@@ -41,28 +42,9 @@ function record(ws: ResumingWebSocket): string[] {
   return log;
 }
 
-async function until(what: string, ready: () => boolean): Promise<void> {
-  const deadline = Date.now() + scaled(10_000);
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-const messages = (log: readonly string[]): string[] => log.filter((entry) => entry.startsWith('message '));
-const subs = (connection: PeerConnection): unknown[] => connection.log.filter((text) => text.includes('"t":"sub"')).map((text) => JSON.parse(text) as unknown);
-
 describe('ResumingWebSocket (the browser build, on Node over fullduplex/web)', () => {
-  const cleanup: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const step of cleanup.splice(0).reverse()) await step();
-  });
-
-  async function peer(): Promise<ResumePeer> {
-    const p = await ResumePeer.start();
-    cleanup.push(() => p.stop());
-    return p;
-  }
+  const cleanup = cleanupAfterEach();
+  const peer = (): Promise<ResumePeer> => startPeer(cleanup);
 
   function client(url: string, options: ResumingWebSocketOptions = {}): { ws: ResumingWebSocket; log: string[] } {
     const ws = new ResumingWebSocket(url, { reconnect: FAST, WebSocket, ...options });

@@ -10,6 +10,7 @@
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { Wakeups } from './wait.js';
 import { WebSocketServer, type WebSocket as ServerSocket } from '../../src/node/index.js';
 import {
   RESUME_SUBPROTOCOL,
@@ -104,7 +105,7 @@ export class ResumePeer {
   readonly applied: PeerSend[] = [];
   readonly #appliedKeys = new Set<string>();
   #nextAlias = 7;
-  readonly #waiters: Array<() => void> = [];
+  readonly #wakeups = new Wakeups();
 
   static async start(): Promise<ResumePeer> {
     const peer = new ResumePeer();
@@ -195,19 +196,12 @@ export class ResumePeer {
   }
 
   /** Wait (with a scaled guard) until `ready()` holds; checked on every event of the peer and every 20 ms. */
-  async until(what: string, ready: () => boolean): Promise<void> {
-    const deadline = Date.now() + scaled(10_000);
-    while (!ready()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        setTimeout(resolve, 20);
-      });
-    }
+  until(what: string, ready: () => boolean): Promise<void> {
+    return this.#wakeups.until(what, ready, scaled(10_000));
   }
 
   #wake(): void {
-    for (const wake of this.#waiters.splice(0)) wake();
+    this.#wakeups.wake();
   }
 
   #accept(ws: ServerSocket): void {

@@ -4,15 +4,16 @@
  * server restarts, replay without duplicates, every hole told as `gap`, idempotent sends re-sent with
  * their seq and freed by acks, a server that does not select the subprotocol, protocol violations.
  */
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HandshakeError, ResumingClient, ResumeError, type ReconnectingEvent, type ResumingClientOptions } from '../../src/index.js';
 import { ResumingClient as NodeResumingClient } from '../../src/node/resuming-client.js';
-import { ResumePeer, type PeerConnection } from '../helpers/resume-peer.js';
-import { scaled } from '../helpers/time.js';
+import type { PeerConnection, ResumePeer } from '../helpers/resume-peer.js';
+import { messages, startPeer, subs } from '../helpers/resume-peer-kit.js';
+import { cleanupAfterEach, pollUntil as until } from '../helpers/wait.js';
 
 const FAST = { initialDelay: 10, maxDelay: 50, factor: 2, jitter: 0 } as const;
 
@@ -33,28 +34,9 @@ function record(client: ResumingClient): string[] {
   return log;
 }
 
-async function until(what: string, ready: () => boolean, detail?: () => unknown): Promise<void> {
-  const deadline = Date.now() + scaled(10_000);
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail === undefined ? '' : `: ${JSON.stringify(detail())}`}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-const messages = (log: readonly string[]): string[] => log.filter((entry) => entry.startsWith('message '));
-const subs = (connection: PeerConnection): unknown[] => connection.log.filter((text) => text.includes('"t":"sub"')).map((text) => JSON.parse(text) as unknown);
-
 describe('ResumingClient (Node)', () => {
-  const cleanup: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const step of cleanup.splice(0).reverse()) await step();
-  });
-
-  async function peer(): Promise<ResumePeer> {
-    const p = await ResumePeer.start();
-    cleanup.push(() => p.stop());
-    return p;
-  }
+  const cleanup = cleanupAfterEach();
+  const peer = (): Promise<ResumePeer> => startPeer(cleanup);
 
   function client(url: string, options: ResumingClientOptions = {}): { client: ResumingClient; log: string[] } {
     const c = new ResumingClient(url, { reconnect: FAST, ...options });
