@@ -7,7 +7,8 @@
  * connection.
  */
 import { ResumingWebSocket as BrowserResumingWebSocket, type ResumingWebSocketOptions as BrowserOptions } from '../browser/resuming-client.js';
-import { WebSocket, type WebSocketOptions } from './websocket.js';
+import { platformWebSocket } from './platform-websocket.js';
+import type { WebSocketOptions } from './websocket.js';
 
 export interface ResumingWebSocketOptions extends BrowserOptions {
   /** fullduplex/web's `WebSocket` options, for every connection (ignored when `WebSocket` is given). */
@@ -17,15 +18,6 @@ export interface ResumingWebSocketOptions extends BrowserOptions {
 export class ResumingWebSocket extends BrowserResumingWebSocket {
   constructor(url: string | URL, options: ResumingWebSocketOptions = {}) {
     const { connectOptions, ...rest } = options;
-    const Socket =
-      rest.WebSocket ??
-      (connectOptions === undefined
-        ? WebSocket
-        : class extends WebSocket {
-            constructor(url: string, protocols?: string | string[]) {
-              super(url, protocols, connectOptions);
-            }
-          });
-    super(url, { ...rest, WebSocket: Socket });
+    super(url, { ...rest, WebSocket: platformWebSocket(rest.WebSocket, connectOptions) });
   }
 }
