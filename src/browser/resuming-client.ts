@@ -22,7 +22,7 @@
 import type { ReconnectOptions } from '../protocol/reconnect-policy.js';
 import { ResumeState, type ResumeEvent, type ResumeStateOptions, type ResumeSubscribeOptions } from '../protocol/resume-state.js';
 import { RESUME_SUBPROTOCOL, ResumeError, type ResumePosition } from '../protocol/resume-wire.js';
-import { CLOSED, CLOSING, CONNECTING, OPEN, READY_STATES } from '../protocol/web-constants.js';
+import { CLOSED, CLOSING, CONNECTING, OPEN } from '../protocol/web-constants.js';
 import { closeEvent, ReconnectedEvent, ReconnectingEvent, type CloseEventLike } from './events.js';
 import { ReconnectingWebSocket, type WebSocketConstructorLike, type WebSocketLike } from './reconnecting-websocket.js';
 import {
@@ -34,6 +34,7 @@ import {
   ResumeSubscribedEvent,
   ResumeUnsubscribedEvent,
 } from './resume-events.js';
+import { defineReadyStates, webSocketTarget } from './websocket-target.js';
 
 export interface ResumingWebSocketOptions extends ResumeStateOptions {
   /**
@@ -61,34 +62,10 @@ export interface ResumingWebSocketEventMap {
   close: CloseEventLike;
 }
 
-type Listener<K extends keyof ResumingWebSocketEventMap> =
-  | ((this: ResumingWebSocket, event: ResumingWebSocketEventMap[K]) => unknown)
-  | { handleEvent(event: ResumingWebSocketEventMap[K]): unknown }
-  | null;
-type AnyListener = Parameters<EventTarget['addEventListener']>[1] | null;
-type AddOptions = Parameters<EventTarget['addEventListener']>[2];
-type RemoveOptions = Parameters<EventTarget['removeEventListener']>[2];
-
 /** What `send` accepts: text, or bytes (a Blob would need an asynchronous read: read it first). */
 export type ResumeSendData = string | ArrayBuffer | ArrayBufferView;
 
-export interface ResumingWebSocket {
-  addEventListener<K extends keyof ResumingWebSocketEventMap>(type: K, listener: Listener<K>, options?: AddOptions): void;
-  addEventListener(type: string, listener: AnyListener, options?: AddOptions): void;
-  removeEventListener<K extends keyof ResumingWebSocketEventMap>(type: K, listener: Listener<K>, options?: RemoveOptions): void;
-  removeEventListener(type: string, listener: AnyListener, options?: RemoveOptions): void;
-}
-
-export class ResumingWebSocket extends EventTarget {
-  static readonly CONNECTING = CONNECTING;
-  static readonly OPEN = OPEN;
-  static readonly CLOSING = CLOSING;
-  static readonly CLOSED = CLOSED;
-  declare readonly CONNECTING: typeof CONNECTING;
-  declare readonly OPEN: typeof OPEN;
-  declare readonly CLOSING: typeof CLOSING;
-  declare readonly CLOSED: typeof CLOSED;
-
+export class ResumingWebSocket extends webSocketTarget<ResumingWebSocketEventMap>() {
   readonly #state: ResumeState;
   readonly #rws: ReconnectingWebSocket;
   /** The platform socket of the current connection (null between connections). */
@@ -273,9 +250,7 @@ export class ResumingWebSocket extends EventTarget {
   }
 }
 
-for (const [name, value] of READY_STATES) {
-  Object.defineProperty(ResumingWebSocket.prototype, name, { value, enumerable: true });
-}
+defineReadyStates(ResumingWebSocket);
 
 /** ReconnectingWebSocket's `reconnect` option: the backoff, never a queue (sends are kept as unacked). */
 function reconnectOption(option: boolean | ReconnectOptions | undefined): { readonly queue: false } & ReconnectOptions {
