@@ -20,6 +20,7 @@
  * Browser-safe: no Node API (test/layering.test.ts checks).
  */
 import type { ReconnectOptions } from '../protocol/reconnect-policy.js';
+import { resumePositions } from '../protocol/resume-positions.js';
 import { ResumeState, type ResumeEvent, type ResumeStateOptions, type ResumeSubscribeOptions } from '../protocol/resume-state.js';
 import { RESUME_SUBPROTOCOL, ResumeError, type ResumePosition } from '../protocol/resume-wire.js';
 import { CLOSED, CLOSING, CONNECTING, OPEN } from '../protocol/web-constants.js';
@@ -152,9 +153,7 @@ export class ResumingWebSocket extends webSocketTarget<ResumingWebSocketEventMap
 
   /** Every wanted topic with its last position: what to keep (localStorage) to resume after a reload. */
   positions(): Record<string, ResumePosition | null> {
-    const result: Record<string, ResumePosition | null> = {};
-    for (const topic of this.#state.subscriptions()) result[topic] = this.#state.position(topic);
-    return result;
+    return resumePositions(this.#state);
   }
 
   /**

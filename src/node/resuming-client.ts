@@ -23,6 +23,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { CloseCode, isValidCloseCode } from '../protocol/close-codes.js';
 import type { ReconnectOptions } from '../protocol/reconnect-policy.js';
 import { ReadyState } from '../protocol/close-handshake.js';
+import { resumePositions } from '../protocol/resume-positions.js';
 import { ResumeState, type ResumeEvent, type ResumeOutgoing, type ResumeStateOptions, type ResumeSubscribeOptions } from '../protocol/resume-state.js';
 import { RESUME_SUBPROTOCOL, ResumeError, type ResumeGapReason, type ResumePosition } from '../protocol/resume-wire.js';
 import { HandshakeError } from '../protocol/errors.js';
@@ -182,9 +183,7 @@ export class ResumingClient extends EventEmitter<ResumingClientEvents> {
 
   /** Every wanted topic with its last position (null: none yet): what to save to resume after a restart. */
   positions(): Record<string, ResumePosition | null> {
-    const result: Record<string, ResumePosition | null> = {};
-    for (const topic of this.#state.subscriptions()) result[topic] = this.#state.position(topic);
-    return result;
+    return resumePositions(this.#state);
   }
 
   /** The topics wanted. */
