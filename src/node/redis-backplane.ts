@@ -35,23 +35,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Backplane, BackplaneNode } from './backplane.js';
-import type { RedisClient, RedisClientLike } from './redis-connection.js';
+import type { RedisClient, RedisConnectionOptions } from './redis-connection.js';
 import { asError, checkUrlOrClient, closeRedisConnection, openRedisConnection, positiveNumber, reconnectBackoff, reportError } from './redis-connection.js';
 
 export type { RedisClientLike } from './redis-connection.js';
 
-export interface RedisBackplaneOptions {
-  /** `redis[s]://[[username][:password]@][host][:port][/db-number]`; default `redis://localhost:6379`. */
-  url?: string;
-  /**
-   * A client to take the connection settings from: the backplane opens its own two connections with
-   * `client.duplicate()` (the given client is neither connected, used nor closed by it). Not with `url`.
-   */
-  client?: RedisClientLike;
+/** `url`, `client` and `reconnect`: see {@link RedisConnectionOptions}. */
+export interface RedisBackplaneOptions extends RedisConnectionOptions {
   /** Prefix of the Redis channels (`prefix + topic`) and keys (`prefix + 'count:' + topic`, ...). Default `'fullduplex:'`. */
   channelPrefix?: string;
-  /** Reconnection backoff: `minDelayMs` (default 100) doubling per failed attempt up to `maxDelayMs` (default 5000). */
-  reconnect?: { minDelayMs?: number; maxDelayMs?: number };
   /**
    * How often (ms) each node writes its local subscriber counts to Redis and renews its liveness key
    * (default 5000). A node that stops doing so is left out of the counts after 3 intervals.

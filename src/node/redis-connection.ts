@@ -27,11 +27,17 @@ export interface RedisClientLike {
 /** A connection of our own (the commands we use exist on every node-redis client). */
 export type RedisClient = ReturnType<typeof createClient>;
 
-/** The connection options RedisBackplane and RedisHistory share. */
+/** The connection options RedisBackplane and RedisHistory share (their option interfaces extend this one). */
 export interface RedisConnectionOptions {
-  url?: string | undefined;
-  client?: RedisClientLike | undefined;
-  reconnect?: { minDelayMs?: number; maxDelayMs?: number } | undefined;
+  /** `redis[s]://[[username][:password]@][host][:port][/db-number]`; default `redis://localhost:6379`. */
+  url?: string;
+  /**
+   * A client to take the connection settings from: the store opens its own two connections with
+   * `client.duplicate()` (the given client is neither connected, used nor closed by it). Not with `url`.
+   */
+  client?: RedisClientLike;
+  /** Reconnection backoff: `minDelayMs` (default 100) doubling per failed attempt up to `maxDelayMs` (default 5000). */
+  reconnect?: { minDelayMs?: number; maxDelayMs?: number };
 }
 
 /** How long closeRedisConnection() waits for a graceful QUIT before dropping the connection. */

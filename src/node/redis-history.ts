@@ -37,19 +37,14 @@ import { RESP_TYPES } from 'redis';
 import type { HistoryBounds, HistoryEntry, HistoryGapReason, HistoryRead, HistorySink, HistoryStore, Position } from './history.js';
 import type { SendClaim } from './history.js';
 import { checkBounds, checkIdempotencyKey, checkPayload, checkRead, checkTopic, newEpoch, positiveIntegerOption } from './history-input.js';
-import type { RedisClient, RedisClientLike } from './redis-connection.js';
+import type { RedisClient, RedisConnectionOptions } from './redis-connection.js';
 import { asError, checkUrlOrClient, closeRedisConnection, openRedisConnection, reconnectBackoff, reportError } from './redis-connection.js';
 import { APPEND_SCRIPT, CLAIM_SEND_SCRIPT, COMMIT_SEND_SCRIPT, READ_SCRIPT } from './redis-history-scripts.js';
 
-export interface RedisHistoryOptions {
-  /** `redis[s]://[[username][:password]@][host][:port][/db-number]`; default `redis://localhost:6379`. */
-  url?: string;
-  /** A client to take the connection settings from (`client.duplicate()`; the given client is not used). Not with `url`. */
-  client?: RedisClientLike;
+/** `url`, `client` and `reconnect`: see {@link RedisConnectionOptions}. */
+export interface RedisHistoryOptions extends RedisConnectionOptions {
   /** Prefix of the keys and channels. Default `'fullduplex:'`. */
   prefix?: string;
-  /** Reconnection backoff: `minDelayMs` (default 100) doubling per failed attempt up to `maxDelayMs` (default 5000). */
-  reconnect?: { minDelayMs?: number; maxDelayMs?: number };
   /** How many entries the feed reads from a stream per command when it fills a hole or catches up. Default 1000. */
   readBatch?: number;
   /** Connection errors, malformed messages, errors thrown by the sink (the store never throws them). Default: ignored. */
