@@ -105,6 +105,28 @@ function dropClients(node: ServerNode): number {
   return count;
 }
 
+/** What the server's slow-consumer policy refused on `node`'s connections, and its newest connection. */
+interface Refusals {
+  /** Broadcast frames a connection did not take (the 'drop' policy dropped them). */
+  refused: number;
+  last: WebSocket | null;
+}
+
+/** Counts, on every connection `node` accepts from now on, the broadcast frames the slow-consumer policy refuses. */
+function watchRefusals(node: ServerNode): Refusals {
+  const watch: Refusals = { refused: 0, last: null };
+  node.wss.on('connection', (ws) => {
+    watch.last = ws;
+    const original = ws[kBroadcast].bind(ws);
+    ws[kBroadcast] = (message: FramedMessage, compress: boolean | undefined): boolean => {
+      const taken = original(message, compress);
+      if (!taken) watch.refused++;
+      return taken;
+    };
+  });
+  return watch;
+}
+
 function publish(node: ServerNode, topic: string, data: string | Buffer): Promise<Position> {
   return new Promise((resolve, reject) => node.wss.publish(topic, data, {}, (error, position) => (error ? reject(error) : resolve(position!))));
 }
@@ -400,17 +422,7 @@ describe('ResumingClient ↔ WebSocketServer: limits and policies (memory histor
 
   it("the 'drop' slow-consumer policy: frames dropped for a resume subscriber are read back from the store once it drains (no gap)", { timeout: scaled(120_000) }, async () => {
     const node = await startNode('memory', { server: { slowConsumer: 'drop', maxBufferedAmount: 64 * 1024, highWaterMark: 32 * 1024 } });
-    let serverSide: WebSocket | null = null;
-    let refused = 0;
-    node.wss.on('connection', (ws) => {
-      serverSide = ws;
-      const original = ws[kBroadcast].bind(ws);
-      ws[kBroadcast] = (message: FramedMessage, compress: boolean | undefined): boolean => {
-        const taken = original(message, compress);
-        if (!taken) refused++;
-        return taken;
-      };
-    });
+    const watch = watchRefusals(node);
     const client = await ResumeTestClient.connect(node.url, { subscribe: { 'h:slow': {} } });
     try {
       await until(() => client.eventsOf('subscribed').length === 1, 'subscribed');
@@ -418,8 +430,8 @@ describe('ResumingClient ↔ WebSocketServer: limits and policies (memory histor
       const N = 8000;
       const payload = 'x'.repeat(4096); // 32 MB in all: more than loopback buffers hold
       for (let from = 1; from <= N; from += 1000) await publishMany(node, 'h:slow', from, Math.min(N, from + 999), () => payload);
-      await until(() => refused > 0, 'a frame dropped by the policy', 30_000);
-      assert.ok(serverSide!.bufferedAmount < 1024 * 1024, `the server buffers ${serverSide!.bufferedAmount} bytes`);
+      await until(() => watch.refused > 0, 'a frame dropped by the policy', 30_000);
+      assert.ok(watch.last!.bufferedAmount < 1024 * 1024, `the server buffers ${watch.last!.bufferedAmount} bytes`);
       client.ws!.resume();
       await until(() => client.of('h:slow').length === N, 'every message', 60_000);
       assert.deepEqual(client.of('h:slow').map((message) => message.offset), range(1, N));
@@ -436,17 +448,7 @@ describe('ResumingClient ↔ WebSocketServer: limits and policies (memory histor
 describe("ResumingClient ↔ WebSocketServer: control messages under the 'drop' policy (memory history)", () => {
   it("a control message the 'drop' policy would lose (here a subscribed) fails the connection with 1013 instead; the client resumes from where it was", { timeout: scaled(120_000) }, async () => {
     const node = await startNode('memory', { server: { slowConsumer: 'drop', maxBufferedAmount: 16 * 1024, highWaterMark: 8 * 1024 } });
-    let refused = 0;
-    let serverSide: WebSocket | null = null;
-    node.wss.on('connection', (ws) => {
-      serverSide = ws;
-      const original = ws[kBroadcast].bind(ws);
-      ws[kBroadcast] = (message: FramedMessage, compress: boolean | undefined): boolean => {
-        const taken = original(message, compress);
-        if (!taken) refused++;
-        return taken;
-      };
-    });
+    const watch = watchRefusals(node);
     const client = await ResumeTestClient.connect(node.url, { subscribe: { 'h:one': {} } });
     try {
       await until(() => client.eventsOf('subscribed').length === 1, 'subscribed');
@@ -458,14 +460,14 @@ describe("ResumingClient ↔ WebSocketServer: control messages under the 'drop' 
       for (let from = 1; from <= N; from += 20) {
         await publishMany(node, 'h:one', from, from + 19, () => payload);
         await delay(100);
-        if (refused > 0 && serverSide!.bufferedAmount > 16 * 1024) break;
+        if (watch.refused > 0 && watch.last!.bufferedAmount > 16 * 1024) break;
       }
-      assert.ok(refused > 0 && serverSide!.bufferedAmount > 16 * 1024, `dropped ${refused}, buffered ${serverSide!.bufferedAmount}`);
+      assert.ok(watch.refused > 0 && watch.last!.bufferedAmount > 16 * 1024, `dropped ${watch.refused}, buffered ${watch.last!.bufferedAmount}`);
       await publish(node, 'h:two', 'two-1');
       client.subscribe('h:two', { from: 'start' }); // its `subscribed` meets a full buffer
       await delay(200);
       client.ws!.resume();
-      await until(() => client.closes.length === 1, 'the connection to fail', 30_000).catch((error: Error) => { throw new Error(`${error.message}: ${JSON.stringify({ refused, events: client.events.filter((e) => e.type !== 'message'), n: client.received.length, closes: client.closes, errors: client.errors.map(String) })}`); });
+      await until(() => client.closes.length === 1, 'the connection to fail', 30_000).catch((error: Error) => { throw new Error(`${error.message}: ${JSON.stringify({ refused: watch.refused, events: client.events.filter((e) => e.type !== 'message'), n: client.received.length, closes: client.closes, errors: client.errors.map(String) })}`); });
       assert.deepEqual(client.closes, [1013]);
       assert.deepEqual(client.eventsOf('subscribed').map((event) => (event as { topic: string }).topic), ['h:one'], 'the lost subscribed never came');
       const first = client.of('h:one').length;
