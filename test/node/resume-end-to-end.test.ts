@@ -2,8 +2,8 @@
  * The resume subprotocol end to end: the real `ResumingClient` (src/node/resuming-client.ts) against the
  * real server (`WebSocketServer({ history, resume })`), with a MemoryHistory and with a RedisHistory on a
  * real redis-server (test/helpers/redis.ts; those tests skip with a notice naming the Debian package when
- * it is missing). Clients go through a switchable TCP proxy (test/helpers/switch-proxy.ts) where a test
- * moves them between servers or keeps them away.
+ * it is missing). Clients go through a TCP relay (test/helpers/relay.ts) whose target a test switches to
+ * move them between servers, or whose links it drops and refuses to keep them away.
  *
  * What it pins: live messages with their positions; a resume after the server drops the connection
  * while publishes go on (nothing missed, nothing twice); a resume on another server of the same Redis;
@@ -25,7 +25,7 @@ import { kBroadcast } from '../../src/node/websocket.js';
 import type { FramedMessage } from '../../src/node/framed-message.js';
 import { RedisHistory } from '../../src/redis.js';
 import { RedisServer, redisSkipReason } from '../helpers/redis.js';
-import { SwitchProxy } from '../helpers/switch-proxy.js';
+import { TcpRelay } from '../helpers/relay.js';
 import { range, ResumeTestClient, until } from '../helpers/resume-client.js';
 import { scaled } from '../helpers/time.js';
 
@@ -304,7 +304,7 @@ for (const kind of ['memory', 'redis'] as const) {
 
     it('tells a gap when the messages after its position were trimmed by count while it was away, then goes on live', async () => {
       const node = await startNode(kind, { prefix: `trim${++prefixes}:` });
-      const proxy = await SwitchProxy.start(node.port);
+      const proxy = await TcpRelay.start(node.port);
       const rec = new Recorder(proxy.url);
       try {
         rec.client.subscribe('small:t');
@@ -490,7 +490,7 @@ describe('ResumingClient ↔ WebSocketServer: several servers on one Redis', { s
     const prefix = `move${++prefixes}:`;
     const a = await startNode('redis', { prefix });
     const b = await startNode('redis', { prefix });
-    const proxy = await SwitchProxy.start(a.port);
+    const proxy = await TcpRelay.start(a.port);
     const counts = new Map<string, number>();
     const handledOn: string[] = [];
     for (const [name, node] of [['a', a], ['b', b]] as const) {
@@ -536,7 +536,7 @@ describe('ResumingClient ↔ WebSocketServer: several servers on one Redis', { s
 
   it('tells an epoch gap after FLUSHALL, to a client that was away and to one that is live', async () => {
     const node = await startNode('redis', { prefix: `flush${++prefixes}:` });
-    const proxy = await SwitchProxy.start(node.port);
+    const proxy = await TcpRelay.start(node.port);
     const admin = createClient({ url: redis!.url });
     await admin.connect();
     const rec = new Recorder(proxy.url);
@@ -613,7 +613,7 @@ describe('ResumingClient ↔ WebSocketServer: several servers on one Redis', { s
   });
 
   it('a Redis outage in the middle of a replay closes with 1013; the client resumes where it was once Redis is back', { timeout: scaled(180_000) }, async () => {
-    const redisProxy = await SwitchProxy.start(redis!.port);
+    const redisProxy = await TcpRelay.start(redis!.port);
     const prefix = `outage${++prefixes}:`;
     const node = await startNode('redis', { prefix, redisUrl: `redis://127.0.0.1:${redisProxy.port}`, server: { highWaterMark: 64 * 1024 } });
     await until(() => (node.store as RedisHistory).connected, 'connected to Redis');
