@@ -42,7 +42,10 @@ function withRedis(): boolean {
   return skip === false;
 }
 
-async function serverFor(store: Store, extra: Omit<ServerConfig, 'mode' | 'history' | 'redis'>): Promise<{ server: Awaited<ReturnType<typeof startServer>>; dispose(): Promise<void> }> {
+type HistoryServer = Awaited<ReturnType<typeof startServer>>;
+
+/** Runs `run` on a history-mode server process with `store` (and a fresh redis-server for 'redis'), stopped after. */
+async function onServer<T>(store: Store, extra: Omit<ServerConfig, 'mode' | 'history' | 'redis'>, run: (server: HistoryServer) => Promise<T>): Promise<T> {
   const redis = store === 'redis' ? await RedisServer.start() : null;
   try {
     const server = await startServer('fullduplex', {
@@ -51,16 +54,13 @@ async function serverFor(store: Store, extra: Omit<ServerConfig, 'mode' | 'histo
       ...(store !== 'off' && { history: store }),
       ...(redis !== null && { redis: redis.url }),
     });
-    return {
-      server,
-      dispose: async () => {
-        await server.stop();
-        await redis?.dispose();
-      },
-    };
-  } catch (error) {
+    try {
+      return await run(server);
+    } finally {
+      await server.stop();
+    }
+  } finally {
     await redis?.dispose();
-    throw error;
   }
 }
 
@@ -116,8 +116,7 @@ export function historyPublishScenario(name = 'history-publish', size: { full: H
       const details: Record<string, unknown> = {};
       const perCoreSecond: Record<string, number> = {};
       for (const variant of variants) {
-        const { server, dispose } = await serverFor(variant.store, { maxMessages: 1000 });
-        try {
+        await onServer(variant.store, { maxMessages: 1000 }, async (server) => {
           const cpu = serverCpuWhileMeasuring(server);
           const result = await runGenerator<HistoryPublishResult>(
             'bench/load/history-publish.ts',
@@ -140,9 +139,7 @@ export function historyPublishScenario(name = 'history-publish', size: { full: H
           if (perCore !== undefined) perCoreSecond[variant.name] = perCore;
           const { deliveriesPerSecond, ...rest } = result;
           details[variant.name] = { deliveriesPerSecond, ...rest, serverCpu, deliveriesPerServerCpuSecond: perCore, window: load.window };
-        } finally {
-          await dispose();
-        }
+        });
       }
       process.stdout.write(
         `  ${name.padEnd(18)} deliveries per second of server CPU: ${Object.entries(perCoreSecond).map(([variant, value]) => `${variant} ${Math.round(value).toLocaleString('en-US')}`).join(', ')}\n`,
@@ -214,8 +211,7 @@ export function resumeStormScenario(name = 'resume-storm', size: { full: ResumeS
       const values: Record<string, number> = {};
       const details: Record<string, unknown> = {};
       for (const store of stores) {
-        const { server, dispose } = await serverFor(store, { maxMessages: Math.max(1000, load.behind * 2) });
-        try {
+        await onServer(store, { maxMessages: Math.max(1000, load.behind * 2) }, async (server) => {
           const before = await server.usage();
           const cpu = serverCpuWhileMeasuring(server);
           const result = await runGenerator<ResumeStormResult>('bench/load/resume-storm.ts', { port: server.port, ...load } satisfies ResumeStormLoad, (load.timeoutMs ?? 300_000) + 60_000, cpu.onLine);
@@ -234,9 +230,7 @@ export function resumeStormScenario(name = 'resume-storm', size: { full: ResumeS
           // The server's CPU time over the storm, per client: its cost of one resume (handshake, hello, sub, replay).
           const serverCpuMsPerClient = serverCpu === undefined ? undefined : (serverCpu * result.allLiveMs) / load.clients;
           details[store] = { ...result, serverCpu, serverCpuMsPerClient, serverRssBeforeMiB: before.rss / 1024 / 1024, serverPeakRssMiB: after.maxRss / 1024 / 1024, serverHeapAfterMiB: after.heapUsed / 1024 / 1024 };
-        } finally {
-          await dispose();
-        }
+        });
       }
       const { memory, ...rest } = values;
       return { value: memory!, lines: rest, details };

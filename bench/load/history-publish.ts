@@ -18,6 +18,7 @@
  */
 import { clientFrame, MessageCounter } from '../lib/client-frames.js';
 import { openConnection, type RawConnection } from '../lib/connect.js';
+import { ClosedLoop, openInBatches, until } from '../lib/load-loop.js';
 import { resumeOpening, ResumeSubscriber, RESUME_SUBPROTOCOL } from '../lib/resume-frames.js';
 
 export interface HistoryPublishLoad {
@@ -37,29 +38,11 @@ const TOPIC = 'bench';
 const config = JSON.parse(process.argv[2] ?? '{}') as HistoryPublishLoad;
 const frame = clientFrame(Buffer.alloc(config.size, 0x61), { binary: false });
 
-let counting = false;
-let publishing = false;
-let deliveries = 0;
-let sent = 0;
-let acked = 0;
-let ackedCounted = 0;
-const received = new Float64Array(config.subscribers);
 const resumers: ResumeSubscriber[] = [];
 /** Reads over all subscribers (a read may carry several messages). */
 let reads = 0;
 const acker = config.subscribers - 1;
-let publisherSocket: RawConnection['socket'] | null = null;
-
-function onDelivered(index: number, done: number): void {
-  received[index]! += done;
-  if (counting) deliveries += done;
-  if (index !== acker) return;
-  acked += done;
-  if (counting) ackedCounted += done;
-  if (!publishing || publisherSocket === null) return;
-  sent += done;
-  publisherSocket.write(done === 1 ? frame : Buffer.concat(Array.from({ length: done }, () => frame)));
-}
+const loop = new ClosedLoop(config.subscribers, acker, frame, config.window);
 
 async function open(index: number): Promise<RawConnection> {
   if (!config.resume) {
@@ -69,13 +52,13 @@ async function open(index: number): Promise<RawConnection> {
       onChunk: (chunk) => {
         reads++;
         const done = counter.push(chunk);
-        if (done > 0) onDelivered(index, done);
+        if (done > 0) loop.delivered(index, done);
       },
     });
   }
   let subscribed!: () => void;
   const whenSubscribed = new Promise<void>((resolve) => (subscribed = resolve));
-  const subscriber = new ResumeSubscriber({ onSubscribed: () => subscribed(), onData: () => onDelivered(index, 1) });
+  const subscriber = new ResumeSubscriber({ onSubscribed: () => subscribed(), onData: () => loop.delivered(index, 1) });
   resumers.push(subscriber);
   const connection = await openConnection(config.port, {
     protocol: RESUME_SUBPROTOCOL,
@@ -89,72 +72,39 @@ async function open(index: number): Promise<RawConnection> {
   return connection;
 }
 
-const BATCH = 200;
-const connections: RawConnection[] = [];
-for (let opened = 0; opened < acker; opened += BATCH) {
-  connections.push(...(await Promise.all(Array.from({ length: Math.min(BATCH, acker - opened) }, (_, i) => open(opened + i)))));
-}
+const connections = await openInBatches(acker, open);
 connections.push(await open(acker));
 const publisher = await openConnection(config.port, { path: `/publish/${TOPIC}` });
 connections.push(publisher);
 for (const { socket } of connections) socket.on('error', () => {});
-publisherSocket = publisher.socket;
-
-const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-async function until(done: () => boolean, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  while (!done()) {
-    if (performance.now() > deadline) return false;
-    await wait(20);
-  }
-  return true;
-}
+loop.publisher = publisher.socket;
 
 // One message first, awaited everywhere: the store's feed of the topic is running before we measure.
-sent = 1;
-publisherSocket.write(frame);
-if (!(await until(() => received.every((count) => count >= 1), 30_000))) throw new Error('the first message did not reach every subscriber within 30 s');
-publishing = true;
-sent += Math.max(1, config.window);
-publisherSocket.write(Buffer.concat(Array.from({ length: Math.max(1, config.window) }, () => frame)));
-await wait(config.warmupMs);
-counting = true;
-process.stdout.write('{"phase":"measuring"}\n');
-const cpuBefore = process.cpuUsage();
-const started = performance.now();
-await wait(config.durationMs);
-counting = false;
-const seconds = (performance.now() - started) / 1000;
-const cpu = process.cpuUsage(cpuBefore);
-process.stdout.write('{"phase":"measured"}\n');
-publishing = false;
+loop.send(1);
+if (!(await until(() => loop.received.every((count) => count >= 1), 30_000))) throw new Error('the first message did not reach every subscriber within 30 s');
+loop.start(publisher.socket);
+const { seconds, generatorCpu } = await loop.measure(config.warmupMs, config.durationMs);
 
-const settled = (await until(() => acked >= sent, 10_000)) && (await until(() => received.every((count) => count >= sent), 10_000));
-let short = 0;
-let over = 0;
-for (const count of received) {
-  if (count < sent) short++;
-  else if (count > sent) over++;
-}
+const { settled, short, over } = await loop.settle();
 const disorder = resumers.reduce((sum, subscriber) => sum + subscriber.disorder, 0);
 const problems = resumers.flatMap((subscriber) => subscriber.problems).slice(0, 5);
 
 const result = {
-  deliveriesPerSecond: deliveries / seconds,
-  messagesPerSecond: ackedCounted / seconds,
+  deliveriesPerSecond: loop.deliveries / seconds,
+  messagesPerSecond: loop.ackedCounted / seconds,
   subscribers: config.subscribers,
   resume: config.resume,
   /** Every subscriber received every message once (resume: every offset in order) and nothing else went wrong. */
   complete: settled && over === 0 && disorder === 0 && problems.length === 0,
-  messages: sent,
+  messages: loop.sent,
   clientsShort: short,
   clientsOver: over,
   disorder,
   problems,
   /** Reads per message received, over the whole run: below 1 when the server wrote several messages to a socket at once. */
-  readsPerMessage: reads / Math.max(1, received.reduce((sum, count) => sum + count, 0)),
+  readsPerMessage: reads / Math.max(1, loop.received.reduce((sum, count) => sum + count, 0)),
   seconds,
-  generatorCpu: (cpu.user + cpu.system) / 1e6 / seconds,
+  generatorCpu,
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);
 for (const { socket } of connections) socket.destroy();

@@ -26,28 +26,25 @@
  *  - A feed starts at the position read once Redis confirmed the SUBSCRIBE: what was published before is
  *    not delivered, what came after is (the messages in between arrive on the channel too, and are
  *    dropped as at or below that position).
- *  - Both connections reconnect with exponential backoff, like RedisBackplane; errors go to `onError`.
+ *  - Both connections reconnect with exponential backoff, like RedisBackplane (src/node/redis-connection.ts);
+ *    errors go to `onError`.
  *
  * The two keys of a topic are not in one hash slot: this store is for a single Redis (or a primary with
  * replicas), not Redis Cluster.
  */
 import { createHash } from 'node:crypto';
-import { createClient, RESP_TYPES } from 'redis';
+import { RESP_TYPES } from 'redis';
 import type { HistoryBounds, HistoryEntry, HistoryGapReason, HistoryRead, HistorySink, HistoryStore, Position } from './history.js';
 import type { SendClaim } from './history.js';
 import { checkBounds, checkIdempotencyKey, checkPayload, checkRead, checkTopic, newEpoch, positiveIntegerOption } from './history-input.js';
-import type { RedisClientLike } from './redis-backplane.js';
+import type { RedisClient, RedisConnectionOptions } from './redis-connection.js';
+import { asError, checkUrlOrClient, closeRedisConnection, openRedisConnection, reconnectBackoff, reportError } from './redis-connection.js';
 import { APPEND_SCRIPT, CLAIM_SEND_SCRIPT, COMMIT_SEND_SCRIPT, READ_SCRIPT } from './redis-history-scripts.js';
 
-export interface RedisHistoryOptions {
-  /** `redis[s]://[[username][:password]@][host][:port][/db-number]`; default `redis://localhost:6379`. */
-  url?: string;
-  /** A client to take the connection settings from (`client.duplicate()`; the given client is not used). Not with `url`. */
-  client?: RedisClientLike;
+/** `url`, `client` and `reconnect`: see {@link RedisConnectionOptions}. */
+export interface RedisHistoryOptions extends RedisConnectionOptions {
   /** Prefix of the keys and channels. Default `'fullduplex:'`. */
   prefix?: string;
-  /** Reconnection backoff: `minDelayMs` (default 100) doubling per failed attempt up to `maxDelayMs` (default 5000). */
-  reconnect?: { minDelayMs?: number; maxDelayMs?: number };
   /** How many entries the feed reads from a stream per command when it fills a hole or catches up. Default 1000. */
   readBatch?: number;
   /** Connection errors, malformed messages, errors thrown by the sink (the store never throws them). Default: ignored. */
@@ -59,13 +56,11 @@ export interface RedisHistoryOptions {
   idempotencyTtlMs?: number;
 }
 
-type RedisClient = ReturnType<typeof createClient>;
 type BufferListener = <T extends Buffer>(message: T, channel: T) => unknown;
 
 const NAME = 'RedisHistory';
 const ENVELOPE_VERSION = 2;
 const FLAG_BINARY = 0x01;
-const CLOSE_TIMEOUT_MS = 2000;
 /** How many left-behind epochs a feed remembers, to drop their late messages. */
 const RETIRED_EPOCHS = 8;
 const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer, [RESP_TYPES.SIMPLE_STRING]: Buffer } as const;
@@ -84,16 +79,6 @@ const READ = script(READ_SCRIPT);
 const CLAIM_SEND = script(CLAIM_SEND_SCRIPT);
 const COMMIT_SEND = script(COMMIT_SEND_SCRIPT);
 const SEND_CLAIMS: ReadonlySet<string> = new Set<SendClaim>(['new', 'applied', 'running']);
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
-
-function positiveNumber(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new TypeError(`${NAME}: ${name} must be a positive number`);
-  return value;
-}
 
 function checkSend(session: string, seq: number, ttlMs: number): void {
   if (typeof session !== 'string' || session === '') throw new TypeError(`${NAME}: the session must be a non-empty string`);
@@ -181,8 +166,8 @@ class Feed {
 export class RedisHistory implements HistoryStore {
   readonly #prefix: string;
   readonly #readBatch: number;
-  readonly #minDelay: number;
-  readonly #maxDelay: number;
+  /** The reconnection delay after so many failures, also the delay of a feed's retries. */
+  readonly #backoff: (retries: number) => number;
   readonly #onError: (error: Error) => void;
   readonly #idempotencyTtlMs: number;
   readonly #sub: RedisClient;
@@ -199,31 +184,18 @@ export class RedisHistory implements HistoryStore {
   readonly #waiters = new Set<() => void>();
 
   constructor(options: RedisHistoryOptions = {}) {
-    if (options.url !== undefined && options.client !== undefined) throw new TypeError(`${NAME}: give either url or client, not both`);
+    checkUrlOrClient(NAME, options);
     this.#prefix = options.prefix ?? 'fullduplex:';
     if (typeof this.#prefix !== 'string') throw new TypeError(`${NAME}: prefix must be a string`);
     const batch = options.readBatch ?? 1000;
     if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError(`${NAME}: readBatch must be a positive integer`);
     this.#readBatch = batch;
-    this.#minDelay = positiveNumber(options.reconnect?.minDelayMs, 100, 'reconnect.minDelayMs');
-    this.#maxDelay = Math.max(this.#minDelay, positiveNumber(options.reconnect?.maxDelayMs, 5000, 'reconnect.maxDelayMs'));
+    this.#backoff = reconnectBackoff(NAME, options.reconnect);
     this.#onError = options.onError ?? (() => {});
     this.#idempotencyTtlMs = positiveIntegerOption(NAME, options.idempotencyTtlMs, 600_000, 'idempotencyTtlMs');
-    const reconnectStrategy = (retries: number): number => this.#backoff(retries);
-    const make = (): RedisClient => {
-      if (options.client !== undefined) {
-        const socket = { ...(options.client.options?.socket ?? {}), reconnectStrategy };
-        return options.client.duplicate({ disableOfflineQueue: true, socket }) as RedisClient;
-      }
-      return createClient({ ...(options.url !== undefined ? { url: options.url } : {}), disableOfflineQueue: true, socket: { reconnectStrategy } }) as RedisClient;
-    };
+    const make = (): RedisClient => openRedisConnection(options, this.#backoff, (error) => this.#report(error), () => this.#notify());
     this.#sub = make();
     this.#cmd = make();
-    for (const client of [this.#sub, this.#cmd]) {
-      client.on('error', (error: unknown) => this.#report(error));
-      client.on('ready', () => this.#notify());
-      client.on('end', () => this.#notify());
-    }
     // node-redis has SUBSCRIBEd again to every channel before 'ready': what was published meanwhile is lost
     // to Pub/Sub, so every started feed catches up from its stream.
     this.#sub.on('ready', () => this.#subscriberReady());
@@ -401,29 +373,8 @@ export class RedisHistory implements HistoryStore {
       await this.#sub.unsubscribe([...this.#subscribed].map((topic) => this.#channel(topic)), this.#onMessage, true).catch(() => {});
     }
     this.#subscribed.clear();
-    await Promise.all([this.#disconnect(this.#sub), this.#disconnect(this.#cmd)]);
+    await Promise.all([closeRedisConnection(this.#sub), closeRedisConnection(this.#cmd)]);
     this.#notify();
-  }
-
-  async #disconnect(client: RedisClient): Promise<void> {
-    if (!client.isReady) {
-      client.destroy();
-      return;
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        client.destroy();
-        resolve();
-      }, CLOSE_TIMEOUT_MS);
-    });
-    try {
-      await Promise.race([client.close(), timedOut]);
-    } catch {
-      client.destroy();
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   #usable(what: string): void {
@@ -434,11 +385,6 @@ export class RedisHistory implements HistoryStore {
 
   #channel(topic: string): string {
     return `${this.#prefix}hc:${topic}`;
-  }
-
-  #backoff(retries: number): number {
-    const delay = Math.min(this.#maxDelay, this.#minDelay * 2 ** Math.min(retries, 30));
-    return Math.max(this.#minDelay, Math.round(delay * (0.8 + Math.random() * 0.2)));
   }
 
   /** EVALSHA, and EVAL when Redis does not have the script (yet, or any more after a restart). */
@@ -468,11 +414,7 @@ export class RedisHistory implements HistoryStore {
   }
 
   #report(error: unknown): void {
-    try {
-      this.#onError(asError(error));
-    } catch {
-      // An onError that throws must not break the connection handling.
-    }
+    reportError(this.#onError, error);
   }
 
   #notify(): void {

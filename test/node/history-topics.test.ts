@@ -38,6 +38,13 @@ async function publishMany(wss: WebSocketServer, topic: string, from: number, to
   await Promise.all(all);
 }
 
+/** A resume client subscribed live to `topic`, once the server confirmed it (`subscribed`). */
+async function subscribedClient(url: string, topic: string): Promise<ResumeTestClient> {
+  const client = await ResumeTestClient.connect(url, { subscribe: { [topic]: {} } });
+  await until(() => client.eventsOf('subscribed').length === 1, 'subscribed');
+  return client;
+}
+
 describe('history options', () => {
   it('checks history and resume with TypeErrors naming the option', () => {
     const base = { noServer: true } as const;
@@ -100,8 +107,7 @@ describe('history topics: delivery and resume (memory)', () => {
   it('delivers live messages with contiguous positions, and the publish callback gets each position', async () => {
     const { wss, url } = await historyServer();
     try {
-      const client = await ResumeTestClient.connect(url, { subscribe: { 'h:room': {} } });
-      await until(() => client.eventsOf('subscribed').length === 1, 'subscribed');
+      const client = await subscribedClient(url, 'h:room');
       const positions: Position[] = [];
       for (let i = 1; i <= 5; i++) positions.push(await publish(wss, 'h:room', `m${i}`));
       await publish(wss, 'h:room', Buffer.from([1, 2, 3]));
@@ -123,8 +129,7 @@ describe('history topics: delivery and resume (memory)', () => {
   it('replays exactly what a client missed, then goes live', async () => {
     const { wss, url } = await historyServer();
     try {
-      const client = await ResumeTestClient.connect(url, { subscribe: { 'h:room': {} } });
-      await until(() => client.eventsOf('subscribed').length === 1, 'subscribed');
+      const client = await subscribedClient(url, 'h:room');
       await publishMany(wss, 'h:room', 1, 3);
       await until(() => client.of('h:room').length === 3, 'three live');
       await client.drop();
@@ -165,8 +170,7 @@ describe('history topics: delivery and resume (memory)', () => {
   it('reports a trimmed gap and an epoch gap, and continues live from the current position', async () => {
     const { wss, url } = await historyServer({}, { maxMessages: 3 });
     try {
-      const client = await ResumeTestClient.connect(url, { subscribe: { 'h:t': {} } });
-      await until(() => client.eventsOf('subscribed').length === 1, 'subscribed');
+      const client = await subscribedClient(url, 'h:t');
       await publishMany(wss, 'h:t', 1, 2);
       await until(() => client.of('h:t').length === 2, 'two');
       const epoch = client.of('h:t')[0]!.epoch;

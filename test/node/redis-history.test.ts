@@ -77,6 +77,16 @@ async function raw(url: string): Promise<RawClient> {
   return client;
 }
 
+/** Runs `use` with a plain connection to `url` (see raw()), closed after. */
+async function withRaw<T>(url: string, use: (admin: RawClient) => Promise<T>): Promise<T> {
+  const admin = await raw(url);
+  try {
+    return await use(admin);
+  } finally {
+    admin.destroy();
+  }
+}
+
 historyContract('RedisHistory', skip, async () => {
   const server = await sharedRedis();
   return makeHarness(() => server.url);
@@ -98,6 +108,17 @@ describe('RedisHistory on a shared Redis', { skip, timeout: scaled(180_000) }, (
     const h = makeHarness(() => redis.url, options);
     harnesses.push(h);
     return h;
+  }
+
+  /** A store of `h` recording its deliveries in `sink`; with `topic`, subscribed to it, its feed live. */
+  async function listening(h: ReturnType<typeof makeHarness>, topic?: string): Promise<{ sink: RecordingSink; store: HistoryStore }> {
+    const sink = new RecordingSink();
+    const store = await h.open(sink);
+    if (topic !== undefined) {
+      store.subscribe(topic);
+      await h.settled(store);
+    }
+    return { sink, store };
   }
 
   it('gives two servers on one Redis the same feed, in one order, with appends from both at once', async () => {
@@ -134,8 +155,7 @@ describe('RedisHistory on a shared Redis', { skip, timeout: scaled(180_000) }, (
     const bounds = { maxMessages: 100 };
     const first = await a.append('keyed', Buffer.from('x'), false, bounds, 'send-1');
     assert.deepEqual(await b.append('keyed', Buffer.from('x'), false, bounds, 'send-1'), first, 'the other server sees the key');
-    const admin = await raw(redis.url);
-    try {
+    await withRaw(redis.url, async (admin) => {
       const keys = await admin.keys(`${h.prefix}hk:*`);
       assert.deepEqual(keys, [`${h.prefix}hk:5:keyed:send-1`]);
       const ttl = Number(await admin.pTTL(keys[0]!));
@@ -146,15 +166,12 @@ describe('RedisHistory on a shared Redis', { skip, timeout: scaled(180_000) }, (
       const again = await a.append('keyed', Buffer.from('x'), false, bounds, 'send-1');
       assert.notEqual(again.epoch, first.epoch);
       assert.equal(again.offset, 1, 'a record of a lost epoch does not hide the append');
-    } finally {
-      admin.destroy();
-    }
+    });
   });
 
   it('starts a feed at the position read after SUBSCRIBE, while another server appends: no gap, no duplicate at the start', async () => {
     const h = harness();
-    const sink = new RecordingSink();
-    const listener = await h.open(sink);
+    const { sink, store: listener } = await listening(h);
     const publisher = await h.open(new RecordingSink());
     let appended = 0;
     let stop = false;
@@ -189,8 +206,7 @@ describe('RedisHistory on a shared Redis', { skip, timeout: scaled(180_000) }, (
   it('trims the stream itself (not only what read shows): exactly maxMessages, and entries past the age bound at the next append', async () => {
     const h = harness();
     const store = await h.open(new RecordingSink());
-    const admin = await raw(redis.url);
-    try {
+    await withRaw(redis.url, async (admin) => {
       for (let i = 0; i < 30; i++) await store.append('count', Buffer.from('x'), false, { maxMessages: 7 });
       assert.equal(Number(await admin.sendCommand(['XLEN', `${h.prefix}h:count`])), 7);
       const bounds = { maxMessages: 1000, maxAgeMs: h.ageMs };
@@ -203,23 +219,17 @@ describe('RedisHistory on a shared Redis', { skip, timeout: scaled(180_000) }, (
       await store.append('age', Buffer.from('young'), false, bounds);
       // ... and the rest with the next one.
       assert.equal(Number(await admin.sendCommand(['XLEN', `${h.prefix}h:age`])), 2);
-    } finally {
-      admin.destroy();
-    }
+    });
   });
 
   it('fills what Pub/Sub lost while the subscriber connection was cut (CLIENT KILL TYPE pubsub), once each, in order', async () => {
     const h = harness();
-    const sink = new RecordingSink();
-    const listener = await h.open(sink);
+    const { sink } = await listening(h, 'cut');
     const publisher = await h.open(new RecordingSink());
-    listener.subscribe('cut');
-    await h.settled(listener);
     await publisher.append('cut', Buffer.from('before'), false, BIG);
     await until('the first delivery', () => sink.on('cut').length === 1);
     const errorsBefore = h.errors.length;
-    const admin = await raw(redis.url);
-    try {
+    await withRaw(redis.url, async (admin) => {
       // node-redis reconnects at once after a cut, so the kill and the 50 appends (the store's own script)
       // run in one MULTI: Redis runs them back to back, before any reconnection can subscribe again.
       const multi = admin.multi().addCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
@@ -229,9 +239,7 @@ describe('RedisHistory on a shared Redis', { skip, timeout: scaled(180_000) }, (
       const replies = (await multi.exec()) as unknown[];
       assert.ok(Number(replies[0]) >= 1, 'a subscriber connection was killed');
       assert.deepEqual((replies[50] as unknown[])[1], 51);
-    } finally {
-      admin.destroy();
-    }
+    });
     await until('the 50 messages', () => sink.on('cut').length >= 51);
     await publisher.append('cut', Buffer.from('after'), false, BIG);
     await until('the message after', () => sink.on('cut').length >= 52);
@@ -244,13 +252,9 @@ describe('RedisHistory on a shared Redis', { skip, timeout: scaled(180_000) }, (
 
   it('goes on without loss when the subscriber connection is cut while a store appends', async () => {
     const h = harness();
-    const sink = new RecordingSink();
-    const listener = await h.open(sink);
+    const { sink } = await listening(h, 'cut2');
     const publisher = await h.open(new RecordingSink());
-    listener.subscribe('cut2');
-    await h.settled(listener);
-    const admin = await raw(redis.url);
-    try {
+    await withRaw(redis.url, async (admin) => {
       const appends = (async () => {
         for (let i = 0; i < 200; i++) await publisher.append('cut2', Buffer.from(`m${i}`), false, BIG);
       })();
@@ -259,9 +263,7 @@ describe('RedisHistory on a shared Redis', { skip, timeout: scaled(180_000) }, (
         await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
       }
       await appends;
-    } finally {
-      admin.destroy();
-    }
+    });
     await until('the 200 messages', () => sink.on('cut2').length >= 200);
     await sleep(50);
     assert.deepEqual(sink.on('cut2').map((d) => d.text), Array.from({ length: 200 }, (_, i) => `m${i}`));
@@ -271,15 +273,11 @@ describe('RedisHistory on a shared Redis', { skip, timeout: scaled(180_000) }, (
 
   it('reads a hole from the stream when a PUBLISH never arrived, and resets (trimmed) when the hole is gone', async () => {
     const h = harness();
-    const sink = new RecordingSink();
-    const store = await h.open(sink);
-    store.subscribe('holes');
-    await h.settled(store);
+    const { sink, store } = await listening(h, 'holes');
     const { epoch } = await store.append('holes', Buffer.from('m1'), false, BIG);
     await until('m1', () => sink.on('holes').length === 1);
     const prefix = h.prefix;
-    const admin = await raw(redis.url);
-    try {
+    await withRaw(redis.url, async (admin) => {
       // Two messages stored without their PUBLISH (as if Pub/Sub lost them).
       const sneak = async (text: string): Promise<number> => {
         const offset = Number(await admin.sendCommand(['HINCRBY', `${prefix}hm:holes`, 'offset', '1']));
@@ -300,25 +298,15 @@ describe('RedisHistory on a shared Redis', { skip, timeout: scaled(180_000) }, (
       await until('m7', () => sink.on('holes').length === 5);
       assert.deepEqual(sink.on('holes').map((d) => `${d.offset}=${d.text}`), ['1=m1', '2=m2', '3=m3', '4=m4', '7=m7']);
       assert.deepEqual(sink.resets, [{ topic: 'holes', position: { epoch, offset: 6 }, reason: 'trimmed' }]);
-    } finally {
-      admin.destroy();
-    }
+    });
   });
 
   it('after FLUSHALL, the next append starts a new epoch: the feed resets (epoch), the old epoch reads as gone', async () => {
     const h = harness();
-    const sink = new RecordingSink();
-    const store = await h.open(sink);
-    store.subscribe('flushed');
-    await h.settled(store);
+    const { sink, store } = await listening(h, 'flushed');
     const old = await store.append('flushed', Buffer.from('old'), false, BIG);
     await until('old', () => sink.on('flushed').length === 1);
-    const admin = await raw(redis.url);
-    try {
-      await admin.sendCommand(['FLUSHALL']);
-    } finally {
-      admin.destroy();
-    }
+    await withRaw(redis.url, (admin) => admin.sendCommand(['FLUSHALL']));
     const fresh = await store.append('flushed', Buffer.from('new'), false, BIG);
     assert.notEqual(fresh.epoch, old.epoch);
     assert.equal(fresh.offset, 1);

@@ -2,8 +2,8 @@
  * The resume subprotocol end to end: the real `ResumingClient` (src/node/resuming-client.ts) against the
  * real server (`WebSocketServer({ history, resume })`), with a MemoryHistory and with a RedisHistory on a
  * real redis-server (test/helpers/redis.ts; those tests skip with a notice naming the Debian package when
- * it is missing). Clients go through a switchable TCP proxy (test/helpers/switch-proxy.ts) where a test
- * moves them between servers or keeps them away.
+ * it is missing). Clients go through a TCP relay (test/helpers/relay.ts) whose target a test switches to
+ * move them between servers, or whose links it drops and refuses to keep them away.
  *
  * What it pins: live messages with their positions; a resume after the server drops the connection
  * while publishes go on (nothing missed, nothing twice); a resume on another server of the same Redis;
@@ -25,7 +25,7 @@ import { kBroadcast } from '../../src/node/websocket.js';
 import type { FramedMessage } from '../../src/node/framed-message.js';
 import { RedisHistory } from '../../src/redis.js';
 import { RedisServer, redisSkipReason } from '../helpers/redis.js';
-import { SwitchProxy } from '../helpers/switch-proxy.js';
+import { TcpRelay } from '../helpers/relay.js';
 import { range, ResumeTestClient, until } from '../helpers/resume-client.js';
 import { scaled } from '../helpers/time.js';
 
@@ -103,6 +103,28 @@ function dropClients(node: ServerNode): number {
     count++;
   }
   return count;
+}
+
+/** What the server's slow-consumer policy refused on `node`'s connections, and its newest connection. */
+interface Refusals {
+  /** Broadcast frames a connection did not take (the 'drop' policy dropped them). */
+  refused: number;
+  last: WebSocket | null;
+}
+
+/** Counts, on every connection `node` accepts from now on, the broadcast frames the slow-consumer policy refuses. */
+function watchRefusals(node: ServerNode): Refusals {
+  const watch: Refusals = { refused: 0, last: null };
+  node.wss.on('connection', (ws) => {
+    watch.last = ws;
+    const original = ws[kBroadcast].bind(ws);
+    ws[kBroadcast] = (message: FramedMessage, compress: boolean | undefined): boolean => {
+      const taken = original(message, compress);
+      if (!taken) watch.refused++;
+      return taken;
+    };
+  });
+  return watch;
 }
 
 function publish(node: ServerNode, topic: string, data: string | Buffer): Promise<Position> {
@@ -282,7 +304,7 @@ for (const kind of ['memory', 'redis'] as const) {
 
     it('tells a gap when the messages after its position were trimmed by count while it was away, then goes on live', async () => {
       const node = await startNode(kind, { prefix: `trim${++prefixes}:` });
-      const proxy = await SwitchProxy.start(node.port);
+      const proxy = await TcpRelay.start(node.port);
       const rec = new Recorder(proxy.url);
       try {
         rec.client.subscribe('small:t');
@@ -400,17 +422,7 @@ describe('ResumingClient ↔ WebSocketServer: limits and policies (memory histor
 
   it("the 'drop' slow-consumer policy: frames dropped for a resume subscriber are read back from the store once it drains (no gap)", { timeout: scaled(120_000) }, async () => {
     const node = await startNode('memory', { server: { slowConsumer: 'drop', maxBufferedAmount: 64 * 1024, highWaterMark: 32 * 1024 } });
-    let serverSide: WebSocket | null = null;
-    let refused = 0;
-    node.wss.on('connection', (ws) => {
-      serverSide = ws;
-      const original = ws[kBroadcast].bind(ws);
-      ws[kBroadcast] = (message: FramedMessage, compress: boolean | undefined): boolean => {
-        const taken = original(message, compress);
-        if (!taken) refused++;
-        return taken;
-      };
-    });
+    const watch = watchRefusals(node);
     const client = await ResumeTestClient.connect(node.url, { subscribe: { 'h:slow': {} } });
     try {
       await until(() => client.eventsOf('subscribed').length === 1, 'subscribed');
@@ -418,8 +430,8 @@ describe('ResumingClient ↔ WebSocketServer: limits and policies (memory histor
       const N = 8000;
       const payload = 'x'.repeat(4096); // 32 MB in all: more than loopback buffers hold
       for (let from = 1; from <= N; from += 1000) await publishMany(node, 'h:slow', from, Math.min(N, from + 999), () => payload);
-      await until(() => refused > 0, 'a frame dropped by the policy', 30_000);
-      assert.ok(serverSide!.bufferedAmount < 1024 * 1024, `the server buffers ${serverSide!.bufferedAmount} bytes`);
+      await until(() => watch.refused > 0, 'a frame dropped by the policy', 30_000);
+      assert.ok(watch.last!.bufferedAmount < 1024 * 1024, `the server buffers ${watch.last!.bufferedAmount} bytes`);
       client.ws!.resume();
       await until(() => client.of('h:slow').length === N, 'every message', 60_000);
       assert.deepEqual(client.of('h:slow').map((message) => message.offset), range(1, N));
@@ -436,17 +448,7 @@ describe('ResumingClient ↔ WebSocketServer: limits and policies (memory histor
 describe("ResumingClient ↔ WebSocketServer: control messages under the 'drop' policy (memory history)", () => {
   it("a control message the 'drop' policy would lose (here a subscribed) fails the connection with 1013 instead; the client resumes from where it was", { timeout: scaled(120_000) }, async () => {
     const node = await startNode('memory', { server: { slowConsumer: 'drop', maxBufferedAmount: 16 * 1024, highWaterMark: 8 * 1024 } });
-    let refused = 0;
-    let serverSide: WebSocket | null = null;
-    node.wss.on('connection', (ws) => {
-      serverSide = ws;
-      const original = ws[kBroadcast].bind(ws);
-      ws[kBroadcast] = (message: FramedMessage, compress: boolean | undefined): boolean => {
-        const taken = original(message, compress);
-        if (!taken) refused++;
-        return taken;
-      };
-    });
+    const watch = watchRefusals(node);
     const client = await ResumeTestClient.connect(node.url, { subscribe: { 'h:one': {} } });
     try {
       await until(() => client.eventsOf('subscribed').length === 1, 'subscribed');
@@ -458,14 +460,14 @@ describe("ResumingClient ↔ WebSocketServer: control messages under the 'drop' 
       for (let from = 1; from <= N; from += 20) {
         await publishMany(node, 'h:one', from, from + 19, () => payload);
         await delay(100);
-        if (refused > 0 && serverSide!.bufferedAmount > 16 * 1024) break;
+        if (watch.refused > 0 && watch.last!.bufferedAmount > 16 * 1024) break;
       }
-      assert.ok(refused > 0 && serverSide!.bufferedAmount > 16 * 1024, `dropped ${refused}, buffered ${serverSide!.bufferedAmount}`);
+      assert.ok(watch.refused > 0 && watch.last!.bufferedAmount > 16 * 1024, `dropped ${watch.refused}, buffered ${watch.last!.bufferedAmount}`);
       await publish(node, 'h:two', 'two-1');
       client.subscribe('h:two', { from: 'start' }); // its `subscribed` meets a full buffer
       await delay(200);
       client.ws!.resume();
-      await until(() => client.closes.length === 1, 'the connection to fail', 30_000).catch((error: Error) => { throw new Error(`${error.message}: ${JSON.stringify({ refused, events: client.events.filter((e) => e.type !== 'message'), n: client.received.length, closes: client.closes, errors: client.errors.map(String) })}`); });
+      await until(() => client.closes.length === 1, 'the connection to fail', 30_000).catch((error: Error) => { throw new Error(`${error.message}: ${JSON.stringify({ refused: watch.refused, events: client.events.filter((e) => e.type !== 'message'), n: client.received.length, closes: client.closes, errors: client.errors.map(String) })}`); });
       assert.deepEqual(client.closes, [1013]);
       assert.deepEqual(client.eventsOf('subscribed').map((event) => (event as { topic: string }).topic), ['h:one'], 'the lost subscribed never came');
       const first = client.of('h:one').length;
@@ -488,7 +490,7 @@ describe('ResumingClient ↔ WebSocketServer: several servers on one Redis', { s
     const prefix = `move${++prefixes}:`;
     const a = await startNode('redis', { prefix });
     const b = await startNode('redis', { prefix });
-    const proxy = await SwitchProxy.start(a.port);
+    const proxy = await TcpRelay.start(a.port);
     const counts = new Map<string, number>();
     const handledOn: string[] = [];
     for (const [name, node] of [['a', a], ['b', b]] as const) {
@@ -534,7 +536,7 @@ describe('ResumingClient ↔ WebSocketServer: several servers on one Redis', { s
 
   it('tells an epoch gap after FLUSHALL, to a client that was away and to one that is live', async () => {
     const node = await startNode('redis', { prefix: `flush${++prefixes}:` });
-    const proxy = await SwitchProxy.start(node.port);
+    const proxy = await TcpRelay.start(node.port);
     const admin = createClient({ url: redis!.url });
     await admin.connect();
     const rec = new Recorder(proxy.url);
@@ -611,7 +613,7 @@ describe('ResumingClient ↔ WebSocketServer: several servers on one Redis', { s
   });
 
   it('a Redis outage in the middle of a replay closes with 1013; the client resumes where it was once Redis is back', { timeout: scaled(180_000) }, async () => {
-    const redisProxy = await SwitchProxy.start(redis!.port);
+    const redisProxy = await TcpRelay.start(redis!.port);
     const prefix = `outage${++prefixes}:`;
     const node = await startNode('redis', { prefix, redisUrl: `redis://127.0.0.1:${redisProxy.port}`, server: { highWaterMark: 64 * 1024 } });
     await until(() => (node.store as RedisHistory).connected, 'connected to Redis');

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { RESUME_STATE_DEFAULTS, ResumeState, type ResumeEvent, type ResumeOutgoing } from '../../src/protocol/resume-state.js';
+import { RESUME_STATE_DEFAULTS, ResumeState, type ResumeEvent, type ResumeOutgoing, type ResumeSubscribeOptions } from '../../src/protocol/resume-state.js';
 import {
   ResumeError,
   decodeClientControl,
@@ -51,11 +51,17 @@ function errorOf(events: (string | ResumeEvent)[]): ResumeError {
   return last.error;
 }
 
+/** A state wanting `topics` (in insertion order: no array-index names; each with its options), just opened: hello and the subs sent, nothing answered yet. */
+function opened(topics: Record<string, ResumeSubscribeOptions>): ResumeState {
+  const state = new ResumeState({ session: SESSION });
+  for (const [topic, options] of Object.entries(topics)) state.subscribe(topic, options);
+  state.onOpen();
+  return state;
+}
+
 /** A state opened and welcomed, subscribed to `topic` (alias 1, epoch e1) after `offset`. */
 function live(topic = 'a', offset = 0): ResumeState {
-  const state = new ResumeState({ session: SESSION });
-  state.subscribe(topic);
-  state.onOpen();
+  const state = opened({ [topic]: {} });
   feed(state, server.welcome(), server.subscribed(1, topic, 1, 'e1', offset));
   return state;
 }
@@ -78,9 +84,7 @@ describe('resume state: subscriptions and positions', () => {
   });
 
   it('resubscribes from the last position seen after a reopen (and from where subscribed left it when nothing came)', () => {
-    const state = new ResumeState({ session: SESSION });
-    for (const topic of ['a', 'b', 'c']) state.subscribe(topic);
-    state.onOpen();
+    const state = opened({ a: {}, b: {}, c: {} });
     const events = feed(
       state,
       server.welcome(),
@@ -133,10 +137,7 @@ describe('resume state: subscriptions and positions', () => {
   });
 
   it('a refused subscription is reported and no longer wanted', () => {
-    const state = new ResumeState({ session: SESSION });
-    state.subscribe('secret');
-    state.subscribe('open');
-    state.onOpen();
+    const state = opened({ secret: {}, open: {} });
     const events = feed(state, server.welcome(), server.error({ id: 1, code: 'FD_ERR_RESUME_FORBIDDEN', message: 'no' }), server.error({ code: 'BUSY', message: 'later' }));
     assert.deepEqual(events, [
       { type: 'refused', code: 'FD_ERR_RESUME_FORBIDDEN', message: 'no', topic: 'secret' },
@@ -171,9 +172,7 @@ describe('resume state: exactly once, holes reported', () => {
   }
 
   it('drops the replayed frames a server starts before the position asked for', () => {
-    const state = new ResumeState({ session: SESSION });
-    state.subscribe('a', { from: { epoch: 'e1', offset: 3 } });
-    state.onOpen();
+    const state = opened({ a: { from: { epoch: 'e1', offset: 3 } } });
     const events = feed(state, server.welcome(), server.subscribed(1, 'a', 1, 'e1', 1, 4), ...[2, 3, 4, 5].map((o) => server.text(1, o)), server.text(1, 6));
     assert.deepEqual(events, [
       { type: 'subscribed', topic: 'a', replay: 4, gap: null, position: { epoch: 'e1', offset: 3 } },
@@ -185,9 +184,7 @@ describe('resume state: exactly once, holes reported', () => {
 
   it('reports a gap at subscribe (trimmed, or a new epoch) and goes on from the new position', () => {
     for (const [gap, epoch, offset] of [['trimmed', 'e1', 40], ['epoch', 'e2', 0]] as const) {
-      const state = new ResumeState({ session: SESSION });
-      state.subscribe('a', { from: { epoch: 'e1', offset: 3 } });
-      state.onOpen();
+      const state = opened({ a: { from: { epoch: 'e1', offset: 3 } } });
       const events = feed(state, server.welcome(), server.subscribed(1, 'a', 1, epoch, offset, 1, gap), server.text(1, offset + 1));
       assert.deepEqual(events, [
         { type: 'subscribed', topic: 'a', replay: 1, gap, position: { epoch, offset } },
@@ -219,9 +216,7 @@ describe('resume state: exactly once, holes reported', () => {
       ['start', 'e1', 5, /resume after 0 \(epoch current\), the stream continues after 5/],
     ];
     for (const [from, epoch, offset, message] of table) {
-      const state = new ResumeState({ session: SESSION });
-      state.subscribe('a', { from });
-      state.onOpen();
+      const state = opened({ a: { from } });
       const error = errorOf(feed(state, server.welcome(), server.subscribed(1, 'a', 1, epoch, offset)));
       assert.equal(error.code, 'FD_ERR_RESUME_UNREPORTED_GAP');
       assert.match(error.message, message);
@@ -260,10 +255,7 @@ describe('resume state: exactly once, holes reported', () => {
       ['not JSON', ['hi'], 'FD_ERR_RESUME_BAD_JSON', 1007, /not JSON/],
     ];
     for (const [label, messages, code, closeCode, message] of table) {
-      const state = new ResumeState({ session: SESSION });
-      state.subscribe('a');
-      state.subscribe('b');
-      state.onOpen();
+      const state = opened({ a: {}, b: {} });
       const error = errorOf(feed(state, ...messages));
       assert.ok(error instanceof ResumeError, label);
       assert.deepEqual([error.code, error.closeCode], [code, closeCode], `${label}: ${error.message}`);

@@ -5,8 +5,8 @@
  *  - `ResumeCluster`: a real redis-server (no persistence), N server processes
  *    (./fixtures/resume-server.ts, each on a fixed port so that a SIGKILLed one comes back where HAProxy
  *    looks for it), HAProxy in round-robin TCP mode in front of them (health checks, redispatch), and a
- *    `DropRelay` in this process in front of HAProxy, which can drop client links (both sockets destroyed,
- *    as a network that resets a connection).
+ *    TCP relay (test/helpers/relay.ts) in this process in front of HAProxy, which drops client links (both
+ *    sockets destroyed, as a network that resets a connection).
  *  - `Watcher`: one `ResumingClient` and the check of what it delivers, as it comes: per topic, per
  *    publisher, sequence numbers 1, 2, 3 … with no hole and no duplicate, and a hole allowed only right
  *    after a `gap` event of that topic (never silent). A `ResumeError` that ended a connection (the client
@@ -20,90 +20,18 @@
  *    message must be in the history exactly once whatever dies when.
  */
 import { readFileSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { ResumingClient } from '../../src/node/index.js';
 import { WebSocketServer } from '../../src/node/index.js';
 import { RedisHistory } from '../../src/redis.js';
 import { ResumeError } from '../../src/protocol/resume-wire.js';
 import { HAProxy } from '../helpers/haproxy.js';
-import { listen } from '../helpers/node.js';
 import { RedisServer } from '../helpers/redis.js';
+import { TcpRelay } from '../helpers/relay.js';
 import { FixtureProcess, STEP_TIMEOUT, delay } from './scale-helpers.js';
 
 /** `CONFORMANCE_FULL=1` (`.ci/run`, once) or `RESUME_CHAOS_FULL=1`: the issue's full size. */
 export const FULL = process.env['CONFORMANCE_FULL'] === '1' || process.env['RESUME_CHAOS_FULL'] === '1';
-
-// --- the relay -----------------------------------------------------------------------------------------
-
-/** A TCP relay on 127.0.0.1 towards a port, which can drop (destroy) some of the links it carries. */
-export class DropRelay {
-  readonly #server: Server;
-  readonly #target: number;
-  readonly #links = new Set<[Socket, Socket]>();
-  port = 0;
-  /** Links dropped by `drop`. */
-  dropped = 0;
-  accepted = 0;
-
-  private constructor(target: number) {
-    this.#target = target;
-    this.#server = createServer((client) => this.#accept(client));
-  }
-
-  static async start(target: number): Promise<DropRelay> {
-    const relay = new DropRelay(target);
-    relay.port = await listen(relay.#server);
-    return relay;
-  }
-
-  get links(): number {
-    return this.#links.size;
-  }
-
-  /** Destroy `count` links chosen by `pick(n)` (a random index below n): both ends see the connection end. */
-  drop(count: number, pick: (n: number) => number): number {
-    let done = 0;
-    while (done < count && this.#links.size > 0) {
-      const links = [...this.#links];
-      const link = links[pick(links.length)]!;
-      this.#links.delete(link);
-      link[0].destroy();
-      link[1].destroy();
-      done++;
-    }
-    this.dropped += done;
-    return done;
-  }
-
-  async close(): Promise<void> {
-    for (const [client, upstream] of this.#links) {
-      client.destroy();
-      upstream.destroy();
-    }
-    this.#links.clear();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
-
-  #accept(client: Socket): void {
-    this.accepted++;
-    client.setNoDelay(true);
-    const upstream = createConnection({ host: '127.0.0.1', port: this.#target });
-    upstream.setNoDelay(true);
-    const link: [Socket, Socket] = [client, upstream];
-    this.#links.add(link);
-    const end = (): void => {
-      this.#links.delete(link);
-      client.destroy();
-      upstream.destroy();
-    };
-    for (const socket of link) {
-      socket.on('error', () => {});
-      socket.once('close', end);
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-  }
-}
 
 // --- the cluster ---------------------------------------------------------------------------------------
 
@@ -150,12 +78,12 @@ export class ResumeCluster {
   readonly redis: RedisServer;
   readonly servers: ServerSlot[];
   readonly proxy: HAProxy;
-  readonly relay: DropRelay;
+  readonly relay: TcpRelay;
   readonly prefix: string;
   readonly #maxMessages: number;
   kills = 0;
 
-  private constructor(redis: RedisServer, servers: ServerSlot[], proxy: HAProxy, relay: DropRelay, prefix: string, maxMessages: number) {
+  private constructor(redis: RedisServer, servers: ServerSlot[], proxy: HAProxy, relay: TcpRelay, prefix: string, maxMessages: number) {
     this.redis = redis;
     this.servers = servers;
     this.proxy = proxy;
@@ -198,7 +126,7 @@ defaults
 `,
         },
       );
-      const relay = await DropRelay.start(proxy.ports[0]!);
+      const relay = await TcpRelay.start(proxy.ports[0]!, { noDelay: true });
       const cluster = new ResumeCluster(redis, slots, proxy, relay, options.prefix, options.maxMessages);
       await Promise.all(slots.map((_, i) => cluster.startServer(i)));
       return cluster;
@@ -543,4 +471,33 @@ export async function waitFor(condition: () => boolean, what: string, ms: number
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}: ${detail()}`);
     await delay(100);
   }
+}
+
+/**
+ * `count` Watchers on `cluster` (pushed to `into` as they are made, so that the caller closes them
+ * whatever happens), each on 1 to 3 of `topics` drawn with `random`; then waits until each is subscribed
+ * to all of its topics. `paced`: a pause of 100 ms after every 50 clients (spreads their handshakes).
+ */
+export async function startWatchers(
+  cluster: ResumeCluster,
+  count: number,
+  topics: readonly string[],
+  random: (n: number) => number,
+  options: WatcherOptions & { paced?: boolean },
+  into: Watcher[],
+): Promise<void> {
+  const { paced, ...watcherOptions } = options;
+  for (let i = 0; i < count; i++) {
+    const chosen = new Set<string>();
+    const many = 1 + random(3);
+    while (chosen.size < many) chosen.add(topics[random(topics.length)]!);
+    into.push(new Watcher(i, cluster.url, [...chosen].sort(), watcherOptions));
+    if (paced === true && i % 50 === 49) await delay(100);
+  }
+  await waitFor(
+    () => into.every((w) => w.subscribed.size === w.topics.length),
+    'every client subscribed',
+    STEP_TIMEOUT * 3,
+    () => `${into.filter((w) => w.subscribed.size < w.topics.length).length} not yet`,
+  );
 }

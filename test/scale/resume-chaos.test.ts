@@ -27,7 +27,7 @@ import { createClient } from 'redis';
 import { haproxySkipReason } from '../helpers/haproxy.js';
 import { redisSkipReason } from '../helpers/redis.js';
 import { scaled } from '../helpers/time.js';
-import { ClientPublishers, FULL, ResumeCluster, Watcher, planPublishes, waitFor } from './resume-chaos-helpers.js';
+import { ClientPublishers, FULL, ResumeCluster, Watcher, planPublishes, startWatchers, waitFor } from './resume-chaos-helpers.js';
 import { STEP_TIMEOUT, delay, prng } from './scale-helpers.js';
 
 const skip = redisSkipReason() || haproxySkipReason();
@@ -91,21 +91,8 @@ describe('resume chaos: 3 servers on Redis behind HAProxy, servers SIGKILLed and
     lap('Redis, 3 servers, HAProxy up');
 
     // Who is on what (fixed seed): 1 to 3 topics each, every topic with subscribers.
-    const random = prng(19);
-    for (let i = 0; i < CLIENTS; i++) {
-      const topics = new Set<string>();
-      const count = 1 + random(3);
-      while (topics.size < count) topics.add(TOPICS[random(TOPICS.length)]!);
-      watchers.push(new Watcher(i, cluster.url, [...topics].sort(), { gapsAllowed: false, publishers: PUBLISHERS }));
-      if (i % 50 === 49) await delay(100);
-    }
+    await startWatchers(cluster, CLIENTS, TOPICS, prng(19), { gapsAllowed: false, publishers: PUBLISHERS, paced: true }, watchers);
     for (const topic of TOPICS) assert.ok(watchers.some((w) => w.topics.includes(topic)), `${topic} has subscribers`);
-    await waitFor(
-      () => watchers.every((w) => w.subscribed.size === w.topics.length),
-      'every client subscribed',
-      STEP_TIMEOUT * 3,
-      () => `${watchers.filter((w) => w.subscribed.size < w.topics.length).length} not yet`,
-    );
     lap(`${CLIENTS} clients subscribed (${watchers.reduce((sum, w) => sum + w.topics.length, 0)} subscriptions)`);
 
     // The chaos, while the publishers run, a step every 1-2 s, in turn: SIGKILL a random server (it

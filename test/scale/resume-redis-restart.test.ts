@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { haproxySkipReason } from '../helpers/haproxy.js';
 import { redisSkipReason } from '../helpers/redis.js';
 import { scaled } from '../helpers/time.js';
-import { FULL, Publisher, ResumeCluster, Watcher, planPublishes, waitFor } from './resume-chaos-helpers.js';
+import { FULL, Publisher, ResumeCluster, Watcher, planPublishes, startWatchers, waitFor } from './resume-chaos-helpers.js';
 import { STEP_TIMEOUT, delay, prng } from './scale-helpers.js';
 
 const skip = redisSkipReason() || haproxySkipReason();
@@ -55,18 +55,7 @@ describe('resume across a Redis restart without persistence: never a silent hole
     await publisher.ready();
 
     const random = prng(23);
-    for (let i = 0; i < CLIENTS; i++) {
-      const topics = new Set<string>();
-      const count = 1 + random(3);
-      while (topics.size < count) topics.add(TOPICS[random(TOPICS.length)]!);
-      watchers.push(new Watcher(i, cluster.url, [...topics].sort(), { gapsAllowed: true, publishers: PUBLISHERS }));
-    }
-    await waitFor(
-      () => watchers.every((w) => w.subscribed.size === w.topics.length),
-      'every client subscribed',
-      STEP_TIMEOUT * 3,
-      () => `${watchers.filter((w) => w.subscribed.size < w.topics.length).length} not yet`,
-    );
+    await startWatchers(cluster, CLIENTS, TOPICS, random, { gapsAllowed: true, publishers: PUBLISHERS }, watchers);
     lap(`${CLIENTS} clients subscribed`);
 
     // Redis goes away and comes back empty at the given shares of the publishes.
