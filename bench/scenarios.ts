@@ -8,6 +8,7 @@ import type { MultiplexedLoad } from './load/multiplexed.js';
 import type { Implementation, ServerConfig } from './servers/server.js';
 // The tests' Redis helper (Debian's redis-server on a free port), as it is.
 import { RedisServer, redisSkipReason } from '../test/helpers/redis.js';
+import { historyPublishScenario, resumeStormScenario } from './history-scenarios.js';
 
 export interface Measurement {
   readonly value: number;
@@ -160,6 +161,10 @@ export const SCENARIOS: readonly Scenario[] = [
     },
     { mode: 'publish', servers: 2, window: 4 },
   ),
+  // Topics with history (docs/recovery.md): publish with history off / in memory / on Redis, to plain and
+  // to resume subscribers; and a reconnect storm of resume clients. fullduplex only: for information.
+  historyPublishScenario(),
+  resumeStormScenario(),
   handshakesScenario(),
   echoScenario(
     {

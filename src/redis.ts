@@ -5,3 +5,5 @@
  */
 export { RedisBackplane, type RedisBackplaneOptions, type RedisClientLike } from './node/redis-backplane.js';
 export type { Backplane, BackplaneNode } from './node/backplane.js';
+export { RedisHistory, type RedisHistoryOptions } from './node/redis-history.js';
+export type { HistoryStore, HistorySink, HistoryBounds, HistoryEntry, HistoryRead, HistoryGapReason, Position } from './node/history.js';

@@ -49,7 +49,7 @@ export function renderChart(record: ChartRecord): string {
       `<text x="${labelWidth - 10}" y="${y + 28}" text-anchor="end" font-size="9.5" fill="#6e7781">${escape(scenario.title.length > 52 ? `${scenario.title.slice(0, 51)}…` : scenario.title)}</text>`;
     if (typeof scenario.ratio !== 'number' || !Number.isFinite(scenario.ratio)) {
       const ours = scenario.medians?.fullduplex;
-      const figure = ours === undefined || scenario.medians?.ws !== undefined ? 'n/a' : `fullduplex only: ${Math.round(ours).toLocaleString('en-US')} ${scenario.unit ?? ''} (no ws to compare)`;
+      const figure = ours === undefined || scenario.medians?.ws !== undefined ? 'n/a' : `fullduplex only: ${ours >= 100 ? Math.round(ours).toLocaleString('en-US') : ours.toFixed(2)} ${scenario.unit ?? ''} (no ws to compare)`;
       // Right of the 1x line, which would cross the text.
       rows += `<text x="${(x(1) + 8).toFixed(1)}" y="${y + 19}" font-size="12" fill="${color}">${escape(figure)}</text>`;
       return;

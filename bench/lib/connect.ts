@@ -10,6 +10,8 @@ export interface RawConnection {
 
 export interface ConnectOptions {
   extensions?: string;
+  /** Sec-WebSocket-Protocol to offer (e.g. fullduplex.resume.v1); the handshake fails unless the server selects it. */
+  protocol?: string;
   path?: string;
   /** The source address (any of 127.0.0.0/8 works on Linux): spreads many short connections over more 4-tuples. */
   localAddress?: string;
@@ -41,6 +43,12 @@ export function openConnection(port: number, options: ConnectOptions = {}): Prom
       if (!status.startsWith('HTTP/1.1 101')) {
         socket.destroy();
         reject(new Error(`handshake refused: ${received.subarray(0, end).toString('latin1')}`));
+        return;
+      }
+      const selected = `\r\nsec-websocket-protocol: ${options.protocol?.toLowerCase()}\r\n`;
+      if (options.protocol !== undefined && !received.subarray(0, end + 2).toString('latin1').toLowerCase().includes(selected)) {
+        socket.destroy();
+        reject(new Error(`the server did not select ${options.protocol}`));
         return;
       }
       upgraded = true;
@@ -76,6 +84,7 @@ export function openConnection(port: number, options: ConnectOptions = {}): Prom
         `GET ${options.path ?? '/'} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
           `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n` +
           (options.extensions === undefined ? '' : `Sec-WebSocket-Extensions: ${options.extensions}\r\n`) +
+          (options.protocol === undefined ? '' : `Sec-WebSocket-Protocol: ${options.protocol}\r\n`) +
           '\r\n',
       );
     });

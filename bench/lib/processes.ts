@@ -24,6 +24,8 @@ export interface RunningServer {
   stats(): Promise<{ rss: number; heapUsed: number }>;
   /** The server process's CPU time so far (user + system), in seconds. */
   cpu(): Promise<number>;
+  /** Memory now, without a GC, and the peak RSS of the process so far (bytes). */
+  usage(): Promise<{ rss: number; heapUsed: number; maxRss: number }>;
   stop(): Promise<void>;
 }
 
@@ -52,6 +54,16 @@ export function startServer(implementation: Implementation, config: ServerConfig
             };
             child.on('message', onMessage);
             child.send({ type: 'stats' });
+          }),
+        usage: () =>
+          new Promise((done) => {
+            const onMessage = (reply: { type: string; rss: number; heapUsed: number; maxRss: number }): void => {
+              if (reply.type !== 'usage') return;
+              child.off('message', onMessage);
+              done({ rss: reply.rss, heapUsed: reply.heapUsed, maxRss: reply.maxRss });
+            };
+            child.on('message', onMessage);
+            child.send({ type: 'usage' });
           }),
         cpu: () =>
           new Promise((done) => {

@@ -33,8 +33,8 @@
  *   node --import tsx bench/load/broadcast.ts '{"ports":[...], "connections":1000, "window":4, ...}'
  */
 import { clientFrame, jsonLikeText, MessageCounter } from '../lib/client-frames.js';
-import type { Socket } from 'node:net';
 import { openConnection, type RawConnection } from '../lib/connect.js';
+import { ClosedLoop, openInBatches } from '../lib/load-loop.js';
 
 export interface BroadcastLoad {
   /** The server's port; several: servers that share the topic, each getting an even share of the connections. */
@@ -56,22 +56,13 @@ const config = JSON.parse(process.argv[2] ?? '{}') as BroadcastLoad;
 const payload = config.json === true ? jsonLikeText(config.size) : Buffer.alloc(config.size, 0x61);
 const frame = clientFrame(payload, { binary: false, ...(config.compress === true && { compress: true }) });
 const connectOptions = config.compress === true ? { extensions: 'permessage-deflate; client_no_context_takeover' } : {};
-const burst = Buffer.concat(Array.from({ length: Math.max(1, config.window) }, () => frame));
 
-let counting = false;
-let publishing = true;
-let deliveries = 0;
-let sent = 0;
-let acked = 0;
-let ackedCounted = 0;
-/** Messages received by each connection since the first broadcast. */
-const received = new Float64Array(config.connections);
 const counters: MessageCounter[] = [];
 const { ports } = config;
 const publisher = config.connections - 1;
 /** Whose copies are the acks: the publisher's own with one server, else the last server's last connection. */
 const acker = ports.length === 1 ? publisher : publisher - 1;
-let publisherSocket: Socket | null = null;
+const loop = new ClosedLoop(config.connections, acker, frame, config.window);
 
 function portOf(index: number): number {
   if (index === publisher) return ports[0]!;
@@ -83,71 +74,24 @@ function portOf(index: number): number {
 function open(index: number): Promise<RawConnection> {
   const counter = new MessageCounter();
   counters.push(counter);
-  const isAcker = index === acker;
   const onChunk = (chunk: Buffer): void => {
     const done = counter.push(chunk);
-    if (done === 0) return;
-    received[index]! += done;
-    if (counting) deliveries += done;
-    if (!isAcker) return;
-    acked += done;
-    if (counting) ackedCounted += done;
-    if (!publishing || publisherSocket === null) return;
-    sent += done;
-    publisherSocket.write(done <= config.window ? burst.subarray(0, done * frame.length) : Buffer.concat(Array.from({ length: done }, () => frame)));
+    if (done > 0) loop.delivered(index, done);
   };
   return openConnection(portOf(index), { ...connectOptions, onChunk });
 }
 
 // The subscribers in batches, then the acker and the publisher alone, last.
-const BATCH = 200;
-const connections: RawConnection[] = [];
-for (let opened = 0; opened < acker; opened += BATCH) {
-  connections.push(...(await Promise.all(Array.from({ length: Math.min(BATCH, acker - opened) }, (_, i) => open(opened + i)))));
-}
+const connections = await openInBatches(acker, open);
 if (acker !== publisher) connections.push(await open(acker));
 connections.push(await open(publisher));
 for (const { socket } of connections) socket.on('error', () => {});
-publisherSocket = connections[publisher]!.socket;
 
-const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-/** Polls until `done()` holds or `ms` have passed; returns whether it holds. */
-async function until(done: () => boolean, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  while (!done()) {
-    if (performance.now() > deadline) return false;
-    await wait(20);
-  }
-  return true;
-}
-
-sent = Math.max(1, config.window);
-publisherSocket.write(burst);
-await wait(config.warmupMs);
-counting = true;
-// The phases, for the server's CPU use over the same period (serverCpuWhileMeasuring).
-process.stdout.write('{"phase":"measuring"}\n');
-const cpuBefore = process.cpuUsage();
-const started = performance.now();
-await wait(config.durationMs);
-counting = false;
-const seconds = (performance.now() - started) / 1000;
-const cpu = process.cpuUsage(cpuBefore);
-process.stdout.write('{"phase":"measured"}\n');
-publishing = false;
+loop.start(connections[publisher]!.socket);
+const { seconds, generatorCpu } = await loop.measure(config.warmupMs, config.durationMs);
 
 // Let the broadcasts in flight land, then check that every client got every broadcast, once.
-const settled = (await until(() => acked >= sent, 10_000)) && (await until(() => received.every((count) => count >= sent), 10_000));
-let fewest = Infinity;
-let most = 0;
-let short = 0;
-let over = 0;
-for (const count of received) {
-  fewest = Math.min(fewest, count);
-  most = Math.max(most, count);
-  if (count < sent) short++;
-  else if (count > sent) over++;
-}
+const { settled, fewest, most, short, over } = await loop.settle();
 let messages = 0;
 let compressed = 0;
 let wireBytes = 0;
@@ -160,12 +104,12 @@ for (const counter of counters) {
 }
 
 const result = {
-  deliveriesPerSecond: deliveries / seconds,
-  broadcastsPerSecond: ackedCounted / seconds,
+  deliveriesPerSecond: loop.deliveries / seconds,
+  broadcastsPerSecond: loop.ackedCounted / seconds,
   clients: connections.length,
   /** Every client received every broadcast the publisher sent, and no more. */
   complete: settled && over === 0,
-  broadcasts: sent,
+  broadcasts: loop.sent,
   fewestReceived: fewest,
   mostReceived: most,
   clientsShort: short,
@@ -178,7 +122,7 @@ const result = {
   readsPerMessage: messages === 0 ? 0 : reads / messages,
   seconds,
   /** The generator's CPU time over the measured period, in cores (1 = saturated). */
-  generatorCpu: (cpu.user + cpu.system) / 1e6 / seconds,
+  generatorCpu,
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);
 for (const { socket } of connections) socket.destroy();

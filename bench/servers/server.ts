@@ -15,15 +15,29 @@
  *
  * `redis` (fullduplex in publish mode): the server shares its topics with the others on that Redis
  * through a RedisBackplane (fullduplex/redis, from dist/ too).
+ *
+ * `history` mode (fullduplex only; topics with history, docs/recovery.md): the connection's path says
+ * what it is. `/sub/<topic>`: a plain subscriber (`socket.subscribe`). `/publish/<topic>`: every message
+ * it sends is published to the topic with `server.publish`; with `?ack`, the server answers each one
+ * with the JSON of the publish callback's position (`{"epoch":..,"offset":..}`) once the store has it.
+ * A connection that offers `fullduplex.resume.v1` is a resume connection (the library serves it;
+ * `authorize: () => true`). `history: 'memory' | 'redis'` names the store (MemoryHistory, or a
+ * RedisHistory on `redis`), every topic keeping the last `maxMessages`; without `history` the server has
+ * no history at all (the baseline: topics as in publish mode).
+ *
+ * FULLDUPLEX_BENCH_SOURCE=src (the smoke tests, which have no dist/): load the sources through tsx
+ * instead of the build. Never for figures: see the note on dist/ below.
  */
 import { createServer as createTcpServer } from 'node:net';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer as WsServer } from 'ws';
-import type { RedisBackplane } from '../../src/redis.js';
+import type { HistoryStore, RedisBackplane } from '../../src/redis.js';
 // The shipped build (dist/, what users run), not the sources through tsx: tsx keeps function names
 // with a helper that gives every arrow-function field its own property store, which inflates memory.
-const { WebSocketServer } = (await import(new URL('../../dist/node/index.js', import.meta.url).href)) as typeof import('../../src/node/index.js');
+const BUILD = process.env['FULLDUPLEX_BENCH_SOURCE'] === 'src' ? '../../src' : '../../dist';
+const fullduplex = (await import(new URL(`${BUILD}/node/index.js`, import.meta.url).href)) as typeof import('../../src/node/index.js');
+const { WebSocketServer } = fullduplex;
 
 /** `fullduplex-h2`: fullduplex on a cleartext HTTP/2 server (h2c), WebSockets as RFC 8441 streams (echo only). */
 export type Implementation = 'fullduplex' | 'fullduplex-h2' | 'ws' | 'raw';
@@ -37,9 +51,13 @@ export interface ServerConfig {
    */
   serverNoContextTakeover?: boolean;
   /** What the server does with a message: send it back (default), to every open client, or to a topic every client subscribes to. */
-  mode?: 'echo' | 'broadcast' | 'publish';
-  /** Publish mode, fullduplex: a Redis URL for a RedisBackplane. */
+  mode?: 'echo' | 'broadcast' | 'publish' | 'history';
+  /** Publish mode, fullduplex: a Redis URL for a RedisBackplane. History mode: the Redis of a RedisHistory. */
   redis?: string;
+  /** History mode: the store (absent: no history, the baseline). */
+  history?: 'memory' | 'redis';
+  /** History mode: every topic keeps this many messages (default 1,000). */
+  maxMessages?: number;
 }
 
 const implementation = process.argv[2] as Implementation;
@@ -52,17 +70,64 @@ const TOPIC = 'bench';
 const perMessageDeflate = config.compress !== true ? false : config.serverNoContextTakeover === true ? { serverNoContextTakeover: true } : true;
 
 async function redisBackplane(url: string): Promise<RedisBackplane> {
-  const { RedisBackplane: Backplane } = (await import(new URL('../../dist/redis.js', import.meta.url).href)) as typeof import('../../src/redis.js');
+  const { RedisBackplane: Backplane } = (await import(new URL(`${BUILD}/redis.js`, import.meta.url).href)) as typeof import('../../src/redis.js');
   return new Backplane({ url, onError: (error) => process.stderr.write(`  backplane: ${error.message}\n`) });
+}
+
+async function historyStore(): Promise<HistoryStore | undefined> {
+  if (config.history === undefined) return undefined;
+  if (config.history === 'memory') return new fullduplex.MemoryHistory({ onError: (error) => process.stderr.write(`  history: ${error.message}\n`) });
+  if (config.redis === undefined) throw new Error('history: redis needs the redis URL');
+  const { RedisHistory } = (await import(new URL(`${BUILD}/redis.js`, import.meta.url).href)) as typeof import('../../src/redis.js');
+  return new RedisHistory({ url: config.redis, onError: (error) => process.stderr.write(`  history: ${error.message}\n`) });
 }
 
 function ready(port: number): void {
   process.send?.({ type: 'ready', port });
 }
 
-if (config.redis !== undefined && (implementation !== 'fullduplex' || !publish)) throw new Error('a Redis backplane is for fullduplex in publish mode only');
+const historyMode = config.mode === 'history';
+if (config.redis !== undefined && (implementation !== 'fullduplex' || !(publish || historyMode))) throw new Error('a Redis backplane is for fullduplex in publish mode only');
+if (historyMode && implementation !== 'fullduplex') throw new Error('history mode is for fullduplex only');
 
-if (implementation === 'fullduplex') {
+if (historyMode) {
+  const store = await historyStore();
+  const bounds = { maxMessages: config.maxMessages ?? 1000 };
+  const server = new WebSocketServer({
+    port: 0,
+    host: '127.0.0.1',
+    maxPayload: MAX_PAYLOAD,
+    // 10,000 clients connecting at once on a loaded machine: no handshake timeout, no heartbeat in a run.
+    handshakeTimeout: 120_000,
+    heartbeat: false,
+    ...(store !== undefined && { history: { store, topics: () => bounds }, resume: { authorize: () => true } }),
+  });
+  server.once('publishError', (error) => process.stderr.write(`  publish failed (first of perhaps more): ${error.message}\n`));
+  server.on('connection', (socket, request) => {
+    socket.on('error', () => {});
+    if (socket.protocol !== '') return; // fullduplex.resume.v1: the library serves it
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const [, kind, topic] = url.pathname.split('/');
+    if (kind === 'sub' && topic !== undefined) {
+      socket.subscribe(decodeURIComponent(topic));
+    } else if (kind === 'publish' && topic !== undefined) {
+      const name = decodeURIComponent(topic);
+      const ack = url.searchParams.has('ack');
+      socket.on('message', (data, isBinary) => {
+        if (!ack) {
+          server.publish(name, data as Buffer, { binary: isBinary });
+          return;
+        }
+        server.publish(name, data as Buffer, { binary: isBinary }, (error, position) => {
+          socket.send(JSON.stringify(error === null ? position : { error: error.message }));
+        });
+      });
+    } else {
+      socket.close(1008, `unknown path ${url.pathname}`);
+    }
+  });
+  server.on('listening', () => ready((server.address() as AddressInfo).port));
+} else if (implementation === 'fullduplex') {
   const backplane = config.redis === undefined ? undefined : await redisBackplane(config.redis);
   const server = new WebSocketServer({
     port: 0,
@@ -145,6 +210,10 @@ process.on('message', (message: { type: string }) => {
     globalThis.gc?.();
     const memory = process.memoryUsage();
     process.send?.({ type: 'stats', rss: memory.rss, heapUsed: memory.heapUsed });
+  } else if (message.type === 'usage') {
+    // No GC: what the process holds now, and the peak RSS of its whole life (resourceUsage's maxRSS, KiB).
+    const memory = process.memoryUsage();
+    process.send?.({ type: 'usage', rss: memory.rss, heapUsed: memory.heapUsed, maxRss: process.resourceUsage().maxRSS * 1024 });
   } else if (message.type === 'cpu') {
     const usage = process.cpuUsage();
     process.send?.({ type: 'cpu', seconds: (usage.user + usage.system) / 1e6 });

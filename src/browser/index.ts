@@ -15,3 +15,19 @@ export {
 export { ReconnectedEvent, ReconnectingEvent, type CloseEventLike, type ReconnectedDetail, type ReconnectingDetail } from './events.js';
 export type { ClosedConnection, ReconnectOptions } from '../protocol/reconnect-policy.js';
 export type { QueueingReconnectOptions, ReconnectQueueOptions } from '../protocol/reconnect-queue.js';
+export { ResumingWebSocket, type ResumingWebSocketEventMap, type ResumingWebSocketOptions, type ResumeSendData } from './resuming-client.js';
+export {
+  ResumeAckedEvent,
+  ResumeErrorEvent,
+  ResumeGapEvent,
+  ResumeMessageEvent,
+  ResumeRefusedEvent,
+  ResumeSubscribedEvent,
+  ResumeUnsubscribedEvent,
+  type ResumeGapDetail,
+  type ResumeMessageDetail,
+  type ResumeRefusedDetail,
+  type ResumeSubscribedDetail,
+} from './resume-events.js';
+export { ResumeError, RESUME_SUBPROTOCOL, type ResumeErrorCode, type ResumeGapReason, type ResumePosition } from '../protocol/resume-wire.js';
+export type { ResumeStateOptions, ResumeSubscribeOptions } from '../protocol/resume-state.js';

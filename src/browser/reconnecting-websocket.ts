@@ -27,8 +27,9 @@
  */
 import { ReconnectPolicy, type ClosedConnection } from '../protocol/reconnect-policy.js';
 import { RECONNECT_QUEUE_DEFAULTS, reconnectQueueBound, type QueueingReconnectOptions, type ReconnectQueueBound } from '../protocol/reconnect-queue.js';
-import { ABNORMAL_CLOSURE, CLOSED, CLOSING, CONNECTING, MAX_REASON_BYTES, OPEN, READY_STATES, type ReadyState } from '../protocol/web-constants.js';
+import { ABNORMAL_CLOSURE, CLOSED, CLOSING, CONNECTING, MAX_REASON_BYTES, OPEN, type ReadyState } from '../protocol/web-constants.js';
 import { closeEvent, ReconnectedEvent, ReconnectingEvent, type CloseEventLike } from './events.js';
+import { defineReadyStates, webSocketTarget } from './websocket-target.js';
 
 /** What `send` accepts (WebSockets Standard §3.1: `(BufferSource or Blob or USVString) data`). */
 export type SendData = string | ArrayBuffer | ArrayBufferView | Blob;
@@ -73,13 +74,6 @@ export interface ReconnectingWebSocketEventMap {
 }
 
 type Handler<E extends Event> = ((this: ReconnectingWebSocket, event: E) => unknown) | null;
-type Listener<K extends keyof ReconnectingWebSocketEventMap> =
-  | ((this: ReconnectingWebSocket, event: ReconnectingWebSocketEventMap[K]) => unknown)
-  | { handleEvent(event: ReconnectingWebSocketEventMap[K]): unknown }
-  | null;
-type AnyListener = Parameters<EventTarget['addEventListener']>[1] | null;
-type AddOptions = Parameters<EventTarget['addEventListener']>[2];
-type RemoveOptions = Parameters<EventTarget['removeEventListener']>[2];
 
 const encoder = new TextEncoder();
 
@@ -88,23 +82,7 @@ interface Queued {
   readonly bytes: number;
 }
 
-export interface ReconnectingWebSocket {
-  addEventListener<K extends keyof ReconnectingWebSocketEventMap>(type: K, listener: Listener<K>, options?: AddOptions): void;
-  addEventListener(type: string, listener: AnyListener, options?: AddOptions): void;
-  removeEventListener<K extends keyof ReconnectingWebSocketEventMap>(type: K, listener: Listener<K>, options?: RemoveOptions): void;
-  removeEventListener(type: string, listener: AnyListener, options?: RemoveOptions): void;
-}
-
-export class ReconnectingWebSocket extends EventTarget {
-  static readonly CONNECTING = CONNECTING;
-  static readonly OPEN = OPEN;
-  static readonly CLOSING = CLOSING;
-  static readonly CLOSED = CLOSED;
-  declare readonly CONNECTING: typeof CONNECTING;
-  declare readonly OPEN: typeof OPEN;
-  declare readonly CLOSING: typeof CLOSING;
-  declare readonly CLOSED: typeof CLOSED;
-
+export class ReconnectingWebSocket extends webSocketTarget<ReconnectingWebSocketEventMap>() {
   readonly #Socket: WebSocketConstructorLike;
   readonly #url: string;
   readonly #protocols: string | string[] | undefined;
@@ -373,9 +351,7 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 }
 
-for (const [name, value] of READY_STATES) {
-  Object.defineProperty(ReconnectingWebSocket.prototype, name, { value, enumerable: true });
-}
+defineReadyStates(ReconnectingWebSocket);
 
 /**
  * A queued message and its size: bytes are copied now (as `WebSocket.send` takes them at the call), and

@@ -5,7 +5,7 @@
  * level and memory level; see `PerMessageDeflate.sharedKey`), the first time a connection with those
  * parameters takes the message, and every such connection queues that one frame.
  */
-import { serializeFrame, serializeTextFrame } from '../protocol/frame-serializer.js';
+import { frameHeaderSize, serializeFrame, serializeTextFrame, writeFrameHeader } from '../protocol/frame-serializer.js';
 import { Opcode } from '../protocol/constants.js';
 import { SharedFrame } from '../protocol/shared-frame.js';
 import { toPayload, type SendData } from './data.js';
@@ -21,8 +21,33 @@ export class FramedMessage {
   /** The compressed frames made so far, by `PerMessageDeflate.sharedKey`. */
   private compressed: Map<string, SharedFrame> | null = null;
 
-  /** Frame `data` (unmasked: server to client); `binary` as in `send` (default: by the data's type). */
-  constructor(data: Exclude<SendData, Blob>, binary: boolean | undefined) {
+  /**
+   * A binary message of `prefixSize` bytes written by `writePrefix` (at the index it is given) followed by
+   * `payload`: WebSocket header, prefix and payload in one new buffer, the payload copied once (the
+   * resume subprotocol's data frames: src/node/history-topics.ts).
+   */
+  static prefixed(prefixSize: number, writePrefix: (target: Buffer, at: number) => void, payload: Buffer): FramedMessage {
+    const size = prefixSize + payload.length;
+    const header = frameHeaderSize(size, false);
+    const frame = Buffer.allocUnsafe(header + size);
+    writeFrameHeader(frame, 0, Opcode.Binary, true, 0, size, null);
+    writePrefix(frame, header);
+    payload.copy(frame, header + prefixSize);
+    return new FramedMessage(frame.subarray(header), true, frame);
+  }
+
+  /**
+   * Frame `data` (unmasked: server to client); `binary` as in `send` (default: by the data's type).
+   * (`frame`: the whole frame made already, `data` its payload: see `prefixed`.)
+   */
+  constructor(data: Exclude<SendData, Blob>, binary: boolean | undefined, frame?: Buffer) {
+    if (frame !== undefined) {
+      this.frame = [frame];
+      this.data = data;
+      this.size = (data as Buffer).length;
+      this.binary = true;
+      return;
+    }
     const { payload, binary: isBinaryData } = toPayload(data);
     const isBinary = binary ?? isBinaryData;
     const chunks: Buffer[] = [];

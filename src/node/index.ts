@@ -11,3 +11,23 @@ export type { Backplane, BackplaneNode } from './backplane.js';
 export { createWebSocketStream } from './stream.js';
 export { ProxyError, type ProxyErrorCode } from './proxy-tunnel-types.js';
 export type { ProxyOption, ProxySettings } from './proxy-environment.js';
+export { MemoryHistory, type MemoryHistoryOptions } from './memory-history.js';
+export type { HistoryStore, HistorySink, HistoryBounds, HistoryEntry, HistoryRead, HistoryGapReason, Position } from './history.js';
+export type { HistoryOptions, HistoryTopicsOption, HistoryTopicChoice } from './history-topics.js';
+export type { ResumeOptions } from './resume-session.js';
+export { MemoryDedupe, type MemoryDedupeOptions, type SendDedupe } from './send-dedupe.js';
+export {
+  ResumingClient,
+  type ResumingClientOptions,
+  type ResumingClientEvents,
+  type ResumeMessageInfo,
+  type ResumeSubscribedInfo,
+  type ResumeGapInfo,
+  type ResumeRefusal,
+  type ResumeSendData,
+  type ResumeSendCallback,
+  type ResumePosition,
+  type ResumeGapReason,
+  type ResumeSubscribeOptions,
+} from './resuming-client.js';
+export { ResumeError, RESUME_SUBPROTOCOL, type ResumeErrorCode } from '../protocol/resume-wire.js';

@@ -34,33 +34,16 @@
  * approximate it is.
  */
 import { randomBytes } from 'node:crypto';
-import { createClient } from 'redis';
 import type { Backplane, BackplaneNode } from './backplane.js';
+import type { RedisClient, RedisConnectionOptions } from './redis-connection.js';
+import { asError, checkUrlOrClient, closeRedisConnection, openRedisConnection, positiveNumber, reconnectBackoff, reportError } from './redis-connection.js';
 
-/**
- * What the backplane takes from a node-redis client given as `client`: its settings, through
- * `duplicate()`. Any node-redis client fits, whatever its modules, scripts, RESP version or type mapping.
- */
-export interface RedisClientLike {
-  readonly options?: { readonly socket?: object } | undefined;
-  duplicate(overrides: { disableOfflineQueue: boolean; socket: object }): object;
-}
+export type { RedisClientLike } from './redis-connection.js';
 
-/** The backplane's own connections (the commands it uses exist on every node-redis client). */
-type RedisClient = ReturnType<typeof createClient>;
-
-export interface RedisBackplaneOptions {
-  /** `redis[s]://[[username][:password]@][host][:port][/db-number]`; default `redis://localhost:6379`. */
-  url?: string;
-  /**
-   * A client to take the connection settings from: the backplane opens its own two connections with
-   * `client.duplicate()` (the given client is neither connected, used nor closed by it). Not with `url`.
-   */
-  client?: RedisClientLike;
+/** `url`, `client` and `reconnect`: see {@link RedisConnectionOptions}. */
+export interface RedisBackplaneOptions extends RedisConnectionOptions {
   /** Prefix of the Redis channels (`prefix + topic`) and keys (`prefix + 'count:' + topic`, ...). Default `'fullduplex:'`. */
   channelPrefix?: string;
-  /** Reconnection backoff: `minDelayMs` (default 100) doubling per failed attempt up to `maxDelayMs` (default 5000). */
-  reconnect?: { minDelayMs?: number; maxDelayMs?: number };
   /**
    * How often (ms) each node writes its local subscriber counts to Redis and renews its liveness key
    * (default 5000). A node that stops doing so is left out of the counts after 3 intervals.
@@ -74,21 +57,10 @@ const VERSION = 1;
 const FLAG_BINARY = 0x01;
 const ID_LENGTH = 16;
 const HEADER_LENGTH = 2 + ID_LENGTH;
-/** How long close() waits for a graceful QUIT before dropping a connection. */
-const CLOSE_TIMEOUT_MS = 2000;
+const NAME = 'RedisBackplane';
 
 /** Messages from a Redis channel, in buffer mode. */
 type BufferListener = <T extends Buffer>(message: T, channel: T) => unknown;
-
-function positiveNumber(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new TypeError(`RedisBackplane: ${name} must be a positive number`);
-  return value;
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
 
 /** The [field, value] pairs of an HGETALL reply, whatever the client's type mapping made of it. */
 function hashEntries(reply: unknown): Array<[string, string]> {
@@ -129,39 +101,19 @@ export class RedisBackplane implements Backplane {
   readonly #stateWaiters = new Set<() => void>();
 
   constructor(options: RedisBackplaneOptions = {}) {
-    if (options.url !== undefined && options.client !== undefined) throw new TypeError('RedisBackplane: give either url or client, not both');
+    checkUrlOrClient(NAME, options);
     this.#prefix = options.channelPrefix ?? 'fullduplex:';
-    if (typeof this.#prefix !== 'string') throw new TypeError('RedisBackplane: channelPrefix must be a string');
-    const minDelay = positiveNumber(options.reconnect?.minDelayMs, 100, 'reconnect.minDelayMs');
-    const maxDelay = Math.max(minDelay, positiveNumber(options.reconnect?.maxDelayMs, 5000, 'reconnect.maxDelayMs'));
-    this.#countIntervalMs = positiveNumber(options.countIntervalMs, 5000, 'countIntervalMs');
+    if (typeof this.#prefix !== 'string') throw new TypeError(`${NAME}: channelPrefix must be a string`);
+    const reconnectStrategy = reconnectBackoff(NAME, options.reconnect);
+    this.#countIntervalMs = positiveNumber(NAME, options.countIntervalMs, 5000, 'countIntervalMs');
     this.#onError = options.onError ?? (() => {});
     this.#id = randomBytes(ID_LENGTH);
     this.nodeId = this.#id.toString('hex');
 
-    const reconnectStrategy = (retries: number): number => {
-      const delay = Math.min(maxDelay, minDelay * 2 ** Math.min(retries, 30));
-      return Math.max(minDelay, Math.round(delay * (0.8 + Math.random() * 0.2)));
-    };
-    const make = (): RedisClient => {
-      if (options.client !== undefined) {
-        const socket = { ...(options.client.options?.socket ?? {}), reconnectStrategy };
-        return options.client.duplicate({ disableOfflineQueue: true, socket }) as RedisClient;
-      }
-      return createClient({
-        ...(options.url !== undefined ? { url: options.url } : {}),
-        disableOfflineQueue: true,
-        socket: { reconnectStrategy },
-      }) as RedisClient;
-    };
+    const make = (): RedisClient => openRedisConnection(options, reconnectStrategy, (error) => this.#report(error), () => this.#stateChanged());
     this.#sub = make();
     this.#pub = make();
-    for (const client of [this.#sub, this.#pub]) {
-      client.on('error', (error: unknown) => this.#report(error));
-      client.on('ready', () => this.#stateChanged());
-      client.on('end', () => this.#stateChanged());
-    }
-    // Registered after the listeners above, but all run within the same 'ready' emit.
+    // Registered after openRedisConnection's state listeners, but all run within the same 'ready' emit.
     this.#sub.on('ready', () => this.#resubscribe());
     this.#pub.on('ready', () => void this.refreshCounts()); // never rejects
   }
@@ -337,29 +289,8 @@ export class RedisBackplane implements Backplane {
     this.#wanted.clear();
     this.#subscribed.clear();
     this.#counted.clear();
-    await Promise.all([this.#disconnect(this.#sub), this.#disconnect(this.#pub)]);
+    await Promise.all([closeRedisConnection(this.#sub), closeRedisConnection(this.#pub)]);
     this.#stateChanged();
-  }
-
-  async #disconnect(client: RedisClient): Promise<void> {
-    if (!client.isReady) {
-      client.destroy();
-      return;
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        client.destroy();
-        resolve();
-      }, CLOSE_TIMEOUT_MS);
-    });
-    try {
-      await Promise.race([client.close(), timedOut]);
-    } catch {
-      client.destroy();
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   #attached(): BackplaneNode {
@@ -376,11 +307,7 @@ export class RedisBackplane implements Backplane {
   }
 
   #report(error: unknown): void {
-    try {
-      this.#onError(asError(error));
-    } catch {
-      // An onError that throws must not break the connection handling.
-    }
+    reportError(this.#onError, error);
   }
 
   /** Resolves at the next connection state change (or after `timeoutMs`). */

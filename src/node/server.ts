@@ -21,11 +21,14 @@ import { invalidServerOffer, negotiateServer, type ServerNegotiation } from '../
 import { connectAcceptLines, connectResponseHeaders, validateExtendedConnect } from '../protocol/extended-connect.js';
 import { cancelStream, claimStream, isHttp2Server, isHttp2Stream, listenHttp2, refuseStream, resetWithCancel, streamRequest, type Http2AnyServer } from './http2-server.js';
 import { PerMessageDeflate, type PerMessageDeflateConfig } from './permessage-deflate.js';
-import { WebSocket, checkConnectionOptions, kAttach, kSetTopics, kStart, type ConnectionOptions, type PublishCallback, type PublishOptions, type TopicHub } from './websocket.js';
+import { WebSocket, checkConnectionOptions, DEFAULT_HIGH_WATER_MARK, kAttach, kSetTopics, kStart, type ConnectionOptions, type PublishCallback, type PublishOptions, type TopicHub } from './websocket.js';
 import { deliver, Topics } from './topics.js';
 import { FramedMessage } from './framed-message.js';
 import type { SendData } from './data.js';
 import type { Backplane } from './backplane.js';
+import { RESUME_SUBPROTOCOL } from '../protocol/resume-wire.js';
+import { HistoryTopics, type HistoryOptions } from './history-topics.js';
+import { ResumeConnection, ResumeService, type ResumeOptions } from './resume-session.js';
 
 /** Thrown (or returned) by `authenticate` to refuse a handshake with a given HTTP response. */
 export class HandshakeRejection extends Error {
@@ -60,6 +63,20 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
    * `fullduplex/redis`). The server tells it which topics have subscribers here and closes it on `close()`.
    */
   backplane?: Backplane;
+  /**
+   * Topics that keep history (docs/recovery.md "Server"): `{ topics, store? }`. `topics` says which
+   * (a function of the name returning bounds `{ maxMessages, maxAgeMs? }`, `true` for the default
+   * 1,000 messages, or null/false; or a Map / object of names). `store` defaults to a `MemoryHistory`;
+   * give every server a `RedisHistory` on one Redis to resume across servers. A `publish` to such a topic
+   * goes through the store, and every subscriber gets it from the store's ordered feed.
+   */
+  history?: HistoryOptions;
+  /**
+   * Speak the resume subprotocol `fullduplex.resume.v1` with clients that offer it (needs `history`):
+   * positions, replay of what a client missed, idempotent sends. `authorize(socket, topic, request)` is
+   * required (which topics a client may subscribe to). See docs/recovery.md "Server".
+   */
+  resume?: ResumeOptions;
   /** Listen on this port (standalone mode; plain HTTP requests get 426). */
   port?: number;
   host?: string;
@@ -143,6 +160,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** Who subscribes to what, and what the connections see of it. */
   private readonly topics = new Topics();
   private readonly backplane: Backplane | null;
+  /** Topics with history (the `history` option), and the resume subprotocol (the `resume` option). */
+  private readonly history: HistoryTopics | null;
+  private readonly resume: ResumeService | null;
+  private readonly resumeConnections = new Set<WebSocket>();
   private readonly topicHub: TopicHub;
   /** The 'close' listener of every connection of this server (one function per server, not per connection). */
   private readonly forgetOnClose: (this: WebSocket) => void;
@@ -171,16 +192,32 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (this.deflateConfig !== null) negotiateServer([], this.deflateConfig); // checks the parameters now (RangeError)
     const owner = this;
     const topics = this.topics;
+    this.history = options.history === undefined ? null : new HistoryTopics(options.history, topics, (error, topic) => this.emit('publishError', error, topic));
+    this.resume = options.resume === undefined ? null : new ResumeService(options.resume, this.history, options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK);
     this.topicHub = {
-      subscribe: (ws, topic) => void topics.subscribe(ws, topic),
+      subscribe: (ws, topic) => {
+        if (this.resumeConnections.has(ws)) throw new Error(`A ${RESUME_SUBPROTOCOL} connection subscribes with its own "sub" messages: subscribe() is for plain connections`);
+        void topics.subscribe(ws, topic);
+      },
       unsubscribe: (ws, topic) => void topics.unsubscribe(ws, topic),
       publish: (topic, data, options, except, callback) => owner.publishFrom(except, topic, data, options, callback),
     };
     this.backplane = options.backplane ?? null;
-    if (this.backplane !== null) {
-      const backplane = this.backplane;
-      topics.onFirstSubscriber = (topic) => backplane.subscribe(topic);
-      topics.onLastUnsubscribed = (topic) => backplane.unsubscribe(topic);
+    const backplane = this.backplane;
+    const history = this.history;
+    if (backplane !== null || history !== null) {
+      // A topic with history is fed by its store (on every server); the others by the backplane.
+      topics.onFirstSubscriber = (topic) => {
+        const bounds = history?.boundsOf(topic) ?? null;
+        if (bounds !== null) history!.plainSubscribed(topic, bounds);
+        else backplane?.subscribe(topic);
+      };
+      topics.onLastUnsubscribed = (topic) => {
+        if (history !== null && history.boundsOf(topic) !== null) history.plainUnsubscribed(topic);
+        else backplane?.unsubscribe(topic);
+      };
+    }
+    if (backplane !== null) {
       backplane.attach({
         // Text arrives as its UTF-8 bytes: framed as text without decoding (it was valid when published).
         deliver: (topic, payload, binary) => void topics.publish(topic, new FramedMessage(payload, binary), undefined),
@@ -473,6 +510,15 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     refuse: (status: number, message: string) => void,
   ): { protocol: string | undefined } | null {
     if (offered.length === 0) return { protocol: undefined };
+    if (offered.includes(RESUME_SUBPROTOCOL)) {
+      // The resume subprotocol: selected whenever offered and enabled; never by default when not (a
+      // server that does not speak it must not select it). `handleProtocols` sees the other offers.
+      if (this.resume !== null) return { protocol: RESUME_SUBPROTOCOL };
+      if (this.options.handleProtocols === undefined) {
+        const others = offered.filter((protocol) => protocol !== RESUME_SUBPROTOCOL);
+        return { protocol: others[0] };
+      }
+    }
     if (this.options.handleProtocols === undefined) return { protocol: offered[0] };
     let chosen: unknown;
     try {
@@ -515,6 +561,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.open.add(ws);
     ws[kSetTopics](this.topicHub);
     ws.on('close', this.forgetOnClose);
+    if (protocol === RESUME_SUBPROTOCOL && this.resume !== null) {
+      this.resumeConnections.add(ws);
+      new ResumeConnection(ws, request, this.resume);
+    }
     callback(ws, request);
     ws[kStart]();
   }
@@ -575,7 +625,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   broadcast(data: Exclude<SendData, Blob>, options: PublishOptions = {}): number {
     const message = new FramedMessage(data, options.binary);
     let sent = 0;
-    for (const ws of this.open) if (deliver(ws, message, options.compress)) sent++;
+    const resume = this.resumeConnections;
+    for (const ws of this.open) if ((resume.size === 0 || !resume.has(ws)) && deliver(ws, message, options.compress)) sent++;
     return sent;
   }
 
@@ -596,10 +647,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   subscriberCount(topic: string): number;
   subscriberCount(topic: string, options: { global: true }): Promise<number>;
   subscriberCount(topic: string, options?: { global?: boolean }): number | Promise<number> {
+    const local = this.topics.subscriberCount(topic) + (this.history?.resumeCount(topic) ?? 0);
     if (options?.global === true) {
-      return this.backplane === null ? Promise.resolve(this.topics.subscriberCount(topic)) : this.backplane.subscriberCount(topic);
+      return this.backplane === null ? Promise.resolve(local) : this.backplane.subscriberCount(topic);
     }
-    return this.topics.subscriberCount(topic);
+    return local;
   }
 
   /**
@@ -608,6 +660,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * without a callback a refusal is emitted as `publishError`: a publish is never dropped silently.
    */
   private publishFrom(except: WebSocket | null, topic: string, data: Exclude<SendData, Blob>, options: PublishOptions, callback: PublishCallback | undefined): number {
+    const history = this.history;
+    if (history !== null) {
+      const bounds = history.boundsOf(topic);
+      if (bounds !== null) return history.publish(topic, bounds, data, options, except, callback);
+    }
+    if (options.idempotencyKey !== undefined) throw new TypeError(`publish: idempotencyKey needs a topic with history (the store remembers the key); ${JSON.stringify(topic).slice(0, 200)} keeps none`);
     const message = new FramedMessage(data, options.binary);
     const sent = this.topics.publish(topic, message, options.compress, except);
     const backplane = this.backplane;
@@ -631,6 +689,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** @internal A connection of ours closed. */
   [kForget](ws: WebSocket): void {
     this.open.delete(ws);
+    this.resumeConnections.delete(ws);
     if (this.state === 'closing' && this.open.size === 0) setImmediate(() => this.finishClose());
   }
 
@@ -689,16 +748,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private finishClose(): void {
     if (this.state === 'closed' || !this.ownServerClosed) return;
     this.state = 'closed';
-    if (this.backplane === null) {
+    if (this.backplane === null && this.history === null) {
       this.closed();
       return;
     }
-    // 'close' once the backplane has let go of its broker too (it gives up on a broker that does not
-    // answer by itself), so that a process may exit in the callback without leaving stale presence.
-    this.backplane.close().then(
-      () => this.closed(),
-      () => this.closed(), // its broker may be gone: nothing more to do about it
-    );
+    // 'close' once the backplane and the history store have let go of their broker too (they give up on
+    // a broker that does not answer by themselves), so that a process may exit in the callback without
+    // leaving stale presence. Either may fail (its broker may be gone): nothing more to do about it.
+    Promise.allSettled([this.backplane?.close(), this.history?.store.close()]).then(() => this.closed());
   }
 
   private closed(): void {

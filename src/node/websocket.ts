@@ -40,6 +40,8 @@ import {
 import { startClientHandshake, type ClientOptions as HandshakeOptions, type ClientHandshakeHooks } from './client.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
 import type { FramedMessage } from './framed-message.js';
+import type { Position } from './history.js';
+import type { ResumeSendInfo } from './send-dedupe.js';
 import { Reconnector, checkReconnectOptions, type ClientReconnectOptions, type ReconnectEvents, type ReconnectHost, type ReconnectionState } from './reconnect.js';
 
 /** Client options: the handshake's and the connection's, and `reconnect` (docs/client.md "## Reconnecting"). */
@@ -54,7 +56,8 @@ export interface ClientOptions extends HandshakeOptions {
 /** Typed events of a `WebSocket` (the reconnect events only come with the `reconnect` option). */
 export interface WebSocketEvents extends ReconnectEvents {
   open: [];
-  message: [data: MessageData, isBinary: boolean];
+  /** `send`: only on a resume connection (fullduplex.resume.v1), the client send's idempotency key. */
+  message: [data: MessageData, isBinary: boolean, send?: ResumeSendInfo];
   ping: [data: Buffer];
   pong: [data: Buffer];
   close: [code: number, reason: Buffer];
@@ -120,7 +123,7 @@ export interface SendOptions {
 
 const DEFAULT_CLOSE_TIMEOUT = 30_000;
 const DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024;
-const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 
 /** Heartbeat groups shared by connections with the same settings (one timer each). */
 const heartbeats = new Map<string, Heartbeat>();
@@ -139,6 +142,8 @@ export const kAttach = Symbol('fullduplex.attach');
 export const kStart = Symbol('fullduplex.start');
 export const kBroadcast = Symbol('fullduplex.broadcast');
 export const kSetTopics = Symbol('fullduplex.setTopics');
+/** A protocol layer above the connection (the resume subprotocol, src/node/resume-session.ts) takes its messages. */
+export const kIntercept = Symbol('fullduplex.intercept');
 
 type NormalizedOptions = Required<Omit<ConnectionOptions, 'heartbeat' | 'maxFragments' | 'maxBufferedChunks' | 'maxPendingAutoPongs' | 'generateMask'>> &
   Pick<ConnectionOptions, 'heartbeat' | 'maxFragments' | 'generateMask'>;
@@ -195,8 +200,11 @@ export interface TopicHub {
   publish(topic: string, data: Exclude<SendData, Blob>, options: PublishOptions, except: WebSocket | null, callback: PublishCallback | undefined): number;
 }
 
-/** Told whether a published message reached the backplane (null: yes, or there is none). */
-export type PublishCallback = (error: Error | null) => void;
+/**
+ * Told whether a published message reached the backplane (null: yes, or there is none); for a topic
+ * with history, whether the store took it, and then its `position` in the topic.
+ */
+export type PublishCallback = (error: Error | null, position?: Position) => void;
 
 /** Options of `publish` and `broadcast`. */
 export interface PublishOptions {
@@ -204,6 +212,13 @@ export interface PublishOptions {
   binary?: boolean;
   /** Compress for connections that negotiated permessage-deflate (default: their threshold decides). */
   compress?: boolean;
+  /**
+   * Only for a topic with history: a key recorded with the message in the store, atomically; a publish of
+   * the topic with a key the store still remembers appends nothing and its callback gets the position of
+   * the first (for example the `idempotencyKey` of a resume send, to publish it exactly once whatever
+   * crashes). A non-empty string of at most 512 characters; a TypeError on a topic without history.
+   */
+  idempotencyKey?: string;
 }
 
 /** A send waiting behind a Blob that is still being read (sends stay in order). */
@@ -532,8 +547,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     if (this.#state !== ReadyState.OPEN) return false;
     const subscriptions = (this.#subscriptions ??= new Set());
     if (subscriptions.has(topic)) return false;
+    hub.subscribe(this, topic); // may refuse (throw): a resume connection subscribes with its own messages
     subscriptions.add(topic);
-    hub.subscribe(this, topic);
     return true;
   }
 
@@ -562,6 +577,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   publish(topic: string, data: Exclude<SendData, Blob>, options: PublishOptions = {}, callback?: PublishCallback): number {
     return this.#requireHub('publish').publish(topic, data, options, this, callback);
   }
+
+  /** @internal What receives this connection's messages instead of `message` listeners (null: they do). */
+  [kIntercept]: ((data: Buffer | Buffer[], isBinary: boolean) => void) | null = null;
 
   /** @internal The server's topics, given to each connection it creates. */
   [kSetTopics](hub: TopicHub): void {
@@ -890,6 +908,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
 
   /** @internal */
   onMessage(data: Buffer | Buffer[], isBinary: boolean): void {
+    const intercept = this[kIntercept];
+    if (intercept !== null) return intercept(data, isBinary);
     let message: MessageData;
     if (isBinary) message = toMessageData(data, this.#binaryType);
     else message = Array.isArray(data) ? Buffer.concat(data) : data;

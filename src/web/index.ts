@@ -35,6 +35,7 @@ export {
 export { WebSocketError } from './websocket-error.js';
 export type { WebSocketCloseInfo } from './close-info.js';
 export { ReconnectingWebSocket, type ReconnectingWebSocketOptions } from './reconnecting-websocket.js';
+export { ResumingWebSocket, type ResumingWebSocketOptions } from './resuming-websocket.js';
 export {
   ReconnectedEvent,
   ReconnectingEvent,
@@ -44,4 +45,19 @@ export {
   type ReconnectedDetail,
   type ReconnectingDetail,
   type ReconnectingWebSocketEventMap,
+  type ResumingWebSocketEventMap,
+  ResumeAckedEvent,
+  ResumeErrorEvent,
+  ResumeGapEvent,
+  ResumeMessageEvent,
+  ResumeRefusedEvent,
+  ResumeSubscribedEvent,
+  ResumeUnsubscribedEvent,
+  ResumeError,
+  RESUME_SUBPROTOCOL,
+  type ResumeErrorCode,
+  type ResumeGapReason,
+  type ResumePosition,
+  type ResumeStateOptions,
+  type ResumeSubscribeOptions,
 } from '../browser/index.js';

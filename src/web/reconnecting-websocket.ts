@@ -8,7 +8,8 @@ import {
   ReconnectingWebSocket as BrowserReconnectingWebSocket,
   type ReconnectingWebSocketOptions as BrowserOptions,
 } from '../browser/reconnecting-websocket.js';
-import { WebSocket, type WebSocketOptions } from './websocket.js';
+import { platformWebSocket } from './platform-websocket.js';
+import type { WebSocketOptions } from './websocket.js';
 
 export interface ReconnectingWebSocketOptions extends BrowserOptions {
   /** fullduplex/web's `WebSocket` options, for every connection (ignored when `WebSocket` is given). */
@@ -18,15 +19,6 @@ export interface ReconnectingWebSocketOptions extends BrowserOptions {
 export class ReconnectingWebSocket extends BrowserReconnectingWebSocket {
   constructor(url: string | URL, protocols?: string | string[], options: ReconnectingWebSocketOptions = {}) {
     const { connectOptions, ...rest } = options;
-    const Socket =
-      rest.WebSocket ??
-      (connectOptions === undefined
-        ? WebSocket
-        : class extends WebSocket {
-            constructor(url: string, protocols?: string | string[]) {
-              super(url, protocols, connectOptions);
-            }
-          });
-    super(url, protocols, { ...rest, WebSocket: Socket });
+    super(url, protocols, { ...rest, WebSocket: platformWebSocket(rest.WebSocket, connectOptions) });
   }
 }

@@ -4,14 +4,14 @@
  * restart on the same port, and make close with 1001, 1012, 1013 (retried) or 1008, 4001 (final).
  * The same class runs in Chromium in test/e2e/reconnecting-browser.test.ts.
  */
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket as ServerSocket } from '../../src/node/index.js';
 import { ReconnectingWebSocket, ReconnectedEvent, ReconnectingEvent, WebSocket } from '../../src/web/index.js';
 import { ReconnectingWebSocket as BrowserReconnectingWebSocket } from '../../src/browser/index.js';
-import { scaled } from '../helpers/time.js';
+import { cleanupAfterEach, pollUntil as until, Wakeups } from '../helpers/wait.js';
 
 const FAST = { initialDelay: 10, maxDelay: 50, factor: 2, jitter: 0 } as const;
 
@@ -21,7 +21,7 @@ class RestartableServer {
   port = 0;
   readonly sockets: ServerSocket[] = [];
   readonly received: string[] = [];
-  readonly #waiters: Array<() => void> = [];
+  readonly #wakeups = new Wakeups();
   /** Echo messages back (off to check what the client sent, in order, without replies mixing in). */
   echo = true;
 
@@ -36,9 +36,9 @@ class RestartableServer {
         const text = String(data);
         this.received.push(text);
         if (this.echo) ws.send(text);
-        for (const wake of this.#waiters.splice(0)) wake();
+        this.#wakeups.wake();
       });
-      for (const wake of this.#waiters.splice(0)) wake();
+      this.#wakeups.wake();
     });
     this.wss = wss;
   }
@@ -54,15 +54,8 @@ class RestartableServer {
   }
 
   /** Wait (with a scaled guard) until `ready()` holds; checked on every connection and message. */
-  async until(what: string, ready: () => boolean): Promise<void> {
-    const deadline = Date.now() + scaled(10_000);
-    while (!ready()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        setTimeout(resolve, 20);
-      });
-    }
+  until(what: string, ready: () => boolean): Promise<void> {
+    return this.#wakeups.until(what, ready);
   }
 }
 
@@ -78,21 +71,10 @@ function record(ws: BrowserReconnectingWebSocket): string[] {
   return log;
 }
 
-async function until(what: string, ready: () => boolean): Promise<void> {
-  const deadline = Date.now() + scaled(10_000);
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 const count = (log: readonly string[], entry: string): number => log.filter((e) => e === entry).length;
 
 describe('ReconnectingWebSocket (Node, over fullduplex/web)', () => {
-  const cleanup: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const step of cleanup.splice(0).reverse()) await step();
-  });
+  const cleanup = cleanupAfterEach();
 
   async function server(): Promise<RestartableServer> {
     const s = new RestartableServer();

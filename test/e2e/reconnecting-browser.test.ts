@@ -12,23 +12,17 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, normalize, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import type { Browser, Page } from 'playwright-core';
+import { join } from 'node:path';
 import { WebSocketServer, type WebSocket as ServerSocket } from '../../src/node/index.js';
-import { chromiumSkipReason, launchChromium } from '../helpers/browser.js';
+import { chromiumSkipReason } from '../helpers/browser.js';
+import { BrowserBuildPage, pagePoller, ROOT } from '../helpers/browser-build.js';
 import { scaled } from '../helpers/time.js';
 
 const skip = chromiumSkipReason();
 const TIMEOUT = scaled(120_000);
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The page's driver: plain JavaScript; `window.rws` is set by the module script once it has loaded. */
 const PAGE = `<!doctype html>
@@ -54,75 +48,15 @@ window.rws = {
 </script></body></html>`;
 
 describe('ReconnectingWebSocket in Chromium (the browser build)', () => {
-  let browser: Browser | null = null;
-  let page: Page;
-  let pageServer: Server;
-  let outDir = '';
-
-  before(
-    async () => {
-      browser = await launchChromium();
-      if (browser === null) return;
-      // Compile src/browser as `npm run build` does (same tsc, same tsconfig), into a temporary dist/.
-      outDir = mkdtempSync(join(tmpdir(), 'fullduplex-browser-'));
-      const config = join(outDir, 'tsconfig.json');
-      writeFileSync(
-        config,
-        JSON.stringify({
-          extends: join(root, 'tsconfig.build.json'),
-          compilerOptions: { outDir: join(outDir, 'dist'), rootDir: join(root, 'src'), typeRoots: [join(root, 'node_modules/@types')], declaration: false, declarationMap: false, sourceMap: false },
-          include: [],
-          files: [join(root, 'src/browser/index.ts')],
-        }),
-      );
-      await promisify(execFile)(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', config], { cwd: root, timeout: scaled(120_000) });
-
-      pageServer = createServer((request, response) => {
-        const path = new URL(request.url ?? '/', 'http://x').pathname;
-        if (path === '/') {
-          response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-          response.end(PAGE);
-          return;
-        }
-        const file = normalize(join(outDir, path));
-        if (path.startsWith('/dist/') && file.startsWith(join(outDir, 'dist')) && existsSync(file)) {
-          response.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8' });
-          response.end(readFileSync(file));
-          return;
-        }
-        response.writeHead(404);
-        response.end();
-      });
-      pageServer.listen(0, '127.0.0.1');
-      await once(pageServer, 'listening');
-      page = await browser.newPage();
-      const failures: string[] = [];
-      page.on('pageerror', (error) => failures.push(String(error)));
-      page.on('requestfailed', (request) => failures.push(request.url()));
-      await page.goto(`http://127.0.0.1:${(pageServer.address() as AddressInfo).port}/`);
-      await page.waitForFunction('window.rws !== undefined', undefined, { timeout: scaled(30_000) });
-      assert.deepEqual(failures, []);
-    },
-    { timeout: TIMEOUT },
-  );
-
-  after(
-    async () => {
-      await browser?.close();
-      if (pageServer !== undefined) {
-        pageServer.closeAllConnections();
-        await new Promise<void>((resolve) => pageServer.close(() => resolve()));
-      }
-      if (outDir !== '') rmSync(outDir, { recursive: true, force: true });
-    },
-    { timeout: TIMEOUT },
-  );
+  const build = new BrowserBuildPage({ html: PAGE, ready: 'window.rws !== undefined', tmpPrefix: 'fullduplex-browser-' });
+  before(() => build.open(), { timeout: TIMEOUT });
+  after(() => build.close(), { timeout: TIMEOUT });
 
   it('the "./browser" export names the module the page loaded', { skip }, () => {
-    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, { default: string; types: string }> };
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { default: string; types: string }> };
     assert.deepEqual(manifest.exports['./browser'], { types: './dist/browser/index.d.ts', default: './dist/browser/index.js' });
-    assert.ok(existsSync(join(outDir, 'dist/browser/index.js')));
-    assert.ok(existsSync(join(outDir, 'dist/protocol/reconnect-policy.js')));
+    assert.ok(existsSync(join(build.outDir, 'dist/browser/index.js')));
+    assert.ok(existsSync(join(build.outDir, 'dist/protocol/reconnect-policy.js')));
   });
 
   it('the server stops and restarts: the page reconnects, and what it sent meanwhile arrives in order', { skip, timeout: TIMEOUT }, async () => {
@@ -145,16 +79,8 @@ describe('ReconnectingWebSocket in Chromium (the browser build)', () => {
     };
     const stop = (wss: WebSocketServer): Promise<void> => new Promise((resolve) => wss.close(() => resolve()));
     type State = { log: string[]; readyState: number; bufferedAmount: number; url: string };
-    const state = (): Promise<State> => page.evaluate('window.rws.state()') as Promise<State>;
-    const waitFor = async (what: string, ready: (s: State) => boolean): Promise<State> => {
-      const deadline = Date.now() + scaled(20_000);
-      for (;;) {
-        const s = await state();
-        if (ready(s)) return s;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(s)}`);
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    };
+    const page = build.page;
+    const { state, waitFor } = pagePoller<State>(page, 'window.rws.state()');
 
     let wss = await start();
     await page.evaluate(`window.rws.start(${JSON.stringify(`ws://127.0.0.1:${port}/`)})`);

@@ -72,17 +72,18 @@ export class HAProxy {
   /**
    * Write `haproxyPreamble(global)` + `sections(ports, dir)` to haproxy.cfg in a new temporary folder (files the
    * configuration names, such as a PEM, can go in `dir` through `files`), start haproxy on it and wait
-   * until each of the ports accepts connections. `global` adds lines to the `global` section.
+   * until each of the ports accepts connections. `global` adds lines to the `global` section;
+   * `preamble` replaces `haproxyPreamble` altogether (for a TCP-mode configuration, or another `maxconn`).
    */
   static async start(
     sections: (ports: number[], dir: string) => string,
-    options: { ports: number; files?: Record<string, string | Buffer>; global?: string },
+    options: { ports: number; files?: Record<string, string | Buffer>; global?: string; preamble?: string },
   ): Promise<HAProxy> {
     const dir = mkdtempSync(join(tmpdir(), 'fullduplex-haproxy-'));
     const ports: number[] = [];
     for (let i = 0; i < options.ports; i++) ports.push(await freePort());
     for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), content);
-    const config = haproxyPreamble(options.global) + '\n' + sections(ports, dir);
+    const config = (options.preamble ?? haproxyPreamble(options.global)) + '\n' + sections(ports, dir);
     writeFileSync(join(dir, 'haproxy.cfg'), config);
     const proxy = new HAProxy(dir, ports, config);
     try {

@@ -69,9 +69,12 @@ export class RedisServer {
     return this.#process !== null;
   }
 
-  /** Start a server on a free port and wait until it answers. */
-  static async start(options: { timeoutMs?: number } = {}): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), mkdtempSync(join(tmpdir(), 'fullduplex-redis-')));
+  /**
+   * Start a server on a free port (or `port`) and wait until it answers. A test that restarts it on the same
+   * port gives a port outside the ephemeral range, so that no outgoing connection takes it while it is down.
+   */
+  static async start(options: { timeoutMs?: number; port?: number } = {}): Promise<RedisServer> {
+    const server = new RedisServer(options.port ?? (await freePort()), mkdtempSync(join(tmpdir(), 'fullduplex-redis-')));
     try {
       await server.restart(options);
     } catch (error) {
