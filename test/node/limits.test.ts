@@ -89,7 +89,7 @@ test('the address comes from the socket: forwarding headers from the peer change
   const events: LimitEvent[] = [];
   wss.on('limit', (event) => events.push(event));
   try {
-    const spoofs = [
+    const spoofs: Array<Record<string, string>> = [
       { 'X-Forwarded-For': '198.51.100.1' },
       { Forwarded: 'for=198.51.100.2', 'X-Real-IP': '198.51.100.3' },
       { 'X-Forwarded-For': '2001:db8::1, 198.51.100.4' },
@@ -180,6 +180,32 @@ test('perAddress and perKey together: each counts its own connections', async ()
     assert.equal(byAddress.status, 503, 'the address has its 3');
     assert.match(byAddress.peer.received.toString('latin1'), /Too many connections from this client/);
   } finally {
+    await stopServer(wss);
+  }
+});
+
+test('a perKey.key function that throws: the handshake is refused with 500 and the error is rethrown to the caller', async () => {
+  const { createServer } = await import('node:http');
+  const { WebSocketServer } = await import('../../src/node/server.js');
+  const { listen } = await import('../helpers/node.js');
+  const wss = new WebSocketServer({ noServer: true, limits: { perKey: { key: () => { throw new Error('no key'); } } } });
+  const thrown: unknown[] = [];
+  const server = createServer();
+  server.on('upgrade', (request, socket, head) => {
+    try {
+      wss.handleUpgrade(request, socket, head, () => {});
+    } catch (error) {
+      thrown.push(error);
+    }
+  });
+  const port = await listen(server);
+  try {
+    const refused = await attempt(port);
+    assert.equal(refused.status, 500);
+    assert.deepEqual(thrown.map((e) => (e as Error).message), ['no key']);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
     await stopServer(wss);
   }
 });
