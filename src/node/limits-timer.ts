@@ -21,6 +21,25 @@ export type Clock = () => number;
 /** `performance.now()`: monotonic, in ms. */
 export const monotonic: Clock = () => performance.now();
 
+let turnNow = -1;
+function newTurn(): void {
+  turnNow = -1;
+}
+
+/**
+ * `performance.now()` read once per turn of the event loop (reset in its check phase): the messages
+ * of a turn arrive at the same instant as far as a rate is concerned, and reading the clock costs
+ * more than the rest of the per-message accounting. The time it gives lags the real one by at most a
+ * turn, so a bucket refills that much later (never more than it should).
+ */
+export const turnClock: Clock = () => {
+  if (turnNow < 0) {
+    turnNow = performance.now();
+    setImmediate(newTurn);
+  }
+  return turnNow;
+};
+
 export class DeadlineQueue {
   private readonly heap: Deadline[] = [];
   private timer: NodeJS.Timeout | null = null;

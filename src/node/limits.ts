@@ -16,7 +16,7 @@ import type { Duplex } from 'node:stream';
 import { clientAddress } from './client-address.js';
 import { addressKey } from './limits-address.js';
 import { ClientTable, type ClientEntry, type TableRefusal } from './limits-table.js';
-import { DeadlineQueue, monotonic, type Clock, type Deadline } from './limits-timer.js';
+import { DeadlineQueue, monotonic, turnClock, type Clock, type Deadline } from './limits-timer.js';
 import { normalizeLimits, type LimitEvent, type LimitsOptions, type NormalizedLimits, type NormalizedMessageLimits, type RateLimitEvent } from './limits-options.js';
 import { TokenBucket } from './rate-bucket.js';
 import { kMessageRate, kRateLimited, kRateResumed, type WebSocket } from './websocket.js';
@@ -60,7 +60,9 @@ export class ClientLimiter {
   readonly byAddress: ClientTable | null;
   readonly byKey: ClientTable | null;
   private readonly emitLimit: (event: LimitEvent) => void;
+  /** The rates' clock (read once per turn of the event loop), and the deadlines' (exact). */
   private readonly now: Clock;
+  private readonly exactNow: Clock;
   private readonly random: () => number;
   /** The lifetimes and the ends of rate pauses: one timer for all. */
   private readonly deadlines: DeadlineQueue;
@@ -71,9 +73,10 @@ export class ClientLimiter {
   constructor(options: LimitsOptions, emitLimit: (event: LimitEvent) => void, clock: { now?: Clock; random?: () => number } = {}) {
     this.limits = normalizeLimits(options);
     this.emitLimit = emitLimit;
-    this.now = clock.now ?? monotonic;
+    this.now = clock.now ?? turnClock;
+    this.exactNow = clock.now ?? monotonic;
     this.random = clock.random ?? Math.random;
-    this.deadlines = new DeadlineQueue(this.now);
+    this.deadlines = new DeadlineQueue(this.exactNow);
     const { perAddress, perKey, maxTrackedClients, retryAfter } = this.limits;
     this.byAddress = perAddress === null ? null : new ClientTable(perAddress, maxTrackedClients, retryAfter);
     this.byKey = perKey === null ? null : new ClientTable(perKey, maxTrackedClients, retryAfter);
@@ -137,7 +140,7 @@ export class ClientLimiter {
     const connection = new ConnectionLimits(ws, tracked, this, messages);
     this.tracked.set(ws, connection);
     if (messages !== null) ws[kMessageRate] = connection;
-    if (maxLifetime !== null) this.deadlines.schedule(connection.lifetime, this.now() + lifetimeOf(maxLifetime, this.limits.lifetimeJitter, this.random));
+    if (maxLifetime !== null) this.deadlines.schedule(connection.lifetime, this.exactNow() + lifetimeOf(maxLifetime, this.limits.lifetimeJitter, this.random));
   }
 
   /** A connection of the server closed: its deadlines go. */
@@ -149,9 +152,9 @@ export class ClientLimiter {
     this.deadlines.remove(connection.pauseEnd);
   }
 
-  /** @internal */
-  schedule(deadline: Deadline, at: number): void {
-    this.deadlines.schedule(deadline, at);
+  /** @internal Schedule `deadline` in `ms` from now. */
+  scheduleIn(deadline: Deadline, ms: number): void {
+    this.deadlines.schedule(deadline, this.exactNow() + ms);
   }
 
   /** @internal */
@@ -232,7 +235,7 @@ export class ConnectionLimits {
 
   private pause(limit: 'messages' | 'bytes', ms: number, size: number, isBinary: boolean): void {
     this.paused = true;
-    this.owner.schedule(this.pauseEnd, this.owner.clock() + ms);
+    this.owner.scheduleIn(this.pauseEnd, ms);
     const event: RateLimitEvent = { code: 'FD_ERR_MESSAGE_RATE', limit, action: 'pause', size, isBinary, pauseMs: ms };
     this.ws[kRateLimited](event);
     this.owner.report(this.tracked, this.ws, { code: 'FD_ERR_MESSAGE_RATE', action: 'pause', rate: event });
@@ -243,7 +246,7 @@ export class ConnectionLimits {
     const now = this.owner.clock();
     const wait = Math.max(this.messages?.msUntil(1, now) ?? 0, this.bytes?.msUntil(0, now) ?? 0);
     if (wait > 0) {
-      this.owner.schedule(this.pauseEnd, now + wait);
+      this.owner.scheduleIn(this.pauseEnd, wait);
       return;
     }
     this.paused = false;

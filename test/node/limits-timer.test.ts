@@ -61,3 +61,14 @@ test('entries scheduled while firing are kept, and the queue arms itself again',
   await waitFor(() => fired.length === 2, undefined, 'the entry scheduled by the first');
   assert.deepEqual(fired, ['first', 'late']);
 });
+
+test('turnClock reads the clock once per turn of the event loop', async () => {
+  const { turnClock } = await import('../../src/node/limits-timer.js');
+  const first = turnClock();
+  const spin = performance.now() + 2;
+  while (performance.now() < spin); // time passes within the turn
+  assert.equal(turnClock(), first);
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setTimeout(resolve, 2));
+  assert.ok(turnClock() > first);
+});
