@@ -1,6 +1,8 @@
 /** fullduplex for Node: the `ws`-shaped server and client. */
 export { WebSocket, type WebSocketEvents, type ConnectionOptions, type SendOptions, type SlowConsumerPolicy, type ClientOptions, type PublishOptions, type PublishCallback } from './websocket.js';
 export { WebSocketServer, HandshakeRejection, type ServerOptions, type WebSocketServerEvents, type VerifyClient, type VerifyClientInfo } from './server.js';
+export type { SendStatus } from './websocket.js';
+export type { LimitsOptions, ClientLimits, AddressLimits, KeyLimits, MessageLimits, MessageRatePolicy, LimitCode, LimitEvent, RateLimitEvent } from './limits-options.js';
 export type { BinaryType, MessageData, SendData } from './data.js';
 export type { WebSocketProtocolError, WsErrorCode } from './ws-errors.js';
 export type { ReceivedMessage } from './message-iterator.js';

@@ -29,6 +29,7 @@ import type { Backplane } from './backplane.js';
 import { RESUME_SUBPROTOCOL } from '../protocol/resume-wire.js';
 import { HistoryTopics, type HistoryOptions } from './history-topics.js';
 import { ResumeConnection, ResumeService, type ResumeOptions } from './resume-session.js';
+import { ClientLimiter, type LimitEvent, type LimitsOptions } from './limits.js';
 
 /** Thrown (or returned) by `authenticate` to refuse a handshake with a given HTTP response. */
 export class HandshakeRejection extends Error {
@@ -115,6 +116,12 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
   handshakeTimeout?: number;
   /** At most this many open connections; beyond it, 503. Default unlimited. */
   maxConnections?: number;
+  /**
+   * Per-client limits (per address, per key of yours: connections at once, 503; handshakes per second,
+   * 429), the message rate of each connection (pause, drop or close 1008), and `maxLifetime`. All off
+   * by default; see docs/limits.md "## Per-client limits" and "## Connection lifetime".
+   */
+  limits?: LimitsOptions;
   /** Ping idle clients and drop the unresponsive. Default `{ interval: 30000, timeout: 30000 }`; false disables. */
   heartbeat?: HeartbeatOptions | false;
   /** On `close()`, how long clients get to answer the 1001 close frame before being dropped. Default 5,000 ms. */
@@ -140,6 +147,8 @@ export interface WebSocketServerEvents {
   publishError: [error: Error, topic: string];
   /** A handshake failed validation. If you listen, you answer the socket yourself (as in `ws`). */
   wsClientError: [error: HandshakeError, socket: Duplex, request: IncomingMessage];
+  /** A per-client limit refused a handshake or acted on a connection (the `limits` option). */
+  limit: [event: LimitEvent];
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
@@ -169,6 +178,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private readonly forgetOnClose: (this: WebSocket) => void;
   private readonly WebSocketClass: typeof WebSocket;
   private readonly deflateConfig: PerMessageDeflateConfig | null;
+  /** The `limits` option (null: none, and no cost anywhere). */
+  private readonly limits: ClientLimiter | null;
   private httpServer: HttpServer | HttpsServer | Http2AnyServer | null = null;
   private ownsServer = false;
   private state: 'running' | 'closing' | 'closed' = 'running';
@@ -190,6 +201,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.WebSocketClass = options.WebSocket ?? WebSocket;
     this.deflateConfig = options.perMessageDeflate === true ? {} : options.perMessageDeflate || null;
     if (this.deflateConfig !== null) negotiateServer([], this.deflateConfig); // checks the parameters now (RangeError)
+    this.limits = options.limits === undefined ? null : new ClientLimiter(options.limits, (event) => this.emit('limit', event));
     const owner = this;
     const topics = this.topics;
     this.history = options.history === undefined ? null : new HistoryTopics(options.history, topics, (error, topic) => this.emit('publishError', error, topic));
@@ -371,7 +383,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       else refuse(channel, error.status, error.message, error.headers);
       return;
     }
-    const admission = this.admit(validated.origin);
+    const admission = this.admit(validated.origin, request, channel);
     if (admission !== null) {
       refuse(channel, admission.status, admission.message, admission.headers);
       return;
@@ -390,6 +402,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       // They hold the request: let them go with the handshake.
       channel.off('close', onGone);
       channel.off('end', onGone);
+      if (refusal === null && this.limits !== null) refusal = this.admitKey(request, channel, refuse);
       if (refusal !== null) refuse(channel, refusal.status, refusal.message, refusal.headers);
       else complete(validated);
     };
@@ -412,8 +425,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.runHooks(request, validated.origin, finish);
   }
 
-  /** `allowedOrigins` (403), then `maxConnections` (503): the checks made before any hook runs. */
-  private admit(origin: string | undefined): HandshakeRejection | null {
+  /**
+   * `allowedOrigins` (403), then `maxConnections` (503), then the per-address limits (`limits.perAddress`:
+   * 503 or 429): the checks made before any hook runs.
+   */
+  private admit(origin: string | undefined, request: IncomingMessage, channel: Duplex): HandshakeRejection | null {
     if (this.allowedOrigins !== null && origin !== undefined && !this.allowedOrigins.has(normalizeOrigin(origin))) {
       return new HandshakeRejection(403, `Origin ${origin} is not allowed`);
     }
@@ -421,7 +437,20 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (limit !== undefined && this.open.size + this.pending.size >= limit) {
       return new HandshakeRejection(503, 'Too many connections', { 'Retry-After': '5' });
     }
-    return null;
+    const limited = this.limits?.admitAddress(request, channel) ?? null;
+    return limited === null ? null : new HandshakeRejection(limited.status, limited.message, limited.headers);
+  }
+
+  /** After the hooks accepted: the per-key limits (`limits.perKey`). A failing key function: 500, rethrown. */
+  private admitKey<C extends Duplex>(request: IncomingMessage, channel: C, refuse: (channel: C, status: number, message: string) => void): HandshakeRejection | null {
+    let limited;
+    try {
+      limited = this.limits!.admitKey(request, channel);
+    } catch (error) {
+      refuse(channel, 500, 'limits.perKey.key failed');
+      throw error;
+    }
+    return limited === null ? null : new HandshakeRejection(limited.status, limited.message, limited.headers);
   }
 
   /** `verifyClient`, then `authenticate`; `next(null)` to go on, `next(rejection)` to refuse. */
@@ -561,6 +590,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.open.add(ws);
     ws[kSetTopics](this.topicHub);
     ws.on('close', this.forgetOnClose);
+    if (this.limits?.tracksConnections === true) this.limits.adopted(ws, request);
     if (protocol === RESUME_SUBPROTOCOL && this.resume !== null) {
       this.resumeConnections.add(ws);
       new ResumeConnection(ws, request, this.resume);
@@ -690,6 +720,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   [kForget](ws: WebSocket): void {
     this.open.delete(ws);
     this.resumeConnections.delete(ws);
+    this.limits?.forget(ws);
     if (this.state === 'closing' && this.open.size === 0) setImmediate(() => this.finishClose());
   }
 
