@@ -332,8 +332,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       websocket: this,
       attach: (socket, head, protocol, extensions, deflate) => this[kAttach](socket, head, protocol, extensions, deflate),
       start: () => {
-        this[kStart]();
+        // `reconnected` (and the queue's sends) right after `open`, before the first message: the
+        // bytes that came with the 101 response are read in kStart, and would otherwise come first.
         reconnect?.opened();
+        this[kStart]();
       },
       fail: (error) => this.#failHandshake(error),
       setUrl: (next) => {

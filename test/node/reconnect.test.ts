@@ -12,6 +12,10 @@ import type { ReconnectingEvent, DropReason } from '../../src/node/reconnect.js'
 import { delay, listen, once, startServer, stopServer, within, DEFAULT_TIMEOUT } from '../helpers/node.js';
 import { TcpRelay } from '../helpers/relay.js';
 import { scaled } from '../helpers/time.js';
+import { scriptedServer } from '../helpers/net.js';
+import { frame } from '../helpers/protocol.js';
+import { computeAcceptKey } from '../../src/protocol/handshake.js';
+import { Opcode } from '../../src/protocol/constants.js';
 
 /** Short delays so that tests do not wait for the defaults (the policy's own tests cover the numbers). */
 const FAST = { initialDelay: 20, maxDelay: 100 } as const;
@@ -671,4 +675,40 @@ test('fragments: a message begun while disconnected that hits the queue bound is
   ws.close();
   await once(ws, 'close');
   await stopServer(restarted);
+});
+
+test('reconnected comes right after open, before a message that arrived in the same read as the 101 response', async () => {
+  // A scripted server writes the 101 response and a text frame in one write (and, the first time, a
+  // 1012 close frame too): the client reads them together, as it may when a server greets at once.
+  let connections = 0;
+  const { server, port } = await scriptedServer((socket) => {
+    const number = ++connections;
+    let request = '';
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => {
+      if (request.includes('\r\n\r\n')) {
+        // The client's close frame (the only frame it sends): answered with an empty one, then FIN.
+        socket.end(frame(Opcode.Close, Buffer.alloc(0), { mask: null }));
+        return;
+      }
+      request += chunk.toString('latin1');
+      if (!request.includes('\r\n\r\n')) return;
+      const key = /sec-websocket-key: *(\S+)/i.exec(request)![1]!;
+      const response = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAcceptKey(key)}\r\n\r\n`;
+      const closeBody = Buffer.alloc(2);
+      closeBody.writeUInt16BE(1012);
+      const frames = [frame(Opcode.Text, `greeting ${number}`, { mask: null }), ...(number === 1 ? [frame(Opcode.Close, closeBody, { mask: null })] : [])];
+      socket.write(Buffer.concat([Buffer.from(response, 'latin1'), ...frames]));
+      if (number === 1) socket.end();
+    });
+  });
+  const ws = new WebSocket(`ws://127.0.0.1:${port}`, { reconnect: FAST });
+  const log = record(ws);
+  ws.on('message', (data) => log.events.push(`message ${String(data)}`));
+  await within(once(ws, 'reconnected'), 'reconnected');
+  await until(() => log.events.includes('message greeting 2'), 'the second greeting');
+  ws.close();
+  await once(ws, 'close');
+  server.close();
+  assert.deepEqual(log.events, ['open', 'message greeting 1', 'reconnecting 1012', 'open', 'reconnected 1', 'message greeting 2', 'close 1005']);
 });
