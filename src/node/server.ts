@@ -364,6 +364,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       return;
     }
 
+    // Without hooks the handshake completes now, as it would through runHooks (synchronously): no
+    // timer, listeners or pending entry to set up and take down again (the handshake fast path).
+    if (this.options.verifyClient === undefined && this.options.authenticate === undefined) {
+      complete(validated);
+      return;
+    }
     // From here the handshake may wait on user hooks: bound it in time, and count it.
     this.pending.add(channel);
     let done = false;

@@ -16,6 +16,7 @@
 import { IncomingMessage } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import { formatRejection } from '../protocol/handshake.js';
+import { DeadlineEntry, DeadlineList } from './standalone-deadlines.js';
 import { RequestHeadParser, requestHeadLimits, type RequestHead, type RequestHeadLimits } from '../protocol/http-request-head.js';
 
 /**
@@ -44,24 +45,22 @@ const kReader = Symbol('fullduplex.headReader');
 
 type ReadingSocket = Socket & { [kReader]?: HeadReader | undefined };
 
-/** One connection's request head being read. */
-class HeadReader {
+/** One connection's request head being read (in its server's list of handshake deadlines meanwhile). */
+class HeadReader extends DeadlineEntry {
   readonly server: StandaloneServer;
   readonly socket: ReadingSocket;
-  readonly timer: NodeJS.Timeout;
   parser: RequestHeadParser | null = null;
 
-  constructor(server: StandaloneServer, socket: ReadingSocket, timeout: number) {
+  constructor(server: StandaloneServer, socket: ReadingSocket) {
+    super();
     this.server = server;
     this.socket = socket;
-    this.timer = setTimeout(dropSlowClient, timeout, this);
-    this.timer.unref();
   }
 
   /** The head is read (or refused): nothing of ours stays on the socket. */
   release(): void {
     const socket = this.socket;
-    clearTimeout(this.timer);
+    this.server[kDeadlines].remove(this);
     socket[kReader] = undefined;
     socket.removeListener('data', onHeadData);
     socket.removeListener('end', onEarlyEnd);
@@ -70,11 +69,13 @@ class HeadReader {
 }
 
 const kLimits = Symbol('fullduplex.limits');
+const kDeadlines = Symbol('fullduplex.deadlines');
 const kReadHead = Symbol('fullduplex.readHead');
 
 export class StandaloneServer extends NetServer {
   readonly [kLimits]: Required<RequestHeadLimits>;
-  readonly #handshakeTimeout: number;
+  /** The sockets whose head is awaited, each dropped `handshakeTimeout` after its TCP accept (slowloris). */
+  readonly [kDeadlines]: DeadlineList<HeadReader>;
   readonly #acceptStep: AcceptStep | null;
   readonly #next: (socket: Socket, buffered: Buffer) => void;
 
@@ -82,7 +83,7 @@ export class StandaloneServer extends NetServer {
     // noDelay as Node's HTTP server sets it (its default since Node 18): the 101 goes out at once.
     super({ noDelay: true });
     this[kLimits] = requestHeadLimits(options.limits);
-    this.#handshakeTimeout = options.handshakeTimeout;
+    this[kDeadlines] = new DeadlineList(options.handshakeTimeout, dropSlowClient);
     this.#acceptStep = options.acceptStep ?? null;
     this.#next = (socket, buffered) => this[kReadHead](socket, buffered);
     this.on('connection', this.#accept);
@@ -90,7 +91,8 @@ export class StandaloneServer extends NetServer {
 
   /** A new TCP connection: the timer and the early-exit listeners, the accept step if any, then the head. */
   readonly #accept = (socket: Socket): void => {
-    const reader = new HeadReader(this, socket, this.#handshakeTimeout);
+    const reader = new HeadReader(this, socket);
+    this[kDeadlines].add(reader);
     (socket as ReadingSocket)[kReader] = reader;
     socket.on('error', onEarlyError);
     socket.on('end', onEarlyEnd);

@@ -108,13 +108,19 @@ function checkLimit(value: number | undefined, fallback: number, name: string): 
   return value;
 }
 
-/** The limits with their defaults, checked (a RangeError for a bad one). */
+/** Limits that went through `requestHeadLimits`: a parser takes them as they are. */
+const CHECKED = new WeakSet<RequestHeadLimits>();
+
+/** The limits with their defaults, checked (a RangeError for a bad one); frozen, for many parsers to share. */
 export function requestHeadLimits(limits: RequestHeadLimits = {}): Required<RequestHeadLimits> {
-  return {
+  if (CHECKED.has(limits)) return limits as Required<RequestHeadLimits>;
+  const checked = Object.freeze({
     maxHeaderSize: checkLimit(limits.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE, 'maxHeaderSize'),
     maxHeaderCount: checkLimit(limits.maxHeaderCount, DEFAULT_MAX_HEADER_COUNT, 'maxHeaderCount'),
     maxRequestLineLength: checkLimit(limits.maxRequestLineLength, DEFAULT_MAX_REQUEST_LINE_LENGTH, 'maxRequestLineLength'),
-  };
+  });
+  CHECKED.add(checked);
+  return checked;
 }
 
 /**
@@ -137,8 +143,8 @@ export class RequestHeadParser {
   #lineDone = false;
   #done = false;
 
-  /** `limits`: from `requestHeadLimits` (already checked), or raw options (checked here). */
-  constructor(limits: Required<RequestHeadLimits> | RequestHeadLimits = {}) {
+  /** `limits`: from `requestHeadLimits` (taken as they are: one object for every parser of a server), or options (checked here). */
+  constructor(limits: RequestHeadLimits = {}) {
     this.#limits = requestHeadLimits(limits);
   }
 
