@@ -136,9 +136,14 @@ function incomingMessage(socket: Socket, head: RequestHead): IncomingMessage {
   (request as unknown as NodeIncomingMessage)._addHeaderLines(head.rawHeaders, head.rawHeaders.length);
   (request as { upgrade?: boolean }).upgrade = true;
   request.complete = true;
-  // An upgrade request has no body: the message ends here, as Node's parser ends it.
-  request.push(null);
+  // An upgrade request has no body: it ends at the first read, as if Node's parser had ended it
+  // (push(null) now would schedule work on every handshake for a stream nobody reads).
+  request._read = endOnRead;
   return request;
+}
+
+function endOnRead(this: IncomingMessage): void {
+  this.push(null);
 }
 
 interface NodeIncomingMessage {

@@ -41,6 +41,16 @@ function seen(request: IncomingMessage, socket: Socket, head: Buffer): Record<st
   };
 }
 
+/** Record what the listener saw, then whether reading the request's body ends it (it has none), then let the client go. */
+async function recordUpgrade(record: (outcome: Outcome) => void, request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+  const request_ = seen(request, socket, head);
+  const ended = once(request, 'end').then(() => true);
+  request.resume();
+  request_['bodyEnds'] = await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, scaled(2000), false))]);
+  record({ kind: 'upgrade', request: request_ });
+  socket.destroy();
+}
+
 type Outcome = { kind: 'upgrade'; request: Record<string, unknown> } | { kind: 'request' } | { kind: 'refused'; status: number } | { kind: 'dropped' };
 
 async function listen(server: NetServer): Promise<number> {
@@ -59,10 +69,7 @@ async function nodeServer(record: (outcome: Outcome) => void): Promise<{ server:
     response.setHeader('Connection', 'close');
     response.end();
   });
-  server.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => {
-    record({ kind: 'upgrade', request: seen(request, socket, head) });
-    socket.destroy();
-  });
+  server.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => void recordUpgrade(record, request, socket, head));
   server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
     record({ kind: 'refused', status: error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400 });
     socket.destroy();
@@ -72,10 +79,7 @@ async function nodeServer(record: (outcome: Outcome) => void): Promise<{ server:
 
 async function ourServer(record: (outcome: Outcome) => void): Promise<{ server: StandaloneServer; port: number }> {
   const server = new StandaloneServer({ handshakeTimeout: scaled(10_000) });
-  server.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => {
-    record({ kind: 'upgrade', request: seen(request, socket, head) });
-    socket.destroy();
-  });
+  server.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => void recordUpgrade(record, request, socket, head));
   return { server, port: await listen(server) };
 }
 
