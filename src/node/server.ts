@@ -6,10 +6,10 @@
  * heartbeats, and a graceful `close()` that says 1001 Going Away to every client.
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HandshakeError } from '../protocol/errors.js';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -30,6 +30,8 @@ import { RESUME_SUBPROTOCOL } from '../protocol/resume-wire.js';
 import { HistoryTopics, type HistoryOptions } from './history-topics.js';
 import { ResumeConnection, ResumeService, type ResumeOptions } from './resume-session.js';
 import { ClientLimiter, type LimitEvent, type LimitsOptions } from './limits.js';
+import { StandaloneServer } from './standalone-server.js';
+import type { RequestHeadLimits } from '../protocol/http-request-head.js';
 
 /** Thrown (or returned) by `authenticate` to refuse a handshake with a given HTTP response. */
 export class HandshakeRejection extends Error {
@@ -80,6 +82,11 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
   resume?: ResumeOptions;
   /** Listen on this port (standalone mode; plain HTTP requests get 426). */
   port?: number;
+  /**
+   * Standalone mode: the bounds on a request head (`maxHeaderSize` 16 KiB → 431, `maxHeaderCount`
+   * 1,000 → 431, `maxRequestLineLength` 16 KiB → 414). With `server`, that server's own limits apply.
+   */
+  requestLimits?: RequestHeadLimits;
   host?: string;
   backlog?: number;
   /**
@@ -180,7 +187,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private readonly deflateConfig: PerMessageDeflateConfig | null;
   /** The `limits` option (null: none, and no cost anywhere). */
   private readonly limits: ClientLimiter | null;
-  private httpServer: HttpServer | HttpsServer | Http2AnyServer | null = null;
+  private httpServer: HttpServer | HttpsServer | Http2AnyServer | StandaloneServer | null = null;
   private ownsServer = false;
   private state: 'running' | 'closing' | 'closed' = 'running';
   /** Whether the HTTP server we created (standalone mode) has closed; true when there is none of ours. */
@@ -247,23 +254,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     checkConnectionOptions(this.connectionOptions); // a bad limit is a RangeError now, not at the first connection
 
     if (options.port !== undefined) {
-      const server = createServer((_request: IncomingMessage, response: ServerResponse) => {
-        // RFC 7231 §6.5.15: say what to upgrade to.
-        const body = 'Upgrade Required: this endpoint speaks WebSocket\n';
-        response.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Upgrade: 'websocket', Connection: 'Upgrade' });
-        response.end(body);
-      });
-      // Slowloris: a client that never finishes its request is dropped after the handshake timeout.
-      // (Shared functions and a symbol on the socket: nothing is allocated per connection but the timer,
-      // and the timer is gone once the upgrade starts.)
-      server.on('connection', (socket: Socket) => {
-        const timer = setTimeout(dropSlowClient, this.handshakeTimeout, socket);
-        timer.unref();
-        (socket as MarkedSocket)[kHandshake] = timer;
-        socket.once('close', clearHandshakeTimer);
-      });
-      server.headersTimeout = Math.min(server.headersTimeout, this.handshakeTimeout);
-      server.on('clientError', answerClientError);
+      // Our own server reads the request heads itself (src/node/standalone-server.ts): the head limits
+      // (431, 414, 400), the 426 for other requests, the slowloris drop at handshakeTimeout.
+      const server = new StandaloneServer({ handshakeTimeout: this.handshakeTimeout, limits: options.requestLimits });
       this.ownsServer = true;
       this.attach(server);
       if (onListening !== undefined) this.once('listening', onListening);
@@ -274,7 +267,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
   }
 
-  private attach(server: HttpServer | HttpsServer | Http2AnyServer): void {
+  private attach(server: HttpServer | HttpsServer | Http2AnyServer | StandaloneServer): void {
     this.httpServer = server;
     const onListening = (): void => {
       this.emit('listening');
@@ -334,12 +327,6 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const marked = socket as MarkedSocket;
     const state = marked[kHandshake];
     if (state === UPGRADING) throw new Error('handleUpgrade() was called more than once with the same socket');
-    // The request is complete: the slowloris timer of standalone mode is done (handshakeTimeout below
-    // bounds the rest).
-    if (state !== undefined) {
-      clearTimeout(state);
-      socket.off('close', clearHandshakeTimer);
-    }
     marked[kHandshake] = UPGRADING;
     this.runHandshake(socket, request, (options) => validateRequest(request, options), abort, destroySocket, (validated) =>
       this.completeUpgrade(request, socket, head, validated, callback),
@@ -389,6 +376,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       return;
     }
 
+    // Without hooks the handshake completes now, as it would through runHooks (synchronously): no
+    // timer, listeners or pending entry to set up and take down again (the handshake fast path).
+    if (this.options.verifyClient === undefined && this.options.authenticate === undefined) {
+      const refusal = this.limits === null ? null : this.admitKey(request, channel, refuse);
+      if (refusal !== null) refuse(channel, refusal.status, refusal.message, refusal.headers);
+      else complete(validated);
+      return;
+    }
     // From here the handshake may wait on user hooks: bound it in time, and count it.
     this.pending.add(channel);
     let done = false;
@@ -803,58 +798,11 @@ function destroySocket(socket: Duplex): void {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Refuse a handshake: an HTTP response, then close the socket. */
-const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = {
-  HPE_HEADER_OVERFLOW: 431,
-  ERR_HTTP_REQUEST_TIMEOUT: 408,
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
-};
-
-/**
- * Our own HTTP server's answer to a request it could not parse (a head over the size limit, bad
- * syntax): the status, then a lingering close. Node's default writes the status and destroys the
- * socket at once, and the unread rest of a large request then turns into a TCP reset that can
- * discard the answer before the client reads it.
- */
-function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
-  if ((socket as Partial<Record<typeof kRefused, boolean>>)[kRefused] === true) return; // the parser may report again
-  (socket as Partial<Record<typeof kRefused, boolean>>)[kRefused] = true;
-  if ((socket as Partial<Socket>).bytesWritten !== 0) {
-    socket.destroy();
-    return;
-  }
-  // Keep draining what the client still sends while it reads the answer (abort lets go after 1 s).
-  socket.on('data', ignoreData);
-  socket.resume();
-  abort(socket, CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400, '');
-}
-
-function ignoreData(): void {}
-
-const kRefused = Symbol('fullduplex.refused');
-/**
- * One property on the socket for the handshake's state: the slowloris timer while the request is
- * awaited (standalone mode), then UPGRADING once `handleUpgrade` has it.
- */
+/** Set on a socket (or stream) once `handleUpgrade` (or `handleStream`) has it: a second call is an error. */
 const kHandshake = Symbol('fullduplex.handshake');
 const UPGRADING = true;
 
-type MarkedSocket = Duplex & { [kHandshake]?: NodeJS.Timeout | typeof UPGRADING | undefined };
-
-/** Standalone mode: the request did not arrive within `handshakeTimeout` of the TCP accept. */
-function dropSlowClient(socket: MarkedSocket): void {
-  if (socket[kHandshake] === UPGRADING) return;
-  socket[kHandshake] = undefined;
-  socket.destroy();
-}
-
-function clearHandshakeTimer(this: Duplex): void {
-  const marked = this as MarkedSocket;
-  const state = marked[kHandshake];
-  if (state !== undefined && state !== UPGRADING) clearTimeout(state);
-  if (state !== UPGRADING) marked[kHandshake] = undefined;
-}
-
+type MarkedSocket = Duplex & { [kHandshake]?: typeof UPGRADING | undefined };
 
 function abort(socket: Duplex, status: number, message: string, headers: ResponseHeaders = {}): void {
   if (socket.writable && !socket.destroyed) {
