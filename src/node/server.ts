@@ -29,6 +29,11 @@ import type { Backplane } from './backplane.js';
 import { RESUME_SUBPROTOCOL } from '../protocol/resume-wire.js';
 import { HistoryTopics, type HistoryOptions } from './history-topics.js';
 import { ResumeConnection, ResumeService, type ResumeOptions } from './resume-session.js';
+import type { ForwardedHeaderName, TrustProxy } from '../protocol/forwarded.js';
+import type { ProxyProtocolError } from '../protocol/proxy-protocol.js';
+import { clientAddressPolicy, clientAddressWith, rememberClientAddressPolicy, type ClientAddressPolicy } from './client-address.js';
+import { acceptProxyProtocol } from './proxy-protocol-server.js';
+import type { ProxyProtocolOptions } from './proxy-protocol-reader.js';
 
 /** Thrown (or returned) by `authenticate` to refuse a handshake with a given HTTP response. */
 export class HandshakeRejection extends Error {
@@ -127,6 +132,22 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
    * `serverMaxWindowBits`, `clientMaxWindowBits`, `threshold`, `concurrencyLimit`, `level`, `memLevel`).
    */
   perMessageDeflate?: boolean | PerMessageDeflateConfig;
+  /**
+   * The client's address (docs/limits.md "The client's address"): whom to trust as a proxy when reading
+   * `forwardedHeader` — addresses, CIDR ranges, `loopback`/`linklocal`/`uniquelocal` (an array or a
+   * comma-separated string), a number of hops, or `(address, hop) => boolean`. Default: nobody (the
+   * headers are ignored; the client is the connection's peer). Read it with `wss.clientAddress(request)`.
+   */
+  trustProxy?: TrustProxy;
+  /** The header your trusted proxies write: `'x-forwarded-for'` (default) or `'forwarded'` (RFC 7239). The other is never read. */
+  forwardedHeader?: ForwardedHeaderName;
+  /**
+   * Standalone mode only: every connection starts with a PROXY protocol header (v1 or v2, HAProxy's
+   * `send-proxy`/`send-proxy-v2`), whose source becomes the client's address; connections without a
+   * valid one are dropped (`proxyProtocolError` event). `true` or `{ timeout, maxHeaderBytes }`. Default
+   * off. With `{ server }`, call `acceptProxyProtocol(server)` on your server instead.
+   */
+  proxyProtocol?: boolean | ProxyProtocolOptions;
 }
 
 export interface WebSocketServerEvents {
@@ -140,6 +161,8 @@ export interface WebSocketServerEvents {
   publishError: [error: Error, topic: string];
   /** A handshake failed validation. If you listen, you answer the socket yourself (as in `ws`). */
   wsClientError: [error: HandshakeError, socket: Duplex, request: IncomingMessage];
+  /** A connection was dropped for its PROXY header (`proxyProtocol`): malformed, too large, late, or missing. */
+  proxyProtocolError: [error: ProxyProtocolError, socket: Socket];
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
@@ -169,6 +192,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private readonly forgetOnClose: (this: WebSocket) => void;
   private readonly WebSocketClass: typeof WebSocket;
   private readonly deflateConfig: PerMessageDeflateConfig | null;
+  /** `trustProxy`/`forwardedHeader`, compiled; null when nobody is trusted. */
+  private readonly addressPolicy: ClientAddressPolicy | null;
   private httpServer: HttpServer | HttpsServer | Http2AnyServer | null = null;
   private ownsServer = false;
   private state: 'running' | 'closing' | 'closed' = 'running';
@@ -190,6 +215,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.WebSocketClass = options.WebSocket ?? WebSocket;
     this.deflateConfig = options.perMessageDeflate === true ? {} : options.perMessageDeflate || null;
     if (this.deflateConfig !== null) negotiateServer([], this.deflateConfig); // checks the parameters now (RangeError)
+    this.addressPolicy = clientAddressPolicy(options);
+    if (options.proxyProtocol && options.port === undefined) {
+      throw new TypeError('The "proxyProtocol" option needs the "port" option: with "server", call acceptProxyProtocol(server) on it');
+    }
     const owner = this;
     const topics = this.topics;
     this.history = options.history === undefined ? null : new HistoryTopics(options.history, topics, (error, topic) => this.emit('publishError', error, topic));
@@ -241,6 +270,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         response.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Upgrade: 'websocket', Connection: 'Upgrade' });
         response.end(body);
       });
+      // The PROXY protocol: its pre-step runs before the HTTP parser sees a byte (the slowloris timer
+      // below, added after, still starts at accept: it bounds the header's wait too).
+      if (options.proxyProtocol) {
+        acceptProxyProtocol(server, options.proxyProtocol === true ? true : options.proxyProtocol, (error, socket) => this.emit('proxyProtocolError', error, socket));
+      }
       // Slowloris: a client that never finishes its request is dropped after the handshake timeout.
       // (Shared functions and a symbol on the socket: nothing is allocated per connection but the timer,
       // and the timer is gone once the upgrade starts.)
@@ -304,6 +338,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     return this.httpServer.address();
   }
 
+  /**
+   * The client's address for `request` under this server's `trustProxy`, `forwardedHeader` and
+   * `proxyProtocol` (docs/limits.md "The client's address"): without them, `request.socket.remoteAddress`.
+   */
+  clientAddress(request: IncomingMessage): string {
+    return clientAddressWith(request, this.addressPolicy);
+  }
+
   /** Whether this server takes the request: the `path` option, if set, must match. */
   shouldHandle(request: IncomingMessage): boolean {
     const path = this.options.path;
@@ -318,6 +360,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * new `WebSocket` (the server does not emit `connection` itself in this call: the caller does, as in `ws`).
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
+    rememberClientAddressPolicy(request, this.addressPolicy); // for clientAddress(request)
     socket.on('error', ignoreError);
     const marked = socket as MarkedSocket;
     const state = marked[kHandshake];
@@ -584,6 +627,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     marked[kHandshake] = UPGRADING;
     claimStream(stream);
     const request = streamRequest(stream, headers, rawHeaders);
+    rememberClientAddressPolicy(request, this.addressPolicy); // for clientAddress(request)
     this.runHandshake(stream, request, (options) => validateExtendedConnect(headers, options), refuseStream, cancelStream, (validated) =>
       this.completeStream(stream, request, validated, callback),
     );

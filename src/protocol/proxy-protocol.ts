@@ -51,13 +51,13 @@ export type ProxyHeader =
       readonly command: 'local';
     };
 
-export type ProxyErrorCode = 'FD_ERR_PROXY_HEADER_INVALID' | 'FD_ERR_PROXY_HEADER_TOO_LARGE' | 'FD_ERR_PROXY_HEADER_TIMEOUT' | 'FD_ERR_PROXY_HEADER_INCOMPLETE';
+export type ProxyProtocolErrorCode = 'FD_ERR_PROXY_HEADER_INVALID' | 'FD_ERR_PROXY_HEADER_TOO_LARGE' | 'FD_ERR_PROXY_HEADER_TIMEOUT' | 'FD_ERR_PROXY_HEADER_INCOMPLETE';
 
 /** A connection dropped for its PROXY header (or its absence): `code` says why. */
 export class ProxyProtocolError extends Error {
   override readonly name = 'ProxyProtocolError';
-  readonly code: ProxyErrorCode;
-  constructor(code: ProxyErrorCode, message: string) {
+  readonly code: ProxyProtocolErrorCode;
+  constructor(code: ProxyProtocolErrorCode, message: string) {
     super(message);
     this.code = code;
   }

@@ -163,7 +163,7 @@ describe('PROXY protocol v2', () => {
     const signature = Buffer.from(PROXY_V2_SIGNATURE);
     for (let i = 0; i < signature.length; i++) {
       const wrong = Buffer.from(signature.subarray(0, i + 1));
-      wrong[i] ^= 0x40;
+      wrong[i] = wrong[i]! ^ 0x40;
       assert.equal(errorOf(parseProxyHeader(wrong)).code, 'FD_ERR_PROXY_HEADER_INVALID', `byte ${i}`);
     }
     assert.match(errorOf(parseProxyHeader(v2(0x11, 0x11, ipv4Block))).message, /version 1, expected 2/);
