@@ -47,7 +47,8 @@ export function proxyHeaderOf(socket: object | null | undefined): ProxyHeader | 
  * Read the PROXY header off `socket`. On success `next(socket, rest)` gets the socket, its header
  * recorded (see `proxyHeaderOf`), and the bytes read past the header (also put back into the socket with
  * `unshift`, so that a listener added now reads them first: pass them on only to code that reads the
- * socket some other way). On a malformed, oversized, late or missing header, or a peer that leaves
+ * socket some other way). If `next` does not add a 'data' listener before it returns, the socket is
+ * paused: `resume()` it when you read. On a malformed, oversized, late or missing header, or a peer that leaves
  * first, the socket is destroyed and `fail` gets the reason (a `ProxyProtocolError`).
  */
 export function readProxyHeader(
