@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import type { Server as NetServer } from 'node:net';
-import { WebSocket, WebSocketServer, clientAddress, type ProxyProtocolError } from '../../src/node/index.js';
+import { WebSocket, WebSocketServer, clientAddress, type ClientOptions, type ProxyProtocolError } from '../../src/node/index.js';
 import { HAProxy, haproxySkipReason } from '../helpers/haproxy.js';
 import { once, within, startServer, stopServer } from '../helpers/node.js';
 
@@ -37,7 +37,7 @@ async function backend(options: Parameters<typeof startServer>[0]): Promise<Back
 /** Connect through HAProxy's `port` from 127.0.0.7, echo once, and return what the backend saw. */
 async function through(target: Backend, port: number, headers: Record<string, string> = {}): Promise<{ address: string; method: string; socketPeer: string | undefined; forwarded: string | undefined }> {
   const connection = once(target.wss, 'connection') as Promise<[WebSocket, IncomingMessage]>;
-  const client = new WebSocket(`ws://127.0.0.1:${port}/`, { localAddress: CLIENT, headers } as ConstructorParameters<typeof WebSocket>[1]);
+  const client = new WebSocket(`ws://127.0.0.1:${port}/`, { localAddress: CLIENT, headers } as ClientOptions);
   try {
     await within(once(client, 'open'), 'the client to open through HAProxy');
     const [, request] = await within(connection, 'the backend connection');
