@@ -194,6 +194,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private readonly deflateConfig: PerMessageDeflateConfig | null;
   /** `trustProxy`/`forwardedHeader`, compiled; null when nobody is trusted. */
   private readonly addressPolicy: ClientAddressPolicy | null;
+  /** With `proxyProtocol`: drops the connections still waiting for their PROXY header (on `close()`). */
+  private stopProxyProtocol: (() => void) | null = null;
   private httpServer: HttpServer | HttpsServer | Http2AnyServer | null = null;
   private ownsServer = false;
   private state: 'running' | 'closing' | 'closed' = 'running';
@@ -273,7 +275,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       // The PROXY protocol: its pre-step runs before the HTTP parser sees a byte (the slowloris timer
       // below, added after, still starts at accept: it bounds the header's wait too).
       if (options.proxyProtocol) {
-        acceptProxyProtocol(server, options.proxyProtocol === true ? true : options.proxyProtocol, (error, socket) => this.emit('proxyProtocolError', error, socket));
+        this.stopProxyProtocol = acceptProxyProtocol(server, options.proxyProtocol === true ? true : options.proxyProtocol, (error, socket) => this.emit('proxyProtocolError', error, socket));
       }
       // Slowloris: a client that never finishes its request is dropped after the handshake timeout.
       // (Shared functions and a symbol on the socket: nothing is allocated per connection but the timer,
@@ -769,6 +771,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         this.ownServerClosed = true;
         if (this.open.size === 0) this.finishClose();
       });
+      this.stopProxyProtocol?.();
     }
 
     if (this.open.size === 0) {

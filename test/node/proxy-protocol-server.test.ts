@@ -151,6 +151,19 @@ describe('the PROXY protocol on the standalone server', () => {
     assert.equal(slow.received(), '');
   });
 
+  it('closes without waiting for connections whose header has not arrived', async () => {
+    const { server: wss, port } = await startServer({ proxyProtocol: { timeout: 600_000 }, handshakeTimeout: 600_000 });
+    const errors: ProxyProtocolError[] = [];
+    wss.on('proxyProtocolError', (error) => errors.push(error));
+    const waiting = await raw(port);
+    waiting.socket.write('PROXY TCP4 1.2');
+    await delay(50);
+    // If close waited for the header's timeout (10 minutes), this would time out.
+    await within(new Promise<void>((resolve) => wss.close(() => resolve())), 'the server to close');
+    await within(waiting.closed, 'the waiting connection to be dropped');
+    assert.deepEqual(errors, [], 'a shutdown is not a PROXY protocol error');
+  });
+
   it('refuses proxyProtocol without port, and bad options', () => {
     assert.throws(() => new WebSocketServer({ noServer: true, proxyProtocol: true }), /acceptProxyProtocol/);
     assert.throws(() => new WebSocketServer({ port: 0, proxyProtocol: { timeout: -1 } }), RangeError);
