@@ -85,6 +85,22 @@ describe('hostile forwarding headers', () => {
   });
 });
 
+describe('random forwarding headers', () => {
+  it('never throw, and give only well-formed nodes', () => {
+    let seed = 11;
+    const random = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 8) % n;
+    const alphabet = ['for=', 'For=', '"', '\\', ',', ';', '=', ' ', '[', ']', ':', '_x', '1.2.3.4', '::1', 'unknown', 'by=', 'a', '%'];
+    for (let round = 0; round < 5000; round++) {
+      const line = Array.from({ length: random(24) }, () => alphabet[random(alphabet.length)]).join('');
+      for (const node of [...parseForwarded(line), ...parseXForwardedFor(line)]) {
+        assert.ok(['ip', 'obfuscated', 'unknown', 'invalid'].includes(node.kind), line);
+        if (node.kind === 'ip') assert.ok(node.address.length > 0, line);
+      }
+      assert.equal(typeof resolveClientAddress('10.0.0.1', parseForwarded(line), compileTrust(3)), 'string');
+    }
+  });
+});
+
 describe('the walk from the right', () => {
   const walk = (peer: string, header: string, trust: TrustProxy): string => resolveClientAddress(peer, parseXForwardedFor(header), compileTrust(trust));
 
