@@ -31,16 +31,22 @@ export function resolveProxyProtocolOptions(options: ProxyProtocolOptions | true
   return { timeout, maxHeaderBytes };
 }
 
-/** The PROXY header each socket came with (kept off the socket object's own properties). */
-const headers = new WeakMap<object, ProxyHeader>();
+/**
+ * The PROXY header a socket came with, as a symbol-keyed property of the socket: it is then seen through
+ * the `Proxy` that an HTTP/2 session's `socket` is (node:http2 forwards property reads to the real
+ * socket, but that object is not the socket itself, so a WeakMap keyed by the socket would miss it).
+ */
+const kProxyHeader = Symbol('fullduplex.proxyHeader');
+type WithHeader = { [kProxyHeader]?: ProxyHeader; _parent?: WithHeader | null };
 
 /**
  * The PROXY header `socket` came with, if it went through `readProxyHeader`; for a TLS socket, the
- * header of the TCP socket under it (Node's `_parent`).
+ * header of the TCP socket under it (Node's `_parent`); for an HTTP/2 session's socket, its socket's.
  */
 export function proxyHeaderOf(socket: object | null | undefined): ProxyHeader | undefined {
   if (socket === null || socket === undefined) return undefined;
-  return headers.get(socket) ?? headers.get((socket as { _parent?: object })._parent ?? socket);
+  const marked = socket as WithHeader;
+  return marked[kProxyHeader] ?? marked._parent?.[kProxyHeader];
 }
 
 /**
@@ -89,7 +95,7 @@ export function readProxyHeader(
       return;
     }
     finish();
-    headers.set(socket, result.header);
+    (socket as WithHeader)[kProxyHeader] = result.header;
     const rest = received.subarray(result.length);
     if (rest.length > 0) socket.unshift(rest);
     next(socket, rest);

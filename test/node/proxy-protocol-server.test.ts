@@ -10,6 +10,8 @@ import { connect as tlsConnect } from 'node:tls';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { connect as http2Connect, createServer as createH2cServer } from 'node:http2';
+import { H2Peer } from '../helpers/h2.js';
 import { WebSocketServer, WebSocket, acceptProxyProtocol, clientAddress, ProxyProtocolError } from '../../src/node/index.js';
 import { PROXY_V2_SIGNATURE } from '../../src/protocol/proxy-protocol.js';
 import { readProxyHeader, resolveProxyProtocolOptions, proxyHeaderOf } from '../../src/node/proxy-protocol-reader.js';
@@ -215,6 +217,39 @@ describe('acceptProxyProtocol on your own server', () => {
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       https.close();
       certificate.remove();
+    }
+  });
+});
+
+describe('the PROXY protocol with HTTP/2 (RFC 8441 streams)', () => {
+  it('gives every stream of an h2c session the header\'s source, then the trusted forwarding header', async () => {
+    const h2 = createH2cServer({ settings: { enableConnectProtocol: true } });
+    acceptProxyProtocol(h2);
+    const wss = new WebSocketServer({ server: h2, trustProxy: '192.0.2.0/24' });
+    const port = await listen(h2);
+    const session = http2Connect(`http://127.0.0.1:${port}`, {
+      createConnection: () => {
+        const socket = connect({ port, host: '127.0.0.1' });
+        socket.write(v1('192.0.2.88'));
+        return socket;
+      },
+    });
+    session.on('error', () => {});
+    try {
+      const first = once(wss, 'connection') as Promise<[WebSocket, IncomingMessage]>;
+      const plain = new H2Peer(session, '/');
+      const [, request] = await within(first, 'the first stream');
+      assert.equal(clientAddress(request), '192.0.2.88');
+      const second = once(wss, 'connection') as Promise<[WebSocket, IncomingMessage]>;
+      const forwarded = new H2Peer(session, '/', { 'x-forwarded-for': '198.51.100.1' });
+      const [, forwardedRequest] = await within(second, 'the second stream');
+      assert.equal(wss.clientAddress(forwardedRequest), '198.51.100.1');
+      plain.stream.close();
+      forwarded.stream.close();
+    } finally {
+      session.destroy();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      h2.close();
     }
   });
 });
