@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HandshakeError } from '../protocol/errors.js';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -32,6 +32,11 @@ import { ResumeConnection, ResumeService, type ResumeOptions } from './resume-se
 import { ClientLimiter, type LimitEvent, type LimitsOptions } from './limits.js';
 import { StandaloneServer } from './standalone-server.js';
 import type { RequestHeadLimits } from '../protocol/http-request-head.js';
+import type { ForwardedHeaderName, TrustProxy } from '../protocol/forwarded.js';
+import type { ProxyProtocolError } from '../protocol/proxy-protocol.js';
+import { clientAddressPolicy, clientAddressWith, rememberClientAddressPolicy, type ClientAddressPolicy } from './client-address.js';
+import { acceptProxyProtocol } from './proxy-protocol-server.js';
+import type { ProxyProtocolOptions } from './proxy-protocol-reader.js';
 
 /** Thrown (or returned) by `authenticate` to refuse a handshake with a given HTTP response. */
 export class HandshakeRejection extends Error {
@@ -141,6 +146,22 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
    * `serverMaxWindowBits`, `clientMaxWindowBits`, `threshold`, `concurrencyLimit`, `level`, `memLevel`).
    */
   perMessageDeflate?: boolean | PerMessageDeflateConfig;
+  /**
+   * The client's address (docs/limits.md "The client's address"): whom to trust as a proxy when reading
+   * `forwardedHeader` — addresses, CIDR ranges, `loopback`/`linklocal`/`uniquelocal` (an array or a
+   * comma-separated string), a number of hops, or `(address, hop) => boolean`. Default: nobody (the
+   * headers are ignored; the client is the connection's peer). Read it with `wss.clientAddress(request)`.
+   */
+  trustProxy?: TrustProxy;
+  /** The header your trusted proxies write: `'x-forwarded-for'` (default) or `'forwarded'` (RFC 7239). The other is never read. */
+  forwardedHeader?: ForwardedHeaderName;
+  /**
+   * Standalone mode only: every connection starts with a PROXY protocol header (v1 or v2, HAProxy's
+   * `send-proxy`/`send-proxy-v2`), whose source becomes the client's address; connections without a
+   * valid one are dropped (`proxyProtocolError` event). `true` or `{ timeout, maxHeaderBytes }`. Default
+   * off. With `{ server }`, call `acceptProxyProtocol(server)` on your server instead.
+   */
+  proxyProtocol?: boolean | ProxyProtocolOptions;
 }
 
 export interface WebSocketServerEvents {
@@ -156,6 +177,8 @@ export interface WebSocketServerEvents {
   wsClientError: [error: HandshakeError, socket: Duplex, request: IncomingMessage];
   /** A per-client limit refused a handshake or acted on a connection (the `limits` option). */
   limit: [event: LimitEvent];
+  /** A connection was dropped for its PROXY header (`proxyProtocol`): malformed, too large, late, or missing. */
+  proxyProtocolError: [error: ProxyProtocolError, socket: Socket];
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
@@ -187,6 +210,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private readonly deflateConfig: PerMessageDeflateConfig | null;
   /** The `limits` option (null: none, and no cost anywhere). */
   private readonly limits: ClientLimiter | null;
+  /** `trustProxy`/`forwardedHeader`, compiled; null when nobody is trusted. */
+  private readonly addressPolicy: ClientAddressPolicy | null;
+  /** With `proxyProtocol`: drops the connections still waiting for their PROXY header (on `close()`). */
+  private stopProxyProtocol: (() => void) | null = null;
   private httpServer: HttpServer | HttpsServer | Http2AnyServer | StandaloneServer | null = null;
   private ownsServer = false;
   private state: 'running' | 'closing' | 'closed' = 'running';
@@ -209,6 +236,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.deflateConfig = options.perMessageDeflate === true ? {} : options.perMessageDeflate || null;
     if (this.deflateConfig !== null) negotiateServer([], this.deflateConfig); // checks the parameters now (RangeError)
     this.limits = options.limits === undefined ? null : new ClientLimiter(options.limits, (event) => this.emit('limit', event));
+    this.addressPolicy = clientAddressPolicy(options);
+    if (options.proxyProtocol && options.port === undefined) {
+      throw new TypeError('The "proxyProtocol" option needs the "port" option: with "server", call acceptProxyProtocol(server) on it');
+    }
     const owner = this;
     const topics = this.topics;
     this.history = options.history === undefined ? null : new HistoryTopics(options.history, topics, (error, topic) => this.emit('publishError', error, topic));
@@ -257,6 +288,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       // Our own server reads the request heads itself (src/node/standalone-server.ts): the head limits
       // (431, 414, 400), the 426 for other requests, the slowloris drop at handshakeTimeout.
       const server = new StandaloneServer({ handshakeTimeout: this.handshakeTimeout, limits: options.requestLimits });
+      // The PROXY protocol: its pre-step runs before the request head is read (src/node/proxy-protocol-server.ts
+      // takes over the server's 'connection' listener and hands each socket on once its header is read).
+      if (options.proxyProtocol) {
+        this.stopProxyProtocol = acceptProxyProtocol(server, options.proxyProtocol === true ? true : options.proxyProtocol, (error, socket) => this.emit('proxyProtocolError', error, socket));
+      }
       this.ownsServer = true;
       this.attach(server);
       if (onListening !== undefined) this.once('listening', onListening);
@@ -309,6 +345,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     return this.httpServer.address();
   }
 
+  /**
+   * The client's address for `request` under this server's `trustProxy`, `forwardedHeader` and
+   * `proxyProtocol` (docs/limits.md "The client's address"): without them, `request.socket.remoteAddress`.
+   */
+  clientAddress(request: IncomingMessage): string {
+    return clientAddressWith(request, this.addressPolicy);
+  }
+
   /** Whether this server takes the request: the `path` option, if set, must match. */
   shouldHandle(request: IncomingMessage): boolean {
     const path = this.options.path;
@@ -323,6 +367,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * new `WebSocket` (the server does not emit `connection` itself in this call: the caller does, as in `ws`).
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
+    rememberClientAddressPolicy(request, this.addressPolicy); // for clientAddress(request)
     socket.on('error', ignoreError);
     const marked = socket as MarkedSocket;
     const state = marked[kHandshake];
@@ -609,6 +654,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     marked[kHandshake] = UPGRADING;
     claimStream(stream);
     const request = streamRequest(stream, headers, rawHeaders);
+    rememberClientAddressPolicy(request, this.addressPolicy); // for clientAddress(request)
     this.runHandshake(stream, request, (options) => validateExtendedConnect(headers, options), refuseStream, cancelStream, (validated) =>
       this.completeStream(stream, request, validated, callback),
     );
@@ -751,6 +797,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         this.ownServerClosed = true;
         if (this.open.size === 0) this.finishClose();
       });
+      this.stopProxyProtocol?.();
     }
 
     if (this.open.size === 0) {
