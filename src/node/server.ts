@@ -29,16 +29,21 @@ import type { Backplane } from './backplane.js';
 import { RESUME_SUBPROTOCOL } from '../protocol/resume-wire.js';
 import { HistoryTopics, type HistoryOptions } from './history-topics.js';
 import { ResumeConnection, ResumeService, type ResumeOptions } from './resume-session.js';
+import { collectStats, kCounters, kOpenedAt, RejectCode, ServerCounters, type ServerStats } from './stats.js';
+import { connectionCloseChannel, connectionOpenChannel, handshakeRejectChannel } from './diagnostics.js';
 
 /** Thrown (or returned) by `authenticate` to refuse a handshake with a given HTTP response. */
 export class HandshakeRejection extends Error {
   override readonly name = 'HandshakeRejection';
   readonly status: number;
   readonly headers: ResponseHeaders;
-  constructor(status: number, message = '', headers: ResponseHeaders = {}) {
+  /** Why, for `stats().rejects` and `fullduplex:handshake:reject` (docs/operations.md). */
+  readonly code: string;
+  constructor(status: number, message = '', headers: ResponseHeaders = {}, code: string = RejectCode.Refused) {
     super(message);
     this.status = status;
     this.headers = headers;
+    this.code = code;
   }
 }
 
@@ -176,6 +181,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private ownServerClosed = true;
   private readonly closeCallbacks: Array<(error?: Error) => void> = [];
   private detachServer: (() => void) | null = null;
+  /** Operator's view: `stats()` (stats.ts). */
+  private readonly counters = new ServerCounters();
 
   constructor(options: ServerOptions, onListening?: () => void) {
     super();
@@ -251,7 +258,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         socket.once('close', clearHandshakeTimer);
       });
       server.headersTimeout = Math.min(server.headersTimeout, this.handshakeTimeout);
-      server.on('clientError', answerClientError);
+      server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
+        // Operator's view: count the refusal once (the parser may report the same socket again).
+        if ((socket as Partial<Record<typeof kRefused, boolean>>)[kRefused] !== true) this.refused(null, CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400, RejectCode.HttpParse, error.message);
+        answerClientError(error, socket);
+      });
       this.ownsServer = true;
       this.attach(server);
       if (onListening !== undefined) this.once('listening', onListening);
@@ -276,6 +287,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       if (!this.shouldHandle(request)) {
         // Another listener (another WebSocketServer on a different path) may want it.
         if (server.listenerCount('upgrade') > 1) return;
+        this.refused(request, 404, RejectCode.Path, 'No WebSocket endpoint');
         abort(socket, 404, `No WebSocket endpoint at ${request.url ?? '/'}`);
         return;
       }
@@ -302,6 +314,31 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   address(): AddressInfo | string | null {
     if (this.httpServer === null) throw new Error('The server is operating in "noServer" mode');
     return this.httpServer.address();
+  }
+
+  /**
+   * Counters and gauges of this server, for operators (docs/operations.md "wss.stats()"): connections,
+   * handshakes (total, per second over 10 s), refusals by status and code, messages and bytes in and
+   * out, buffered bytes, topics. Counters count from the server's creation. `prometheusText(wss)`
+   * formats them for Prometheus.
+   */
+  stats(): ServerStats {
+    const topics = this.topics;
+    return collectStats({
+      counters: this.counters,
+      open: this.open,
+      openCount: this.open.size,
+      pendingCount: this.pending.size,
+      subscriberCounts: (function* () {
+        for (const topic of topics.topics()) yield topics.subscriberCount(topic);
+      })(),
+    });
+  }
+
+  /** Operator's view: a handshake was refused (`status` 0: dropped without an answer). Counted, and published. */
+  private refused(request: IncomingMessage | null, status: number, code: string, message: string): void {
+    this.counters.reject(status, code);
+    if (handshakeRejectChannel.hasSubscribers) handshakeRejectChannel.publish({ server: this, request, status, code, message });
   }
 
   /** Whether this server takes the request: the `path` option, if set, must match. */
@@ -350,10 +387,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     complete: (validated: V) => void,
   ): void {
     if (this.state !== 'running') {
+      this.refused(request, 503, RejectCode.ServerClosing, 'The server is shutting down');
       refuse(channel, 503, 'The server is shutting down');
       return;
     }
     if (!this.shouldHandle(request)) {
+      this.refused(request, 404, RejectCode.Path, 'No WebSocket endpoint');
       refuse(channel, 404, `No WebSocket endpoint at ${request.url ?? '/'}`);
       return;
     }
@@ -367,12 +406,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       if (invalid !== null) throw new HandshakeError('FD_ERR_HANDSHAKE_EXTENSIONS', 400, `Invalid Sec-WebSocket-Extensions header: ${invalid}`);
     } catch (error) {
       if (!(error instanceof HandshakeError)) throw error;
+      this.refused(request, error.status, error.code, error.message);
       if (this.listenerCount('wsClientError') > 0) this.emit('wsClientError', error, channel, request);
       else refuse(channel, error.status, error.message, error.headers);
       return;
     }
     const admission = this.admit(validated.origin);
     if (admission !== null) {
+      this.refused(request, admission.status, admission.code, admission.message);
       refuse(channel, admission.status, admission.message, admission.headers);
       return;
     }
@@ -380,7 +421,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     // From here the handshake may wait on user hooks: bound it in time, and count it.
     this.pending.add(channel);
     let done = false;
-    const timer = setTimeout(() => finish(new HandshakeRejection(408, 'The handshake took too long')), this.handshakeTimeout);
+    const timer = setTimeout(() => finish(new HandshakeRejection(408, 'The handshake took too long', {}, RejectCode.Timeout)), this.handshakeTimeout);
     timer.unref();
     const finish = (refusal: HandshakeRejection | null): void => {
       if (done) return;
@@ -390,8 +431,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       // They hold the request: let them go with the handshake.
       channel.off('close', onGone);
       channel.off('end', onGone);
-      if (refusal !== null) refuse(channel, refusal.status, refusal.message, refusal.headers);
-      else complete(validated);
+      if (refusal !== null) {
+        this.refused(request, refusal.status, refusal.code, refusal.message);
+        refuse(channel, refusal.status, refusal.message, refusal.headers);
+      } else {
+        complete(validated);
+      }
     };
     const onGone = (): void => {
       channel.off('close', onGone);
@@ -400,6 +445,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         done = true;
         clearTimeout(timer);
         this.pending.delete(channel);
+        this.refused(request, 0, RejectCode.Abandoned, 'The client went away during the handshake');
       }
       drop(channel);
     };
@@ -415,11 +461,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** `allowedOrigins` (403), then `maxConnections` (503): the checks made before any hook runs. */
   private admit(origin: string | undefined): HandshakeRejection | null {
     if (this.allowedOrigins !== null && origin !== undefined && !this.allowedOrigins.has(normalizeOrigin(origin))) {
-      return new HandshakeRejection(403, `Origin ${origin} is not allowed`);
+      return new HandshakeRejection(403, `Origin ${origin} is not allowed`, {}, RejectCode.Origin);
     }
     const limit = this.options.maxConnections;
     if (limit !== undefined && this.open.size + this.pending.size >= limit) {
-      return new HandshakeRejection(503, 'Too many connections', { 'Retry-After': '5' });
+      return new HandshakeRejection(503, 'Too many connections', { 'Retry-After': '5' }, RejectCode.MaxConnections);
     }
     return null;
   }
@@ -475,14 +521,19 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   ): void {
     // As in `ws`: a client that sent its FIN (or is gone) gets no connection.
     if (!socket.readable || !socket.writable || socket.destroyed) {
+      this.refused(request, 0, RejectCode.Abandoned, 'The client went away during the handshake');
       socket.destroy();
       return;
     }
     if (this.state !== 'running') {
+      this.refused(request, 503, RejectCode.ServerClosing, 'The server is shutting down');
       abort(socket, 503, 'The server is shutting down');
       return;
     }
-    const choice = this.chooseProtocol(validated.protocols, request, (status, message) => abort(socket, status, message));
+    const choice = this.chooseProtocol(validated.protocols, request, (status, message) => {
+      this.refused(request, status, RejectCode.Subprotocol, message);
+      abort(socket, status, message);
+    });
     if (choice === null) return;
     const protocol = choice.protocol;
     const { extensions, deflate } = this.negotiateDeflate(validated.extensions);
@@ -492,6 +543,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     try {
       response = formatResponseLines(lines);
     } catch (error) {
+      this.refused(request, 500, RejectCode.Response, (error as Error).message);
       abort(socket, 500, (error as Error).message);
       return;
     }
@@ -558,6 +610,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   ): void {
     const ws = new this.WebSocketClass(null, undefined, this.connectionOptions);
     ws[kAttach](socket, head, protocol, extensions, deflate);
+    // Operator's view: counted, timed, announced (stats.ts, diagnostics.ts).
+    this.counters.handshake();
+    ws[kCounters] = this.counters;
+    ws[kOpenedAt] = performance.now();
+    if (connectionOpenChannel.hasSubscribers) connectionOpenChannel.publish({ server: this, socket: ws, request, protocol, http: request.httpVersionMajor === 2 ? '2' : '1.1' });
     this.open.add(ws);
     ws[kSetTopics](this.topicHub);
     ws.on('close', this.forgetOnClose);
@@ -591,14 +648,19 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   private completeStream(stream: ServerHttp2Stream, request: IncomingMessage, validated: ReturnType<typeof validateExtendedConnect>, callback: UpgradeCallback): void {
     if (stream.closed || stream.destroyed || !stream.readable) {
+      this.refused(request, 0, RejectCode.Abandoned, 'The client went away during the handshake');
       cancelStream(stream);
       return;
     }
     if (this.state !== 'running') {
+      this.refused(request, 503, RejectCode.ServerClosing, 'The server is shutting down');
       refuseStream(stream, 503, 'The server is shutting down');
       return;
     }
-    const choice = this.chooseProtocol(validated.protocols, request, (status, message) => refuseStream(stream, status, message));
+    const choice = this.chooseProtocol(validated.protocols, request, (status, message) => {
+      this.refused(request, status, RejectCode.Subprotocol, message);
+      refuseStream(stream, status, message);
+    });
     if (choice === null) return;
     const { extensions, deflate } = this.negotiateDeflate(validated.extensions);
     const lines = connectAcceptLines({ protocol: choice.protocol, extensions });
@@ -607,6 +669,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       stream.respond(connectResponseHeaders(lines));
     } catch (error) {
       deflate?.close();
+      this.refused(request, 500, RejectCode.Response, (error as Error).message);
       refuseStream(stream, 500, (error as Error).message);
       return;
     }
@@ -688,6 +751,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** @internal A connection of ours closed. */
   [kForget](ws: WebSocket): void {
+    // Operator's view: what the connection carried stays in the counters; subscribers hear how it ended.
+    this.counters.connectionClosed(ws);
+    if (connectionCloseChannel.hasSubscribers) publishClose(this, ws);
     this.open.delete(ws);
     this.resumeConnections.delete(ws);
     if (this.state === 'closing' && this.open.size === 0) setImmediate(() => this.finishClose());
@@ -843,7 +909,19 @@ function toRejection(error: unknown): HandshakeRejection {
     const { status, message, headers } = error as { status: number; message?: string; headers?: ResponseHeaders };
     return new HandshakeRejection(status, message ?? '', headers ?? {});
   }
-  return new HandshakeRejection(500, 'Authentication failed');
+  return new HandshakeRejection(500, 'Authentication failed', {}, RejectCode.HookFailed);
+}
+
+function publishClose(server: WebSocketServer, ws: WebSocket): void {
+  const result = ws.closeResult;
+  connectionCloseChannel.publish({
+    server,
+    socket: ws,
+    code: result?.code ?? CloseCode.Abnormal,
+    reason: result?.reason.toString('utf8') ?? '',
+    wasClean: result?.wasClean ?? false,
+    duration: performance.now() - ws[kOpenedAt],
+  });
 }
 
 function normalizeOrigin(origin: string): string {
