@@ -9,6 +9,8 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { CHANNEL_PREFIX, channels, WebSocket, WebSocketServer, type ChannelMessages, type ChannelName } from '../../src/node/index.js';
 import { rateLimitChannel } from '../../src/node/diagnostics.js';
 import { RawPeer, handshakenPeer, nextEvent, startServer, stopServer, upgradeRequest } from '../helpers/net.js';
@@ -143,6 +145,34 @@ describe('diagnostics channels', () => {
     recorder.stop();
     recorder = null;
     await stopServer(wss);
+  });
+
+  it('a WebSocket over HTTP/2 (RFC 8441, h2c) opens with http "2"; stats() counts its messages, not its bytes (its session\'s)', async () => {
+    recorder = new Recorder(['fullduplex:connection:open', 'fullduplex:connection:close']);
+    const h2 = http2.createServer({ settings: { enableConnectProtocol: true } });
+    const wss = new WebSocketServer({ server: h2, heartbeat: false });
+    wss.on('connection', (ws) => ws.on('message', (data) => ws.send(data as Buffer)));
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    const sessions = new Set<http2.ServerHttp2Session>();
+    h2.on('session', (session) => sessions.add(session));
+    const client = new WebSocket(`ws://127.0.0.1:${(h2.address() as AddressInfo).port}/h2`, { http2: 'h2c' });
+    await nextEvent(client, 'open');
+    client.send('over a stream');
+    await nextEvent(client, 'message');
+    const [open] = recorder.of('fullduplex:connection:open');
+    assert.equal(open?.http, '2');
+    assert.equal(open?.request.url, '/h2');
+    const stats = wss.stats();
+    assert.deepEqual({ messagesIn: stats.messagesIn, messagesOut: stats.messagesOut, bytesIn: stats.bytesIn, bytesOut: stats.bytesOut }, { messagesIn: 1, messagesOut: 1, bytesIn: 0, bytesOut: 0 });
+    client.close(1000);
+    await nextEvent(client, 'close');
+    await until(() => recorder!.of('fullduplex:connection:close').length === 1, 'the close event');
+    assert.equal(recorder.of('fullduplex:connection:close')[0]?.code, 1000);
+    recorder.stop();
+    recorder = null;
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    for (const session of sessions) session.destroy();
+    await new Promise<void>((resolve) => h2.close(() => resolve()));
   });
 
   it('a broadcast is one message:out per connection that takes it', async () => {
