@@ -38,3 +38,19 @@ export {
   type ResumeSubscribeOptions,
 } from './resuming-client.js';
 export { ResumeError, RESUME_SUBPROTOCOL, type ResumeErrorCode } from '../protocol/resume-wire.js';
+export { RejectCode, type ServerStats, type HandshakeRejectCount } from './stats.js';
+export { prometheusText, PROMETHEUS_CONTENT_TYPE, type PrometheusOptions, type StatsProvider } from './prometheus.js';
+export {
+  channels,
+  CHANNEL_PREFIX,
+  type ChannelMessages,
+  type ChannelName,
+  type TypedChannel,
+  type ConnectionOpenMessage,
+  type ConnectionCloseMessage,
+  type HandshakeRejectMessage,
+  type MessageInMessage,
+  type MessageOutMessage,
+  type SlowConsumerMessage,
+  type RateLimitMessage,
+} from './diagnostics.js';

@@ -37,16 +37,21 @@ import type { ProxyProtocolError } from '../protocol/proxy-protocol.js';
 import { clientAddressPolicy, clientAddressWith, rememberClientAddressPolicy, type ClientAddressPolicy } from './client-address.js';
 import { acceptProxyProtocol } from './proxy-protocol-server.js';
 import type { ProxyProtocolOptions } from './proxy-protocol-reader.js';
+import { collectStats, kCounters, kOpenedAt, RejectCode, ServerCounters, type ServerStats } from './stats.js';
+import { connectionCloseChannel, connectionOpenChannel, handshakeRejectChannel, rateLimitChannel } from './diagnostics.js';
 
 /** Thrown (or returned) by `authenticate` to refuse a handshake with a given HTTP response. */
 export class HandshakeRejection extends Error {
   override readonly name = 'HandshakeRejection';
   readonly status: number;
   readonly headers: ResponseHeaders;
-  constructor(status: number, message = '', headers: ResponseHeaders = {}) {
+  /** Why, for `stats().rejects` and `fullduplex:handshake:reject` (docs/operations.md). */
+  readonly code: string;
+  constructor(status: number, message = '', headers: ResponseHeaders = {}, code: string = RejectCode.Refused) {
     super(message);
     this.status = status;
     this.headers = headers;
+    this.code = code;
   }
 }
 
@@ -221,6 +226,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private ownServerClosed = true;
   private readonly closeCallbacks: Array<(error?: Error) => void> = [];
   private detachServer: (() => void) | null = null;
+  /** Operator's view: `stats()` (stats.ts). */
+  private readonly counters = new ServerCounters();
 
   constructor(options: ServerOptions, onListening?: () => void) {
     super();
@@ -235,7 +242,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.WebSocketClass = options.WebSocket ?? WebSocket;
     this.deflateConfig = options.perMessageDeflate === true ? {} : options.perMessageDeflate || null;
     if (this.deflateConfig !== null) negotiateServer([], this.deflateConfig); // checks the parameters now (RangeError)
-    this.limits = options.limits === undefined ? null : new ClientLimiter(options.limits, (event) => this.emit('limit', event));
+    // A limit that acted: the 'limit' event, and the operator's view (the fullduplex:rate-limit channel).
+    this.limits =
+      options.limits === undefined
+        ? null
+        : new ClientLimiter(options.limits, (event) => {
+            if (rateLimitChannel.hasSubscribers) rateLimitChannel.publish({ socket: event.socket ?? null, key: event.key ?? event.address, action: event.action, limit: event.code });
+            this.emit('limit', event);
+          });
     this.addressPolicy = clientAddressPolicy(options);
     if (options.proxyProtocol && options.port === undefined) {
       throw new TypeError('The "proxyProtocol" option needs the "port" option: with "server", call acceptProxyProtocol(server) on it');
@@ -287,7 +301,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (options.port !== undefined) {
       // Our own server reads the request heads itself (src/node/standalone-server.ts): the head limits
       // (431, 414, 400), the 426 for other requests, the slowloris drop at handshakeTimeout.
-      const server = new StandaloneServer({ handshakeTimeout: this.handshakeTimeout, limits: options.requestLimits });
+      const server = new StandaloneServer({
+        handshakeTimeout: this.handshakeTimeout,
+        limits: options.requestLimits,
+        // Operator's view: a refused request head (400, 414, 431, 505) is a refused handshake.
+        onHeadRefused: (error) => this.refused(null, error.status, RejectCode.HttpParse, error.message),
+      });
       // The PROXY protocol: its pre-step runs before the request head is read (src/node/proxy-protocol-server.ts
       // takes over the server's 'connection' listener and hands each socket on once its header is read).
       if (options.proxyProtocol) {
@@ -317,6 +336,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       if (!this.shouldHandle(request)) {
         // Another listener (another WebSocketServer on a different path) may want it.
         if (server.listenerCount('upgrade') > 1) return;
+        this.refused(request, 404, RejectCode.Path, 'No WebSocket endpoint');
         abort(socket, 404, `No WebSocket endpoint at ${request.url ?? '/'}`);
         return;
       }
@@ -351,6 +371,31 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    */
   clientAddress(request: IncomingMessage): string {
     return clientAddressWith(request, this.addressPolicy);
+  }
+
+  /**
+   * Counters and gauges of this server, for operators (docs/operations.md "wss.stats()"): connections,
+   * handshakes (total, per second over 10 s), refusals by status and code, messages and bytes in and
+   * out, buffered bytes, topics. Counters count from the server's creation. `prometheusText(wss)`
+   * formats them for Prometheus.
+   */
+  stats(): ServerStats {
+    const topics = this.topics;
+    return collectStats({
+      counters: this.counters,
+      open: this.open,
+      openCount: this.open.size,
+      pendingCount: this.pending.size,
+      subscriberCounts: (function* () {
+        for (const topic of topics.topics()) yield topics.subscriberCount(topic);
+      })(),
+    });
+  }
+
+  /** Operator's view: a handshake was refused (`status` 0: dropped without an answer). Counted, and published. */
+  private refused(request: IncomingMessage | null, status: number, code: string, message: string): void {
+    this.counters.reject(status, code);
+    if (handshakeRejectChannel.hasSubscribers) handshakeRejectChannel.publish({ server: this, request, status, code, message });
   }
 
   /** Whether this server takes the request: the `path` option, if set, must match. */
@@ -394,10 +439,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     complete: (validated: V) => void,
   ): void {
     if (this.state !== 'running') {
+      this.refused(request, 503, RejectCode.ServerClosing, 'The server is shutting down');
       refuse(channel, 503, 'The server is shutting down');
       return;
     }
     if (!this.shouldHandle(request)) {
+      this.refused(request, 404, RejectCode.Path, 'No WebSocket endpoint');
       refuse(channel, 404, `No WebSocket endpoint at ${request.url ?? '/'}`);
       return;
     }
@@ -411,12 +458,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       if (invalid !== null) throw new HandshakeError('FD_ERR_HANDSHAKE_EXTENSIONS', 400, `Invalid Sec-WebSocket-Extensions header: ${invalid}`);
     } catch (error) {
       if (!(error instanceof HandshakeError)) throw error;
+      this.refused(request, error.status, error.code, error.message);
       if (this.listenerCount('wsClientError') > 0) this.emit('wsClientError', error, channel, request);
       else refuse(channel, error.status, error.message, error.headers);
       return;
     }
     const admission = this.admit(validated.origin, request, channel);
     if (admission !== null) {
+      this.refused(request, admission.status, admission.code, admission.message);
       refuse(channel, admission.status, admission.message, admission.headers);
       return;
     }
@@ -425,14 +474,18 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     // timer, listeners or pending entry to set up and take down again (the handshake fast path).
     if (this.options.verifyClient === undefined && this.options.authenticate === undefined) {
       const refusal = this.limits === null ? null : this.admitKey(request, channel, refuse);
-      if (refusal !== null) refuse(channel, refusal.status, refusal.message, refusal.headers);
-      else complete(validated);
+      if (refusal === null) {
+        complete(validated);
+        return;
+      }
+      this.refused(request, refusal.status, refusal.code, refusal.message);
+      refuse(channel, refusal.status, refusal.message, refusal.headers);
       return;
     }
     // From here the handshake may wait on user hooks: bound it in time, and count it.
     this.pending.add(channel);
     let done = false;
-    const timer = setTimeout(() => finish(new HandshakeRejection(408, 'The handshake took too long')), this.handshakeTimeout);
+    const timer = setTimeout(() => finish(new HandshakeRejection(408, 'The handshake took too long', {}, RejectCode.Timeout)), this.handshakeTimeout);
     timer.unref();
     const finish = (refusal: HandshakeRejection | null): void => {
       if (done) return;
@@ -443,8 +496,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       channel.off('close', onGone);
       channel.off('end', onGone);
       if (refusal === null && this.limits !== null) refusal = this.admitKey(request, channel, refuse);
-      if (refusal !== null) refuse(channel, refusal.status, refusal.message, refusal.headers);
-      else complete(validated);
+      if (refusal !== null) {
+        this.refused(request, refusal.status, refusal.code, refusal.message);
+        refuse(channel, refusal.status, refusal.message, refusal.headers);
+      } else {
+        complete(validated);
+      }
     };
     const onGone = (): void => {
       channel.off('close', onGone);
@@ -453,6 +510,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         done = true;
         clearTimeout(timer);
         this.pending.delete(channel);
+        this.refused(request, 0, RejectCode.Abandoned, 'The client went away during the handshake');
       }
       drop(channel);
     };
@@ -471,14 +529,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    */
   private admit(origin: string | undefined, request: IncomingMessage, channel: Duplex): HandshakeRejection | null {
     if (this.allowedOrigins !== null && origin !== undefined && !this.allowedOrigins.has(normalizeOrigin(origin))) {
-      return new HandshakeRejection(403, `Origin ${origin} is not allowed`);
+      return new HandshakeRejection(403, `Origin ${origin} is not allowed`, {}, RejectCode.Origin);
     }
     const limit = this.options.maxConnections;
     if (limit !== undefined && this.open.size + this.pending.size >= limit) {
-      return new HandshakeRejection(503, 'Too many connections', { 'Retry-After': '5' });
+      return new HandshakeRejection(503, 'Too many connections', { 'Retry-After': '5' }, RejectCode.MaxConnections);
     }
     const limited = this.limits?.admitAddress(request, channel) ?? null;
-    return limited === null ? null : new HandshakeRejection(limited.status, limited.message, limited.headers);
+    return limited === null ? null : new HandshakeRejection(limited.status, limited.message, limited.headers, limited.code);
   }
 
   /** After the hooks accepted: the per-key limits (`limits.perKey`). A failing key function: 500, rethrown. */
@@ -490,7 +548,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       refuse(channel, 500, 'limits.perKey.key failed');
       throw error;
     }
-    return limited === null ? null : new HandshakeRejection(limited.status, limited.message, limited.headers);
+    return limited === null ? null : new HandshakeRejection(limited.status, limited.message, limited.headers, limited.code);
   }
 
   /** `verifyClient`, then `authenticate`; `next(null)` to go on, `next(rejection)` to refuse. */
@@ -544,14 +602,19 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   ): void {
     // As in `ws`: a client that sent its FIN (or is gone) gets no connection.
     if (!socket.readable || !socket.writable || socket.destroyed) {
+      this.refused(request, 0, RejectCode.Abandoned, 'The client went away during the handshake');
       socket.destroy();
       return;
     }
     if (this.state !== 'running') {
+      this.refused(request, 503, RejectCode.ServerClosing, 'The server is shutting down');
       abort(socket, 503, 'The server is shutting down');
       return;
     }
-    const choice = this.chooseProtocol(validated.protocols, request, (status, message) => abort(socket, status, message));
+    const choice = this.chooseProtocol(validated.protocols, request, (status, message) => {
+      this.refused(request, status, RejectCode.Subprotocol, message);
+      abort(socket, status, message);
+    });
     if (choice === null) return;
     const protocol = choice.protocol;
     const { extensions, deflate } = this.negotiateDeflate(validated.extensions);
@@ -561,6 +624,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     try {
       response = formatResponseLines(lines);
     } catch (error) {
+      this.refused(request, 500, RejectCode.Response, (error as Error).message);
       abort(socket, 500, (error as Error).message);
       return;
     }
@@ -627,6 +691,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   ): void {
     const ws = new this.WebSocketClass(null, undefined, this.connectionOptions);
     ws[kAttach](socket, head, protocol, extensions, deflate);
+    // Operator's view: counted, timed, announced (stats.ts, diagnostics.ts).
+    this.counters.handshake();
+    ws[kCounters] = this.counters;
+    ws[kOpenedAt] = performance.now();
+    if (connectionOpenChannel.hasSubscribers) connectionOpenChannel.publish({ server: this, socket: ws, request, protocol, http: request.httpVersionMajor === 2 ? '2' : '1.1' });
     this.open.add(ws);
     ws[kSetTopics](this.topicHub);
     ws.on('close', this.forgetOnClose);
@@ -662,14 +731,19 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   private completeStream(stream: ServerHttp2Stream, request: IncomingMessage, validated: ReturnType<typeof validateExtendedConnect>, callback: UpgradeCallback): void {
     if (stream.closed || stream.destroyed || !stream.readable) {
+      this.refused(request, 0, RejectCode.Abandoned, 'The client went away during the handshake');
       cancelStream(stream);
       return;
     }
     if (this.state !== 'running') {
+      this.refused(request, 503, RejectCode.ServerClosing, 'The server is shutting down');
       refuseStream(stream, 503, 'The server is shutting down');
       return;
     }
-    const choice = this.chooseProtocol(validated.protocols, request, (status, message) => refuseStream(stream, status, message));
+    const choice = this.chooseProtocol(validated.protocols, request, (status, message) => {
+      this.refused(request, status, RejectCode.Subprotocol, message);
+      refuseStream(stream, status, message);
+    });
     if (choice === null) return;
     const { extensions, deflate } = this.negotiateDeflate(validated.extensions);
     const lines = connectAcceptLines({ protocol: choice.protocol, extensions });
@@ -678,6 +752,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       stream.respond(connectResponseHeaders(lines));
     } catch (error) {
       deflate?.close();
+      this.refused(request, 500, RejectCode.Response, (error as Error).message);
       refuseStream(stream, 500, (error as Error).message);
       return;
     }
@@ -759,6 +834,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** @internal A connection of ours closed. */
   [kForget](ws: WebSocket): void {
+    // Operator's view: what the connection carried stays in the counters; subscribers hear how it ended.
+    this.counters.connectionClosed(ws);
+    if (connectionCloseChannel.hasSubscribers) publishClose(this, ws);
     this.open.delete(ws);
     this.resumeConnections.delete(ws);
     this.limits?.forget(ws);
@@ -869,7 +947,19 @@ function toRejection(error: unknown): HandshakeRejection {
     const { status, message, headers } = error as { status: number; message?: string; headers?: ResponseHeaders };
     return new HandshakeRejection(status, message ?? '', headers ?? {});
   }
-  return new HandshakeRejection(500, 'Authentication failed');
+  return new HandshakeRejection(500, 'Authentication failed', {}, RejectCode.HookFailed);
+}
+
+function publishClose(server: WebSocketServer, ws: WebSocket): void {
+  const result = ws.closeResult;
+  connectionCloseChannel.publish({
+    server,
+    socket: ws,
+    code: result?.code ?? CloseCode.Abnormal,
+    reason: result?.reason.toString('utf8') ?? '',
+    wasClean: result?.wasClean ?? false,
+    duration: performance.now() - ws[kOpenedAt],
+  });
 }
 
 function normalizeOrigin(origin: string): string {

@@ -17,7 +17,7 @@ import { IncomingMessage } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import { formatRejection } from '../protocol/handshake.js';
 import { DeadlineEntry, DeadlineList } from './standalone-deadlines.js';
-import { RequestHeadParser, requestHeadLimits, type RequestHead, type RequestHeadLimits } from '../protocol/http-request-head.js';
+import { RequestHeadParser, requestHeadLimits, type RequestHead, type RequestHeadError, type RequestHeadLimits } from '../protocol/http-request-head.js';
 
 /**
  * Work on an accepted socket before its request head is read (the PROXY protocol header, for one):
@@ -32,6 +32,8 @@ export interface StandaloneServerOptions {
   readonly limits?: RequestHeadLimits | undefined;
   /** Runs on every accepted socket before its head is read (see `AcceptStep`). */
   readonly acceptStep?: AcceptStep | undefined;
+  /** Told of every request head refused (400, 414, 431, 505), as the server answers it (the operator's view). */
+  readonly onHeadRefused?: ((error: RequestHeadError) => void) | undefined;
 }
 
 export interface StandaloneServerEvents {
@@ -77,6 +79,7 @@ export class StandaloneServer extends NetServer {
   /** The sockets whose head is awaited, each dropped `handshakeTimeout` after its TCP accept (slowloris). */
   readonly [kDeadlines]: DeadlineList<HeadReader>;
   readonly #acceptStep: AcceptStep | null;
+  readonly onHeadRefused: ((error: RequestHeadError) => void) | null;
   readonly #next: (socket: Socket, buffered: Buffer) => void;
 
   constructor(options: StandaloneServerOptions) {
@@ -85,6 +88,7 @@ export class StandaloneServer extends NetServer {
     this[kLimits] = requestHeadLimits(options.limits);
     this[kDeadlines] = new DeadlineList(options.handshakeTimeout, dropSlowClient);
     this.#acceptStep = options.acceptStep ?? null;
+    this.onHeadRefused = options.onHeadRefused ?? null;
     this.#next = (socket, buffered) => this[kReadHead](socket, buffered);
     this.on('connection', this.#accept);
   }
@@ -164,6 +168,7 @@ function onHeadData(this: ReadingSocket, chunk: Buffer): void {
   reader.release();
   if (result.state === 'error') {
     const error = result.error;
+    server.onHeadRefused?.(error);
     refuse(this, formatRejection(error.status, error.message));
     return;
   }

@@ -44,6 +44,8 @@ import type { Position } from './history.js';
 import type { ResumeSendInfo } from './send-dedupe.js';
 import type { RateLimitEvent } from './limits-options.js';
 import { Reconnector, checkReconnectOptions, type ClientReconnectOptions, type ReconnectEvents, type ReconnectHost, type ReconnectionState } from './reconnect.js';
+import { kCounters, kOpenedAt, type ServerCounters } from './stats.js';
+import { messageInChannel, messageOutChannel, publishMessageIn, publishMessageOut, slowConsumerChannel } from './diagnostics.js';
 
 /** Client options: the handshake's and the connection's, and `reconnect` (docs/client.md "## Reconnecting"). */
 export interface ClientOptions extends HandshakeOptions {
@@ -648,6 +650,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     if (!this.#paused && this.#state !== ReadyState.CLOSED) this.#transport?.setPausedByUser(false);
   }
 
+  /** @internal Operator's view (stats.ts): the counters of the server that accepted this connection (null: a client), and when it opened. */
+  [kCounters]: ServerCounters | null = null;
+  [kOpenedAt] = 0;
+
   /** @internal The server's topics, given to each connection it creates. */
   [kSetTopics](hub: TopicHub): void {
     this.#hub = hub;
@@ -682,6 +688,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     }
     if (compresses) transport.connection.sendShared(message.compressedFor(this.#deflate!));
     else transport.connection.sendSerialized(message.frame);
+    // Operator's view: count it, and tell diagnostics subscribers (stats.ts, diagnostics.ts).
+    const counters = this[kCounters];
+    if (counters !== null) counters.messagesOut++;
+    if (messageOutChannel.hasSubscribers) publishMessageOut(this, message.size, message.binary, true);
     transport.checkBackpressure();
     return true;
   }
@@ -708,6 +718,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
       this.#refusal = 'dropped';
       return false;
     }
+    // Operator's view: count it (a fragmented message once, at its last frame), and tell diagnostics subscribers.
+    const counters = this[kCounters];
+    if (counters !== null && options?.fin !== false) counters.messagesOut++;
+    if (messageOutChannel.hasSubscribers) publishMessageOut(this, payload, isBinary, options?.fin !== false);
     if (callback !== undefined) {
       // Behind the extension's queue (compression), the frame is written later: attach the callback
       // to the write that carries it, not to the current one.
@@ -738,6 +752,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     const error = new Error(`Slow consumer: more than ${limit} bytes are waiting to be sent`);
     (error as Error & { code?: string }).code = 'FD_ERR_SLOW_CONSUMER';
     this.#refusal = 'dropped';
+    if (slowConsumerChannel.hasSubscribers) {
+      slowConsumerChannel.publish({ socket: this, action: this.#options.slowConsumer === 'drop' ? 'drop' : 'close', bufferedAmount: this.bufferedAmount, limit });
+    }
     if (this.#options.slowConsumer === 'close') {
       this.#refusal = 'closed';
       this.#state = ReadyState.CLOSING;
@@ -980,6 +997,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
 
   /** @internal */
   onMessage(data: Buffer | Buffer[], isBinary: boolean): void {
+    // Operator's view: count it, and tell diagnostics subscribers (stats.ts, diagnostics.ts).
+    const counters = this[kCounters];
+    if (counters !== null) counters.messagesIn++;
+    if (messageInChannel.hasSubscribers) publishMessageIn(this, data, isBinary);
     const rate = this[kMessageRate];
     if (rate !== null && !rate.admit(data, isBinary)) return;
     const intercept = this[kIntercept];

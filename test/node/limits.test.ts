@@ -6,6 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type { RateLimitMessage } from '../../src/node/diagnostics.js';
 import { RawPeer, handshakenPeer, startServer, stopServer, upgradeRequest } from '../helpers/net.js';
 import { once } from '../helpers/node.js';
 import { waitFor } from '../helpers/protocol.js';
@@ -206,6 +208,22 @@ test('a perKey.key function that throws: the handshake is refused with 500 and t
   } finally {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
+    await stopServer(wss);
+  }
+});
+
+test('the operator sees each limit: fullduplex:rate-limit messages, and refusals in stats() by status and code', async () => {
+  const { wss, port } = await startServer({ limits: { perAddress: { handshakesPerSecond: 0.01, handshakeBurst: 1 } } });
+  const published: RateLimitMessage[] = [];
+  const listener = (message: unknown): void => void published.push(message as RateLimitMessage);
+  diagnosticsChannel.subscribe('fullduplex:rate-limit', listener);
+  try {
+    assert.equal((await attempt(port)).status, 101);
+    assert.equal((await attempt(port)).status, 429);
+    assert.deepEqual(published, [{ socket: null, key: '127.0.0.1', action: 'refuse', limit: 'FD_ERR_CLIENT_HANDSHAKE_RATE' }]);
+    assert.deepEqual(wss.stats().rejects, [{ status: 429, code: 'FD_ERR_CLIENT_HANDSHAKE_RATE', count: 1 }]);
+  } finally {
+    diagnosticsChannel.unsubscribe('fullduplex:rate-limit', listener);
     await stopServer(wss);
   }
 });
