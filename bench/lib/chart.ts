@@ -61,7 +61,8 @@ export function renderChart(record: ChartRecord): string {
     const ratio = scenario.ratio;
     // raw against ws, on the bar's scale: (fullduplex against ws) / (fullduplex against raw).
     const rawRatio = ratio / finite(scenario.ofRaw?.fullduplex);
-    if (Number.isFinite(rawRatio) && rawRatio > 0) {
+    const hasRaw = Number.isFinite(rawRatio) && rawRatio > 0;
+    if (hasRaw) {
       const at = x(rawRatio).toFixed(1);
       rows +=
         `<line x1="${at}" x2="${at}" y1="${y + 3}" y2="${y + 27}" stroke="#57606a" stroke-width="1.5" stroke-dasharray="1 2"/>` +
@@ -72,15 +73,16 @@ export function renderChart(record: ChartRecord): string {
       (scenario.target === undefined
         ? ''
         : `<line x1="${x(scenario.target).toFixed(1)}" x2="${x(scenario.target).toFixed(1)}" y1="${y + 2}" y2="${y + 28}" stroke="#1d2330" stroke-width="2" stroke-dasharray="3 2"/>`) +
-      `<text x="${(x(Math.max(ratio, finite(scenario.target))) + 6).toFixed(1)}" y="${y + 19}" font-size="12" font-weight="600" fill="${color}">${ratio.toFixed(2)}x</text>`;
+      `<text x="${(x(Math.max(ratio, finite(scenario.target), hasRaw ? rawRatio : 0)) + 6).toFixed(1)}" y="${y + 19}" font-size="12" font-weight="600" fill="${color}">${ratio.toFixed(2)}x</text>`;
   });
   const one = x(1).toFixed(1);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif">
 <rect width="100%" height="100%" fill="#ffffff"/>
 <text x="20" y="26" font-size="16" font-weight="700" fill="#1d2330">fullduplex vs ws: how many times better (higher is better)</text>
-<text x="20" y="44" font-size="11" fill="#5b6475">${escape(`${record.machine.cores} cores (${record.machine.cpu}), Node ${record.machine.node}, ${record.machine.pinning}; ${record.date.slice(0, 10)}. Dashed: target; dotted: the raw ceiling; grey: no target.`)}</text>
+<text x="20" y="44" font-size="11" fill="#5b6475">${escape(`${record.machine.cores} cores (${record.machine.cpu}), Node ${record.machine.node}, ${record.machine.pinning}; ${record.date.slice(0, 10)}. Dashed: target; grey: no target.`)}</text>
 <line x1="${one}" x2="${one}" y1="${top}" y2="${top + entries.length * rowHeight}" stroke="#8c959f" stroke-width="1"/>
 <text x="${one}" y="${top + entries.length * rowHeight + 14}" text-anchor="middle" font-size="10" fill="#5b6475">1x = ws</text>
+${entries.some(([, line]) => line.ofRaw?.fullduplex !== undefined) ? `<text x="20" y="${top + entries.length * rowHeight + 32}" font-size="10" fill="#5b6475">Dotted "raw": a bare node:net or tls server doing the same work on the wire (no HTTP parser, no WebSocket library), against ws.</text>` : ''}
 ${rows}
 </svg>
 `;
