@@ -88,6 +88,14 @@ export function formatIP(bytes: Uint8Array): string {
   if (bytes.length !== 16) throw new RangeError(`An IP address has 4 or 16 bytes, not ${bytes.length}`);
   const mapped = unmapIPv4(bytes);
   if (mapped !== null) return `::ffff:${mapped.join('.')}`;
+  return formatIPv6Groups(bytes);
+}
+
+/**
+ * 16 bytes as eight hex groups the RFC 5952 way (lower case, the longest run of two or more zero groups
+ * as `::`), an IPv4-mapped address included (`::ffff:c000:201`): as the WHATWG URL serializer writes a host.
+ */
+export function formatIPv6Groups(bytes: Uint8Array): string {
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
   let bestStart = -1;
