@@ -17,7 +17,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumSkipReason, launchChromium } from '../helpers/browser.js';
-import { killAll, root, startCli, type CliProcess } from '../cli/cli-process.js';
+import { killAll, root, startInspector, type CliProcess } from '../cli/cli-process.js';
 import { scaled } from '../helpers/time.js';
 
 const skip = chromiumSkipReason();
@@ -61,10 +61,7 @@ describe('the inspector page shows its server\'s stats, live', () => {
   before(
     async () => {
       if (skip !== false) return;
-      cli = startCli('serve', '--mode', 'inspector', '--port', '0');
-      const match = await cli.waitFor(/Inspector: open (http:\/\/\S+:(\d+)\/) in a browser/);
-      pageUrl = match[1]!;
-      port = Number(match[2]);
+      ({ cli, pageUrl, port } = await startInspector());
       browser = await launchChromium();
       mkdirSync(OUTPUT, { recursive: true });
     },
