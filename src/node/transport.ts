@@ -131,6 +131,8 @@ export class Transport extends DeadlineEntry implements ConnectionHandler, Heart
 
   /** The close timer when `closeTimeout` is not one for the shared lists (`closeDeadlinesFor`). */
   private closeTimer: NodeJS.Timeout | null = null;
+  /** The shared close deadlines this transport joined (see `closeDeadlinesFor`), once it has. */
+  private closeDeadlines: DeadlineList<Transport> | null = null;
   private pausedForDecoder = false;
   private pausedByUser = false;
   private ending = false;
@@ -403,6 +405,7 @@ export class Transport extends DeadlineEntry implements ConnectionHandler, Heart
     const deadlines = closeDeadlinesFor(this.closeTimeout);
     if (deadlines !== null) {
       deadlines.add(this);
+      this.closeDeadlines = deadlines;
       return;
     }
     this.closeTimer = setTimeout(onCloseTimeout, this.closeTimeout, this);
@@ -410,7 +413,7 @@ export class Transport extends DeadlineEntry implements ConnectionHandler, Heart
   }
 
   private clearCloseTimer(): void {
-    if (this.deadline !== -1) closeDeadlinesFor(this.closeTimeout)!.remove(this);
+    if (this.deadline !== -1) this.closeDeadlines!.remove(this);
     if (this.closeTimer !== null) {
       clearTimeout(this.closeTimer);
       this.closeTimer = null;
