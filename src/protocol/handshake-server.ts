@@ -223,6 +223,7 @@ export function formatAcceptResponse(options: AcceptOptions): string {
 }
 
 function isHttp11OrLater(version: string): boolean {
+  if (version === '1.1') return true;
   const dot = version.indexOf('.');
   const major = Number(dot === -1 ? version : version.slice(0, dot));
   const minor = dot === -1 ? 0 : Number(version.slice(dot + 1));
@@ -232,6 +233,7 @@ function isHttp11OrLater(version: string): boolean {
 
 /** `Upgrade` is a list of `protocol[/version]`; one of them must be "websocket" (case-insensitive). */
 function upgradeOffersWebSocket(value: string): boolean {
+  if (value === 'websocket') return true; // what clients send: no list to split
   for (const item of value.split(',')) {
     if (item.trim().toLowerCase() === 'websocket') return true;
   }
