@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import { HandshakeError } from '../protocol/errors.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { formatRejection, type ResponseHeaders } from '../protocol/handshake.js';
-import { acceptResponseLines, formatResponseLines, validateRequest } from '../protocol/handshake-server.js';
+import { acceptResponse, acceptResponseLines, formatResponseLines, validateRequest } from '../protocol/handshake-server.js';
 import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from './heartbeat.js';
 import { formatExtensions, type ExtensionOffer } from '../protocol/header-grammar.js';
 import { invalidServerOffer, negotiateServer, type ServerNegotiation } from '../protocol/permessage-deflate.js';
@@ -618,11 +618,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (choice === null) return;
     const protocol = choice.protocol;
     const { extensions, deflate } = this.negotiateDeflate(validated.extensions);
-    const lines = acceptResponseLines({ key: validated.key, protocol, extensions });
-    this.emit('headers', lines, request);
+    // Without 'headers' listeners nobody can change the lines: the response is built in one piece.
+    const lines = this.listenerCount('headers') === 0 ? null : acceptResponseLines({ key: validated.key, protocol, extensions });
+    if (lines !== null) this.emit('headers', lines, request);
     let response: string;
     try {
-      response = formatResponseLines(lines);
+      response = lines === null ? acceptResponse(validated.key, protocol, extensions) : formatResponseLines(lines);
     } catch (error) {
       this.refused(request, 500, RejectCode.Response, (error as Error).message);
       abort(socket, 500, (error as Error).message);

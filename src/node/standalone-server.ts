@@ -119,11 +119,14 @@ export class StandaloneServer extends NetServer {
       answerNotUpgrade(socket, head);
       return;
     }
-    // As Node's HTTP server does before `upgrade`: not flowing, not paused either, so that the first
-    // 'data' listener (the WebSocket's) starts the flow again; bytes that come meanwhile wait in the socket.
-    (socket as { readableFlowing: boolean | null }).readableFlowing = null;
     const request = incomingMessage(socket, head);
+    // The socket still flows (our head listener is gone): a WebSocket that takes it over now, in this
+    // call (no hooks), adds its 'data' listener to a flowing socket, which costs no `resume` tick.
+    // Nothing is read meanwhile (no I/O runs during this call). Then, as Node's HTTP server has it
+    // after `upgrade`: a socket nobody reads yet is neither flowing nor paused, so that the first
+    // 'data' listener starts the flow again; bytes that come meanwhile wait in the socket.
     if (!this.emit('upgrade', request, socket, rest)) socket.destroy();
+    else if (socket.readableFlowing === true && socket.listenerCount('data') === 0) (socket as { readableFlowing: boolean | null }).readableFlowing = null;
   }
 }
 
