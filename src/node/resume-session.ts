@@ -26,6 +26,7 @@ import type { IncomingMessage } from 'node:http';
 import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { CloseCode } from '../protocol/close-codes.js';
+import { MAX_CLOSE_REASON_BYTES } from '../protocol/constants.js';
 import { ReadyState } from '../protocol/close-handshake.js';
 import {
   decodeClientControl,
@@ -40,6 +41,7 @@ import {
   type SubMessage,
 } from '../protocol/resume-wire.js';
 import { toMessageData } from './data.js';
+import { positiveIntegerOption } from './history-input.js';
 import { REPLAY_BATCH, ResumeSubscription, type HistoryTopics, type ResumeChannel } from './history-topics.js';
 import { MemoryDedupe, SEND_DEDUPE_DEFAULTS, type ResumeSendInfo, type SendClaim, type SendDedupe } from './send-dedupe.js';
 import type { WebSocket } from './websocket.js';
@@ -91,11 +93,11 @@ export class ResumeService {
     }
     this.history = history;
     this.authorize = options.authorize;
-    this.maxSubscriptions = positiveInteger(options.maxSubscriptions, RESUME_DEFAULTS.maxSubscriptions, 'maxSubscriptions');
-    this.maxPendingSends = positiveInteger(options.maxPendingSends, RESUME_DEFAULTS.maxPendingSends, 'maxPendingSends');
-    const sessionTtlMs = positiveInteger(options.sessionTtlMs, RESUME_DEFAULTS.sessionTtlMs, 'sessionTtlMs');
-    const maxSessions = positiveInteger(options.maxSessions, RESUME_DEFAULTS.maxSessions, 'maxSessions');
-    const leaseMs = positiveInteger(options.sendLeaseMs, RESUME_DEFAULTS.sendLeaseMs, 'sendLeaseMs');
+    this.maxSubscriptions = positiveIntegerOption('resume', options.maxSubscriptions, RESUME_DEFAULTS.maxSubscriptions, 'maxSubscriptions');
+    this.maxPendingSends = positiveIntegerOption('resume', options.maxPendingSends, RESUME_DEFAULTS.maxPendingSends, 'maxPendingSends');
+    const sessionTtlMs = positiveIntegerOption('resume', options.sessionTtlMs, RESUME_DEFAULTS.sessionTtlMs, 'sessionTtlMs');
+    const maxSessions = positiveIntegerOption('resume', options.maxSessions, RESUME_DEFAULTS.maxSessions, 'maxSessions');
+    const leaseMs = positiveIntegerOption('resume', options.sendLeaseMs, RESUME_DEFAULTS.sendLeaseMs, 'sendLeaseMs');
     if (options.dedupe !== undefined) {
       if (options.dedupe === null || typeof options.dedupe.claim !== 'function' || typeof options.dedupe.commit !== 'function') {
         throw new TypeError('The resume.dedupe option must have claim(session, seq, owner) and commit(session, seq)');
@@ -488,13 +490,8 @@ interface Authorizing {
 
 /** A close reason of at most 123 UTF-8 bytes (RFC 6455 §5.5: 125 bytes of payload with the code). */
 function closeReason(reason: string): string {
-  let text = reason.length > 123 ? reason.slice(0, 123) : reason;
-  while (Buffer.byteLength(text) > 123) text = text.slice(0, -1);
+  let text = reason.length > MAX_CLOSE_REASON_BYTES ? reason.slice(0, MAX_CLOSE_REASON_BYTES) : reason;
+  while (Buffer.byteLength(text) > MAX_CLOSE_REASON_BYTES) text = text.slice(0, -1);
   return text;
 }
 
-function positiveInteger(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new TypeError(`The resume.${name} option must be a positive integer; got ${String(value)}`);
-  return value;
-}

@@ -21,6 +21,7 @@ import { EventEmitter } from 'node:events';
 import { Buffer } from 'node:buffer';
 import type { IncomingHttpHeaders } from 'node:http';
 import { CloseCode, isValidCloseCode } from '../protocol/close-codes.js';
+import { MAX_CLOSE_REASON_BYTES } from '../protocol/constants.js';
 import type { ReconnectOptions } from '../protocol/reconnect-policy.js';
 import { ReadyState } from '../protocol/close-handshake.js';
 import { resumePositions } from '../protocol/resume-positions.js';
@@ -114,7 +115,6 @@ export interface ResumingClientEvents {
 }
 
 const EMPTY = Buffer.alloc(0);
-const MAX_CLOSE_REASON_BYTES = 123;
 
 export class ResumingClient extends EventEmitter<ResumingClientEvents> {
   readonly #state: ResumeState;

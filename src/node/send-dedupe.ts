@@ -31,6 +31,7 @@
  *    server after a reconnect is recognised there.
  */
 import type { SendClaim } from './history.js';
+import { positiveIntegerOption } from './history-input.js';
 
 export type { SendClaim };
 
@@ -78,9 +79,9 @@ export class MemoryDedupe implements SendDedupe {
   readonly #sessions = new Map<string, SessionRecord>();
 
   constructor(options: MemoryDedupeOptions = {}) {
-    this.sessionTtlMs = positiveInteger(options.sessionTtlMs, SEND_DEDUPE_DEFAULTS.sessionTtlMs, 'sessionTtlMs');
-    this.maxSessions = positiveInteger(options.maxSessions, SEND_DEDUPE_DEFAULTS.maxSessions, 'maxSessions');
-    this.leaseMs = positiveInteger(options.leaseMs, SEND_DEDUPE_DEFAULTS.sendLeaseMs, 'sendLeaseMs');
+    this.sessionTtlMs = positiveIntegerOption('resume', options.sessionTtlMs, SEND_DEDUPE_DEFAULTS.sessionTtlMs, 'sessionTtlMs');
+    this.maxSessions = positiveIntegerOption('resume', options.maxSessions, SEND_DEDUPE_DEFAULTS.maxSessions, 'maxSessions');
+    this.leaseMs = positiveIntegerOption('resume', options.leaseMs, SEND_DEDUPE_DEFAULTS.sendLeaseMs, 'sendLeaseMs');
     this.#now = options.now ?? Date.now;
   }
 
@@ -125,12 +126,6 @@ export class MemoryDedupe implements SendDedupe {
       this.#sessions.delete(session);
     }
   }
-}
-
-function positiveInteger(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new TypeError(`The resume.${name} option must be a positive integer; got ${String(value)}`);
-  return value;
 }
 
 /**

@@ -4,6 +4,7 @@
  * constructor, and the standard's "validate close code and reason".
  */
 import { toUSVString } from './webidl.js';
+import { MAX_REASON_BYTES } from '../protocol/web-constants.js';
 
 /** What `close()` and `new WebSocketError(message, init)` accept. */
 export interface WebSocketCloseInfo {
@@ -17,8 +18,6 @@ export interface CloseInfo {
   readonly reason: string;
 }
 
-/** RFC 6455 §5.5: a close frame's body holds at most 125 bytes, 2 of them the code. */
-export const MAX_REASON_BYTES = 123;
 
 /**
  * Web IDL dictionary conversion (§3.2.17): undefined and null are an empty dictionary, any other
