@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import WsWebSocket from 'ws';
-import { WebSocket, type HandshakeError } from '../../src/node/index.js';
+import { WebSocket, type HandshakeError } from '../../src/index.js';
 import { startExample, type RunningExample } from './example-process.js';
 import { scaled } from '../helpers/time.js';
 
