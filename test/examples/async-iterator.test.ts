@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { WebSocketStream } from '../../src/web/index.js';
 import { delay, within } from '../helpers/node.js';
 import { scaled } from '../helpers/time.js';
-import { repositoryRoot, startExample, type RunningExample } from './example-process.js';
+import { ROOT, startExample, type RunningExample } from './example-process.js';
 
-const folder = join(repositoryRoot, 'examples/async-iterator');
+const folder = join(ROOT, 'examples/async-iterator');
 
 /** Run a program of the example to its end: its exit code, stdout and stderr. */
 function runToEnd(file: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -30,7 +30,7 @@ function runToEnd(file: string, args: string[]): Promise<{ code: number | null; 
 }
 
 async function withServer(test: (server: RunningExample, url: string) => Promise<void>): Promise<void> {
-  const server = await startExample(join(folder, 'server.mjs'), { env: { PORT: '0' } });
+  const server = await startExample('examples/async-iterator', { env: { PORT: '0' } });
   try {
     await test(server, server.urls[0] as string);
   } catch (error) {

@@ -15,9 +15,9 @@ import { dirname, join } from 'node:path';
 import { once, openClient, within } from '../helpers/node.js';
 import { pollUntil } from '../helpers/wait.js';
 import { scaled } from '../helpers/time.js';
-import { repositoryRoot, startExample, type RunningExample } from './example-process.js';
+import { ROOT, startExample, type RunningExample } from './example-process.js';
 
-const program = join(repositoryRoot, 'examples/commonjs-from-ws/chat.cjs');
+const program = join(ROOT, 'examples/commonjs-from-ws/chat.cjs');
 const FULLDUPLEX_LINE = "const WebSocket = require('fullduplex');";
 const WS_LINE = "const WebSocket = require('ws');";
 /** The server's ping interval in both runs (the clients allow twice as much between pings). */
@@ -27,7 +27,7 @@ const HEARTBEAT_MS = scaled(300);
 function wsCopy(): string {
   const source = readFileSync(program, 'utf8');
   assert.equal(source.split(FULLDUPLEX_LINE).length, 2, `the example has exactly one line ${FULLDUPLEX_LINE}`);
-  const base = join(repositoryRoot, 'test-output');
+  const base = join(ROOT, 'test-output');
   mkdirSync(base, { recursive: true });
   const folder = mkdtempSync(join(base, 'commonjs-from-ws-'));
   const copy = join(folder, 'chat.cjs');

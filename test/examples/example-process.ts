@@ -4,13 +4,16 @@
  * `listening on <url>` on stdout per endpoint once it serves, and shuts down cleanly on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { statSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scaled } from '../helpers/time.js';
 
 /** The repository's root folder. */
-export const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The program a folder runs, in this order of preference. */
+const ENTRY_FILES = ['server.mjs', 'index.mjs', 'main.mjs', 'server.cjs', 'index.cjs', 'main.cjs', 'server.js', 'index.js'];
 
 export interface RunningExample {
   /**
@@ -26,7 +29,7 @@ export interface RunningExample {
   kill(): Promise<void>;
 }
 
-export interface ExampleOptions {
+export interface StartExampleOptions {
   /** Command-line arguments after the program. */
   args?: string[];
   /** Environment variables added to the test process's own. */
@@ -40,14 +43,25 @@ process.once('exit', () => {
 });
 
 /**
- * Start the example at `dir`: a folder (Node runs its `index.js`, or its package.json's `main`) or a
- * program file, absolute or relative to the repository's root (`examples/async-iterator`,
- * `examples/share-a-port/express.js`). It runs in its folder with `process.execPath`. Resolves once it
- * has printed its first `listening on <url>` line; rejects if it exits first or stays silent too long.
+ * The program to run for `dir`: an example's folder (its first file of ENTRY_FILES that exists) or a
+ * program file; absolute or relative to the repository's root.
  */
-export async function startExample(dir: string, options: ExampleOptions = {}): Promise<RunningExample> {
-  const program = isAbsolute(dir) ? dir : resolve(repositoryRoot, dir);
-  const cwd = statSync(program).isDirectory() ? program : dirname(program);
+export function exampleProgram(dir: string): string {
+  const path = isAbsolute(dir) ? dir : resolve(ROOT, dir);
+  if (!existsSync(path)) throw new Error(`startExample: ${path} does not exist`);
+  if (!statSync(path).isDirectory()) return path;
+  for (const file of ENTRY_FILES) if (existsSync(join(path, file))) return join(path, file);
+  throw new Error(`startExample: ${path} has none of ${ENTRY_FILES.join(', ')}`);
+}
+
+/**
+ * Start the example at `dir` (`examples/async-iterator`, `examples/share-a-port/express.mjs`: see
+ * `exampleProgram`) with `process.execPath`, in the program's folder. Resolves once it has printed its
+ * first `listening on <url>` line; rejects if it exits first or stays silent too long.
+ */
+export async function startExample(dir: string, options: StartExampleOptions = {}): Promise<RunningExample> {
+  const program = exampleProgram(dir);
+  const cwd = dirname(program);
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
   // The test runner marks its children; an example is not one of its test files.
   delete env['NODE_TEST_CONTEXT'];
@@ -67,7 +81,7 @@ export async function startExample(dir: string, options: ExampleOptions = {}): P
   const outputs = (): string => `\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`;
 
   const listening = new Promise<void>((resolveListening, rejectListening) => {
-    const timer = setTimeout(() => rejectListening(new Error(`${describe()} printed no "listening on" line in time${outputs()}`)), scaled(10_000));
+    const timer = setTimeout(() => rejectListening(new Error(`${describe()} printed no "listening on" line in time${outputs()}`)), scaled(30_000));
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       const before = stdout.length;
       stdout += chunk;
