@@ -142,8 +142,8 @@ export async function typecheckBlocks(root: string, prepared: PreparedPackage, b
     const failed = error as { stdout?: string; stderr?: string; message: string };
     output = `${failed.stdout ?? ''}${failed.stderr ?? ''}` || failed.message;
   }
-  const errors: BlockError[] = [];
-  let last: { message: string } | null = null;
+  const errors: Array<{ where: string; message: string }> = [];
+  let last: { where: string; message: string } | null = null;
   for (const line of output.split('\n')) {
     const match = /^(.*?)\((\d+),(\d+)\): error (TS\d+): (.*)$/.exec(line);
     if (match === null) {
