@@ -66,6 +66,11 @@ export interface LineResult {
    * NaN (null in the JSON) when the scenario has no ws to compare with.
    */
   readonly ratio: number;
+  /**
+   * With a raw ceiling measured: each implementation against it, as a share (1 = as good as raw;
+   * implementation / raw where higher is better, raw / implementation where lower is).
+   */
+  readonly ofRaw?: Partial<Record<Implementation, number>>;
   /** Absent for a line shown for information only. */
   readonly target?: number;
   readonly met?: boolean;
@@ -106,6 +111,13 @@ function summarize(
   const ours = medians.fullduplex ?? NaN;
   const theirs = medians.ws ?? NaN;
   const ratio = line.higherIsBetter ? ours / theirs : theirs / ours;
+  const raw = medians.raw;
+  const ofRaw: Partial<Record<Implementation, number>> = {};
+  if (raw !== undefined) {
+    for (const [implementation, value] of Object.entries(medians)) {
+      if (implementation !== 'raw') ofRaw[implementation as Implementation] = line.higherIsBetter ? value / raw : raw / value;
+    }
+  }
   return {
     title: line.title,
     unit: line.unit,
@@ -113,6 +125,7 @@ function summarize(
     samples,
     medians,
     ratio,
+    ...(raw !== undefined && { ofRaw }),
     ...(line.target !== undefined && { target: line.target, met: ratio >= line.target }),
   };
 }
@@ -184,6 +197,16 @@ for (const [name, result] of Object.entries(results)) {
 console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s; ratio = fullduplex compared with ws, above 1 is better)`);
 if (Object.values(results).some((r) => !r.higherIsBetter || Object.values(r.lines ?? {}).some((line) => !line.higherIsBetter))) {
   console.log('(where lower is better (memory, latency) the ratio is ws / fullduplex: >= 2x means at most half of ws\'s, >= 1x at most ws\'s)');
+}
+// The raw ceiling, measured in the same run: how close each implementation comes to it.
+const ceilings = Object.entries(results).flatMap(([name, result]) => [
+  [name, result] as const,
+  ...Object.entries(result.lines ?? {}).map(([lineName, line]) => [`  ${lineName}`, line] as const),
+]).filter(([, line]) => line.ofRaw !== undefined);
+if (ceilings.length > 0) {
+  console.log(`\n${'of the raw ceiling'.padEnd(20)} ${'fullduplex'.padStart(12)} ${'ws'.padStart(12)}   (1 = as good as raw)`);
+  const share = (value: number | undefined): string => (value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(2)).padStart(12);
+  for (const [name, line] of ceilings) console.log(`${name.padEnd(20)} ${share(line.ofRaw?.fullduplex)} ${share(line.ofRaw?.ws)}`);
 }
 
 // Keep scenarios from earlier runs when only some were run now.

@@ -2,13 +2,14 @@
 import { runGenerator, serverCpuWhileMeasuring, startLoad, startServer, type RunningServer } from './lib/processes.js';
 import type { BroadcastLoad } from './load/broadcast.js';
 import type { EchoLoad } from './load/echo.js';
-import type { HandshakesLoad } from './load/handshakes.js';
 import type { IdleLoad } from './load/idle.js';
 import type { MultiplexedLoad } from './load/multiplexed.js';
 import type { Implementation, ServerConfig } from './servers/server.js';
 // The tests' Redis helper (Debian's redis-server on a free port), as it is.
 import { RedisServer, redisSkipReason } from '../test/helpers/redis.js';
 import { historyPublishScenario, resumeStormScenario } from './history-scenarios.js';
+import { handshakesScenario, stormScenario, wssHandshakesScenario } from './handshake-scenarios.js';
+import { checkBottleneck } from './lib/bottleneck.js';
 
 export interface Measurement {
   readonly value: number;
@@ -166,6 +167,8 @@ export const SCENARIOS: readonly Scenario[] = [
   historyPublishScenario(),
   resumeStormScenario(),
   handshakesScenario(),
+  wssHandshakesScenario(),
+  stormScenario(),
   echoScenario(
     {
       name: 'latency',
@@ -290,62 +293,6 @@ function fanOutScenario(base: Omit<Scenario, 'measure'>, fanOut: FanOut): Scenar
       }
     },
   };
-}
-
-interface HandshakesResult {
-  connectionsPerSecond: number;
-  cycles: number;
-  failures: number;
-  errors?: Record<string, number>;
-  generatorCpu: number;
-}
-
-/** Connection churn: 32 loops of connect + upgrade + one echo + close, against the echo servers. */
-function handshakesScenario(): Scenario {
-  return {
-    name: 'handshakes',
-    title: 'handshakes: connect + upgrade + one echo + close, 32 in parallel',
-    unit: 'connections/s',
-    higherIsBetter: true,
-    target: 1.5,
-    implementations: ['fullduplex', 'ws'],
-    async measure(implementation, quick) {
-      const server = await startServer(implementation, {});
-      try {
-        const cpu = serverCpuWhileMeasuring(server);
-        const load: HandshakesLoad = {
-          port: server.port,
-          parallel: 32,
-          size: 64,
-          durationMs: quick ? 1000 : DURATION_MS,
-          warmupMs: quick ? 300 : WARMUP_MS,
-        };
-        const result = await runGenerator<HandshakesResult>('bench/load/handshakes.ts', load, undefined, cpu.onLine);
-        if (result.failures > 0) process.stderr.write(`  handshakes (${implementation}): ${result.failures} cycles failed: ${JSON.stringify(result.errors)}\n`);
-        const serverCpu = await cpu.result();
-        checkBottleneck('handshakes', implementation, result.generatorCpu, serverCpu);
-        const { connectionsPerSecond, ...details } = result;
-        return { value: connectionsPerSecond, details: { ...details, serverCpu } };
-      } finally {
-        await server.stop();
-      }
-    },
-  };
-}
-
-/**
- * In a throughput scenario the server should be what is busy: say so when the load generator (one
- * process, one core) was saturated and the server was not, or when neither was (something else is
- * using the cores). Both in cores, over the measured period.
- */
-function checkBottleneck(name: string, implementation: Implementation, generatorCpu: number, serverCpu: number | undefined): void {
-  const percent = (cores: number | undefined): string => (cores === undefined ? 'unknown' : `${(cores * 100).toFixed(0)}%`);
-  const busy = `the load generator was busy ${percent(generatorCpu)} of the time, the server ${percent(serverCpu)}`;
-  if (generatorCpu > 0.9 && (serverCpu === undefined || serverCpu < 0.9)) {
-    process.stderr.write(`  ${name} (${implementation}): ${busy}: the generator may be the bottleneck\n`);
-  } else if (serverCpu !== undefined && serverCpu < 0.7 && generatorCpu < 0.7) {
-    process.stderr.write(`  ${name} (${implementation}): ${busy}: is another process using the cores?\n`);
-  }
 }
 
 /** Server memory per idle connection (JS heap after a forced GC, and RSS), in KiB. */

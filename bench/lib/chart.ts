@@ -1,7 +1,9 @@
 /**
  * docs/benchmarks.svg: one bar per scenario (and one per extra line of a scenario), fullduplex's ratio
  * to ws, with its target marked. A line without a target (shown for information) is drawn in grey; one
- * without ws to compare with (no ratio) has no bar, only fullduplex's own figure, in grey.
+ * without ws to compare with (no ratio) has no bar, only fullduplex's own figure, in grey. Where the
+ * run measured the raw ceiling (a raw node:net or tls server doing the same work on the wire), a
+ * dotted mark labelled "raw" shows where raw stands on the same scale (raw against ws).
  */
 
 interface ChartLine {
@@ -12,6 +14,8 @@ interface ChartLine {
   met?: boolean;
   unit?: string;
   medians?: { fullduplex?: number; ws?: number };
+  /** fullduplex as a share of the raw ceiling (see bench/run.ts), when raw was measured. */
+  ofRaw?: { fullduplex?: number };
 }
 
 interface ChartRecord {
@@ -55,12 +59,21 @@ export function renderChart(record: ChartRecord): string {
       return;
     }
     const ratio = scenario.ratio;
+    // raw against ws, on the bar's scale: (fullduplex against ws) / (fullduplex against raw).
+    const rawRatio = ratio / finite(scenario.ofRaw?.fullduplex);
+    const hasRaw = Number.isFinite(rawRatio) && rawRatio > 0;
+    if (hasRaw) {
+      const at = x(rawRatio).toFixed(1);
+      rows +=
+        `<line x1="${at}" x2="${at}" y1="${y + 3}" y2="${y + 27}" stroke="#57606a" stroke-width="1.5" stroke-dasharray="1 2"/>` +
+        `<text x="${at}" y="${y + 3}" text-anchor="middle" font-size="8" fill="#57606a">raw${rawRatio > maxRatio ? ' ›' : ''}</text>`;
+    }
     rows +=
       `<rect x="${labelWidth}" y="${y + 6}" width="${Math.max(1, x(ratio) - labelWidth).toFixed(1)}" height="18" rx="3" fill="${color}"/>` +
       (scenario.target === undefined
         ? ''
         : `<line x1="${x(scenario.target).toFixed(1)}" x2="${x(scenario.target).toFixed(1)}" y1="${y + 2}" y2="${y + 28}" stroke="#1d2330" stroke-width="2" stroke-dasharray="3 2"/>`) +
-      `<text x="${(x(Math.max(ratio, finite(scenario.target))) + 6).toFixed(1)}" y="${y + 19}" font-size="12" font-weight="600" fill="${color}">${ratio.toFixed(2)}x</text>`;
+      `<text x="${(x(Math.max(ratio, finite(scenario.target), hasRaw ? rawRatio : 0)) + 6).toFixed(1)}" y="${y + 19}" font-size="12" font-weight="600" fill="${color}">${ratio.toFixed(2)}x</text>`;
   });
   const one = x(1).toFixed(1);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif">
@@ -69,6 +82,7 @@ export function renderChart(record: ChartRecord): string {
 <text x="20" y="44" font-size="11" fill="#5b6475">${escape(`${record.machine.cores} cores (${record.machine.cpu}), Node ${record.machine.node}, ${record.machine.pinning}; ${record.date.slice(0, 10)}. Dashed: target; grey: no target.`)}</text>
 <line x1="${one}" x2="${one}" y1="${top}" y2="${top + entries.length * rowHeight}" stroke="#8c959f" stroke-width="1"/>
 <text x="${one}" y="${top + entries.length * rowHeight + 14}" text-anchor="middle" font-size="10" fill="#5b6475">1x = ws</text>
+${entries.some(([, line]) => line.ofRaw?.fullduplex !== undefined) ? `<text x="20" y="${top + entries.length * rowHeight + 32}" font-size="10" fill="#5b6475">Dotted "raw": a bare node:net or tls server doing the same work on the wire (no HTTP parser, no WebSocket library), against ws.</text>` : ''}
 ${rows}
 </svg>
 `;

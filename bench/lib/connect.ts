@@ -1,5 +1,6 @@
 /** A raw WebSocket client connection for load generators: TCP, the upgrade request, and nothing else. */
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls, createSecureContext, type SecureContext } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 
 export interface RawConnection {
@@ -22,6 +23,24 @@ export interface ConnectOptions {
    * connections. The chunk is valid only during the call.
    */
   onChunk?: (chunk: Buffer) => void;
+  /**
+   * wss://: TLS first (the certificate checked against `ca`), offering `session` to resume (RFC 8446
+   * §2.2; browsers keep the tickets the server sends and offer one on their next connection). The
+   * connection's `socket` is then a TLSSocket (`isSessionReused()`); `onSession` gets every ticket the
+   * server sends. Not with `onChunk` (a TLS socket has no `onread`).
+   */
+  tls?: { ca: string | Buffer; session?: Buffer; onSession?: (session: Buffer) => void };
+}
+
+/**
+ * One TLS context per trusted certificate, as a browser has one: building a context (parsing the CA)
+ * for every connection would cost the generator more than the handshake itself.
+ */
+const contexts = new Map<string | Buffer, SecureContext>();
+function contextFor(ca: string | Buffer): SecureContext {
+  let context = contexts.get(ca);
+  if (context === undefined) contexts.set(ca, (context = createSecureContext({ ca })));
+  return context;
 }
 
 /** The read buffer of every `onChunk` connection: reads are handled one at a time, synchronously. */
@@ -60,7 +79,15 @@ export function openConnection(port: number, options: ConnectOptions = {}): Prom
       resolve({ socket, head: Buffer.alloc(0) });
       if (head.length > 0) onChunk(head);
     };
-    const socket = connect({
+    if (options.tls !== undefined && onChunk !== undefined) throw new Error('openConnection: tls and onChunk do not go together');
+    const tls = options.tls;
+    const socket: Socket = tls !== undefined ? connectTls({
+      port,
+      host: '127.0.0.1',
+      secureContext: contextFor(tls.ca),
+      ...(tls.session !== undefined && { session: tls.session }),
+      ...(options.localAddress !== undefined && { localAddress: options.localAddress }),
+    }) : connect({
       port,
       host: '127.0.0.1',
       noDelay: true,
@@ -79,7 +106,11 @@ export function openConnection(port: number, options: ConnectOptions = {}): Prom
     });
     if (onChunk === undefined) socket.on('data', onData);
     socket.once('error', reject);
-    socket.once('connect', () => {
+    if (tls !== undefined) {
+      socket.setNoDelay(true);
+      if (tls.onSession !== undefined) socket.on('session', tls.onSession);
+    }
+    socket.once(tls !== undefined ? 'secureConnect' : 'connect', () => {
       socket.write(
         `GET ${options.path ?? '/'} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
           `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n` +

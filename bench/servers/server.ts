@@ -13,6 +13,14 @@
  * `server.publish`, as the chat room of `fullduplex serve` does, so the sender gets its copy too; ws has
  * no topics: the same loop over `wss.clients`). The raw TCP echo has neither.
  *
+ * `frames` (raw only): instead of the byte echo, the raw ceiling of the handshake scenarios
+ * (bench/servers/raw-websocket.ts): a fixed 101, the one data frame echoed as a server frame, the close
+ * frame answered and the TCP connection ended, as the WebSocket servers do.
+ *
+ * `tls` (echo mode; the wss-handshakes scenario): the server speaks TLS with that key and certificate:
+ * fullduplex and `ws` on an `https.Server` (`{ server }`: fullduplex's standalone mode has no TLS),
+ * raw on a `tls.Server` (with `frames`). Both keep Node's default TLS session tickets, so clients resume.
+ *
  * `redis` (fullduplex in publish mode): the server shares its topics with the others on that Redis
  * through a RedisBackplane (fullduplex/redis, from dist/ too).
  *
@@ -30,9 +38,12 @@
  */
 import { createServer as createTcpServer } from 'node:net';
 import http2 from 'node:http2';
+import https from 'node:https';
+import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer as WsServer } from 'ws';
 import type { HistoryStore, RedisBackplane } from '../../src/redis.js';
+import { serveRawWebSocket } from './raw-websocket.js';
 // The shipped build (dist/, what users run), not the sources through tsx: tsx keeps function names
 // with a helper that gives every arrow-function field its own property store, which inflates memory.
 const BUILD = process.env['FULLDUPLEX_BENCH_SOURCE'] === 'src' ? '../../src' : '../../dist';
@@ -58,6 +69,10 @@ export interface ServerConfig {
   history?: 'memory' | 'redis';
   /** History mode: every topic keeps this many messages (default 1,000). */
   maxMessages?: number;
+  /** Raw only: the minimal WebSocket exchange of the handshake scenarios instead of the byte echo. */
+  frames?: boolean;
+  /** Serve over TLS with this key and certificate (PEM); echo mode only. */
+  tls?: { key: string; cert: string };
 }
 
 const implementation = process.argv[2] as Implementation;
@@ -127,6 +142,31 @@ if (historyMode) {
     }
   });
   server.on('listening', () => ready((server.address() as AddressInfo).port));
+} else if (config.tls !== undefined) {
+  if (config.mode !== undefined && config.mode !== 'echo') throw new Error('a TLS server has the echo mode only');
+  const tls = config.tls;
+  if (implementation === 'raw') {
+    if (config.frames !== true) throw new Error('the raw TLS server needs `frames`');
+    const server = createTlsServer({ key: tls.key, cert: tls.cert }, serveRawWebSocket);
+    server.listen(0, '127.0.0.1', () => ready((server.address() as AddressInfo).port));
+  } else {
+    const secure = https.createServer({ key: tls.key, cert: tls.cert });
+    if (implementation === 'fullduplex') {
+      const server = new WebSocketServer({ server: secure, maxPayload: MAX_PAYLOAD, perMessageDeflate });
+      server.on('connection', (socket) => {
+        socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+      });
+    } else if (implementation === 'ws') {
+      const server = new WsServer({ server: secure, maxPayload: MAX_PAYLOAD, perMessageDeflate });
+      server.on('connection', (socket) => {
+        socket.on('error', () => {});
+        socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+      });
+    } else {
+      throw new Error(`${implementation} has no TLS variant`);
+    }
+    secure.listen(0, '127.0.0.1', () => ready((secure.address() as AddressInfo).port));
+  }
 } else if (implementation === 'fullduplex') {
   const backplane = config.redis === undefined ? undefined : await redisBackplane(config.redis);
   const server = new WebSocketServer({
@@ -191,18 +231,23 @@ if (historyMode) {
   server.on('listening', () => ready((server.address() as AddressInfo).port));
 } else {
   if (broadcast || publish) throw new Error(`the raw TCP server has no ${config.mode} mode`);
-  // A plain TCP echo behind a WebSocket handshake: the 101 answer, then every byte back as it came.
-  const server = createTcpServer((socket) => {
-    socket.setNoDelay(true);
-    socket.once('data', (request: Buffer) => {
-      const key = /sec-websocket-key: *(\S+)/i.exec(request.toString('latin1'))?.[1] ?? '';
-      void key;
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-      socket.pipe(socket);
+  if (config.frames === true) {
+    const server = createTcpServer(serveRawWebSocket);
+    server.listen(0, '127.0.0.1', () => ready((server.address() as AddressInfo).port));
+  } else {
+    // A plain TCP echo behind a WebSocket handshake: the 101 answer, then every byte back as it came.
+    const server = createTcpServer((socket) => {
+      socket.setNoDelay(true);
+      socket.once('data', (request: Buffer) => {
+        const key = /sec-websocket-key: *(\S+)/i.exec(request.toString('latin1'))?.[1] ?? '';
+        void key;
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+        socket.pipe(socket);
+      });
+      socket.on('error', () => {});
     });
-    socket.on('error', () => {});
-  });
-  server.listen(0, '127.0.0.1', () => ready((server.address() as AddressInfo).port));
+    server.listen(0, '127.0.0.1', () => ready((server.address() as AddressInfo).port));
+  }
 }
 
 process.on('message', (message: { type: string }) => {

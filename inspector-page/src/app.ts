@@ -10,7 +10,7 @@
  */
 
 import { ReconnectingWebSocket, type ReconnectingEvent } from 'fullduplex/browser';
-import type { FeedEvent, FrameRecord, HeaderBlock, HttpVersion } from './feed.js';
+import type { FeedEvent, FrameRecord, HeaderBlock, HttpVersion, StatsSnapshot } from './feed.js';
 
 type RoomEvent =
   | { type: 'welcome'; name: string; count: number }
@@ -86,6 +86,9 @@ const ui = {
   framesWrap: $('frames-wrap'),
   frames: $<HTMLTableSectionElement>('frames'),
   empty: $('empty'),
+  serverStats: $('server-stats'),
+  statsNote: $('stats-note'),
+  rejects: $<HTMLUListElement>('stat-rejects'),
 };
 
 const wsBase = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
@@ -441,6 +444,9 @@ function onFeedEvent(event: FeedEvent): void {
       }
       break;
     }
+    case 'stats':
+      onStats(event.stats);
+      break;
     case 'tap-stopped': {
       const row = el('tr', 'notice');
       const cell = el('td', '', `The server stopped inspecting this connection: ${event.reason}`);
@@ -451,6 +457,73 @@ function onFeedEvent(event: FeedEvent): void {
     }
   }
 }
+
+// ---- the server's stats --------------------------------------------------------------------------
+
+/** When the last stats arrived (performance.now()), to show them as stale when the feed stops. */
+let statsAt = -Infinity;
+const STATS_STALE_MS = 3500;
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]!}`;
+}
+
+function count(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** One figure: its text for people, its number in `data-value` (for tests and the curious). */
+function setStat(id: string, value: number, text: string): void {
+  const cell = $(id);
+  cell.textContent = text;
+  cell.dataset['value'] = String(value);
+}
+
+function onStats(stats: StatsSnapshot): void {
+  statsAt = performance.now();
+  ui.serverStats.dataset['state'] = 'live';
+  ui.statsNote.textContent = `up ${formatUptime(stats.uptime)}`;
+  setStat('stat-connections', stats.connections, count(stats.connections));
+  setStat('stat-handshakes', stats.handshakes, count(stats.handshakes));
+  setStat('stat-handshakes-rate', stats.handshakesPerSecond, stats.handshakesPerSecond.toFixed(1));
+  setStat('stat-rejected', stats.rejected, count(stats.rejected));
+  setStat('stat-messages-in', stats.messagesIn, count(stats.messagesIn));
+  setStat('stat-messages-out', stats.messagesOut, count(stats.messagesOut));
+  setStat('stat-bytes-in', stats.bytesIn, bytes(stats.bytesIn));
+  setStat('stat-bytes-out', stats.bytesOut, bytes(stats.bytesOut));
+  setStat('stat-buffered', stats.bufferedBytes, bytes(stats.bufferedBytes));
+  setStat('stat-topics', stats.topics, `${count(stats.topics)} · ${count(stats.subscriptions)} subs`);
+  ui.rejects.replaceChildren(
+    ...stats.rejects.map((reject) => {
+      const item = el('li');
+      item.dataset['status'] = String(reject.status);
+      item.dataset['code'] = reject.code;
+      item.append(el('span', '', `${reject.status === 0 ? 'dropped' : reject.status} ${reject.code}`), el('span', '', `× ${count(reject.count)}`));
+      return item;
+    }),
+  );
+}
+
+function formatUptime(seconds: number): string {
+  if (seconds < 60) return `${Math.floor(seconds)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+}
+
+setInterval(() => {
+  if (ui.serverStats.dataset['state'] === 'live' && performance.now() - statsAt > STATS_STALE_MS) {
+    ui.serverStats.dataset['state'] = 'stale';
+    ui.statsNote.textContent = 'no stats: the feed is away';
+  }
+}, 1000);
 
 // ---- filter, sparkline ---------------------------------------------------------------------------
 

@@ -64,5 +64,33 @@ export type TapEvent =
   | DecodedEvent
   | { type: 'tap-stopped'; reason: string };
 
-/** Every message on the feed: a greeting when the feed opens, then the tap's events. */
-export type FeedEvent = { type: 'hello'; token: string } | TapEvent;
+/**
+ * The stats of the server the page talks to (`wss.stats()`, docs/operations.md), as JSON: sent when
+ * the feed opens and then every second.
+ */
+export interface StatsSnapshot {
+  time: number;
+  uptime: number;
+  connections: number;
+  pendingHandshakes: number;
+  handshakes: number;
+  handshakesPerSecond: number;
+  rejected: number;
+  rejects: ReadonlyArray<{ status: number; code: string; count: number }>;
+  closed: number;
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  bufferedBytes: number;
+  topics: number;
+  subscriptions: number;
+}
+
+export interface StatsEvent {
+  type: 'stats';
+  stats: StatsSnapshot;
+}
+
+/** Every message on the feed: a greeting when the feed opens, the tap's events, the server's stats. */
+export type FeedEvent = { type: 'hello'; token: string } | TapEvent | StatsEvent;

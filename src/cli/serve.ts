@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from '../node/server.js';
+import { prometheusText, PROMETHEUS_CONTENT_TYPE } from '../node/prometheus.js';
 import type { Backplane } from '../node/backplane.js';
 import type { WebSocket } from '../node/websocket.js';
 import { parseChoice, parseCommandLine, parsePort, UsageError } from './args.js';
@@ -37,6 +38,8 @@ const DEFAULT_HOST = '127.0.0.1';
 const SUBPROTOCOL = 'chat';
 /** The inspector page's feed. */
 const INSPECT_PATH = '/inspect';
+/** The server's metrics in the Prometheus text format (docs/operations.md). */
+const METRICS_PATH = '/metrics';
 const HANDSHAKE_TIMEOUT = 10_000;
 
 export const SERVE_USAGE = `Usage: fullduplex serve --mode echo|broadcast|chat|inspector [options]
@@ -85,7 +88,8 @@ connection opens (remote address, path, subprotocol) and one when it closes (cod
 wasClean). On SIGINT or SIGTERM it stops accepting, sends every client 1001 Going Away, waits
 for their answers (at most 5 s), and exits; a second signal drops the remaining clients at once.
 Plain HTTP requests get 426 Upgrade Required (over HTTP/2, which has no Upgrade: 405 with
-Allow: CONNECT), unless --static or the inspector answers them.
+Allow: CONNECT), unless --static or the inspector answers them. GET /metrics answers with the
+server's stats in the Prometheus text format (connections, handshakes, refusals, messages, bytes).
 
 Examples:
   fullduplex serve --mode inspector --port 8080          # then open http://127.0.0.1:8080/
@@ -251,13 +255,19 @@ export async function serve(args: readonly string[], output: Output): Promise<Ex
   });
   // The inspector page's feed: its own server, never tapped, uncompressed.
   const feeds = inspector ? new WebSocketServer({ noServer: true, perMessageDeflate: false, heartbeat: false }) : null;
-  const hub = inspector ? new InspectorHub() : null;
+  const hub = inspector ? new InspectorHub(() => wss.stats()) : null;
 
   const onRequest = (request: AnyRequest, response: AnyResponse): void => {
     const url = request.url ?? '/';
     const query = url.search(/[?#]/);
     const path = query === -1 ? url : url.slice(0, query);
-    if (inspector && isPageAsset(path)) {
+    if (path === METRICS_PATH && (request.method === 'GET' || request.method === 'HEAD')) {
+      // The server's stats for Prometheus (docs/operations.md), in every mode.
+      const body = prometheusText(wss);
+      response.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+      if (request.method === 'HEAD') response.end();
+      else response.end(body);
+    } else if (inspector && isPageAsset(path)) {
       void servePage(path, request, response);
     } else if (staticRoot !== null) {
       void serveStatic(staticRoot, request, response);

@@ -16,6 +16,7 @@ import { isIP } from 'node:net';
 import type { ProxyCredentials } from '../protocol/http-connect.js';
 import type { ProxyTlsOptions } from './http-tunnel.js';
 import { bareHostname } from './url-host.js';
+import { inRange, isLoopbackIP, parseIP, parseRanges } from '../protocol/ip-address.js';
 
 /** A proxy with everything it may need (the object form of the `proxy` option). */
 export interface ProxySettings {
@@ -112,15 +113,7 @@ function hostOf(url: URL): string {
 export function isLoopback(host: string): boolean {
   const h = host.toLowerCase().replace(/\.$/, '');
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  if (isIP(h) === 6) {
-    const bytes = ipv6Bytes(h);
-    if (bytes === null) return false;
-    const isOne = bytes.slice(0, 15).every((b) => b === 0) && bytes[15] === 1;
-    const mapped127 = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff && bytes[12] === 127;
-    return isOne || mapped127;
-  }
-  return false;
+  return isIP(h) !== 0 && isLoopbackIP(h);
 }
 
 /**
@@ -161,56 +154,13 @@ function splitPort(entry: string): { pattern: string; entryPort: number | undefi
 }
 
 function matches(target: string, pattern: string): boolean {
-  const slash = pattern.indexOf('/');
-  if (slash !== -1) return inCidr(target, pattern.slice(0, slash), pattern.slice(slash + 1));
-  if (isIP(pattern) !== 0) return isIP(target) !== 0 && sameAddress(target, pattern);
+  if (pattern.includes('/') || isIP(pattern) !== 0) {
+    // An address or a CIDR range: literal IP targets only (src/protocol/ip-address.ts).
+    const address = isIP(target) === 0 ? null : parseIP(target);
+    const ranges = parseRanges(pattern);
+    return address !== null && ranges !== null && ranges.some((range) => inRange(address, range));
+  }
   const domain = pattern.replace(/^\*?\./, '').replace(/\.$/, '');
   if (domain === '') return false;
   return target === domain || target.endsWith(`.${domain}`);
-}
-
-function sameAddress(a: string, b: string): boolean {
-  const x = addressBytes(a);
-  const y = addressBytes(b);
-  return x !== null && y !== null && x.length === y.length && x.every((byte, i) => byte === y[i]);
-}
-
-function inCidr(target: string, base: string, bitsText: string): boolean {
-  const address = addressBytes(target);
-  const network = addressBytes(base);
-  if (address === null || network === null || address.length !== network.length || !/^\d+$/.test(bitsText)) return false;
-  const bits = Number(bitsText);
-  if (bits > address.length * 8) return false;
-  for (let i = 0; i < bits; i++) {
-    const mask = 0x80 >> (i % 8);
-    if ((address[i >> 3]! & mask) !== (network[i >> 3]! & mask)) return false;
-  }
-  return true;
-}
-
-function addressBytes(address: string): number[] | null {
-  if (isIP(address) === 4) return address.split('.').map(Number);
-  if (isIP(address) === 6) return ipv6Bytes(address);
-  return null;
-}
-
-/** The 16 bytes of an IPv6 address (`::` and an embedded IPv4 tail allowed; no zone). */
-function ipv6Bytes(address: string): number[] | null {
-  let text = address.toLowerCase();
-  const tail: number[] = [];
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4 !== null) {
-    tail.push(...v4[1]!.split('.').map(Number));
-    text = text.slice(0, -v4[1]!.length) + '0:0';
-  }
-  const [head = '', rest] = text.split('::');
-  const parse = (part: string): number[] => (part === '' ? [] : part.split(':').map((group) => parseInt(group, 16)));
-  const left = parse(head);
-  const right = rest === undefined ? [] : parse(rest);
-  const fill = 8 - left.length - right.length;
-  if (fill < 0 || (rest === undefined && fill !== 0)) return null;
-  const groups = [...left, ...new Array<number>(fill).fill(0), ...right];
-  const bytes = groups.flatMap((group) => [group >> 8, group & 0xff]);
-  if (tail.length === 4) bytes.splice(12, 4, ...tail);
-  return bytes;
 }

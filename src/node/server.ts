@@ -6,7 +6,7 @@
  * heartbeats, and a graceful `close()` that says 1001 Going Away to every client.
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import { HandshakeError } from '../protocol/errors.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { formatRejection, type ResponseHeaders } from '../protocol/handshake.js';
-import { acceptResponseLines, formatResponseLines, validateRequest } from '../protocol/handshake-server.js';
+import { acceptResponse, acceptResponseLines, formatResponseLines, validateRequest } from '../protocol/handshake-server.js';
 import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from './heartbeat.js';
 import { formatExtensions, type ExtensionOffer } from '../protocol/header-grammar.js';
 import { invalidServerOffer, negotiateServer, type ServerNegotiation } from '../protocol/permessage-deflate.js';
@@ -29,16 +29,29 @@ import type { Backplane } from './backplane.js';
 import { RESUME_SUBPROTOCOL } from '../protocol/resume-wire.js';
 import { HistoryTopics, type HistoryOptions } from './history-topics.js';
 import { ResumeConnection, ResumeService, type ResumeOptions } from './resume-session.js';
+import { ClientLimiter, type LimitEvent, type LimitsOptions } from './limits.js';
+import { StandaloneServer } from './standalone-server.js';
+import type { RequestHeadLimits } from '../protocol/http-request-head.js';
+import type { ForwardedHeaderName, TrustProxy } from '../protocol/forwarded.js';
+import type { ProxyProtocolError } from '../protocol/proxy-protocol.js';
+import { clientAddressPolicy, clientAddressWith, rememberClientAddressPolicy, type ClientAddressPolicy } from './client-address.js';
+import { acceptProxyProtocol } from './proxy-protocol-server.js';
+import type { ProxyProtocolOptions } from './proxy-protocol-reader.js';
+import { collectStats, kCounters, kOpenedAt, RejectCode, ServerCounters, type ServerStats } from './stats.js';
+import { connectionCloseChannel, connectionOpenChannel, handshakeRejectChannel, rateLimitChannel } from './diagnostics.js';
 
 /** Thrown (or returned) by `authenticate` to refuse a handshake with a given HTTP response. */
 export class HandshakeRejection extends Error {
   override readonly name = 'HandshakeRejection';
   readonly status: number;
   readonly headers: ResponseHeaders;
-  constructor(status: number, message = '', headers: ResponseHeaders = {}) {
+  /** Why, for `stats().rejects` and `fullduplex:handshake:reject` (docs/operations.md). */
+  readonly code: string;
+  constructor(status: number, message = '', headers: ResponseHeaders = {}, code: string = RejectCode.Refused) {
     super(message);
     this.status = status;
     this.headers = headers;
+    this.code = code;
   }
 }
 
@@ -79,6 +92,11 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
   resume?: ResumeOptions;
   /** Listen on this port (standalone mode; plain HTTP requests get 426). */
   port?: number;
+  /**
+   * Standalone mode: the bounds on a request head (`maxHeaderSize` 16 KiB → 431, `maxHeaderCount`
+   * 1,000 → 431, `maxRequestLineLength` 16 KiB → 414). With `server`, that server's own limits apply.
+   */
+  requestLimits?: RequestHeadLimits;
   host?: string;
   backlog?: number;
   /**
@@ -115,6 +133,12 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
   handshakeTimeout?: number;
   /** At most this many open connections; beyond it, 503. Default unlimited. */
   maxConnections?: number;
+  /**
+   * Per-client limits (per address, per key of yours: connections at once, 503; handshakes per second,
+   * 429), the message rate of each connection (pause, drop or close 1008), and `maxLifetime`. All off
+   * by default; see docs/limits.md "## Per-client limits" and "## Connection lifetime".
+   */
+  limits?: LimitsOptions;
   /** Ping idle clients and drop the unresponsive. Default `{ interval: 30000, timeout: 30000 }`; false disables. */
   heartbeat?: HeartbeatOptions | false;
   /** On `close()`, how long clients get to answer the 1001 close frame before being dropped. Default 5,000 ms. */
@@ -127,6 +151,22 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
    * `serverMaxWindowBits`, `clientMaxWindowBits`, `threshold`, `concurrencyLimit`, `level`, `memLevel`).
    */
   perMessageDeflate?: boolean | PerMessageDeflateConfig;
+  /**
+   * The client's address (docs/limits.md "The client's address"): whom to trust as a proxy when reading
+   * `forwardedHeader` — addresses, CIDR ranges, `loopback`/`linklocal`/`uniquelocal` (an array or a
+   * comma-separated string), a number of hops, or `(address, hop) => boolean`. Default: nobody (the
+   * headers are ignored; the client is the connection's peer). Read it with `wss.clientAddress(request)`.
+   */
+  trustProxy?: TrustProxy;
+  /** The header your trusted proxies write: `'x-forwarded-for'` (default) or `'forwarded'` (RFC 7239). The other is never read. */
+  forwardedHeader?: ForwardedHeaderName;
+  /**
+   * Standalone mode only: every connection starts with a PROXY protocol header (v1 or v2, HAProxy's
+   * `send-proxy`/`send-proxy-v2`), whose source becomes the client's address; connections without a
+   * valid one are dropped (`proxyProtocolError` event). `true` or `{ timeout, maxHeaderBytes }`. Default
+   * off. With `{ server }`, call `acceptProxyProtocol(server)` on your server instead.
+   */
+  proxyProtocol?: boolean | ProxyProtocolOptions;
 }
 
 export interface WebSocketServerEvents {
@@ -140,6 +180,10 @@ export interface WebSocketServerEvents {
   publishError: [error: Error, topic: string];
   /** A handshake failed validation. If you listen, you answer the socket yourself (as in `ws`). */
   wsClientError: [error: HandshakeError, socket: Duplex, request: IncomingMessage];
+  /** A per-client limit refused a handshake or acted on a connection (the `limits` option). */
+  limit: [event: LimitEvent];
+  /** A connection was dropped for its PROXY header (`proxyProtocol`): malformed, too large, late, or missing. */
+  proxyProtocolError: [error: ProxyProtocolError, socket: Socket];
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
@@ -169,13 +213,21 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private readonly forgetOnClose: (this: WebSocket) => void;
   private readonly WebSocketClass: typeof WebSocket;
   private readonly deflateConfig: PerMessageDeflateConfig | null;
-  private httpServer: HttpServer | HttpsServer | Http2AnyServer | null = null;
+  /** The `limits` option (null: none, and no cost anywhere). */
+  private readonly limits: ClientLimiter | null;
+  /** `trustProxy`/`forwardedHeader`, compiled; null when nobody is trusted. */
+  private readonly addressPolicy: ClientAddressPolicy | null;
+  /** With `proxyProtocol`: drops the connections still waiting for their PROXY header (on `close()`). */
+  private stopProxyProtocol: (() => void) | null = null;
+  private httpServer: HttpServer | HttpsServer | Http2AnyServer | StandaloneServer | null = null;
   private ownsServer = false;
   private state: 'running' | 'closing' | 'closed' = 'running';
   /** Whether the HTTP server we created (standalone mode) has closed; true when there is none of ours. */
   private ownServerClosed = true;
   private readonly closeCallbacks: Array<(error?: Error) => void> = [];
   private detachServer: (() => void) | null = null;
+  /** Operator's view: `stats()` (stats.ts). */
+  private readonly counters = new ServerCounters();
 
   constructor(options: ServerOptions, onListening?: () => void) {
     super();
@@ -190,6 +242,18 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.WebSocketClass = options.WebSocket ?? WebSocket;
     this.deflateConfig = options.perMessageDeflate === true ? {} : options.perMessageDeflate || null;
     if (this.deflateConfig !== null) negotiateServer([], this.deflateConfig); // checks the parameters now (RangeError)
+    // A limit that acted: the 'limit' event, and the operator's view (the fullduplex:rate-limit channel).
+    this.limits =
+      options.limits === undefined
+        ? null
+        : new ClientLimiter(options.limits, (event) => {
+            if (rateLimitChannel.hasSubscribers) rateLimitChannel.publish({ socket: event.socket ?? null, key: event.key ?? event.address, action: event.action, limit: event.code });
+            this.emit('limit', event);
+          });
+    this.addressPolicy = clientAddressPolicy(options);
+    if (options.proxyProtocol && options.port === undefined) {
+      throw new TypeError('The "proxyProtocol" option needs the "port" option: with "server", call acceptProxyProtocol(server) on it');
+    }
     const owner = this;
     const topics = this.topics;
     this.history = options.history === undefined ? null : new HistoryTopics(options.history, topics, (error, topic) => this.emit('publishError', error, topic));
@@ -235,23 +299,19 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     checkConnectionOptions(this.connectionOptions); // a bad limit is a RangeError now, not at the first connection
 
     if (options.port !== undefined) {
-      const server = createServer((_request: IncomingMessage, response: ServerResponse) => {
-        // RFC 7231 §6.5.15: say what to upgrade to.
-        const body = 'Upgrade Required: this endpoint speaks WebSocket\n';
-        response.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Upgrade: 'websocket', Connection: 'Upgrade' });
-        response.end(body);
+      // Our own server reads the request heads itself (src/node/standalone-server.ts): the head limits
+      // (431, 414, 400), the 426 for other requests, the slowloris drop at handshakeTimeout.
+      const server = new StandaloneServer({
+        handshakeTimeout: this.handshakeTimeout,
+        limits: options.requestLimits,
+        // Operator's view: a refused request head (400, 414, 431, 505) is a refused handshake.
+        onHeadRefused: (error) => this.refused(null, error.status, RejectCode.HttpParse, error.message),
       });
-      // Slowloris: a client that never finishes its request is dropped after the handshake timeout.
-      // (Shared functions and a symbol on the socket: nothing is allocated per connection but the timer,
-      // and the timer is gone once the upgrade starts.)
-      server.on('connection', (socket: Socket) => {
-        const timer = setTimeout(dropSlowClient, this.handshakeTimeout, socket);
-        timer.unref();
-        (socket as MarkedSocket)[kHandshake] = timer;
-        socket.once('close', clearHandshakeTimer);
-      });
-      server.headersTimeout = Math.min(server.headersTimeout, this.handshakeTimeout);
-      server.on('clientError', answerClientError);
+      // The PROXY protocol: its pre-step runs before the request head is read (src/node/proxy-protocol-server.ts
+      // takes over the server's 'connection' listener and hands each socket on once its header is read).
+      if (options.proxyProtocol) {
+        this.stopProxyProtocol = acceptProxyProtocol(server, options.proxyProtocol === true ? true : options.proxyProtocol, (error, socket) => this.emit('proxyProtocolError', error, socket));
+      }
       this.ownsServer = true;
       this.attach(server);
       if (onListening !== undefined) this.once('listening', onListening);
@@ -262,7 +322,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
   }
 
-  private attach(server: HttpServer | HttpsServer | Http2AnyServer): void {
+  private attach(server: HttpServer | HttpsServer | Http2AnyServer | StandaloneServer): void {
     this.httpServer = server;
     const onListening = (): void => {
       this.emit('listening');
@@ -276,6 +336,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       if (!this.shouldHandle(request)) {
         // Another listener (another WebSocketServer on a different path) may want it.
         if (server.listenerCount('upgrade') > 1) return;
+        this.refused(request, 404, RejectCode.Path, 'No WebSocket endpoint');
         abort(socket, 404, `No WebSocket endpoint at ${request.url ?? '/'}`);
         return;
       }
@@ -304,6 +365,39 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     return this.httpServer.address();
   }
 
+  /**
+   * The client's address for `request` under this server's `trustProxy`, `forwardedHeader` and
+   * `proxyProtocol` (docs/limits.md "The client's address"): without them, `request.socket.remoteAddress`.
+   */
+  clientAddress(request: IncomingMessage): string {
+    return clientAddressWith(request, this.addressPolicy);
+  }
+
+  /**
+   * Counters and gauges of this server, for operators (docs/operations.md "wss.stats()"): connections,
+   * handshakes (total, per second over 10 s), refusals by status and code, messages and bytes in and
+   * out, buffered bytes, topics. Counters count from the server's creation. `prometheusText(wss)`
+   * formats them for Prometheus.
+   */
+  stats(): ServerStats {
+    const topics = this.topics;
+    return collectStats({
+      counters: this.counters,
+      open: this.open,
+      openCount: this.open.size,
+      pendingCount: this.pending.size,
+      subscriberCounts: (function* () {
+        for (const topic of topics.topics()) yield topics.subscriberCount(topic);
+      })(),
+    });
+  }
+
+  /** Operator's view: a handshake was refused (`status` 0: dropped without an answer). Counted, and published. */
+  private refused(request: IncomingMessage | null, status: number, code: string, message: string): void {
+    this.counters.reject(status, code);
+    if (handshakeRejectChannel.hasSubscribers) handshakeRejectChannel.publish({ server: this, request, status, code, message });
+  }
+
   /** Whether this server takes the request: the `path` option, if set, must match. */
   shouldHandle(request: IncomingMessage): boolean {
     const path = this.options.path;
@@ -318,16 +412,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * new `WebSocket` (the server does not emit `connection` itself in this call: the caller does, as in `ws`).
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
+    rememberClientAddressPolicy(request, this.addressPolicy); // for clientAddress(request)
     socket.on('error', ignoreError);
     const marked = socket as MarkedSocket;
     const state = marked[kHandshake];
     if (state === UPGRADING) throw new Error('handleUpgrade() was called more than once with the same socket');
-    // The request is complete: the slowloris timer of standalone mode is done (handshakeTimeout below
-    // bounds the rest).
-    if (state !== undefined) {
-      clearTimeout(state);
-      socket.off('close', clearHandshakeTimer);
-    }
     marked[kHandshake] = UPGRADING;
     this.runHandshake(socket, request, (options) => validateRequest(request, options), abort, destroySocket, (validated) =>
       this.completeUpgrade(request, socket, head, validated, callback),
@@ -350,10 +439,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     complete: (validated: V) => void,
   ): void {
     if (this.state !== 'running') {
+      this.refused(request, 503, RejectCode.ServerClosing, 'The server is shutting down');
       refuse(channel, 503, 'The server is shutting down');
       return;
     }
     if (!this.shouldHandle(request)) {
+      this.refused(request, 404, RejectCode.Path, 'No WebSocket endpoint');
       refuse(channel, 404, `No WebSocket endpoint at ${request.url ?? '/'}`);
       return;
     }
@@ -367,20 +458,34 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       if (invalid !== null) throw new HandshakeError('FD_ERR_HANDSHAKE_EXTENSIONS', 400, `Invalid Sec-WebSocket-Extensions header: ${invalid}`);
     } catch (error) {
       if (!(error instanceof HandshakeError)) throw error;
+      this.refused(request, error.status, error.code, error.message);
       if (this.listenerCount('wsClientError') > 0) this.emit('wsClientError', error, channel, request);
       else refuse(channel, error.status, error.message, error.headers);
       return;
     }
-    const admission = this.admit(validated.origin);
+    const admission = this.admit(validated.origin, request, channel);
     if (admission !== null) {
+      this.refused(request, admission.status, admission.code, admission.message);
       refuse(channel, admission.status, admission.message, admission.headers);
       return;
     }
 
+    // Without hooks the handshake completes now, as it would through runHooks (synchronously): no
+    // timer, listeners or pending entry to set up and take down again (the handshake fast path).
+    if (this.options.verifyClient === undefined && this.options.authenticate === undefined) {
+      const refusal = this.limits === null ? null : this.admitKey(request, channel, refuse);
+      if (refusal === null) {
+        complete(validated);
+        return;
+      }
+      this.refused(request, refusal.status, refusal.code, refusal.message);
+      refuse(channel, refusal.status, refusal.message, refusal.headers);
+      return;
+    }
     // From here the handshake may wait on user hooks: bound it in time, and count it.
     this.pending.add(channel);
     let done = false;
-    const timer = setTimeout(() => finish(new HandshakeRejection(408, 'The handshake took too long')), this.handshakeTimeout);
+    const timer = setTimeout(() => finish(new HandshakeRejection(408, 'The handshake took too long', {}, RejectCode.Timeout)), this.handshakeTimeout);
     timer.unref();
     const finish = (refusal: HandshakeRejection | null): void => {
       if (done) return;
@@ -390,8 +495,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       // They hold the request: let them go with the handshake.
       channel.off('close', onGone);
       channel.off('end', onGone);
-      if (refusal !== null) refuse(channel, refusal.status, refusal.message, refusal.headers);
-      else complete(validated);
+      if (refusal === null && this.limits !== null) refusal = this.admitKey(request, channel, refuse);
+      if (refusal !== null) {
+        this.refused(request, refusal.status, refusal.code, refusal.message);
+        refuse(channel, refusal.status, refusal.message, refusal.headers);
+      } else {
+        complete(validated);
+      }
     };
     const onGone = (): void => {
       channel.off('close', onGone);
@@ -400,6 +510,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         done = true;
         clearTimeout(timer);
         this.pending.delete(channel);
+        this.refused(request, 0, RejectCode.Abandoned, 'The client went away during the handshake');
       }
       drop(channel);
     };
@@ -412,16 +523,32 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.runHooks(request, validated.origin, finish);
   }
 
-  /** `allowedOrigins` (403), then `maxConnections` (503): the checks made before any hook runs. */
-  private admit(origin: string | undefined): HandshakeRejection | null {
+  /**
+   * `allowedOrigins` (403), then `maxConnections` (503), then the per-address limits (`limits.perAddress`:
+   * 503 or 429): the checks made before any hook runs.
+   */
+  private admit(origin: string | undefined, request: IncomingMessage, channel: Duplex): HandshakeRejection | null {
     if (this.allowedOrigins !== null && origin !== undefined && !this.allowedOrigins.has(normalizeOrigin(origin))) {
-      return new HandshakeRejection(403, `Origin ${origin} is not allowed`);
+      return new HandshakeRejection(403, `Origin ${origin} is not allowed`, {}, RejectCode.Origin);
     }
     const limit = this.options.maxConnections;
     if (limit !== undefined && this.open.size + this.pending.size >= limit) {
-      return new HandshakeRejection(503, 'Too many connections', { 'Retry-After': '5' });
+      return new HandshakeRejection(503, 'Too many connections', { 'Retry-After': '5' }, RejectCode.MaxConnections);
     }
-    return null;
+    const limited = this.limits?.admitAddress(request, channel) ?? null;
+    return limited === null ? null : new HandshakeRejection(limited.status, limited.message, limited.headers, limited.code);
+  }
+
+  /** After the hooks accepted: the per-key limits (`limits.perKey`). A failing key function: 500, rethrown. */
+  private admitKey<C extends Duplex>(request: IncomingMessage, channel: C, refuse: (channel: C, status: number, message: string) => void): HandshakeRejection | null {
+    let limited;
+    try {
+      limited = this.limits!.admitKey(request, channel);
+    } catch (error) {
+      refuse(channel, 500, 'limits.perKey.key failed');
+      throw error;
+    }
+    return limited === null ? null : new HandshakeRejection(limited.status, limited.message, limited.headers, limited.code);
   }
 
   /** `verifyClient`, then `authenticate`; `next(null)` to go on, `next(rejection)` to refuse. */
@@ -475,23 +602,30 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   ): void {
     // As in `ws`: a client that sent its FIN (or is gone) gets no connection.
     if (!socket.readable || !socket.writable || socket.destroyed) {
+      this.refused(request, 0, RejectCode.Abandoned, 'The client went away during the handshake');
       socket.destroy();
       return;
     }
     if (this.state !== 'running') {
+      this.refused(request, 503, RejectCode.ServerClosing, 'The server is shutting down');
       abort(socket, 503, 'The server is shutting down');
       return;
     }
-    const choice = this.chooseProtocol(validated.protocols, request, (status, message) => abort(socket, status, message));
+    const choice = this.chooseProtocol(validated.protocols, request, (status, message) => {
+      this.refused(request, status, RejectCode.Subprotocol, message);
+      abort(socket, status, message);
+    });
     if (choice === null) return;
     const protocol = choice.protocol;
     const { extensions, deflate } = this.negotiateDeflate(validated.extensions);
-    const lines = acceptResponseLines({ key: validated.key, protocol, extensions });
-    this.emit('headers', lines, request);
+    // Without 'headers' listeners nobody can change the lines: the response is built in one piece.
+    const lines = this.listenerCount('headers') === 0 ? null : acceptResponseLines({ key: validated.key, protocol, extensions });
+    if (lines !== null) this.emit('headers', lines, request);
     let response: string;
     try {
-      response = formatResponseLines(lines);
+      response = lines === null ? acceptResponse(validated.key, protocol, extensions) : formatResponseLines(lines);
     } catch (error) {
+      this.refused(request, 500, RejectCode.Response, (error as Error).message);
       abort(socket, 500, (error as Error).message);
       return;
     }
@@ -558,9 +692,15 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   ): void {
     const ws = new this.WebSocketClass(null, undefined, this.connectionOptions);
     ws[kAttach](socket, head, protocol, extensions, deflate);
+    // Operator's view: counted, timed, announced (stats.ts, diagnostics.ts).
+    this.counters.handshake();
+    ws[kCounters] = this.counters;
+    ws[kOpenedAt] = performance.now();
+    if (connectionOpenChannel.hasSubscribers) connectionOpenChannel.publish({ server: this, socket: ws, request, protocol, http: request.httpVersionMajor === 2 ? '2' : '1.1' });
     this.open.add(ws);
     ws[kSetTopics](this.topicHub);
     ws.on('close', this.forgetOnClose);
+    if (this.limits?.tracksConnections === true) this.limits.adopted(ws, request);
     if (protocol === RESUME_SUBPROTOCOL && this.resume !== null) {
       this.resumeConnections.add(ws);
       new ResumeConnection(ws, request, this.resume);
@@ -584,6 +724,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     marked[kHandshake] = UPGRADING;
     claimStream(stream);
     const request = streamRequest(stream, headers, rawHeaders);
+    rememberClientAddressPolicy(request, this.addressPolicy); // for clientAddress(request)
     this.runHandshake(stream, request, (options) => validateExtendedConnect(headers, options), refuseStream, cancelStream, (validated) =>
       this.completeStream(stream, request, validated, callback),
     );
@@ -591,14 +732,19 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   private completeStream(stream: ServerHttp2Stream, request: IncomingMessage, validated: ReturnType<typeof validateExtendedConnect>, callback: UpgradeCallback): void {
     if (stream.closed || stream.destroyed || !stream.readable) {
+      this.refused(request, 0, RejectCode.Abandoned, 'The client went away during the handshake');
       cancelStream(stream);
       return;
     }
     if (this.state !== 'running') {
+      this.refused(request, 503, RejectCode.ServerClosing, 'The server is shutting down');
       refuseStream(stream, 503, 'The server is shutting down');
       return;
     }
-    const choice = this.chooseProtocol(validated.protocols, request, (status, message) => refuseStream(stream, status, message));
+    const choice = this.chooseProtocol(validated.protocols, request, (status, message) => {
+      this.refused(request, status, RejectCode.Subprotocol, message);
+      refuseStream(stream, status, message);
+    });
     if (choice === null) return;
     const { extensions, deflate } = this.negotiateDeflate(validated.extensions);
     const lines = connectAcceptLines({ protocol: choice.protocol, extensions });
@@ -607,6 +753,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       stream.respond(connectResponseHeaders(lines));
     } catch (error) {
       deflate?.close();
+      this.refused(request, 500, RejectCode.Response, (error as Error).message);
       refuseStream(stream, 500, (error as Error).message);
       return;
     }
@@ -688,8 +835,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** @internal A connection of ours closed. */
   [kForget](ws: WebSocket): void {
+    // Operator's view: what the connection carried stays in the counters; subscribers hear how it ended.
+    this.counters.connectionClosed(ws);
+    if (connectionCloseChannel.hasSubscribers) publishClose(this, ws);
     this.open.delete(ws);
     this.resumeConnections.delete(ws);
+    this.limits?.forget(ws);
     if (this.state === 'closing' && this.open.size === 0) setImmediate(() => this.finishClose());
   }
 
@@ -725,6 +876,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         this.ownServerClosed = true;
         if (this.open.size === 0) this.finishClose();
       });
+      this.stopProxyProtocol?.();
     }
 
     if (this.open.size === 0) {
@@ -772,58 +924,11 @@ function destroySocket(socket: Duplex): void {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Refuse a handshake: an HTTP response, then close the socket. */
-const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = {
-  HPE_HEADER_OVERFLOW: 431,
-  ERR_HTTP_REQUEST_TIMEOUT: 408,
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
-};
-
-/**
- * Our own HTTP server's answer to a request it could not parse (a head over the size limit, bad
- * syntax): the status, then a lingering close. Node's default writes the status and destroys the
- * socket at once, and the unread rest of a large request then turns into a TCP reset that can
- * discard the answer before the client reads it.
- */
-function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
-  if ((socket as Partial<Record<typeof kRefused, boolean>>)[kRefused] === true) return; // the parser may report again
-  (socket as Partial<Record<typeof kRefused, boolean>>)[kRefused] = true;
-  if ((socket as Partial<Socket>).bytesWritten !== 0) {
-    socket.destroy();
-    return;
-  }
-  // Keep draining what the client still sends while it reads the answer (abort lets go after 1 s).
-  socket.on('data', ignoreData);
-  socket.resume();
-  abort(socket, CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400, '');
-}
-
-function ignoreData(): void {}
-
-const kRefused = Symbol('fullduplex.refused');
-/**
- * One property on the socket for the handshake's state: the slowloris timer while the request is
- * awaited (standalone mode), then UPGRADING once `handleUpgrade` has it.
- */
+/** Set on a socket (or stream) once `handleUpgrade` (or `handleStream`) has it: a second call is an error. */
 const kHandshake = Symbol('fullduplex.handshake');
 const UPGRADING = true;
 
-type MarkedSocket = Duplex & { [kHandshake]?: NodeJS.Timeout | typeof UPGRADING | undefined };
-
-/** Standalone mode: the request did not arrive within `handshakeTimeout` of the TCP accept. */
-function dropSlowClient(socket: MarkedSocket): void {
-  if (socket[kHandshake] === UPGRADING) return;
-  socket[kHandshake] = undefined;
-  socket.destroy();
-}
-
-function clearHandshakeTimer(this: Duplex): void {
-  const marked = this as MarkedSocket;
-  const state = marked[kHandshake];
-  if (state !== undefined && state !== UPGRADING) clearTimeout(state);
-  if (state !== UPGRADING) marked[kHandshake] = undefined;
-}
-
+type MarkedSocket = Duplex & { [kHandshake]?: typeof UPGRADING | undefined };
 
 function abort(socket: Duplex, status: number, message: string, headers: ResponseHeaders = {}): void {
   if (socket.writable && !socket.destroyed) {
@@ -843,7 +948,19 @@ function toRejection(error: unknown): HandshakeRejection {
     const { status, message, headers } = error as { status: number; message?: string; headers?: ResponseHeaders };
     return new HandshakeRejection(status, message ?? '', headers ?? {});
   }
-  return new HandshakeRejection(500, 'Authentication failed');
+  return new HandshakeRejection(500, 'Authentication failed', {}, RejectCode.HookFailed);
+}
+
+function publishClose(server: WebSocketServer, ws: WebSocket): void {
+  const result = ws.closeResult;
+  connectionCloseChannel.publish({
+    server,
+    socket: ws,
+    code: result?.code ?? CloseCode.Abnormal,
+    reason: result?.reason.toString('utf8') ?? '',
+    wasClean: result?.wasClean ?? false,
+    duration: performance.now() - ws[kOpenedAt],
+  });
 }
 
 function normalizeOrigin(origin: string): string {

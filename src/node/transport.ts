@@ -16,6 +16,7 @@ import { Connection, type ConnectionHandler, type ConnectionOptions } from '../p
 import type { CloseResult } from '../protocol/close-handshake.js';
 import type { ProtocolError } from '../protocol/errors.js';
 import type { HeartbeatTarget } from './heartbeat.js';
+import { DeadlineEntry, DeadlineList } from './standalone-deadlines.js';
 
 /** What the transport reports to the `WebSocket` that owns it. */
 export interface TransportOwner {
@@ -49,11 +50,15 @@ const COALESCE_LIMIT = 16 * 1024;
  * Transports with frames collected this tick, flushed together by one `nextTick` callback (a broadcast
  * to 1,000 connections schedules one callback, not 1,000).
  */
-const flushQueue: Transport[] = [];
+const flushQueue: Array<Transport | undefined> = [];
+/** How many entries of `flushQueue` are in use: the array keeps its backing store between ticks. */
+let flushCount = 0;
 let flushQueued = false;
 
 function scheduleFlush(transport: Transport): void {
-  flushQueue.push(transport);
+  // Not `push` and `length = 0`: emptying an array by its length gives its storage back, and the next
+  // push allocates it again (a few hundred bytes per connection in a handshake storm).
+  flushQueue[flushCount++] = transport;
   if (!flushQueued) {
     flushQueued = true;
     process.nextTick(flushAll);
@@ -64,17 +69,20 @@ function flushAll(): void {
   // A transport queued while this runs (a write from a callback) is flushed in the same pass.
   let i = 0;
   try {
-    for (; i < flushQueue.length; i++) {
+    for (; i < flushCount; i++) {
       const transport = flushQueue[i]!;
+      flushQueue[i] = undefined;
       if (transport.flushScheduled) transport.flush();
     }
   } finally {
-    if (i >= flushQueue.length) {
-      flushQueue.length = 0;
+    if (i >= flushCount) {
+      flushCount = 0;
       flushQueued = false;
     } else {
       // Something threw: the others still get their turn, on the next tick.
-      flushQueue.splice(0, i + 1);
+      flushQueue.copyWithin(0, i + 1, flushCount);
+      flushQueue.fill(undefined, flushCount - i - 1, flushCount);
+      flushCount -= i + 1;
       process.nextTick(flushAll);
     }
   }
@@ -84,7 +92,28 @@ function onCloseTimeout(transport: Transport): void {
   transport.destroy();
 }
 
-export class Transport implements ConnectionHandler, HeartbeatTarget {
+/** The longest delay `setTimeout` takes as given (a longer one fires after 1 ms, with a warning). */
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+/**
+ * The close timers: one deadline list per `closeTimeout` value in use (usually just the default), one
+ * unref'd timer each, instead of a `setTimeout` and a `clearTimeout` per closing connection (a
+ * `Timeout` object and a timer-list insertion every time: in a handshake storm every connection closes).
+ */
+const closeDeadlines = new Map<number, DeadlineList<Transport>>();
+
+function closeDeadlinesFor(delay: number): DeadlineList<Transport> | null {
+  // A delay setTimeout would not take as given keeps the timer of its own it always had.
+  if (!(delay >= 0 && delay <= MAX_TIMER_DELAY)) return null;
+  let list = closeDeadlines.get(delay);
+  if (list === undefined) {
+    list = new DeadlineList(delay, onCloseTimeout);
+    closeDeadlines.set(delay, list);
+  }
+  return list;
+}
+
+export class Transport extends DeadlineEntry implements ConnectionHandler, HeartbeatTarget {
   readonly socket: Duplex;
   readonly connection: Connection;
   private readonly owner: TransportOwner;
@@ -100,7 +129,10 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   /** @internal In the flush queue for this tick. */
   flushScheduled = false;
 
+  /** The close timer when `closeTimeout` is not one for the shared lists (`closeDeadlinesFor`). */
   private closeTimer: NodeJS.Timeout | null = null;
+  /** The shared close deadlines this transport joined (see `closeDeadlinesFor`), once it has. */
+  private closeDeadlines: DeadlineList<Transport> | null = null;
   private pausedForDecoder = false;
   private pausedByUser = false;
   private ending = false;
@@ -121,6 +153,7 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
   lastActivity = 0;
 
   constructor(socket: Duplex, options: TransportOptions, owner: TransportOwner) {
+    super();
     this.socket = socket;
     this.owner = owner;
     this.closeTimeout = options.closeTimeout;
@@ -368,12 +401,19 @@ export class Transport implements ConnectionHandler, HeartbeatTarget {
 
   /** Wait for the peer (its close frame, or the server's TCP close), then give up. */
   armCloseTimer(): void {
-    if (this.closeTimer !== null || this.closed || this.socketGone) return;
+    if (this.deadline !== -1 || this.closeTimer !== null || this.closed || this.socketGone) return;
+    const deadlines = closeDeadlinesFor(this.closeTimeout);
+    if (deadlines !== null) {
+      deadlines.add(this);
+      this.closeDeadlines = deadlines;
+      return;
+    }
     this.closeTimer = setTimeout(onCloseTimeout, this.closeTimeout, this);
     this.closeTimer.unref?.();
   }
 
   private clearCloseTimer(): void {
+    if (this.deadline !== -1) this.closeDeadlines!.remove(this);
     if (this.closeTimer !== null) {
       clearTimeout(this.closeTimer);
       this.closeTimer = null;

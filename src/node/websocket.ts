@@ -42,7 +42,10 @@ import type { PerMessageDeflate } from './permessage-deflate.js';
 import type { FramedMessage } from './framed-message.js';
 import type { Position } from './history.js';
 import type { ResumeSendInfo } from './send-dedupe.js';
+import type { RateLimitEvent } from './limits-options.js';
 import { Reconnector, checkReconnectOptions, type ClientReconnectOptions, type ReconnectEvents, type ReconnectHost, type ReconnectionState } from './reconnect.js';
+import { kCounters, kOpenedAt, type ServerCounters } from './stats.js';
+import { messageInChannel, messageOutChannel, publishMessageIn, publishMessageOut, slowConsumerChannel } from './diagnostics.js';
 
 /** Client options: the handshake's and the connection's, and `reconnect` (docs/client.md "## Reconnecting"). */
 export interface ClientOptions extends HandshakeOptions {
@@ -64,6 +67,8 @@ export interface WebSocketEvents extends ReconnectEvents {
   error: [error: Error];
   /** The buffered amount fell below half the high-water mark after `send` returned false. */
   drain: [];
+  /** Server side, with `limits.messages`: the message rate was exceeded, and what was done (docs/limits.md). */
+  rateLimit: [event: RateLimitEvent];
   upgrade: [response: IncomingMessage];
   'unexpected-response': [request: ClientRequest, response: IncomingMessage];
   redirect: [url: string, request: ClientRequest];
@@ -144,6 +149,27 @@ export const kBroadcast = Symbol('fullduplex.broadcast');
 export const kSetTopics = Symbol('fullduplex.setTopics');
 /** A protocol layer above the connection (the resume subprotocol, src/node/resume-session.ts) takes its messages. */
 export const kIntercept = Symbol('fullduplex.intercept');
+/** The server's per-connection limits (src/node/limits.ts): the message rate, and its actions on the connection. */
+export const kMessageRate = Symbol('fullduplex.messageRate');
+export const kRateLimited = Symbol('fullduplex.rateLimited');
+export const kRateResumed = Symbol('fullduplex.rateResumed');
+
+/** What `onMessage` asks of the message-rate limit (`ConnectionLimits` in src/node/limits.ts). */
+export interface MessageRateHook {
+  /** Reading is stopped by the limit (the user's `resume()` does not restart it). */
+  readonly paused: boolean;
+  /** Whether to deliver this message. */
+  admit(data: Buffer | Buffer[], isBinary: boolean): boolean;
+}
+
+/**
+ * What became of a message given to `sendWithStatus` (docs/limits.md "## Per-client limits"):
+ * 'sent': accepted, and the buffer is under the high-water mark (`send` would return true).
+ * 'queued': accepted, but `bufferedAmount` is over the high-water mark: wait for `drain` (`send`: false).
+ * 'dropped': refused by the slow-consumer policy 'drop' (or the reconnect queue): never sent; its callback gets the error.
+ * 'closed': not sent: the connection is not open, or the slow-consumer policy 'close' has just failed it.
+ */
+export type SendStatus = 'sent' | 'queued' | 'dropped' | 'closed';
 
 type NormalizedOptions = Required<Omit<ConnectionOptions, 'heartbeat' | 'maxFragments' | 'maxBufferedChunks' | 'maxPendingAutoPongs' | 'generateMask'>> &
   Pick<ConnectionOptions, 'heartbeat' | 'maxFragments' | 'generateMask'>;
@@ -533,6 +559,27 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   }
 
   /**
+   * `send`, telling what became of the message (`SendStatus`): 'sent', 'queued' (over the high-water
+   * mark: wait for `drain`), 'dropped' (the slow-consumer policy 'drop', or the reconnect queue, refused
+   * it) or 'closed' (not open, or the slow-consumer policy 'close' failed the connection). `send`
+   * keeps its boolean (true exactly when this says 'sent'), as `ws` users expect; this costs `send`
+   * nothing. Throws where `send` throws.
+   */
+  sendWithStatus(data?: SendData | null, options?: SendOptions | SendCallback, callback?: SendCallback): SendStatus {
+    this.#refusal = null;
+    const reconnect = this.#reconnect;
+    const droppedBefore = reconnect?.droppedMessages ?? 0;
+    if (this.send(data, options, callback)) return 'sent';
+    if (this.#refusal !== null) return this.#refusal;
+    if (reconnect !== null && reconnect.droppedMessages !== droppedBefore) return 'dropped';
+    if (this.#state === ReadyState.OPEN || (reconnect !== null && !reconnect.stopped)) return 'queued';
+    return 'closed';
+  }
+
+  /** Why the last `send` refused its message ('dropped' or 'closed'), for `sendWithStatus`; set on those paths only. */
+  #refusal: SendStatus | null = null;
+
+  /**
    * @internal A server's broadcast: the message framed once (`chunks`, unmasked), written as is unless
    * this connection must treat it as its own send (it compresses the message, or Blob sends wait
    * before it). Returns whether it was accepted for sending.
@@ -583,6 +630,30 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   /** @internal What receives this connection's messages instead of `message` listeners (null: they do). */
   [kIntercept]: ((data: Buffer | Buffer[], isBinary: boolean) => void) | null = null;
 
+  /** @internal The server's message-rate limit of this connection (null: none). */
+  [kMessageRate]: MessageRateHook | null = null;
+
+  /** @internal The message-rate limit acted: stop reading, or fail the connection (1008); then `rateLimit`. */
+  [kRateLimited](event: RateLimitEvent): void {
+    const transport = this.#transport;
+    if (event.action === 'pause') {
+      transport?.setPausedByUser(true);
+    } else if (event.action === 'close' && this.#state === ReadyState.OPEN && transport !== null) {
+      this.#state = ReadyState.CLOSING;
+      transport.connection.fail(CloseCode.PolicyViolation, 'Message rate exceeded');
+    }
+    this.#emitSafely('rateLimit', event);
+  }
+
+  /** @internal The message-rate pause is over: read again, unless the user paused too. */
+  [kRateResumed](): void {
+    if (!this.#paused && this.#state !== ReadyState.CLOSED) this.#transport?.setPausedByUser(false);
+  }
+
+  /** @internal Operator's view (stats.ts): the counters of the server that accepted this connection (null: a client), and when it opened. */
+  [kCounters]: ServerCounters | null = null;
+  [kOpenedAt] = 0;
+
   /** @internal The server's topics, given to each connection it creates. */
   [kSetTopics](hub: TopicHub): void {
     this.#hub = hub;
@@ -617,6 +688,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     }
     if (compresses) transport.connection.sendShared(message.compressedFor(this.#deflate!));
     else transport.connection.sendSerialized(message.frame);
+    // Operator's view: count it, and tell diagnostics subscribers (stats.ts, diagnostics.ts).
+    const counters = this[kCounters];
+    if (counters !== null) counters.messagesOut++;
+    if (messageOutChannel.hasSubscribers) publishMessageOut(this, message.size, message.binary, true);
     transport.checkBackpressure();
     return true;
   }
@@ -640,8 +715,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     } catch (error) {
       if (callback !== undefined) process.nextTick(callback, error as Error);
       else throw error;
+      this.#refusal = 'dropped';
       return false;
     }
+    // Operator's view: count it (a fragmented message once, at its last frame), and tell diagnostics subscribers.
+    const counters = this[kCounters];
+    if (counters !== null && options?.fin !== false) counters.messagesOut++;
+    if (messageOutChannel.hasSubscribers) publishMessageOut(this, payload, isBinary, options?.fin !== false);
     if (callback !== undefined) {
       // Behind the extension's queue (compression), the frame is written later: attach the callback
       // to the write that carries it, not to the current one.
@@ -670,7 +750,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   #slowConsumer(callback: SendCallback | undefined): boolean {
     const limit = this.#options.maxBufferedAmount;
     const error = new Error(`Slow consumer: more than ${limit} bytes are waiting to be sent`);
+    (error as Error & { code?: string }).code = 'FD_ERR_SLOW_CONSUMER';
+    this.#refusal = 'dropped';
+    if (slowConsumerChannel.hasSubscribers) {
+      slowConsumerChannel.publish({ socket: this, action: this.#options.slowConsumer === 'drop' ? 'drop' : 'close', bufferedAmount: this.bufferedAmount, limit });
+    }
     if (this.#options.slowConsumer === 'close') {
+      this.#refusal = 'closed';
       this.#state = ReadyState.CLOSING;
       this.#transport?.connection.fail(CloseCode.PolicyViolation, 'Slow consumer');
     }
@@ -862,7 +948,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
   resume(): void {
     if ((this.#state === ReadyState.CONNECTING && this.#reconnect === null) || this.#state === ReadyState.CLOSED) return;
     this.#paused = false;
-    this.#transport?.setPausedByUser(false);
+    // The message-rate limit may hold the reading stopped still (src/node/limits.ts).
+    this.#transport?.setPausedByUser(this[kMessageRate]?.paused === true);
   }
 
   /** Iterate over incoming messages until the connection closes: `for await (const { data, isBinary } of ws)`. */
@@ -910,6 +997,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
 
   /** @internal */
   onMessage(data: Buffer | Buffer[], isBinary: boolean): void {
+    // Operator's view: count it, and tell diagnostics subscribers (stats.ts, diagnostics.ts).
+    const counters = this[kCounters];
+    if (counters !== null) counters.messagesIn++;
+    if (messageInChannel.hasSubscribers) publishMessageIn(this, data, isBinary);
+    const rate = this[kMessageRate];
+    if (rate !== null && !rate.admit(data, isBinary)) return;
     const intercept = this[kIntercept];
     if (intercept !== null) return intercept(data, isBinary);
     let message: MessageData;

@@ -195,6 +195,25 @@ export function formatResponseLines(lines: readonly string[]): string {
   return lines.join('\r\n') + '\r\n\r\n';
 }
 
+/**
+ * The same bytes as `formatResponseLines(acceptResponseLines(options))` without extra headers, built
+ * in one concatenation (no array of lines to join and check one by one): for a server that lets
+ * nobody change the lines. The subprotocol must be a token; the extensions (our own negotiated
+ * string) must hold no CR, LF or NUL.
+ */
+export function acceptResponse(key: string, protocol: string | undefined, extensions: string): string {
+  let response = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAcceptKey(key)}\r\n`;
+  if (protocol !== undefined) {
+    if (!isToken(protocol)) throw new TypeError(`Invalid subprotocol ${JSON.stringify(protocol)}: not an HTTP token`);
+    response += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
+  }
+  if (extensions.length > 0) {
+    if (/[\r\n\0]/.test(extensions)) throw new TypeError(`Invalid response header line: ${JSON.stringify(`Sec-WebSocket-Extensions: ${extensions}`)}`);
+    response += `Sec-WebSocket-Extensions: ${extensions}\r\n`;
+  }
+  return response + '\r\n';
+}
+
 /** The complete 101 response (RFC 6455 §4.2.2), ending with the blank line. */
 export function formatAcceptResponse(options: AcceptOptions): string {
   if (options.extensions !== undefined && /[\r\n\0]/.test(options.extensions)) {
@@ -204,6 +223,7 @@ export function formatAcceptResponse(options: AcceptOptions): string {
 }
 
 function isHttp11OrLater(version: string): boolean {
+  if (version === '1.1') return true;
   const dot = version.indexOf('.');
   const major = Number(dot === -1 ? version : version.slice(0, dot));
   const minor = dot === -1 ? 0 : Number(version.slice(dot + 1));
@@ -213,6 +233,7 @@ function isHttp11OrLater(version: string): boolean {
 
 /** `Upgrade` is a list of `protocol[/version]`; one of them must be "websocket" (case-insensitive). */
 function upgradeOffersWebSocket(value: string): boolean {
+  if (value === 'websocket') return true; // what clients send: no list to split
   for (const item of value.split(',')) {
     if (item.trim().toLowerCase() === 'websocket') return true;
   }

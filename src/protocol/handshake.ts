@@ -3,7 +3,7 @@
  * Node-style header maps (lower-case names; a repeated header is an array or, as Node joins most
  * repeated headers, a comma-joined string), and the formatting of HTTP responses.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { WEBSOCKET_GUID } from './constants.js';
 
 /** Header values as Node's `IncomingMessage#headers` holds them: names are lower case. */
@@ -14,8 +14,13 @@ export interface HeaderMap {
 
 /** `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: base64(SHA-1(key + GUID)) (RFC 6455 §4.2.2). */
 export function computeAcceptKey(key: string): string {
-  return createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+  return sha1Base64(key + WEBSOCKET_GUID);
 }
+
+/** `crypto.hash` (Node 20.12+, 21.7+) hashes in one call, several times faster than `createHash`: one per handshake. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64') => string }).hash;
+const sha1Base64: (text: string) => string =
+  typeof oneShotHash === 'function' ? (text) => oneShotHash('sha1', text, 'base64') : (text) => crypto.createHash('sha1').update(text).digest('base64');
 
 /** A list-valued header (e.g. `Sec-WebSocket-Protocol`), its repeated lines joined with commas. */
 export function listHeader(headers: HeaderMap, name: string): string | undefined {

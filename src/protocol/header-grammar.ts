@@ -189,10 +189,22 @@ export function formatExtensions(offers: readonly ExtensionOffer[]): string {
  */
 export function listContainsToken(value: string, token: string): boolean {
   const wanted = token.toLowerCase();
+  // The usual value is the token alone ("Upgrade"): a one-item list, nothing to parse.
+  if (value.length === wanted.length && equalsAsciiLowercase(value, wanted)) return true;
   try {
     for (const item of parseTokenList(value)) if (item.toLowerCase() === wanted) return true;
   } catch {
     return false;
   }
   return false;
+}
+
+/** Whether `value` is `lower` (all lowercase) but for the case of its ASCII letters (A-Z only: no Unicode case mapping). */
+function equalsAsciiLowercase(value: string, lower: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    let c = value.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }

@@ -160,3 +160,7 @@ export {
   type ResumeEvent,
   type ResumeOutgoing,
 } from './resume-state.js';
+// The client's address (docs/limits.md "The client's address"): forwarding headers, the PROXY protocol, IP ranges.
+export { parseForwarded, parseXForwardedFor, resolveClientAddress, compileTrust, MAX_FORWARDED_HOPS, type ForwardedNode, type ForwardedHeaderName, type TrustProxy, type TrustTest } from './forwarded.js';
+export { parseProxyHeader, formatProxyV1, ProxyProtocolError, PROXY_V2_SIGNATURE, type ProxyHeader, type ProxyEndpoint, type ProxyFamily, type ProxyParseResult, type ProxyProtocolErrorCode } from './proxy-protocol.js';
+export { parseIP, formatIP, canonicalIP, parseRanges, inRange, type IPRange } from './ip-address.js';

@@ -15,6 +15,7 @@
  * whose `kind` says whose fault it is; the Node layer turns it into a `ProxyError`.
  */
 import { Buffer } from 'node:buffer';
+import { formatIPv6Groups, parseIPv4, parseIPv6 } from './ip-address.js';
 
 export const SOCKS5_VERSION = 0x05;
 /** RFC 1929 §2: the version of the username/password sub-negotiation. */
@@ -242,7 +243,7 @@ export class Socks5Handshake {
         if (buffer.length < end) return null;
         const raw = buffer.subarray(offset, offset + addressLength);
         const bound: Socks5Address =
-          atyp === SOCKS5_ATYP_IPV4 ? { type: 'ipv4', host: [...raw].join('.') } : atyp === SOCKS5_ATYP_IPV6 ? { type: 'ipv6', host: formatIPv6(raw) } : { type: 'domain', host: raw.toString('latin1') };
+          atyp === SOCKS5_ATYP_IPV4 ? { type: 'ipv4', host: [...raw].join('.') } : atyp === SOCKS5_ATYP_IPV6 ? { type: 'ipv6', host: formatIPv6Groups(raw) } : { type: 'domain', host: raw.toString('latin1') };
         this.#reply = { bound, port: buffer.readUInt16BE(offset + addressLength) };
         this.#buffer = buffer.subarray(end);
         this.#phase = 'open';
@@ -285,75 +286,3 @@ export function socks5Address(host: string): Socks5Address {
   return { type: 'domain', host };
 }
 
-/** Dotted-decimal IPv4 (four numbers 0–255, no leading zeros), else null. */
-export function parseIPv4(text: string): number[] | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
-  const bytes: number[] = [];
-  for (const part of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return null;
-    const value = Number(part);
-    if (value > 255) return null;
-    bytes.push(value);
-  }
-  return bytes;
-}
-
-/** An IPv6 address in the text forms of RFC 4291 §2.2 (`::`, an IPv4 tail; no zone), as 16 bytes, else null. */
-export function parseIPv6(text: string): Buffer | null {
-  if (!/^[0-9A-Fa-f:.]+$/.test(text)) return null;
-  const halves = text.split('::');
-  if (halves.length > 2) return null;
-  const groups = (part: string): number[] | null => {
-    if (part === '') return [];
-    const out: number[] = [];
-    const pieces = part.split(':');
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = pieces[i]!;
-      if (i === pieces.length - 1 && piece.includes('.')) {
-        const v4 = parseIPv4(piece);
-        if (v4 === null) return null;
-        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else {
-        if (!/^[0-9A-Fa-f]{1,4}$/.test(piece)) return null;
-        out.push(parseInt(piece, 16));
-      }
-    }
-    return out;
-  };
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
-  if (head === null || tail === null) return null;
-  // An IPv4 tail may only close the address.
-  if (halves.length === 2 && halves[0]!.includes('.')) return null;
-  const count = head.length + tail.length;
-  if (halves.length === 1 ? count !== 8 : count > 7) return null;
-  const all = [...head, ...new Array<number>(8 - count).fill(0), ...tail];
-  const bytes = Buffer.alloc(16);
-  all.forEach((group, i) => bytes.writeUInt16BE(group, i * 2));
-  return bytes;
-}
-
-/** 16 bytes as the canonical text of RFC 5952 (lower case, the longest run of zero groups as `::`). */
-export function formatIPv6(bytes: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  let bestStart = -1;
-  let bestLength = 1; // RFC 5952 §4.2.2: a single zero group is not shortened
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const text = (list: number[]): string => list.map((g) => g.toString(16)).join(':');
-  if (bestStart < 0) return text(groups);
-  return `${text(groups.slice(0, bestStart))}::${text(groups.slice(bestStart + bestLength))}`;
-}

@@ -158,3 +158,10 @@ export async function closedPort(): Promise<number> {
   await once(server, 'close');
   return port;
 }
+
+/** `fullduplex serve --mode inspector` on a free port (plus `extra` arguments), once it printed the page's address. */
+export async function startInspector(...extra: string[]): Promise<{ cli: CliProcess; pageUrl: string; port: number }> {
+  const cli = startCli('serve', '--mode', 'inspector', '--port', '0', ...extra);
+  const match = await cli.waitFor(/Inspector: open (https?:\/\/\S+:(\d+)\/) in a browser/);
+  return { cli, pageUrl: match[1]!, port: Number(match[2]) };
+}

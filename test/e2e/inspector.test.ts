@@ -22,7 +22,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumSkipReason, launchChromium } from '../helpers/browser.js';
-import { killAll, root, startCli, type CliProcess } from '../cli/cli-process.js';
+import { killAll, root, startCli, startInspector, type CliProcess } from '../cli/cli-process.js';
 import { scaled } from '../helpers/time.js';
 import { selfSignedCertificate, type Certificate } from '../helpers/tls.js';
 
@@ -110,9 +110,7 @@ describe('the inspector page (fullduplex serve --mode inspector) in two Chromium
   before(
     async () => {
       if (skip !== false) return;
-      cli = startCli('serve', '--mode', 'inspector', '--port', '0');
-      const match = await cli.waitFor(/Inspector: open (http:\/\/\S+:(\d+)\/) in a browser/);
-      pageUrl = match[1]!;
+      ({ cli, pageUrl } = await startInspector());
       browser = await launchChromium();
       if (browser === null) return;
       mkdirSync(OUTPUT, { recursive: true });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { HandshakeError } from '../../src/protocol/errors.js';
-import { formatAcceptResponse, isValidKey, validateRequest, type HandshakeRequest } from '../../src/protocol/handshake-server.js';
+import { acceptResponse, acceptResponseLines, formatAcceptResponse, formatResponseLines, isValidKey, validateRequest, type HandshakeRequest } from '../../src/protocol/handshake-server.js';
 import type { HeaderMap } from '../../src/protocol/handshake.js';
 
 const GOOD: HeaderMap = {
@@ -123,6 +123,26 @@ describe('server handshake: responses', () => {
     assert.equal(isValidKey('dGhlIHNhbXBsZSBub25jZQ=='), true);
     assert.equal(isValidKey('dGhlIHNhbXBsZSBub25jZQ='), false);
     assert.equal(isValidKey('dGhlIHNhbXBsZSBub25jZQ=A'), false);
+  });
+});
+
+describe('acceptResponse (the 101 in one piece, when nobody changes the lines)', () => {
+  const key = 'dGhlIHNhbXBsZSBub25jZQ==';
+  const cases: Array<[string, string | undefined, string]> = [
+    ['no subprotocol, no extension', undefined, ''],
+    ['a subprotocol', 'chat', ''],
+    ['an extension', undefined, 'permessage-deflate; client_max_window_bits=15'],
+    ['both', 'fullduplex.resume.v1', 'permessage-deflate; server_no_context_takeover'],
+  ];
+  for (const [name, protocol, extensions] of cases) {
+    it(`is byte for byte the joined lines: ${name}`, () => {
+      assert.equal(acceptResponse(key, protocol, extensions), formatResponseLines(acceptResponseLines({ key, protocol, extensions })));
+    });
+  }
+
+  it('refuses a subprotocol that is not a token, and an extension string that would smuggle in a line', () => {
+    assert.throws(() => acceptResponse(key, 'a b', ''), TypeError);
+    assert.throws(() => acceptResponse(key, undefined, 'permessage-deflate\r\nX-Evil: 1'), TypeError);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { HeaderSyntaxError, formatExtensions, parseExtensions, parseTokenList } from '../../src/protocol/header-grammar.js';
+import { HeaderSyntaxError, formatExtensions, listContainsToken, parseExtensions, parseTokenList } from '../../src/protocol/header-grammar.js';
 import { scaled } from '../helpers/time.js';
 
 describe('parseTokenList (1#token)', () => {
@@ -15,6 +15,31 @@ describe('parseTokenList (1#token)', () => {
       assert.throws(() => parseTokenList(bad), HeaderSyntaxError);
     });
   }
+});
+
+describe('listContainsToken (Connection: upgrade)', () => {
+  const cases: Array<[string, boolean]> = [
+    ['Upgrade', true],
+    ['upgrade', true],
+    ['UPGRADE', true],
+    ['keep-alive, Upgrade', true],
+    [' Upgrade ', true],
+    ['keep-alive', false],
+    ['Upgrades', false],
+    ['Upgrade;', false], // not a token list: refused, not matched
+    ['', false],
+  ];
+  for (const [value, expected] of cases) {
+    it(`${JSON.stringify(value)} ${expected ? 'contains' : 'does not contain'} "upgrade"`, () => {
+      assert.equal(listContainsToken(value, 'upgrade'), expected);
+    });
+  }
+
+  it('maps no case but ASCII: the Kelvin sign is not "k" (it is no token character)', () => {
+    assert.equal('\u212aeep-alive'.toLowerCase(), 'keep-alive');
+    assert.equal(listContainsToken('\u212aeep-alive', 'keep-alive'), false);
+    assert.equal(listContainsToken('Keep-Alive', 'keep-alive'), true);
+  });
 });
 
 describe('parseExtensions (RFC 6455 §9.1)', () => {

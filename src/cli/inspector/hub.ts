@@ -4,14 +4,20 @@
  * event of that connection's tap goes to the feed as one JSON text message. Events that arrive while
  * no feed is open are kept (a bounded backlog) and replayed when one opens. The feed also takes
  * commands from the page: `{"cmd":"ping"}` has the server ping the tapped connection.
+ *
+ * Every open feed also gets the server's `stats()` (docs/operations.md) once when it opens and then
+ * every second (`{"type":"stats",...}`), while at least one feed is open.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from '../../node/websocket.js';
-import type { FeedEvent, TapEvent } from '../../../inspector-page/src/feed.js';
+import type { FeedEvent, StatsEvent, TapEvent } from '../../../inspector-page/src/feed.js';
+import type { ServerStats } from '../../node/stats.js';
 import { SocketTap, type TappedRequest } from './tap.js';
 
 const BACKLOG = 2000;
+/** How often the feeds get the server's stats. */
+export const STATS_INTERVAL = 1000;
 
 interface Entry {
   readonly feeds: Set<WebSocket>;
@@ -29,6 +35,23 @@ export function tapToken(url: string | undefined): string | null {
 
 export class InspectorHub {
   private readonly entries = new Map<string, Entry>();
+  /** Every open feed, for the stats. */
+  private readonly feeds = new Set<WebSocket>();
+  private statsTimer: NodeJS.Timeout | null = null;
+
+  /** `stats`: the stats of the server the page talks to (sent to the feeds every second). */
+  constructor(private readonly stats: (() => ServerStats) | null = null) {}
+
+  private statsLine(): string | null {
+    if (this.stats === null) return null;
+    return JSON.stringify({ type: 'stats', stats: this.stats() } satisfies StatsEvent);
+  }
+
+  private pushStats(): void {
+    const line = this.statsLine();
+    if (line === null) return;
+    for (const feed of this.feeds) if (feed.readyState === feed.OPEN) feed.send(line);
+  }
 
   private entry(token: string): Entry {
     let entry = this.entries.get(token);
@@ -90,6 +113,15 @@ export class InspectorHub {
     entry.feeds.add(ws);
     ws.send(JSON.stringify({ type: 'hello', token } satisfies FeedEvent));
     for (const line of entry.backlog.splice(0)) ws.send(line);
+    this.feeds.add(ws);
+    const stats = this.statsLine();
+    if (stats !== null) {
+      ws.send(stats);
+      if (this.statsTimer === null) {
+        this.statsTimer = setInterval(() => this.pushStats(), STATS_INTERVAL);
+        this.statsTimer.unref();
+      }
+    }
     ws.on('error', () => {});
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
@@ -107,6 +139,11 @@ export class InspectorHub {
     ws.once('close', () => {
       entry.feeds.delete(ws);
       this.forgetIfIdle(token, entry);
+      this.feeds.delete(ws);
+      if (this.feeds.size === 0 && this.statsTimer !== null) {
+        clearInterval(this.statsTimer);
+        this.statsTimer = null;
+      }
     });
   }
 }
