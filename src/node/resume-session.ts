@@ -93,11 +93,11 @@ export class ResumeService {
     }
     this.history = history;
     this.authorize = options.authorize;
-    this.maxSubscriptions = positiveIntegerOption('resume', options.maxSubscriptions, RESUME_DEFAULTS.maxSubscriptions, 'maxSubscriptions');
-    this.maxPendingSends = positiveIntegerOption('resume', options.maxPendingSends, RESUME_DEFAULTS.maxPendingSends, 'maxPendingSends');
-    const sessionTtlMs = positiveIntegerOption('resume', options.sessionTtlMs, RESUME_DEFAULTS.sessionTtlMs, 'sessionTtlMs');
-    const maxSessions = positiveIntegerOption('resume', options.maxSessions, RESUME_DEFAULTS.maxSessions, 'maxSessions');
-    const leaseMs = positiveIntegerOption('resume', options.sendLeaseMs, RESUME_DEFAULTS.sendLeaseMs, 'sendLeaseMs');
+    this.maxSubscriptions = positiveIntegerOption('WebSocketServer', options.maxSubscriptions, RESUME_DEFAULTS.maxSubscriptions, 'resume.maxSubscriptions');
+    this.maxPendingSends = positiveIntegerOption('WebSocketServer', options.maxPendingSends, RESUME_DEFAULTS.maxPendingSends, 'resume.maxPendingSends');
+    const sessionTtlMs = positiveIntegerOption('WebSocketServer', options.sessionTtlMs, RESUME_DEFAULTS.sessionTtlMs, 'resume.sessionTtlMs');
+    const maxSessions = positiveIntegerOption('WebSocketServer', options.maxSessions, RESUME_DEFAULTS.maxSessions, 'resume.maxSessions');
+    const leaseMs = positiveIntegerOption('WebSocketServer', options.sendLeaseMs, RESUME_DEFAULTS.sendLeaseMs, 'resume.sendLeaseMs');
     if (options.dedupe !== undefined) {
       if (options.dedupe === null || typeof options.dedupe.claim !== 'function' || typeof options.dedupe.commit !== 'function') {
         throw new TypeError('The resume.dedupe option must have claim(session, seq, owner) and commit(session, seq)');

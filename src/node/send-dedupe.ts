@@ -79,9 +79,9 @@ export class MemoryDedupe implements SendDedupe {
   readonly #sessions = new Map<string, SessionRecord>();
 
   constructor(options: MemoryDedupeOptions = {}) {
-    this.sessionTtlMs = positiveIntegerOption('resume', options.sessionTtlMs, SEND_DEDUPE_DEFAULTS.sessionTtlMs, 'sessionTtlMs');
-    this.maxSessions = positiveIntegerOption('resume', options.maxSessions, SEND_DEDUPE_DEFAULTS.maxSessions, 'maxSessions');
-    this.leaseMs = positiveIntegerOption('resume', options.leaseMs, SEND_DEDUPE_DEFAULTS.sendLeaseMs, 'sendLeaseMs');
+    this.sessionTtlMs = positiveIntegerOption('WebSocketServer', options.sessionTtlMs, SEND_DEDUPE_DEFAULTS.sessionTtlMs, 'resume.sessionTtlMs');
+    this.maxSessions = positiveIntegerOption('WebSocketServer', options.maxSessions, SEND_DEDUPE_DEFAULTS.maxSessions, 'resume.maxSessions');
+    this.leaseMs = positiveIntegerOption('WebSocketServer', options.leaseMs, SEND_DEDUPE_DEFAULTS.sendLeaseMs, 'resume.sendLeaseMs');
     this.#now = options.now ?? Date.now;
   }
 
