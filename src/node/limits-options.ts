@@ -79,7 +79,7 @@ export interface MessageLimits {
 export interface LimitsOptions {
   /** Per client address (`clientAddress(request)`, IPv6 grouped by /64): `true` for the defaults. */
   perAddress?: AddressLimits | boolean;
-  /** Per key of your own (`key(request)`), after authentication. */
+  /** Per key of your own (`key(request)`), after authentication. Default: none. */
   perKey?: KeyLimits;
   /** Message rate of every connection: `true` for the defaults. */
   messages?: MessageLimits | boolean;
@@ -90,6 +90,7 @@ export interface LimitsOptions {
   /**
    * Close every connection after this many ms (with `lifetimeJitter`), with `lifetimeCloseCode`, so
    * that long-lived connections spread again over the servers after a scale-out (code `FD_ERR_MAX_LIFETIME`).
+   * Default: no limit.
    */
   maxLifetime?: number;
   /** Each connection's lifetime is `maxLifetime` ± this fraction, uniformly. Default 0.1 (from 0 up to, not including, 1). */

@@ -121,7 +121,7 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
   server?: HttpServer | HttpsServer | Http2AnyServer;
   /** Create no server: hand upgrade requests to `handleUpgrade` yourself. */
   noServer?: boolean;
-  /** Accept only this path (404 for others; other `upgrade` listeners on a shared server get them). */
+  /** Accept only this path (404 for others; other `upgrade` listeners on a shared server get them). Default: every path. */
   path?: string;
   /** Keep the open connections in `clients`. Default true. */
   clientTracking?: boolean;
@@ -129,11 +129,13 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
    * Pick a subprotocol from the offered ones (in the client's order); false (or any falsy value, as in
    * `ws`) for none. A choice the client did not offer is answered with 500 (RFC 6455 §4.2.2: the
    * server selects one of the client's values). An exception is answered with 500 and rethrown.
+   * Default: the client's first offer (as in `ws`; `fullduplex.resume.v1` only with the `resume` option).
    */
   handleProtocols?: (protocols: Set<string>, request: IncomingMessage) => string | false | null | undefined;
   /**
    * Decide whether to accept, after the request passed validation. Resolve (with anything) to accept;
    * throw or resolve a `HandshakeRejection` to refuse with its status and headers. Other errors: 500.
+   * Default: accept every request that passed validation.
    */
   authenticate?: (request: IncomingMessage) => unknown;
   /** `ws`'s hook: accept (truthy) or refuse (falsy, with an optional status, default 401). */
@@ -141,6 +143,7 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
   /**
    * Origins allowed to connect (e.g. `['https://app.example.com']`); others get 403. This protects
    * against cross-site WebSocket hijacking. A request without `Origin` (not from a browser) passes.
+   * Default: every origin.
    */
   allowedOrigins?: readonly string[];
   /** A client must complete the upgrade within this many ms (from TCP accept in standalone mode). Default 10,000. */
@@ -157,7 +160,7 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
   heartbeat?: HeartbeatOptions | false;
   /** On `close()`, how long clients get to answer the 1001 close frame before being dropped. Default 5,000 ms. */
   shutdownTimeout?: number;
-  /** A subclass of `WebSocket` to instantiate for each connection. */
+  /** A subclass of `WebSocket` to instantiate for each connection. Default `WebSocket`. */
   WebSocket?: typeof WebSocket;
   /**
    * Accept permessage-deflate (RFC 7692) when a client offers it. Default false, as in `ws`; true or

@@ -116,7 +116,7 @@ export interface ConnectionOptions {
    * not read, automatic pongs are coalesced into one (RFC 6455 §5.5.3), so they never pile up.
    */
   maxPendingAutoPongs?: number;
-  /** Skip UTF-8 validation of incoming text (not recommended). */
+  /** Skip UTF-8 validation of incoming text (RFC 6455 §8.1 asks for it; not recommended). Default false. */
   skipUTF8Validation?: boolean;
   /** Answer pings automatically. Default true. */
   autoPong?: boolean;
@@ -128,7 +128,7 @@ export interface ConnectionOptions {
   slowConsumer?: SlowConsumerPolicy;
   /** `send` returns false above this many buffered bytes (and `drain` follows). Default 1 MiB. */
   highWaterMark?: number;
-  /** Ping idle peers and drop the ones that do not answer (`false` to disable). */
+  /** Ping idle peers and drop the ones that do not answer (`false` to disable). Default: off for a client (a server's default is its own `heartbeat` option's). */
   heartbeat?: HeartbeatOptions | false;
   /**
    * Clients: fill the 4-byte masking key of each frame, synchronously (as `ws`'s option). Default: keys

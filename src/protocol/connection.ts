@@ -59,7 +59,7 @@ export interface ConnectionOptions {
   readonly autoPong?: boolean;
   /** Skip the UTF-8 validation of incoming text (RFC 6455 §8.1 asks for it; not recommended). Default false. */
   readonly skipUtf8Validation?: boolean;
-  /** Deliver multi-frame messages as lists of pieces. */
+  /** Deliver multi-frame messages as lists of pieces. Default false. */
   readonly keepFragments?: boolean;
   /** Source of masking keys (clients). Default: a pooled CSPRNG. Tests may pass a fixed key. */
   readonly maskKey?: () => Uint8Array;

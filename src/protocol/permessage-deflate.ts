@@ -23,10 +23,10 @@ export const PERMESSAGE_DEFLATE = 'permessage-deflate';
 export interface PerMessageDeflateOptions {
   /**
    * Server: always reset the server's compressor between messages (and accept a client asking for it).
-   * Client: ask the server to reset its compressor between messages.
+   * Client: ask the server to reset its compressor between messages. Default false.
    */
   serverNoContextTakeover?: boolean;
-  /** Server: ask the client to reset its compressor. Client: reset ours between messages (and say so). */
+  /** Server: ask the client to reset its compressor. Client: reset ours between messages (and say so). Default false. */
   clientNoContextTakeover?: boolean;
   /** Largest window the server's compressor may use, 8–15 (client: ask the server for it). Default 15. */
   serverMaxWindowBits?: number;

@@ -38,9 +38,9 @@ export interface ReceiverOptions {
   readonly maxPayload?: number;
   /** Largest number of frames one message may span. Default: unlimited (pieces are coalesced anyway). */
   readonly maxFragments?: number;
-  /** Skip UTF-8 validation of text messages (the caller promises to validate or not care). */
+  /** Skip UTF-8 validation of text messages (the caller promises to validate or not care). Default false. */
   readonly skipUtf8Validation?: boolean;
-  /** Deliver multi-frame messages as their list of pieces rather than one joined buffer. */
+  /** Deliver multi-frame messages as their list of pieces rather than one joined buffer. Default false. */
   readonly keepFragments?: boolean;
   /** The negotiated extension's receiving side, if any. */
   readonly decoder?: MessageDecoder | null;
