@@ -11,6 +11,7 @@ export interface ReconnectingDetail {
   readonly delay: number;
   /** The close code of the lost connection or the failed attempt (1006 when there was no close frame). */
   readonly code: number;
+  /** The close reason of the lost connection or the failed attempt ("" when none). */
   readonly reason: string;
 }
 
@@ -38,8 +39,11 @@ export class ReconnectedEvent extends CustomEvent<ReconnectedDetail> {
 
 /** The `close` event's fields, as the WHATWG `CloseEvent` has them (§4 of the WebSockets Standard). */
 export interface CloseEventLike extends Event {
+  /** The close code (RFC 6455 §7.1.5: 1005 when the close frame had none, 1006 when there was no close frame). */
   readonly code: number;
+  /** The close reason ("" when none). */
   readonly reason: string;
+  /** Whether the closing handshake completed. */
   readonly wasClean: boolean;
 }
 

@@ -36,19 +36,28 @@ export type SendData = string | ArrayBuffer | ArrayBufferView | Blob;
 
 /** The surface of a platform `WebSocket` that this class drives (the browser's, fullduplex/web's, undici's). */
 export interface WebSocketLike extends EventTarget {
+  /** The URL connected to. */
   readonly url: string;
+  /** 0 (CONNECTING), 1 (OPEN), 2 (CLOSING) or 3 (CLOSED). */
   readonly readyState: number;
+  /** The subprotocol the server selected ("" when none). */
   readonly protocol: string;
+  /** The extensions the server accepted ("" when none). */
   readonly extensions: string;
+  /** Bytes accepted by `send` and not yet sent. */
   readonly bufferedAmount: number;
+  /** How binary messages are delivered (`'blob'` or `'arraybuffer'`). */
   binaryType: string;
+  /** Send a message. */
   send(data: SendData): void;
+  /** Start the closing handshake. */
   close(code?: number, reason?: string): void;
 }
 
 /** A `WebSocket` class: `new (url, protocols)`. */
 export type WebSocketConstructorLike = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
+/** The options of `new ReconnectingWebSocket(url, protocols, options)`. */
 export interface ReconnectingWebSocketOptions {
   /**
    * The backoff (`ReconnectOptions`) and `queue` — `{ maxMessages, maxBytes }` (default 1,000 messages,
@@ -61,15 +70,26 @@ export interface ReconnectingWebSocketOptions {
   readonly WebSocket?: WebSocketConstructorLike;
 }
 
+/** How binary messages are delivered: as a `Blob` (the default) or an `ArrayBuffer` (WebSockets Standard §3.1). */
 export type BinaryType = 'blob' | 'arraybuffer';
 
 /** The events, by type. */
 export interface ReconnectingWebSocketEventMap {
+  /** A connection opened (every one; `reconnected` follows it for every one after the first). */
   open: Event;
+  /** A message arrived on the current connection (`event.data`: a string, `Blob` or `ArrayBuffer`). */
   message: MessageEvent;
+  /** A connection or an attempt failed (as the platform `WebSocket` reports it); reconnecting goes on. */
   error: Event;
+  /**
+   * Once, when it is over for good: `close()` was called, the server closed with a final code (1008, 4000–4999 by default), or `maxRetries` attempts in a row failed.
+   */
   close: CloseEventLike;
+  /**
+   * A connection (or an attempt) ended and another attempt is scheduled: `event.detail` is a {@link ReconnectingDetail}.
+   */
   reconnecting: ReconnectingEvent;
+  /** A connection other than the first opened, after its `open`: `event.detail` is a {@link ReconnectedDetail}. */
   reconnected: ReconnectedEvent;
 }
 
@@ -82,6 +102,12 @@ interface Queued {
   readonly bytes: number;
 }
 
+/**
+ * One logical WHATWG-style `WebSocket` across many connections: it wraps a platform `WebSocket` (the
+ * browser's by default) and, when a connection ends without the application asking for it, connects again
+ * after a delay chosen by `ReconnectPolicy` (exponential backoff with full jitter; final close codes end it).
+ * `send` while not connected queues, up to `reconnect.queue`. Events: {@link ReconnectingWebSocketEventMap}.
+ */
 export class ReconnectingWebSocket extends webSocketTarget<ReconnectingWebSocketEventMap>() {
   readonly #Socket: WebSocketConstructorLike;
   readonly #url: string;
@@ -109,8 +135,8 @@ export class ReconnectingWebSocket extends webSocketTarget<ReconnectingWebSocket
   readonly #handlers = new Map<string, { value: Handler<Event>; readonly listener: (event: Event) => void }>();
 
   /**
-   * @param url as for `new WebSocket(url)` (checked by the platform class, which throws its "SyntaxError").
-   * @param protocols as for `new WebSocket(url, protocols)`, offered on every connection.
+   * @param url - as for `new WebSocket(url)` (checked by the platform class, which throws its "SyntaxError").
+   * @param protocols - as for `new WebSocket(url, protocols)`, offered on every connection.
    */
   constructor(url: string | URL, protocols?: string | string[], options: ReconnectingWebSocketOptions = {}) {
     super();
@@ -129,6 +155,7 @@ export class ReconnectingWebSocket extends webSocketTarget<ReconnectingWebSocket
     this.#url = first.url;
   }
 
+  /** The URL given to the constructor (as the platform `WebSocket` parsed it). */
   get url(): string {
     return this.#url;
   }
@@ -140,6 +167,7 @@ export class ReconnectingWebSocket extends webSocketTarget<ReconnectingWebSocket
   get protocol(): string {
     return this.#protocol;
   }
+  /** The current (or last) connection's extensions. */
   get extensions(): string {
     return this.#extensions;
   }
@@ -147,6 +175,9 @@ export class ReconnectingWebSocket extends webSocketTarget<ReconnectingWebSocket
   get bufferedAmount(): number {
     return (this.#inner?.bufferedAmount ?? 0) + this.#queuedBytes + this.#discardedBytes;
   }
+  /**
+   * How binary messages are delivered (`'blob'`, the default, or `'arraybuffer'`), on every connection; other values are ignored.
+   */
   get binaryType(): BinaryType {
     return this.#binaryType;
   }
@@ -161,24 +192,28 @@ export class ReconnectingWebSocket extends webSocketTarget<ReconnectingWebSocket
     return this.#queue.map((item) => item.data);
   }
 
+  /** The `open` event handler (WebSockets Standard §3.1 event handler attributes). */
   get onopen(): Handler<Event> {
     return this.#handler('open');
   }
   set onopen(value: Handler<Event>) {
     this.#setHandler('open', value);
   }
+  /** The `message` event handler. */
   get onmessage(): Handler<MessageEvent> {
     return this.#handler('message') as Handler<MessageEvent>;
   }
   set onmessage(value: Handler<MessageEvent>) {
     this.#setHandler('message', value as Handler<Event>);
   }
+  /** The `error` event handler. */
   get onerror(): Handler<Event> {
     return this.#handler('error');
   }
   set onerror(value: Handler<Event>) {
     this.#setHandler('error', value);
   }
+  /** The `close` event handler. */
   get onclose(): Handler<CloseEventLike> {
     return this.#handler('close') as Handler<CloseEventLike>;
   }

@@ -37,6 +37,9 @@ import {
 } from './resume-events.js';
 import { defineReadyStates, webSocketTarget } from './websocket-target.js';
 
+/**
+ * The options of `new ResumingWebSocket(url, options)`: the resume state's (`session`, `maxUnacked`, `maxUnackedBytes`), `reconnect` and `WebSocket`.
+ */
 export interface ResumingWebSocketOptions extends ResumeStateOptions {
   /**
    * The backoff (`ReconnectOptions`, as `ReconnectingWebSocket` and the Node client take it); `true`
@@ -50,22 +53,46 @@ export interface ResumingWebSocketOptions extends ResumeStateOptions {
 
 /** The events, by type. */
 export interface ResumingWebSocketEventMap {
+  /** A connection opened with the subprotocol (the hello and the subscriptions are sent). */
   open: Event;
+  /** A connection (or an attempt) ended and another attempt is scheduled (`detail`: {@link ReconnectingDetail}). */
   reconnecting: ReconnectingEvent;
+  /** A connection other than the first opened (`detail`: {@link ReconnectedDetail}). */
   reconnected: ReconnectedEvent;
+  /** A message of a subscribed topic, exactly once per offset (`detail`: `ResumeMessageDetail`). */
   message: ResumeMessageEvent;
+  /**
+   * The server took a subscription, on every connection for every wanted topic (`detail`: `ResumeSubscribedDetail`).
+   */
   subscribed: ResumeSubscribedEvent;
+  /** Messages of a topic were lost (history replaced or trimmed; `detail`: `ResumeGapDetail`). */
   gap: ResumeGapEvent;
+  /** The server confirmed an `unsubscribe` (`detail.topic`). */
   unsubscribed: ResumeUnsubscribedEvent;
+  /** The server refused a request, e.g. a subscription `authorize` denied (`detail`: `ResumeRefusedDetail`). */
   refused: ResumeRefusedEvent;
+  /** Every send with a seq up to `detail.seq` was applied by the server. */
   acked: ResumeAckedEvent;
+  /**
+   * A protocol violation (`error` is its {@link ResumeError}; that connection is closed and the next resumes), or a failed connection or attempt (`error` null).
+   */
   error: ResumeErrorEvent;
+  /**
+   * Once, when it is over for good (`close()`, a final close code, `maxRetries` reached, or the subprotocol not selected).
+   */
   close: CloseEventLike;
 }
 
 /** What `send` accepts: text, or bytes (a Blob would need an asynchronous read: read it first). */
 export type ResumeSendData = string | ArrayBuffer | ArrayBufferView;
 
+/**
+ * The browser client of the resume subprotocol `fullduplex.resume.v1` (docs/recovery.md "Client"), on
+ * {@link ReconnectingWebSocket}: on every connection it subscribes to each wanted topic from its last
+ * position, so that each message arrives once (`message`) and every hole is reported (`gap`); `send`s are
+ * kept until the server acknowledges them and re-sent with their seq (applied once). Events:
+ * {@link ResumingWebSocketEventMap}.
+ */
 export class ResumingWebSocket extends webSocketTarget<ResumingWebSocketEventMap>() {
   readonly #state: ResumeState;
   readonly #rws: ReconnectingWebSocket;
@@ -77,7 +104,7 @@ export class ResumingWebSocket extends webSocketTarget<ResumingWebSocketEventMap
   #stopping = false;
 
   /**
-   * @param url as for `new WebSocket(url)` (checked by the platform class, which throws its "SyntaxError").
+   * @param url - as for `new WebSocket(url)` (checked by the platform class, which throws its "SyntaxError").
    */
   constructor(url: string | URL, options: ResumingWebSocketOptions = {}) {
     super();
@@ -123,6 +150,7 @@ export class ResumingWebSocket extends webSocketTarget<ResumingWebSocketEventMap
     });
   }
 
+  /** The URL given to the constructor. */
   get url(): string {
     return this.#rws.url;
   }

@@ -15,6 +15,10 @@ export interface BackplaneNode {
   localSubscriberCount(topic: string): number;
 }
 
+/**
+ * Carries `publish` between server processes, so that a topic's subscribers on every server get its
+ * messages (the `backplane` option of `WebSocketServer`; `RedisBackplane` from fullduplex/redis is one).
+ */
 export interface Backplane {
   /** Called once, by the server the backplane is given to, before anything else. */
   attach(node: BackplaneNode): void;

@@ -19,8 +19,11 @@ export const CHANNEL_PREFIX = 'fullduplex:';
 
 /** `fullduplex:connection:open`: a server accepted a connection (after the 101, before `connection`). */
 export interface ConnectionOpenMessage {
+  /** The server that accepted the connection. */
   readonly server: WebSocketServer;
+  /** The new connection (open; its `connection` event follows). */
   readonly socket: WebSocket;
+  /** The upgrade request (for HTTP/2, the stream's request). */
   readonly request: IncomingMessage;
   /** The negotiated subprotocol ("" when none). */
   readonly protocol: string;
@@ -30,11 +33,15 @@ export interface ConnectionOpenMessage {
 
 /** `fullduplex:connection:close`: a connection a server accepted has closed. */
 export interface ConnectionCloseMessage {
+  /** The server that accepted the connection. */
   readonly server: WebSocketServer;
+  /** The connection, now closed. */
   readonly socket: WebSocket;
   /** As the `close` event reports it (1005 when the peer sent none, 1006 when there was no close frame). */
   readonly code: number;
+  /** The close reason, as a string ("" when none). */
   readonly reason: string;
+  /** Whether the closing handshake completed (RFC 6455 §7.1.4), as `CloseEvent.wasClean`. */
   readonly wasClean: boolean;
   /** Milliseconds from the 101 (open) to the close. */
   readonly duration: number;
@@ -42,6 +49,7 @@ export interface ConnectionCloseMessage {
 
 /** `fullduplex:handshake:reject`: a server refused (or could not finish) an opening handshake. */
 export interface HandshakeRejectMessage {
+  /** The server that refused the handshake. */
   readonly server: WebSocketServer;
   /** Null when Node's HTTP parser refused the bytes before there was a request. */
   readonly request: IncomingMessage | null;
@@ -49,14 +57,17 @@ export interface HandshakeRejectMessage {
   readonly status: number;
   /** Why, as a stable code: see `RejectCode` and docs/operations.md. */
   readonly code: string;
+  /** A human-readable explanation of the refusal (for logs; not necessarily the response body). */
   readonly message: string;
 }
 
 /** `fullduplex:message:in`: a connection received a whole message (any connection, server or client side). */
 export interface MessageInMessage {
+  /** The connection that received the message. */
   readonly socket: WebSocket;
   /** Payload bytes (after decompression). */
   readonly size: number;
+  /** Whether it is a binary message (false: text). */
   readonly binary: boolean;
 }
 
@@ -65,9 +76,11 @@ export interface MessageInMessage {
  * sending: a `send`, or its copy of a `broadcast` or `publish`.
  */
 export interface MessageOutMessage {
+  /** The connection sending the message. */
   readonly socket: WebSocket;
   /** Payload bytes (before compression). */
   readonly size: number;
+  /** Whether it is a binary message (false: text). */
   readonly binary: boolean;
   /** False for a fragment that is not the message's last (`send(data, { fin: false })`). */
   readonly fin: boolean;
@@ -75,6 +88,7 @@ export interface MessageOutMessage {
 
 /** `fullduplex:slow-consumer`: a send found more than `maxBufferedAmount` bytes waiting for the peer. */
 export interface SlowConsumerMessage {
+  /** The connection whose peer does not read fast enough. */
   readonly socket: WebSocket;
   /** The `slowConsumer` policy applied: 'close' (fail with 1008) or 'drop' (the message is refused). */
   readonly action: 'close' | 'drop';
@@ -89,6 +103,7 @@ export interface SlowConsumerMessage {
  * the limits, with `socket` null when the limit refused a handshake (no connection exists yet).
  */
 export interface RateLimitMessage {
+  /** The connection the limit acted on; null when it refused a handshake (no connection exists yet). */
   readonly socket: WebSocket | null;
   /** The key the limit counts by: the client's address, or what the `key` function returned. */
   readonly key: string;
@@ -100,23 +115,36 @@ export interface RateLimitMessage {
 
 /** What each channel carries, by name. */
 export interface ChannelMessages {
+  /** A server accepted a connection: {@link ConnectionOpenMessage}. */
   'fullduplex:connection:open': ConnectionOpenMessage;
+  /** A connection a server accepted has closed: {@link ConnectionCloseMessage}. */
   'fullduplex:connection:close': ConnectionCloseMessage;
+  /** A server refused an opening handshake: {@link HandshakeRejectMessage}. */
   'fullduplex:handshake:reject': HandshakeRejectMessage;
+  /** A connection received a whole message: {@link MessageInMessage}. */
   'fullduplex:message:in': MessageInMessage;
+  /** A connection accepted a message for sending: {@link MessageOutMessage}. */
   'fullduplex:message:out': MessageOutMessage;
+  /** A send found too many bytes waiting for the peer: {@link SlowConsumerMessage}. */
   'fullduplex:slow-consumer': SlowConsumerMessage;
+  /** A per-client limit acted: {@link RateLimitMessage}. */
   'fullduplex:rate-limit': RateLimitMessage;
 }
 
+/** The name of a fullduplex diagnostics channel (each starts with `fullduplex:`). */
 export type ChannelName = keyof ChannelMessages;
 
 /** A channel typed by what it carries (the `Channel` of node:diagnostics_channel). */
 export interface TypedChannel<T> {
+  /** The channel's name. */
   readonly name: string | symbol;
+  /** Whether anyone subscribes (publishers build no message otherwise). */
   readonly hasSubscribers: boolean;
+  /** Send `message` to the subscribers. */
   publish(message: T): void;
+  /** Call `onMessage` with each message published on this channel. */
   subscribe(onMessage: (message: T, name: string | symbol) => void): void;
+  /** Stop calling `onMessage`; false when it was not subscribed. */
   unsubscribe(onMessage: (message: T, name: string | symbol) => void): boolean;
 }
 

@@ -48,6 +48,7 @@ export type HistoryTopicsOption =
   | ReadonlyMap<string, HistoryBounds | true>
   | Readonly<Record<string, HistoryBounds | true>>;
 
+/** The `history` option of `WebSocketServer` (docs/recovery.md "Server"): which topics keep history, and where. */
 export interface HistoryOptions {
   /** Where the history lives. Default: a new `MemoryHistory` (this process only). Closed with the server. */
   store?: HistoryStore;

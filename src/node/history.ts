@@ -18,6 +18,7 @@
 
 /** Where a message stands in its topic's history. */
 export interface Position {
+  /** The epoch of the topic's history: changes when the history is replaced (then offsets start again). */
   readonly epoch: string;
   /** 1 for the first message of the epoch; 0 for "before the first" (nothing published yet). */
   readonly offset: number;
@@ -31,9 +32,13 @@ export interface HistoryBounds {
   readonly maxAgeMs?: number | undefined;
 }
 
+/** One message kept in a topic's history. */
 export interface HistoryEntry {
+  /** Its offset in the epoch (1 for the first message). */
   readonly offset: number;
+  /** The message's bytes (UTF-8 for text). */
   readonly payload: Buffer;
+  /** Whether it is a binary message (false: text). */
   readonly binary: boolean;
 }
 
@@ -67,6 +72,12 @@ export interface HistorySink {
   reset(topic: string, position: Position, reason: HistoryGapReason): void;
 }
 
+/**
+ * Where topics keep their history, shared by every server that uses it: `MemoryHistory` (one process)
+ * or `RedisHistory` (from fullduplex/redis, across servers). It numbers each topic's messages, keeps them
+ * within bounds, answers reads for replay, and feeds each server the ordered stream of its subscribed
+ * topics (through the {@link HistorySink} given to `attach`). Given as `history.store` to a `WebSocketServer`.
+ */
 export interface HistoryStore {
   /** Called once, by the server the store is given to, before anything else. */
   attach(sink: HistorySink): void;

@@ -15,14 +15,22 @@ export interface ClientLimits {
   /**
    * Connections of one client at once (open, or in their handshake); beyond, the handshake is
    * refused with 503 and `Retry-After` (code `FD_ERR_CLIENT_CONNECTIONS`).
+   *
+   * @defaultValue 1,000 per address (`perAddress`), 64 per key (`perKey`)
    */
   maxConnections?: number;
   /**
    * Handshakes of one client per second, on average (a token bucket refilled at this rate); beyond,
    * 429 with `Retry-After` (code `FD_ERR_CLIENT_HANDSHAKE_RATE`). Every attempt counts, refused or not.
+   *
+   * @defaultValue 50 per address, 5 per key
    */
   handshakesPerSecond?: number;
-  /** How many handshakes a client may make at once (the bucket's size). */
+  /**
+   * How many handshakes a client may make at once (the bucket's size).
+   *
+   * @defaultValue 200 per address, 20 per key
+   */
   handshakeBurst?: number;
 }
 
@@ -63,10 +71,15 @@ export interface MessageLimits {
   policy?: MessageRatePolicy;
 }
 
+/**
+ * The `limits` option of `WebSocketServer` (docs/limits.md "Per-client limits", "Connection lifetime"):
+ * all off unless asked for; within a group turned on, each limit has a generous default (`Infinity` turns
+ * one off). A bad value is a `RangeError` when the server is created.
+ */
 export interface LimitsOptions {
   /** Per client address (`clientAddress(request)`, IPv6 grouped by /64): `true` for the defaults. */
   perAddress?: AddressLimits | boolean;
-  /** Per key of your own (`key(request)`), after authentication. */
+  /** Per key of your own (`key(request)`), after authentication. Default: none. */
   perKey?: KeyLimits;
   /** Message rate of every connection: `true` for the defaults. */
   messages?: MessageLimits | boolean;
@@ -77,9 +90,10 @@ export interface LimitsOptions {
   /**
    * Close every connection after this many ms (with `lifetimeJitter`), with `lifetimeCloseCode`, so
    * that long-lived connections spread again over the servers after a scale-out (code `FD_ERR_MAX_LIFETIME`).
+   * Default: no limit.
    */
   maxLifetime?: number;
-  /** Each connection's lifetime is `maxLifetime` ± this fraction, uniformly. Default 0.1 (0 to < 1). */
+  /** Each connection's lifetime is `maxLifetime` ± this fraction, uniformly. Default 0.1 (from 0 up to, not including, 1). */
   lifetimeJitter?: number;
   /** 1012 Service Restart (default: reconnect now, elsewhere) or 1013 Try Again Later (reconnect after a pause). */
   lifetimeCloseCode?: 1012 | 1013;
@@ -90,12 +104,15 @@ export type LimitCode = 'FD_ERR_CLIENT_CONNECTIONS' | 'FD_ERR_CLIENT_HANDSHAKE_R
 
 /** A connection's `rateLimit` event: the message rate was exceeded, and what was done. */
 export interface RateLimitEvent {
+  /** Always `FD_ERR_MESSAGE_RATE`. */
   code: 'FD_ERR_MESSAGE_RATE';
   /** Which bucket ran out (when both did: 'messages'). */
   limit: 'messages' | 'bytes';
+  /** What was done: the `policy` ('pause', 'drop' or 'close' with 1008). */
   action: MessageRatePolicy;
   /** The message that went over: its payload size, and whether it was binary. */
   size: number;
+  /** Whether the message that went over was binary. */
   isBinary: boolean;
   /** 'drop': the discarded message's payload. */
   data?: Buffer;
@@ -105,6 +122,7 @@ export interface RateLimitEvent {
 
 /** The server's `limit` event: a limit refused a handshake, or acted on a connection. */
 export interface LimitEvent {
+  /** Which limit: `FD_ERR_CLIENT_CONNECTIONS` (503), `FD_ERR_CLIENT_HANDSHAKE_RATE` (429), `FD_ERR_MESSAGE_RATE`, `FD_ERR_MAX_LIFETIME`. */
   code: LimitCode;
   /** 'refuse': a handshake was answered with `status`. The others: as `RateLimitEvent`, or 'close' for the lifetime. */
   action: 'refuse' | MessageRatePolicy;
@@ -114,9 +132,11 @@ export interface LimitEvent {
   key?: string;
   /** 'refuse': the HTTP status (503, 429) and `Retry-After` in seconds. */
   status?: number;
+  /** 'refuse': the `Retry-After` sent, in seconds. */
   retryAfter?: number;
   /** 'close': the close code (1008 for the message rate, 1012/1013 for the lifetime). */
   closeCode?: number;
+  /** The upgrade request of the client. */
   request: IncomingMessage;
   /** The connection, once there is one (message rate, lifetime). */
   socket?: WebSocket;

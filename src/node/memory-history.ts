@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import type { HistoryBounds, HistoryEntry, HistoryRead, HistorySink, HistoryStore, Position } from './history.js';
 import { checkBounds, checkIdempotencyKey, checkPayload, checkRead, checkTopic, newEpoch, positiveIntegerOption } from './history-input.js';
 
+/** The options of `new MemoryHistory(options)`. */
 export interface MemoryHistoryOptions {
   /** The clock (ms, monotonic) the age bound is measured with. Default `performance.now`. */
   now?: () => number;
@@ -103,6 +104,12 @@ class TopicRing {
   }
 }
 
+/**
+ * A {@link HistoryStore} in this process's memory: the history of a single server (no backplane), with the
+ * semantics of `RedisHistory`. Per topic a ring of the kept messages, bounded by `maxMessages` and
+ * `maxAgeMs`; a topic's epoch is made (random) the first time the store hears of it, so a restarted
+ * process has new epochs and clients are told (a `gap`). The default `history.store` of a `WebSocketServer`.
+ */
 export class MemoryHistory implements HistoryStore {
   readonly #topics = new Map<string, TopicRing>();
   readonly #subscribed = new Set<string>();
@@ -122,6 +129,7 @@ export class MemoryHistory implements HistoryStore {
     this.#maxKeys = positiveIntegerOption(NAME, options.maxIdempotencyKeys, 100_000, 'maxIdempotencyKeys');
   }
 
+  /** {@inheritDoc HistoryStore.attach} */
   attach(sink: HistorySink): void {
     if (this.#sink !== null) throw new Error(`${NAME}: attach() was called already`);
     if (sink === null || typeof sink !== 'object' || typeof sink.deliver !== 'function' || typeof sink.reset !== 'function') {
@@ -130,6 +138,7 @@ export class MemoryHistory implements HistoryStore {
     this.#sink = sink;
   }
 
+  /** {@inheritDoc HistoryStore.append} */
   async append(topic: string, payload: Buffer, binary: boolean, bounds: HistoryBounds, idempotencyKey?: string): Promise<Position> {
     checkTopic(NAME, topic);
     checkPayload(NAME, payload, binary);
@@ -161,6 +170,7 @@ export class MemoryHistory implements HistoryStore {
     return { epoch: ring.epoch, offset: entry.offset };
   }
 
+  /** {@inheritDoc HistoryStore.read} */
   async read(topic: string, epoch: string | null, after: number, limit: number): Promise<HistoryRead> {
     checkTopic(NAME, topic);
     checkRead(NAME, epoch, after, limit);
@@ -174,12 +184,14 @@ export class MemoryHistory implements HistoryStore {
     return { kind: 'entries', epoch: ring.epoch, entries: ring.slice(after + 1, limit), top };
   }
 
+  /** {@inheritDoc HistoryStore.position} */
   async position(topic: string): Promise<Position> {
     checkTopic(NAME, topic);
     const ring = this.#ring(topic);
     return { epoch: ring.epoch, offset: ring.top };
   }
 
+  /** {@inheritDoc HistoryStore.subscribe} */
   subscribe(topic: string): void {
     checkTopic(NAME, topic);
     if (this.#sink === null) throw new Error(`${NAME}: attach() must be called first`);
@@ -188,11 +200,13 @@ export class MemoryHistory implements HistoryStore {
     this.#subscribed.add(topic);
   }
 
+  /** {@inheritDoc HistoryStore.unsubscribe} */
   unsubscribe(topic: string): void {
     checkTopic(NAME, topic);
     this.#subscribed.delete(topic);
   }
 
+  /** {@inheritDoc HistoryStore.close} */
   async close(): Promise<void> {
     this.#closed = true;
     this.#subscribed.clear();

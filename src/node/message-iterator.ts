@@ -7,8 +7,11 @@
 import type { MessageData } from './data.js';
 import type { WebSocket } from './websocket.js';
 
+/** One message, as `for await (const { data, isBinary } of ws)` yields it. */
 export interface ReceivedMessage {
+  /** The message, as the `message` event gives it (per `binaryType` for binary; a `Buffer` for text). */
   readonly data: MessageData;
+  /** Whether it is a binary message (false: text). */
   readonly isBinary: boolean;
 }
 

@@ -10,6 +10,7 @@ import type { ServerStats } from './stats.js';
 /** The Content-Type of the text format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
+/** The options of {@link prometheusText}. */
 export interface PrometheusOptions {
   /** Put before every metric name. Default `fullduplex_`. */
   prefix?: string;
@@ -19,6 +20,7 @@ export interface PrometheusOptions {
 
 /** Anything with `stats()`: a `WebSocketServer`. */
 export interface StatsProvider {
+  /** The counters and gauges now ({@link ServerStats}). */
   stats(): ServerStats;
 }
 

@@ -9,6 +9,9 @@
 import type { Socket } from 'node:net';
 import { DEFAULT_PROXY_MAX_HEADER_BYTES, parseProxyHeader, ProxyProtocolError, PROXY_V1_MAX_LENGTH, type ProxyHeader } from '../protocol/proxy-protocol.js';
 
+/**
+ * The `proxyProtocol` option's bounds (HAProxy's proxy-protocol.txt: a connection on such a port starts with a PROXY header, v1 or v2).
+ */
 export interface ProxyProtocolOptions {
   /** Drop a connection whose header is not complete after this many ms. Default 5,000 (the spec asks for at least 3 s). */
   readonly timeout?: number;

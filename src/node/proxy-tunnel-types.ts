@@ -49,7 +49,9 @@ export type ProxyErrorCode =
  * WebSocket then closes with 1006, as for any failed opening handshake.
  */
 export class ProxyError extends Error {
+  /** Always `'ProxyError'`. */
   override readonly name = 'ProxyError';
+  /** What failed ({@link ProxyErrorCode}). */
   readonly code: ProxyErrorCode;
   /** The proxy's URL, credentials removed. */
   readonly proxy: string;

@@ -56,6 +56,7 @@ export interface ReconnectingEvent {
   readonly delay: number;
   /** The close code (1006 when no close frame came, or the attempt failed). */
   readonly code: number;
+  /** The close reason ("" when none). */
   readonly reason: string;
   /** The error that ended it (a failed handshake, a protocol error), if any. */
   readonly error?: Error;
@@ -81,11 +82,13 @@ export interface ReconnectionState {
   readonly attempt: number;
   /** Connections opened after a drop, in all. */
   readonly reconnects: number;
-  /** Messages and bytes waiting for the next connection (the bytes count in `bufferedAmount`). */
+  /** Messages waiting for the next connection. */
   readonly queuedMessages: number;
+  /** Bytes of the messages waiting for the next connection (they count in `bufferedAmount`). */
   readonly queuedBytes: number;
-  /** Messages (and their bytes) not sent: over a queue bound, refused (`queue: false`), or queued at the end. */
+  /** Messages not sent: over a queue bound, refused (`queue: false`), or queued at the end. */
   readonly droppedMessages: number;
+  /** Bytes of the messages not sent. */
   readonly droppedBytes: number;
   /** Bytes still buffered in connections that died (their `send` callbacks got an error). */
   readonly unsentBytes: number;

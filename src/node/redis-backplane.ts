@@ -40,7 +40,10 @@ import { asError, checkUrlOrClient, closeRedisConnection, openRedisConnection, p
 
 export type { RedisClientLike } from './redis-connection.js';
 
-/** `url`, `client` and `reconnect`: see {@link RedisConnectionOptions}. */
+/**
+ * The connection options of `RedisConnectionOptions` (`url`, default `redis://localhost:6379`; or
+ * `client`, whose settings are duplicated; `reconnect` backoff), and:
+ */
 export interface RedisBackplaneOptions extends RedisConnectionOptions {
   /** Prefix of the Redis channels (`prefix + topic`) and keys (`prefix + 'count:' + topic`, ...). Default `'fullduplex:'`. */
   channelPrefix?: string;
@@ -74,6 +77,14 @@ function hashEntries(reply: unknown): Array<[string, string]> {
   return [];
 }
 
+/**
+ * A {@link Backplane} over Redis Pub/Sub (the `redis` package, an optional peer dependency): a topic
+ * published on one server reaches its subscribers on every server, each once (never twice). Two connections per
+ * server (subscriber and commands), one channel per topic (`channelPrefix + topic`), payload bytes
+ * unchanged. `publish` rejects when Redis cannot take the message (never queued silently); both connections
+ * reconnect with backoff and resubscribe; errors go to `onError`. Redis Pub/Sub is at-most-once: for
+ * messages that survive a disconnection, use topics with history (`RedisHistory`).
+ */
 export class RedisBackplane implements Backplane {
   /** This node's id (32 hex digits): the origin in its messages and its field in the count hashes. */
   readonly nodeId: string;
@@ -123,6 +134,7 @@ export class RedisBackplane implements Backplane {
     return this.#sub.isReady && this.#pub.isReady;
   }
 
+  /** {@inheritDoc Backplane.attach} */
   attach(node: BackplaneNode): void {
     if (this.#node !== null) throw new Error('RedisBackplane: attach() was called already');
     if (this.#closed) throw new Error('RedisBackplane: closed');
@@ -132,6 +144,7 @@ export class RedisBackplane implements Backplane {
     this.#timer = setInterval(() => void this.refreshCounts(), this.#countIntervalMs);
   }
 
+  /** {@inheritDoc Backplane.subscribe} */
   subscribe(topic: string): void {
     this.#attached();
     if (this.#closed) return;
@@ -140,6 +153,7 @@ export class RedisBackplane implements Backplane {
     void this.refreshCounts([topic]);
   }
 
+  /** {@inheritDoc Backplane.unsubscribe} */
   unsubscribe(topic: string): void {
     this.#attached();
     if (this.#closed) return;
@@ -148,6 +162,7 @@ export class RedisBackplane implements Backplane {
     void this.refreshCounts([topic]);
   }
 
+  /** {@inheritDoc Backplane.publish} */
   async publish(topic: string, payload: Buffer, binary: boolean): Promise<void> {
     if (this.#closed) throw new Error(`RedisBackplane: closed; publish on "${topic}" was not sent`);
     if (this.#node === null) throw new Error('RedisBackplane: attach() must be called first');

@@ -20,7 +20,9 @@ import { createClient } from 'redis';
  * node-redis client fits, whatever its modules, scripts, RESP version or type mapping.
  */
 export interface RedisClientLike {
+  /** The client's options (its `socket` settings are reused). */
   readonly options?: { readonly socket?: object } | undefined;
+  /** A new client with the same settings (node-redis's `duplicate`); the store connects and closes it. */
   duplicate(overrides: { disableOfflineQueue: boolean; socket: object }): object;
 }
 

@@ -41,7 +41,10 @@ import type { RedisClient, RedisConnectionOptions } from './redis-connection.js'
 import { asError, checkUrlOrClient, closeRedisConnection, openRedisConnection, reconnectBackoff, reportError } from './redis-connection.js';
 import { APPEND_SCRIPT, CLAIM_SEND_SCRIPT, COMMIT_SEND_SCRIPT, READ_SCRIPT } from './redis-history-scripts.js';
 
-/** `url`, `client` and `reconnect`: see {@link RedisConnectionOptions}. */
+/**
+ * The connection options of `RedisConnectionOptions` (`url`, default `redis://localhost:6379`; or
+ * `client`, whose settings are duplicated; `reconnect` backoff), and:
+ */
 export interface RedisHistoryOptions extends RedisConnectionOptions {
   /** Prefix of the keys and channels. Default `'fullduplex:'`. */
   prefix?: string;
@@ -163,6 +166,14 @@ class Feed {
   }
 }
 
+/**
+ * A {@link HistoryStore} on Redis Streams, so that every server behind a load balancer sees one history per
+ * topic and a client can resume on any of them (docs/recovery.md). `append` is one atomic Lua script (epoch,
+ * next offset, trim by count and age, PUBLISH), so the publish order is the offset order on every server;
+ * each server's feed fills Pub/Sub's holes from the stream, and reports a lost history (`'epoch'`: Redis
+ * restarted without persistence) or a trimmed hole. It also offers `claimSend`/`commitSend`, for idempotent
+ * client sends across servers. Needs the `redis` package (an optional peer dependency).
+ */
 export class RedisHistory implements HistoryStore {
   readonly #prefix: string;
   readonly #readBatch: number;
@@ -213,6 +224,7 @@ export class RedisHistory implements HistoryStore {
     return this.#sub.isReady && this.#cmd.isReady;
   }
 
+  /** {@inheritDoc HistoryStore.attach} */
   attach(sink: HistorySink): void {
     if (this.#sink !== null) throw new Error(`${NAME}: attach() was called already`);
     if (this.#closed) throw new Error(`${NAME}: closed`);
@@ -223,6 +235,7 @@ export class RedisHistory implements HistoryStore {
     for (const client of [this.#sub, this.#cmd]) client.connect().catch((error: unknown) => this.#report(error));
   }
 
+  /** {@inheritDoc HistoryStore.append} */
   async append(topic: string, payload: Buffer, binary: boolean, bounds: HistoryBounds, idempotencyKey?: string): Promise<Position> {
     checkTopic(NAME, topic);
     checkPayload(NAME, payload, binary);
@@ -249,6 +262,7 @@ export class RedisHistory implements HistoryStore {
     return { epoch: text(epoch), offset: Number(offset) };
   }
 
+  /** {@inheritDoc HistoryStore.read} */
   async read(topic: string, epoch: string | null, after: number, limit: number): Promise<HistoryRead> {
     checkTopic(NAME, topic);
     checkRead(NAME, epoch, after, limit);
@@ -283,6 +297,7 @@ export class RedisHistory implements HistoryStore {
     }
   }
 
+  /** {@inheritDoc HistoryStore.position} */
   async position(topic: string): Promise<Position> {
     checkTopic(NAME, topic);
     this.#usable(`cannot read the position of "${topic}"`);
@@ -325,6 +340,7 @@ export class RedisHistory implements HistoryStore {
     }
   }
 
+  /** {@inheritDoc HistoryStore.subscribe} */
   subscribe(topic: string): void {
     checkTopic(NAME, topic);
     if (this.#sink === null) throw new Error(`${NAME}: attach() must be called first`);
@@ -333,6 +349,7 @@ export class RedisHistory implements HistoryStore {
     this.#sync(topic);
   }
 
+  /** {@inheritDoc HistoryStore.unsubscribe} */
   unsubscribe(topic: string): void {
     checkTopic(NAME, topic);
     const feed = this.#feeds.get(topic);

@@ -47,6 +47,9 @@ import { MemoryDedupe, SEND_DEDUPE_DEFAULTS, type ResumeSendInfo, type SendClaim
 import type { WebSocket } from './websocket.js';
 import { kIntercept } from './websocket.js';
 
+/**
+ * The `resume` option of `WebSocketServer`: speak `fullduplex.resume.v1` with the clients that offer it (needs `history`). A refused `sub` gets an `error` message: `FD_ERR_RESUME_FORBIDDEN` (`authorize` said no), `FD_ERR_RESUME_NO_HISTORY` (a topic without history), `FD_ERR_RESUME_TOO_MANY` (past `maxSubscriptions`).
+ */
 export interface ResumeOptions {
   /**
    * Whether `socket` may subscribe to `topic` (a topic with history). Required: there is no default

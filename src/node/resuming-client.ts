@@ -49,7 +49,9 @@ export interface ResumingClientOptions extends Omit<ClientOptions, 'reconnect'>,
 
 /** Where a message sits in its topic, and whether it was replayed from history. */
 export interface ResumeMessageInfo {
+  /** The epoch of the topic's history (opaque; a new epoch means the history was replaced). */
   readonly epoch: string;
+  /** The message's offset in the epoch (1 for the first): with `epoch`, the position to resume after. */
   readonly offset: number;
   /** It came from history (the server's replay after `subscribed`), not live. */
   readonly replayed: boolean;
@@ -57,8 +59,11 @@ export interface ResumeMessageInfo {
 
 /** The server took a subscription: messages continue after (`epoch`, `offset`); `replay` come from history. */
 export interface ResumeSubscribedInfo {
+  /** The epoch of the topic's history (opaque; a new epoch means the history was replaced). */
   readonly epoch: string;
+  /** The offset the stream continues after (0: before the first message). */
   readonly offset: number;
+  /** How many messages the server replays from history before live ones. */
   readonly replay: number;
   /** Not null when messages were lost since the position asked for (a `gap` event says it too). */
   readonly gap: ResumeGapReason | null;
@@ -68,13 +73,17 @@ export interface ResumeSubscribedInfo {
 export interface ResumeGapInfo {
   /** `epoch`: the history was replaced (everything before is gone); `trimmed`: the oldest were dropped. */
   readonly reason: ResumeGapReason;
+  /** The epoch of the topic's history (opaque; a new epoch means the history was replaced). */
   readonly epoch: string;
+  /** The offset the stream continues after. */
   readonly offset: number;
 }
 
 /** The server refused a request (an `error` message): its code and message. */
 export interface ResumeRefusal {
+  /** The server's error code (e.g. `FD_ERR_RESUME_FORBIDDEN` when `authorize` refused the topic). */
   readonly code: string;
+  /** The server's explanation. */
   readonly message: string;
 }
 
@@ -116,6 +125,12 @@ export interface ResumingClientEvents {
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * The Node client of the resume subprotocol `fullduplex.resume.v1` (docs/recovery.md "Client"), on the
+ * reconnecting client: on every connection it subscribes to each wanted topic from its last position, so
+ * that each message arrives once (`message`) and every hole is reported (`gap`); `send`s are kept until
+ * the server acknowledges them and re-sent with their seq (applied once). Events: {@link ResumingClientEvents}.
+ */
 export class ResumingClient extends EventEmitter<ResumingClientEvents> {
   readonly #state: ResumeState;
   readonly #reconnector: Reconnector;
@@ -135,8 +150,8 @@ export class ResumingClient extends EventEmitter<ResumingClientEvents> {
   #pendingHead = 0;
 
   /**
-   * Connect to `address` (`ws://`, `wss://`) offering `fullduplex.resume.v1`. Throws what `new
-   * WebSocket` throws for a bad URL, a RangeError or TypeError for a bad option.
+   * Connect to `address` (`ws://`, `wss://`) offering `fullduplex.resume.v1`. Throws what
+   * `new WebSocket` throws for a bad URL, a RangeError or TypeError for a bad option.
    */
   constructor(address: string | URL, options: ResumingClientOptions = {}) {
     super();

@@ -46,6 +46,7 @@ export interface SendDedupe {
   commit(session: string, seq: number): void | Promise<void>;
 }
 
+/** The options of `new MemoryDedupe(options)`. */
 export interface MemoryDedupeOptions {
   /** Forget a session this long after its last send, in ms. Default 600,000 (10 minutes). */
   sessionTtlMs?: number;
@@ -71,8 +72,11 @@ interface SessionRecord {
 
 /** The dedupe memory of one process (see the top of this file). */
 export class MemoryDedupe implements SendDedupe {
+  /** The `sessionTtlMs` option: a session is forgotten this long after its last claim or commit (ms). */
   readonly sessionTtlMs: number;
+  /** The `maxSessions` option: at most this many sessions are remembered. */
   readonly maxSessions: number;
+  /** The `leaseMs` option: how long a claim keeps other owners from running the same send (ms). */
   readonly leaseMs: number;
   readonly #now: () => number;
   /** In order of last activity (a Map keeps insertion order: a touched session moves to the end). */
@@ -90,6 +94,9 @@ export class MemoryDedupe implements SendDedupe {
     return this.#sessions.size;
   }
 
+  /**
+   * Before running send `seq` of `session`: `'applied'` when a seq at or above it was committed (a duplicate: ack it, do not run it); `'running'` when another owner holds an unexpired lease on it (ask again later); else `'new'`, and the lease is `owner`'s for `leaseMs` (run it).
+   */
   claim(session: string, seq: number, owner: string): SendClaim {
     const now = this.#now();
     const record = this.#touch(session, now);
@@ -101,6 +108,7 @@ export class MemoryDedupe implements SendDedupe {
     return 'new';
   }
 
+  /** {@inheritDoc SendDedupe.commit} */
   commit(session: string, seq: number): void {
     const record = this.#touch(session, this.#now());
     if (seq > record.applied) record.applied = seq;

@@ -42,8 +42,11 @@ import { connectionCloseChannel, connectionOpenChannel, handshakeRejectChannel, 
 
 /** Thrown (or returned) by `authenticate` to refuse a handshake with a given HTTP response. */
 export class HandshakeRejection extends Error {
+  /** Always `'HandshakeRejection'`. */
   override readonly name = 'HandshakeRejection';
+  /** The HTTP status of the refusal (e.g. 401, 403, 429). */
   readonly status: number;
+  /** Extra response headers sent with the refusal (e.g. `WWW-Authenticate`, `Retry-After`). */
   readonly headers: ResponseHeaders;
   /** Why, for `stats().rejects` and `fullduplex:handshake:reject` (docs/operations.md). */
   readonly code: string;
@@ -55,9 +58,13 @@ export class HandshakeRejection extends Error {
   }
 }
 
+/** What `verifyClient` is given, as in `ws`. */
 export interface VerifyClientInfo {
+  /** The request's `Origin` header (undefined when absent, as from a non-browser client). */
   origin: string | undefined;
+  /** Whether the connection is over TLS. */
   secure: boolean;
+  /** The upgrade request. */
   req: IncomingMessage;
 }
 
@@ -70,6 +77,11 @@ export type VerifyClient = (
   callback: (result: boolean, code?: number, message?: string, headers?: ResponseHeaders) => void,
 ) => unknown;
 
+/**
+ * The options of `new WebSocketServer(options)`: exactly one of `port` (standalone), `server` (share an
+ * HTTP/1.1 or HTTP/2 server) or `noServer` (call `handleUpgrade` yourself), as in `ws`; plus the options of
+ * each connection ({@link ConnectionOptions}).
+ */
 export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
   /**
    * Carries `publish` to the subscribers on other server processes (e.g. `RedisBackplane` from
@@ -97,7 +109,9 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
    * 1,000 → 431, `maxRequestLineLength` 16 KiB → 414). With `server`, that server's own limits apply.
    */
   requestLimits?: RequestHeadLimits;
+  /** Standalone mode: the address to listen on (as `net.Server.listen`'s `host`). Default: all addresses. */
   host?: string;
+  /** Standalone mode: the listen backlog (as `net.Server.listen`'s `backlog`). Default: Node's (511). */
   backlog?: number;
   /**
    * Share an existing `http`/`https` server, or an `http2` one (TLS with `allowHTTP1: true` for
@@ -107,7 +121,7 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
   server?: HttpServer | HttpsServer | Http2AnyServer;
   /** Create no server: hand upgrade requests to `handleUpgrade` yourself. */
   noServer?: boolean;
-  /** Accept only this path (404 for others; other `upgrade` listeners on a shared server get them). */
+  /** Accept only this path (404 for others; other `upgrade` listeners on a shared server get them). Default: every path. */
   path?: string;
   /** Keep the open connections in `clients`. Default true. */
   clientTracking?: boolean;
@@ -115,11 +129,13 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
    * Pick a subprotocol from the offered ones (in the client's order); false (or any falsy value, as in
    * `ws`) for none. A choice the client did not offer is answered with 500 (RFC 6455 §4.2.2: the
    * server selects one of the client's values). An exception is answered with 500 and rethrown.
+   * Default: the client's first offer (as in `ws`; `fullduplex.resume.v1` only with the `resume` option).
    */
   handleProtocols?: (protocols: Set<string>, request: IncomingMessage) => string | false | null | undefined;
   /**
    * Decide whether to accept, after the request passed validation. Resolve (with anything) to accept;
    * throw or resolve a `HandshakeRejection` to refuse with its status and headers. Other errors: 500.
+   * Default: accept every request that passed validation.
    */
   authenticate?: (request: IncomingMessage) => unknown;
   /** `ws`'s hook: accept (truthy) or refuse (falsy, with an optional status, default 401). */
@@ -127,6 +143,7 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
   /**
    * Origins allowed to connect (e.g. `['https://app.example.com']`); others get 403. This protects
    * against cross-site WebSocket hijacking. A request without `Origin` (not from a browser) passes.
+   * Default: every origin.
    */
   allowedOrigins?: readonly string[];
   /** A client must complete the upgrade within this many ms (from TCP accept in standalone mode). Default 10,000. */
@@ -143,7 +160,7 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
   heartbeat?: HeartbeatOptions | false;
   /** On `close()`, how long clients get to answer the 1001 close frame before being dropped. Default 5,000 ms. */
   shutdownTimeout?: number;
-  /** A subclass of `WebSocket` to instantiate for each connection. */
+  /** A subclass of `WebSocket` to instantiate for each connection. Default `WebSocket`. */
   WebSocket?: typeof WebSocket;
   /**
    * Accept permessage-deflate (RFC 7692) when a client offers it. Default false, as in `ws`; true or
@@ -169,12 +186,20 @@ export interface ServerOptions extends Omit<ConnectionOptions, 'heartbeat'> {
   proxyProtocol?: boolean | ProxyProtocolOptions;
 }
 
+/** The events of a {@link WebSocketServer} (its `on(event, listener)` arguments). */
 export interface WebSocketServerEvents {
+  /** A handshake completed: `socket` is open; `request` is the upgrade request (or the HTTP/2 stream's request). */
   connection: [socket: WebSocket, request: IncomingMessage];
   /** The 101 response lines, before they are sent: push more (e.g. `Set-Cookie: a=b`). */
   headers: [headers: string[], request: IncomingMessage];
+  /** The server listens: the standalone server created with `port`, or the shared `server` when it starts listening. */
   listening: [];
+  /**
+   * An error of the underlying HTTP server (e.g. `EADDRINUSE`). Always emitted in standalone mode; with a
+   * shared `server`, only when you listen (that server's errors are its owner's).
+   */
   error: [error: Error];
+  /** `close()` finished: the server (when it owns one) is closed, every connection is gone, the backplane and history store are closed. */
   close: [];
   /** A publish without a callback could not be handed to the backplane (its broker is unreachable). */
   publishError: [error: Error, topic: string];
@@ -192,9 +217,16 @@ const kForget = Symbol('fullduplex.forget');
 
 type UpgradeCallback = (socket: WebSocket, request: IncomingMessage) => void;
 
+/**
+ * A WebSocket server (RFC 6455; RFC 8441 over HTTP/2), shaped like `ws`'s `WebSocketServer`: standalone
+ * (`port`), on your HTTP/1.1 or HTTP/2 server (`server`), or fed by you (`noServer` and `handleUpgrade`).
+ * Emits `connection` with each open {@link WebSocket}; see {@link WebSocketServerEvents}. Also topics
+ * (`publish`, with a backplane across servers), history and resume, per-client limits, and `stats()`.
+ */
 export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** The open connections (when `clientTracking` is on, the default). */
   readonly clients: Set<WebSocket>;
+  /** The options the server was created with. */
   readonly options: Readonly<ServerOptions>;
   private readonly open = new Set<WebSocket>();
   private readonly pending = new Set<Duplex>();
@@ -792,6 +824,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * server on the backplane (a promise; as exact as the backplane's count, see its documentation).
    */
   subscriberCount(topic: string): number;
+  /** With `{ global: true }`: the count over every server on the backplane (this server's own count without one). */
   subscriberCount(topic: string, options: { global: true }): Promise<number>;
   subscriberCount(topic: string, options?: { global?: boolean }): number | Promise<number> {
     const local = this.topics.subscriberCount(topic) + (this.history?.resumeCount(topic) ?? 0);

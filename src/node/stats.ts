@@ -52,8 +52,11 @@ export const RejectCode = Object.freeze({
 
 /** Refused handshakes of one status and code. */
 export interface HandshakeRejectCount {
+  /** The HTTP status answered (0: the socket was dropped without an answer). */
   readonly status: number;
+  /** Why: a {@link RejectCode} value, or the code of a `HandshakeRejection`. */
   readonly code: string;
+  /** How many handshakes were refused with this status and code since the server was created. */
   readonly count: number;
 }
 

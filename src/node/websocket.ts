@@ -58,19 +58,41 @@ export interface ClientOptions extends HandshakeOptions {
 
 /** Typed events of a `WebSocket` (the reconnect events only come with the `reconnect` option). */
 export interface WebSocketEvents extends ReconnectEvents {
+  /** The connection is open (client: after the 101 response was validated; server: before `connection`). */
   open: [];
   /** `send`: only on a resume connection (fullduplex.resume.v1), the client send's idempotency key. */
   message: [data: MessageData, isBinary: boolean, send?: ResumeSendInfo];
+  /** A ping arrived; `data` is its payload (answered automatically unless `autoPong: false`). */
   ping: [data: Buffer];
+  /** A pong arrived; `data` is its payload. */
   pong: [data: Buffer];
+  /**
+   * The connection is closed (always the last event): the close code the peer sent (RFC 6455 §7.1.5;
+   * 1005 when its close frame had none, 1006 when the connection ended without a closing handshake) and
+   * its reason (UTF-8 bytes).
+   */
   close: [code: number, reason: Buffer];
+  /**
+   * The connection failed: a protocol violation by the peer ({@link WebSocketProtocolError}, then `close`
+   * 1002/1007/1009...), a failed handshake ({@link HandshakeError}), or a socket error.
+   */
   error: [error: Error];
   /** The buffered amount fell below half the high-water mark after `send` returned false. */
   drain: [];
   /** Server side, with `limits.messages`: the message rate was exceeded, and what was done (docs/limits.md). */
   rateLimit: [event: RateLimitEvent];
+  /** Client: the server's 101 response arrived, before it is validated and `open` follows. */
   upgrade: [response: IncomingMessage];
+  /**
+   * Client: the server answered with a status other than 101. With a listener, the response is yours
+   * (as in `ws`; the handshake timeout still applies); without one, the handshake fails with a
+   * {@link HandshakeError} `FD_ERR_HANDSHAKE_STATUS`.
+   */
   'unexpected-response': [request: ClientRequest, response: IncomingMessage];
+  /**
+   * Client, with `followRedirects`: about to follow a redirect to `url`, before `request` is sent (remove
+   * its headers or abort it here, as in `ws`).
+   */
   redirect: [url: string, request: ClientRequest];
 }
 
@@ -85,16 +107,16 @@ export interface ConnectionOptions {
   maxFragments?: number;
   /**
    * Accepted for `ws` compatibility (it bounds the raw chunks `ws` holds before a frame is complete);
-   * checked (an integer >= 0) but without effect here: the receiver keeps what arrives in blocks of
+   * checked (an integer, at least 0) but without effect here: the receiver keeps what arrives in blocks of
    * at least 4 KiB, so what a message holds is bounded by `maxPayload` in bytes, however it is split.
    */
   maxBufferedChunks?: number;
   /**
-   * Accepted for `ws` compatibility; checked (an integer >= 0) but without effect: while the peer does
+   * Accepted for `ws` compatibility; checked (an integer, at least 0) but without effect: while the peer does
    * not read, automatic pongs are coalesced into one (RFC 6455 §5.5.3), so they never pile up.
    */
   maxPendingAutoPongs?: number;
-  /** Skip UTF-8 validation of incoming text (not recommended). */
+  /** Skip UTF-8 validation of incoming text (RFC 6455 §8.1 asks for it; not recommended). Default false. */
   skipUTF8Validation?: boolean;
   /** Answer pings automatically. Default true. */
   autoPong?: boolean;
@@ -106,7 +128,7 @@ export interface ConnectionOptions {
   slowConsumer?: SlowConsumerPolicy;
   /** `send` returns false above this many buffered bytes (and `drain` follows). Default 1 MiB. */
   highWaterMark?: number;
-  /** Ping idle peers and drop the ones that do not answer (`false` to disable). */
+  /** Ping idle peers and drop the ones that do not answer (`false` to disable). Default: off for a client (a server's default is its own `heartbeat` option's). */
   heartbeat?: HeartbeatOptions | false;
   /**
    * Clients: fill the 4-byte masking key of each frame, synchronously (as `ws`'s option). Default: keys
@@ -115,6 +137,7 @@ export interface ConnectionOptions {
   generateMask?: (mask: Buffer) => void;
 }
 
+/** The options of `send` (as in `ws`). */
 export interface SendOptions {
   /** Send as binary (default: true for bytes, false for strings). */
   binary?: boolean;
@@ -255,15 +278,29 @@ interface QueuedSend {
   size: number;
 }
 
+/**
+ * One WebSocket connection (RFC 6455), client or server side, shaped like `ws`'s `WebSocket`: a client is
+ * `new WebSocket(url, protocols?, options?)`; a {@link WebSocketServer} creates the server side. Typed
+ * events ({@link WebSocketEvents}), `send` with backpressure, topics on the server side, and
+ * `for await (const { data, isBinary } of ws)` over its messages.
+ */
 export class WebSocket extends EventEmitter<WebSocketEvents> implements TransportOwner {
+  /** `readyState` while the handshake is under way: 0. */
   static readonly CONNECTING = ReadyState.CONNECTING;
+  /** `readyState` while the connection is open: 1. */
   static readonly OPEN = ReadyState.OPEN;
+  /** `readyState` during the closing handshake: 2. */
   static readonly CLOSING = ReadyState.CLOSING;
+  /** `readyState` once closed: 3. */
   static readonly CLOSED = ReadyState.CLOSED;
   // On the prototype (below), not on each instance.
+  /** 0, as the static `WebSocket.CONNECTING`. */
   declare readonly CONNECTING: typeof ReadyState.CONNECTING;
+  /** 1, as the static `WebSocket.OPEN`. */
   declare readonly OPEN: typeof ReadyState.OPEN;
+  /** 2, as the static `WebSocket.CLOSING`. */
   declare readonly CLOSING: typeof ReadyState.CLOSING;
+  /** 3, as the static `WebSocket.CLOSED`. */
   declare readonly CLOSED: typeof ReadyState.CLOSED;
 
   #url = '';
@@ -414,6 +451,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
 
   // --- state ---------------------------------------------------------------------------------------
 
+  /** The state: `CONNECTING` (0), `OPEN` (1), `CLOSING` (2) or `CLOSED` (3). */
   get readyState(): ReadyState {
     return this.#state;
   }
@@ -423,6 +461,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     return this.#url;
   }
 
+  /**
+   * How binary messages are given to `message` listeners: `'nodebuffer'` (the default), `'arraybuffer'`,
+   * `'fragments'` (an array of the frames' buffers) or `'blob'`, as in `ws`. An unknown value is ignored.
+   */
   get binaryType(): BinaryType {
     return this.#binaryType;
   }
@@ -438,6 +480,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     return (this.#transport?.bufferedAmount ?? 0) + this.#blobQueueBytes + this.#afterCloseBytes + (this.#reconnect?.queuedBytes ?? 0);
   }
 
+  /** Whether `pause()` stopped the reading (until `resume()`). */
   get isPaused(): boolean {
     return this.#paused;
   }
@@ -652,6 +695,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
 
   /** @internal Operator's view (stats.ts): the counters of the server that accepted this connection (null: a client), and when it opened. */
   [kCounters]: ServerCounters | null = null;
+  /** @internal When the connection opened (`performance.now()`), for `connection:close`'s duration. */
   [kOpenedAt] = 0;
 
   /** @internal The server's topics, given to each connection it creates. */
@@ -671,6 +715,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     for (const topic of subscriptions) this.#hub.unsubscribe(this, topic);
   }
 
+  /** @internal Write a message framed once for many connections (publish, broadcast). */
   [kBroadcast](message: FramedMessage, compress: boolean | undefined): boolean {
     const transport = this.#transport;
     if (this.#state !== ReadyState.OPEN || transport === null || !transport.connection.canSend) return false;
@@ -945,6 +990,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     this.#transport?.setPausedByUser(true);
   }
 
+  /** Read from the socket again after `pause()`. */
   resume(): void {
     if ((this.#state === ReadyState.CONNECTING && this.#reconnect === null) || this.#state === ReadyState.CLOSED) return;
     this.#paused = false;
@@ -964,28 +1010,33 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Transpor
     addEventListener(this, type, listener, options);
   }
 
+  /** `ws`-compatible: remove a listener added with `addEventListener`. */
   removeEventListener<K extends WsEventType>(type: K, listener: WsListener<K>): void {
     removeEventListener(this, type, listener);
   }
 
+  /** `ws`-compatible: the one `open` listener set as a property (an event object), or null. */
   get onopen(): ((event: WsEvent) => void) | null {
     return getHandler(this, 'open');
   }
   set onopen(handler: ((event: WsEvent) => void) | null) {
     setHandler(this, 'open', handler);
   }
+  /** `ws`-compatible: the one `message` listener set as a property (`event.data`), or null. */
   get onmessage(): ((event: WsMessageEvent) => void) | null {
     return getHandler(this, 'message');
   }
   set onmessage(handler: ((event: WsMessageEvent) => void) | null) {
     setHandler(this, 'message', handler);
   }
+  /** `ws`-compatible: the one `close` listener set as a property (`event.code`, `event.reason`, `event.wasClean`), or null. */
   get onclose(): ((event: WsCloseEvent) => void) | null {
     return getHandler(this, 'close');
   }
   set onclose(handler: ((event: WsCloseEvent) => void) | null) {
     setHandler(this, 'close', handler);
   }
+  /** `ws`-compatible: the one `error` listener set as a property (`event.error`), or null. */
   get onerror(): ((event: WsErrorEvent) => void) | null {
     return getHandler(this, 'error');
   }

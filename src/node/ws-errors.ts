@@ -30,6 +30,9 @@ export type WsErrorCode =
  * `ws` passes zlib's error on; a violation `ws` has no code for keeps our `FD_ERR_*` code.
  */
 export interface WebSocketProtocolError extends Error {
+  /**
+   * `ws`'s code (`WS_ERR_*`); for invalid compressed data zlib's (`Z_DATA_ERROR`...); our `FD_ERR_*` code for a violation `ws` has no code for.
+   */
   readonly code: WsErrorCode | ProtocolErrorCode | `Z_${string}`;
   /** fullduplex's own code (more specific than `ws`'s in places, e.g. which continuation rule broke). */
   readonly fdCode: ProtocolErrorCode;

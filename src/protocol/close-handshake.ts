@@ -23,6 +23,7 @@ export const ReadyState = {
   CLOSING: 2,
   CLOSED: 3,
 } as const;
+/** A `readyState` value: 0 (CONNECTING), 1 (OPEN), 2 (CLOSING) or 3 (CLOSED). */
 export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
 
 /** How a connection ended. */
@@ -37,6 +38,11 @@ export interface CloseResult {
   readonly failed: boolean;
 }
 
+/**
+ * The closing handshake (RFC 6455 §7) as a state machine with no I/O: who sent a close frame first,
+ * what may still be sent and received, when to close the TCP connection (the server first, §7.1.1), and
+ * how the connection ended ({@link CloseResult}).
+ */
 export class CloseHandshake {
   private readonly role: Role;
   private sent = false;
@@ -50,14 +56,19 @@ export class CloseHandshake {
     this.role = role;
   }
 
+  /** Whether our close frame was sent. */
   get closeSent(): boolean {
     return this.sent;
   }
 
+  /** Whether the peer's close frame arrived. */
   get closeReceived(): boolean {
     return this.received;
   }
 
+  /**
+   * OPEN until a close frame passes either way or the connection fails; CLOSING then; CLOSED once the transport closed.
+   */
   get readyState(): ReadyState {
     if (this.transportClosed) return ReadyState.CLOSED;
     return this.sent || this.received || this.failed ? ReadyState.CLOSING : ReadyState.OPEN;
@@ -133,6 +144,7 @@ export class CloseHandshake {
     return this.result;
   }
 
+  /** How the connection ended (meaningful once CLOSED): the code and reason to report, and whether it was clean. */
   get result(): CloseResult {
     return {
       code: this.code,

@@ -27,7 +27,9 @@ export interface ConnectionHandler extends ChunkSink {
   // `write(chunk)`, from `ChunkSink`: bytes to write to the transport, in order.
   /** A complete message. Text arrives as validated UTF-8 bytes with `isBinary` false. */
   onMessage(data: Buffer | Buffer[], isBinary: boolean): void;
+  /** A ping arrived (`data`: its payload); with `autoPong` the pong is already written. */
   onPing(data: Buffer): void;
+  /** A pong arrived (`data`: its payload). */
   onPong(data: Buffer): void;
   /** The peer's close frame arrived; our answering close frame (if one was due) is already written. */
   onCloseFrame(code: number, reason: Buffer): void;
@@ -45,7 +47,9 @@ export interface ConnectionHandler extends ChunkSink {
   isWriteBlocked?(): boolean;
 }
 
+/** The options of `new Connection(handler, options)`. */
 export interface ConnectionOptions {
+  /** `'client'` (masks what it sends, expects unmasked frames) or `'server'` (the reverse), RFC 6455 §5.1. */
   readonly role: Role;
   /** Largest incoming message in bytes. Default 64 MiB. */
   readonly maxPayload?: number;
@@ -53,13 +57,15 @@ export interface ConnectionOptions {
   readonly maxFragments?: number;
   /** Answer pings with pongs automatically (RFC 6455 §5.5.2). Default true. */
   readonly autoPong?: boolean;
+  /** Skip the UTF-8 validation of incoming text (RFC 6455 §8.1 asks for it; not recommended). Default false. */
   readonly skipUtf8Validation?: boolean;
-  /** Deliver multi-frame messages as lists of pieces. */
+  /** Deliver multi-frame messages as lists of pieces. Default false. */
   readonly keepFragments?: boolean;
   /** Source of masking keys (clients). Default: a pooled CSPRNG. Tests may pass a fixed key. */
   readonly maskKey?: () => Uint8Array;
   /** The negotiated extension, if any. */
   readonly decoder?: MessageDecoder | null;
+  /** The negotiated extension's encoder for outgoing messages, if any. */
   readonly encoder?: MessageEncoder | null;
 }
 
@@ -100,7 +106,13 @@ const NO_PENDING: PendingFrame[] = Object.freeze([]) as unknown as PendingFrame[
 const sharedMaskPool = new MaskKeyPool();
 const defaultMaskKey = (): Uint8Array => sharedMaskPool.next();
 
+/**
+ * A WebSocket connection with no I/O of its own (sans-I/O, RFC 6455): bytes from the transport go in
+ * through `receive`; messages, control frames and bytes to write come out through the
+ * {@link ConnectionHandler}. It answers pings and close frames as RFC 6455 asks and enforces the limits.
+ */
 export class Connection implements ReceiverHandler, SharedFrameWaiter {
+  /** `'client'` or `'server'`. */
   readonly role: Role;
   private readonly handler: ConnectionHandler;
   private readonly receiver: Receiver;
@@ -150,6 +162,7 @@ export class Connection implements ReceiverHandler, SharedFrameWaiter {
     this.receiver.setKeepFragments(keep);
   }
 
+  /** The state of the closing handshake: OPEN, CLOSING or CLOSED. */
   get readyState(): ReadyState {
     return this.closing.readyState;
   }
@@ -179,10 +192,12 @@ export class Connection implements ReceiverHandler, SharedFrameWaiter {
     return this.receiver.bufferedBytes;
   }
 
+  /** Whether our close frame was written. */
   get closeSent(): boolean {
     return this.closing.closeSent;
   }
 
+  /** Whether the peer's close frame arrived. */
   get closeReceived(): boolean {
     return this.closing.closeReceived;
   }
@@ -239,6 +254,7 @@ export class Connection implements ReceiverHandler, SharedFrameWaiter {
     this.sendData(Opcode.Text, data, options);
   }
 
+  /** Send binary data. */
   sendBinary(data: Uint8Array, options?: SendOptions): void {
     this.sendData(Opcode.Binary, data, options);
   }
@@ -327,10 +343,12 @@ export class Connection implements ReceiverHandler, SharedFrameWaiter {
     this.enqueue({ opcode, payload, fin, encoded: null, encode, done: !encode, close: false });
   }
 
+  /** Send a ping (RFC 6455 §5.5.2) with at most 125 bytes of `data`. */
   ping(data: Uint8Array = EMPTY_BUFFER): void {
     this.sendControl(Opcode.Ping, data);
   }
 
+  /** Send an unsolicited pong (RFC 6455 §5.5.3) with at most 125 bytes of `data`. */
   pong(data: Uint8Array = EMPTY_BUFFER): void {
     this.sendControl(Opcode.Pong, data);
   }
@@ -463,10 +481,12 @@ export class Connection implements ReceiverHandler, SharedFrameWaiter {
 
   // --- ReceiverHandler -----------------------------------------------------------------------------
 
+  /** @internal The receiver's callback (ReceiverHandler). */
   onMessage(data: Buffer | Buffer[], isBinary: boolean): void {
     this.handler.onMessage(data, isBinary);
   }
 
+  /** @internal The receiver's callback (ReceiverHandler). */
   onPing(data: Buffer): void {
     // RFC 6455 §5.5.2: answer with a pong carrying the same data, unless we are closing. While the
     // transport is backed up, keep only the latest ping's answer (§5.5.3): a ping flood from a peer
@@ -502,14 +522,17 @@ export class Connection implements ReceiverHandler, SharedFrameWaiter {
     return this.coalescedPongs;
   }
 
+  /** @internal The receiver's callback (ReceiverHandler). */
   onPong(data: Buffer): void {
     this.handler.onPong(data);
   }
 
+  /** @internal The receiver's callback (ReceiverHandler). */
   onResumed(): void {
     this.handler.onReceiveResumed?.();
   }
 
+  /** @internal The receiver's callback (ReceiverHandler). */
   onClose(code: number, reason: Buffer): void {
     this.sendDeferredPong(); // the latest ping is answered before our close frame (RFC 6455 §5.5.3)
     if (this.closing.receiveClose(code, reason)) {
@@ -527,6 +550,7 @@ export class Connection implements ReceiverHandler, SharedFrameWaiter {
     if (this.pending.length === 0 && this.closing.shouldCloseTransport) this.handler.closeTransport();
   }
 
+  /** @internal The receiver's callback (ReceiverHandler). */
   onError(error: ProtocolError): void {
     this.failWith(error.closeCode, error.message, error);
   }

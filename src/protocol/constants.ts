@@ -13,11 +13,14 @@ export const Opcode = {
   Ping: 0x9,
   Pong: 0xa,
 } as const;
+/** A frame opcode value (one of {@link (Opcode:variable)}'s). */
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
 
 /** Reserved bits in the first header byte (RFC 6455 §5.2). RSV1 carries "per-message compressed" (RFC 7692 §6). */
 export const RSV1 = 0x40;
+/** The second reserved bit (RFC 6455 §5.2); no extension here uses it. */
 export const RSV2 = 0x20;
+/** The third reserved bit (RFC 6455 §5.2); no extension here uses it. */
 export const RSV3 = 0x10;
 
 /** Control frames carry at most 125 bytes of payload (RFC 6455 §5.5). */
@@ -32,6 +35,7 @@ export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 /** An empty buffer shared by everything that needs one. */
 export const EMPTY_BUFFER: Buffer = Buffer.alloc(0);
 
+/** Whether `opcode` is a control frame's (0x8 and above: close, ping, pong; RFC 6455 §5.5). */
 export function isControlOpcode(opcode: number): boolean {
   return (opcode & 0x8) !== 0;
 }

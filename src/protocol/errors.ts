@@ -3,7 +3,15 @@
  * message (for people); frame-level errors also carry the close code the connection fails with.
  */
 
-/** Stable identifiers of protocol errors, in the style of `ws`'s `WS_ERR_*`. */
+/**
+ * Stable identifiers of protocol errors, in the style of `ws`'s `WS_ERR_*`, each with the close code the
+ * connection fails with (RFC 6455 §7.4.1): 1002 for `FD_ERR_INVALID_OPCODE`, `_UNEXPECTED_RSV`,
+ * `_EXPECTED_MASK`, `_UNEXPECTED_MASK`, `_CONTROL_FRAGMENTED`, `_CONTROL_TOO_LONG`, `_INVALID_LENGTH`,
+ * `_UNEXPECTED_CONTINUATION`, `_EXPECTED_CONTINUATION`, `_INVALID_CLOSE_PAYLOAD`, `_INVALID_CLOSE_CODE`;
+ * 1007 for `FD_ERR_INVALID_UTF8` and `_EXTENSION` (invalid compressed data); 1009 for
+ * `FD_ERR_MESSAGE_TOO_BIG` (`maxPayload`), `_TOO_MANY_FRAGMENTS` (`maxFragments`) and
+ * `_UNSUPPORTED_LENGTH` (a length over 2^53 - 1). `FD_ERR_FRAME_AFTER_CLOSE` is reserved (not raised).
+ */
 export type ProtocolErrorCode =
   | 'FD_ERR_INVALID_OPCODE'
   | 'FD_ERR_UNEXPECTED_RSV'
@@ -28,8 +36,11 @@ export type ProtocolErrorCode =
  * (RFC 6455 §7.1.7): 1002 protocol error, 1007 invalid payload data, 1009 message too big, ...
  */
 export class ProtocolError extends Error {
+  /** Always `'ProtocolError'`. */
   override readonly name = 'ProtocolError';
+  /** The stable code ({@link ProtocolErrorCode}). */
   readonly code: ProtocolErrorCode;
+  /** The close code the connection fails with (1002, 1007 or 1009). */
   readonly closeCode: number;
   /** For `FD_ERR_UNEXPECTED_RSV`: the reserved bits that were set (0x40 RSV1, 0x20 RSV2, 0x10 RSV3), when known. */
   readonly reservedBits: number | undefined;
@@ -50,7 +61,13 @@ export interface ProtocolErrorOptions {
   cause?: unknown;
 }
 
-/** Stable identifiers of handshake failures. */
+/**
+ * Stable identifiers of handshake failures. On the server, the HTTP status answered: 405 for
+ * `FD_ERR_HANDSHAKE_METHOD` (not GET), 426 for `_VERSION` over HTTP/1.1 (with `Sec-WebSocket-Version: 13`;
+ * 400 over HTTP/2), 501 for `_CONNECT_PROTOCOL` naming another protocol, 400 for the other malformed
+ * requests. On the client (status 0, except `_STATUS`: the server's status): `_STATUS` (not 101),
+ * `_UPGRADE`, `_CONNECTION`, `_ACCEPT` (RFC 6455 §4.1 checks of the response), `_PROTOCOL`, `_EXTENSIONS`.
+ */
 export type HandshakeErrorCode =
   | 'FD_ERR_HANDSHAKE_METHOD'
   | 'FD_ERR_HANDSHAKE_HTTP_VERSION'
@@ -79,9 +96,13 @@ export type HandshakeErrorCode =
  * RFC 9110 §10.2.3); empty otherwise.
  */
 export class HandshakeError extends Error {
+  /** Always `'HandshakeError'`. */
   override readonly name = 'HandshakeError';
+  /** The stable code ({@link HandshakeErrorCode}). */
   readonly code: HandshakeErrorCode;
+  /** Server: the HTTP status to answer with. Client: the status the server answered (0 when not about it). */
   readonly status: number;
+  /** Server: extra response headers. Client: a refusal's response headers (lower-case names), else empty. */
   readonly headers: Readonly<Record<string, string>>;
 
   constructor(code: HandshakeErrorCode, status: number, message: string, headers: Record<string, string> = {}) {

@@ -6,7 +6,9 @@
  */
 import type { ProtocolError } from './errors.js';
 
+/** Called once by `MessageDecoder.decode`: the decoded bytes, or the error that fails the connection (1007, or 1009 over the limit). */
 export type DecodeCallback = (error: ProtocolError | null, output: Buffer[] | null) => void;
+/** Called once by `MessageEncoder.encode`: the encoded bytes, or the error. */
 export type EncodeCallback = (error: Error | null, output: Buffer[] | null) => void;
 
 /** Receiving side of a negotiated extension. */

@@ -14,6 +14,7 @@ import { CloseCode } from './close-codes.js';
 import { EMPTY_BUFFER, MAX_CONTROL_PAYLOAD } from './constants.js';
 import { xorMask, xorMaskInto } from './mask.js';
 
+/** Which end of the connection: a client masks the frames it sends, a server never does (RFC 6455 §5.1). */
 export type Role = 'client' | 'server';
 
 /** Receives what the parser finds, in order. */
@@ -37,6 +38,7 @@ export interface FrameSink {
   payloadTarget?(length: number, received: number, address: number): Buffer | null;
 }
 
+/** The options of `new FrameParser(options, sink)`. */
 export interface FrameParserOptions {
   /** Our role: a server requires masked frames, a client requires unmasked ones (RFC 6455 §5.1). */
   readonly role: Role;
@@ -57,6 +59,12 @@ const NO_CHUNKS: Buffer[] = Object.freeze([]) as unknown as Buffer[];
 const SMALL_CHUNK = 4096;
 const QUEUE_BLOCK_SIZE = 16 * 1024;
 
+/**
+ * An incremental frame parser (RFC 6455 §5.2) fed chunks of any size: it checks every rule about one
+ * frame (opcode, reserved bits, masking, control-frame limits, length encoding), unmasks payloads in
+ * place and hands them to its {@link FrameSink} as views of the chunks (nothing copied but a header split
+ * across chunks). Rules that span frames are the {@link Receiver}'s.
+ */
 export class FrameParser {
   private readonly sink: FrameSink;
   private readonly expectMask: boolean;
@@ -105,10 +113,12 @@ export class FrameParser {
     return this.queuedBytes;
   }
 
+  /** Whether `pause()` holds the parsing (chunks pushed meanwhile are queued). */
   get isPaused(): boolean {
     return this.paused;
   }
 
+  /** Whether parsing stopped for good (`stop()`: after a close frame or an error); later chunks are ignored. */
   get isStopped(): boolean {
     return this.state === STATE_STOPPED;
   }

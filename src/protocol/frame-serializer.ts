@@ -33,6 +33,7 @@ export class MaskKeyPool {
 
 /** Where serialized bytes go: usually the I/O layer's write queue. */
 export interface ChunkSink {
+  /** Bytes to write to the transport, in order. */
   write(chunk: Buffer): void;
 }
 

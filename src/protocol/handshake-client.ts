@@ -17,6 +17,7 @@ import {
 } from './header-grammar.js';
 import { computeAcceptKey, listHeader, singleHeader, type HeaderMap } from './handshake.js';
 
+/** The options of {@link createClientHandshake}. */
 export interface ClientHandshakeOptions {
   /** Subprotocols to offer, in order of preference: distinct tokens. */
   readonly protocols?: readonly string[];
@@ -28,8 +29,11 @@ export interface ClientHandshakeOptions {
 
 /** The request a client sends: the headers to add to `GET <path> HTTP/1.1` and what to check later. */
 export interface ClientHandshake {
+  /** The `Sec-WebSocket-Key` sent (16 random bytes, base64; RFC 6455 §4.1), from which the accept value is checked. */
   readonly key: string;
+  /** The subprotocols offered (the server must choose one of them, or none). */
   readonly protocols: readonly string[];
+  /** The extensions offered (the server may accept only these). */
   readonly extensions: readonly ExtensionOffer[];
   /** Request headers (besides `Host`, which belongs to the HTTP layer). */
   readonly headers: Readonly<Record<string, string>>;
@@ -66,7 +70,9 @@ export function createClientHandshake(options: ClientHandshakeOptions = {}): Cli
 
 /** The parts of the server's response the client checks (an `IncomingMessage` fits). */
 export interface HandshakeResponse {
+  /** The response's status (101 expected). */
   readonly statusCode?: number | undefined;
+  /** The response's headers, names in lower case. */
   readonly headers: HeaderMap;
 }
 

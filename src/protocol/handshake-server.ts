@@ -16,19 +16,23 @@ import {
 
 /** The parts of an HTTP request the handshake looks at (an `IncomingMessage` fits). */
 export interface HandshakeRequest {
+  /** The request method (GET required; absent: not checked). */
   readonly method?: string | undefined;
   /** "1.1", as in `IncomingMessage#httpVersion`. */
   readonly httpVersion: string;
+  /** The request headers, names in lower case (as Node gives them). */
   readonly headers: HeaderMap;
 }
 
 /** A request that passed validation. */
 export interface ValidatedRequest {
+  /** The client's `Sec-WebSocket-Key` (valid: base64 of 16 bytes), from which the accept value is computed. */
   readonly key: string;
   /** Subprotocols offered, in the client's order of preference. */
   readonly protocols: readonly string[];
   /** Extensions offered, in order (the same extension may appear several times). */
   readonly extensions: readonly ExtensionOffer[];
+  /** The `Origin` header (sent by browsers; RFC 6455 §10.2), or undefined. */
   readonly origin: string | undefined;
 }
 
@@ -105,6 +109,7 @@ export interface WebSocketFields {
   readonly protocols: readonly string[];
   /** Extensions offered, in order (the same extension may appear several times). */
   readonly extensions: readonly ExtensionOffer[];
+  /** The `Origin` header (sent by browsers; RFC 6455 §10.2), or undefined. */
   readonly origin: string | undefined;
 }
 
@@ -155,6 +160,7 @@ export function validateWebSocketFields(headers: HeaderMap, options: ValidateOpt
 
 /** What the server decided, for the 101 response. */
 export interface AcceptOptions {
+  /** The client's `Sec-WebSocket-Key` (the 101's `Sec-WebSocket-Accept` is computed from it, RFC 6455 §4.2.2). */
   readonly key: string;
   /** The chosen subprotocol (one the client offered), if any. */
   readonly protocol?: string | undefined;

@@ -8,7 +8,9 @@ import { WEBSOCKET_GUID } from './constants.js';
 
 /** Header values as Node's `IncomingMessage#headers` holds them: names are lower case. */
 export type HeaderValue = string | readonly string[] | undefined;
+/** Request or response headers by lower-case name, as Node's `IncomingMessage#headers`. */
 export interface HeaderMap {
+  /** The value(s) of the header `name` (lower case). */
   readonly [name: string]: HeaderValue;
 }
 
@@ -55,6 +57,7 @@ const STATUS_TEXT: ReadonlyMap<number, string> = new Map([
   [503, 'Service Unavailable'],
 ]);
 
+/** The reason phrase for an HTTP status this library answers with (e.g. 426 → "Upgrade Required"); "Error" for others. */
 export function statusText(status: number): string {
   return STATUS_TEXT.get(status) ?? 'Error';
 }

@@ -37,7 +37,9 @@ function isOws(code: number): boolean {
 
 /** A syntax error in a header value, with the offset of the offending character. */
 export class HeaderSyntaxError extends Error {
+  /** Always `'HeaderSyntaxError'`. */
   override readonly name = 'HeaderSyntaxError';
+  /** The offset of the offending character in the header value. */
   readonly offset: number;
   constructor(header: string, offset: number, what: string) {
     super(`Invalid ${header} header: ${what} at offset ${offset}`);
@@ -76,13 +78,17 @@ export function parseTokenList(value: string, header = 'token list'): string[] {
 
 /** One extension parameter: `name` or `name=value` (value `null` when absent). */
 export interface ExtensionParam {
+  /** The parameter's name (a token). */
   readonly name: string;
+  /** Its value (a token, or a quoted string unquoted), or null when absent. */
   readonly value: string | null;
 }
 
 /** One element of `Sec-WebSocket-Extensions`: an extension name and its parameters, in order. */
 export interface ExtensionOffer {
+  /** The extension's name (a token, e.g. `permessage-deflate`). */
   readonly name: string;
+  /** Its parameters, in order. */
   readonly params: readonly ExtensionParam[];
 }
 

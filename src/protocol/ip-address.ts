@@ -126,7 +126,9 @@ export function canonicalIP(text: string): string | null {
 
 /** A range of addresses: `bits` leading bits of `base` (4 or 16 bytes). */
 export interface IPRange {
+  /** The range's first address: 4 bytes (IPv4) or 16 (IPv6). */
   readonly base: Uint8Array;
+  /** The prefix length: how many leading bits of `base` an address must share (0–32 or 0–128). */
   readonly bits: number;
 }
 

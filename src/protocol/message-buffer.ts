@@ -9,6 +9,11 @@ import { EMPTY_BUFFER } from './constants.js';
 const SMALL_PIECE = 4096;
 const BLOCK_SIZE = 16 * 1024;
 
+/**
+ * Collects the payload pieces of one message without copying the large ones, with the number of pieces
+ * bounded: a piece under 4 KiB that is not the first is copied into a shared 16 KiB block. A message of a
+ * million 1-byte fragments costs a few blocks, not a million `Buffer`s.
+ */
 export class MessageBuffer {
   private first: Buffer | null = null;
   private rest: Buffer[] | null = null;
@@ -17,6 +22,7 @@ export class MessageBuffer {
   /** Total bytes collected. */
   length = 0;
 
+  /** Add the next piece (kept as a view when large or first, copied otherwise); empty pieces are ignored. */
   add(piece: Buffer): void {
     const size = piece.length;
     if (size === 0) return;
@@ -84,6 +90,7 @@ export class MessageBuffer {
     return pieces;
   }
 
+  /** Forget everything collected (pieces handed out stay valid). */
   reset(): void {
     this.first = null;
     this.rest = null;

@@ -16,16 +16,17 @@
 import { HandshakeError } from './errors.js';
 import type { ExtensionOffer, ExtensionParam } from './header-grammar.js';
 
+/** The extension's name in `Sec-WebSocket-Extensions` (RFC 7692 §7). */
 export const PERMESSAGE_DEFLATE = 'permessage-deflate';
 
 /** What a side is willing to do (the `perMessageDeflate` option of server and client, as in `ws`). */
 export interface PerMessageDeflateOptions {
   /**
    * Server: always reset the server's compressor between messages (and accept a client asking for it).
-   * Client: ask the server to reset its compressor between messages.
+   * Client: ask the server to reset its compressor between messages. Default false.
    */
   serverNoContextTakeover?: boolean;
-  /** Server: ask the client to reset its compressor. Client: reset ours between messages (and say so). */
+  /** Server: ask the client to reset its compressor. Client: reset ours between messages (and say so). Default false. */
   clientNoContextTakeover?: boolean;
   /** Largest window the server's compressor may use, 8–15 (client: ask the server for it). Default 15. */
   serverMaxWindowBits?: number;
@@ -39,7 +40,9 @@ export interface PerMessageDeflateOptions {
 
 /** The agreed parameters of a connection. */
 export interface DeflateParams {
+  /** The server resets its compressor between messages (`server_no_context_takeover`, RFC 7692 §7.1.1.1). */
   readonly serverNoContextTakeover: boolean;
+  /** The client resets its compressor between messages (`client_no_context_takeover`, RFC 7692 §7.1.1.2). */
   readonly clientNoContextTakeover: boolean;
   /** The server's window, 8–15. */
   readonly serverMaxWindowBits: number;
@@ -120,7 +123,9 @@ function checkOptions(options: PerMessageDeflateOptions): void {
 
 /** The outcome of a server's negotiation: the response element and the agreed parameters. */
 export interface ServerNegotiation {
+  /** The element to send back in the response's `Sec-WebSocket-Extensions`. */
   readonly response: ExtensionOffer;
+  /** The agreed parameters. */
   readonly params: DeflateParams;
 }
 

@@ -26,8 +26,10 @@ export const PROXY_V1_MAX_LENGTH = 107;
 /** The default bound on a v2 header (16 bytes + addresses + TLVs). */
 export const DEFAULT_PROXY_MAX_HEADER_BYTES = 4096;
 
+/** The address family and transport of the relayed connection (v1: TCP4, TCP6; v2 §2.2 also UDP and UNIX). */
 export type ProxyFamily = 'tcp4' | 'tcp6' | 'udp4' | 'udp6' | 'unix-stream' | 'unix-dgram';
 
+/** One end of the relayed connection. */
 export interface ProxyEndpoint {
   /** An IP address (canonical text), or a UNIX socket path. */
   readonly address: string;
@@ -51,11 +53,16 @@ export type ProxyHeader =
       readonly command: 'local';
     };
 
+/**
+ * Why a PROXY header was refused (the connection is dropped, no HTTP answer): `FD_ERR_PROXY_HEADER_INVALID` (malformed), `_TOO_LARGE` (no complete header within `maxHeaderBytes`), `_TIMEOUT` (none within `timeout`), `_INCOMPLETE` (the peer left or the connection failed first).
+ */
 export type ProxyProtocolErrorCode = 'FD_ERR_PROXY_HEADER_INVALID' | 'FD_ERR_PROXY_HEADER_TOO_LARGE' | 'FD_ERR_PROXY_HEADER_TIMEOUT' | 'FD_ERR_PROXY_HEADER_INCOMPLETE';
 
 /** A connection dropped for its PROXY header (or its absence): `code` says why. */
 export class ProxyProtocolError extends Error {
+  /** Always `'ProxyProtocolError'`. */
   override readonly name = 'ProxyProtocolError';
+  /** Why ({@link ProxyProtocolErrorCode}). */
   readonly code: ProxyProtocolErrorCode;
   constructor(code: ProxyProtocolErrorCode, message: string) {
     super(message);
@@ -63,6 +70,9 @@ export class ProxyProtocolError extends Error {
   }
 }
 
+/**
+ * The result of {@link parseProxyHeader}: `more` (incomplete: call again with more bytes), `header` (and its `length` in bytes), or `error`.
+ */
 export type ProxyParseResult =
   | { readonly kind: 'more' }
   | { readonly kind: 'header'; readonly header: ProxyHeader; /** Bytes the header took: the application's data starts here. */ readonly length: number }

@@ -18,7 +18,9 @@ import type { DecodeCallback, MessageDecoder } from './extension.js';
 export interface ReceiverHandler {
   /** A complete message: text as validated UTF-8 bytes (`isBinary` false) or binary data. */
   onMessage(data: Buffer | Buffer[], isBinary: boolean): void;
+  /** A ping arrived (`data`: its payload, at most 125 bytes). */
   onPing(data: Buffer): void;
+  /** A pong arrived (`data`: its payload, at most 125 bytes). */
   onPong(data: Buffer): void;
   /** A valid close frame. `code` is 1005 when the frame had no payload. Nothing is parsed after it. */
   onClose(code: number, reason: Buffer): void;
@@ -28,15 +30,17 @@ export interface ReceiverHandler {
   onResumed?(): void;
 }
 
+/** The options of a {@link Receiver}. */
 export interface ReceiverOptions {
+  /** Our role: a server requires masked frames, a client unmasked ones (RFC 6455 §5.1). */
   readonly role: Role;
   /** Largest message accepted, in bytes (after decompression). Default 64 MiB. */
   readonly maxPayload?: number;
   /** Largest number of frames one message may span. Default: unlimited (pieces are coalesced anyway). */
   readonly maxFragments?: number;
-  /** Skip UTF-8 validation of text messages (the caller promises to validate or not care). */
+  /** Skip UTF-8 validation of text messages (the caller promises to validate or not care). Default false. */
   readonly skipUtf8Validation?: boolean;
-  /** Deliver multi-frame messages as their list of pieces rather than one joined buffer. */
+  /** Deliver multi-frame messages as their list of pieces rather than one joined buffer. Default false. */
   readonly keepFragments?: boolean;
   /** The negotiated extension's receiving side, if any. */
   readonly decoder?: MessageDecoder | null;
@@ -67,6 +71,13 @@ const DIRECT_AMPLIFICATION = 8;
 /** Compressed bytes gathered from a fragmented message before they are handed to the decoder. */
 const DECODE_BATCH = 64 * 1024;
 
+/**
+ * The receiving half of a connection: bytes in, messages and control frames out (to a
+ * {@link ReceiverHandler}). On a {@link FrameParser}, it enforces the rules that span frames:
+ * continuation (RFC 6455 §5.4), the message size limit (on every frame header, before any payload is
+ * kept), strict UTF-8 for text and close reasons (§8.1), the close payload (§5.5.1, §7.4), and the
+ * extension hook for messages with a reserved bit.
+ */
 export class Receiver implements FrameSink {
   private readonly handler: ReceiverHandler;
   private readonly parser: FrameParser;
@@ -156,12 +167,14 @@ export class Receiver implements FrameSink {
     return this.parser.queuedChunks + this.message.pieceCount + (this.encoded?.pieceCount ?? 0);
   }
 
+  /** Whether receiving is over (a close frame, a protocol error, or `stop()`): nothing more is parsed. */
   get isFinished(): boolean {
     return this.finished;
   }
 
   // --- FrameSink -----------------------------------------------------------------------------------
 
+  /** @internal The parser's callback (FrameSink). */
   onFrameHeader(opcode: number, fin: boolean, rsv: number, length: number): void {
     this.frameOpcode = opcode;
     this.frameFin = fin;
@@ -222,6 +235,7 @@ export class Receiver implements FrameSink {
     return target;
   }
 
+  /** @internal The parser's callback (FrameSink). */
   onFramePayload(data: Buffer, last: boolean): void {
     const opcode = this.frameOpcode;
     if (opcode >= 0x8) {

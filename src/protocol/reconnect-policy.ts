@@ -29,6 +29,7 @@ export interface ReconnectOptions {
 export interface ClosedConnection {
   /** The close code (1006 when no close frame arrived, or the attempt failed). */
   readonly code: number;
+  /** The close reason ("" when none). */
   readonly reason: string;
   /** The HTTP status when the opening handshake was refused. */
   readonly status?: number;

@@ -29,6 +29,7 @@ export interface QueueingReconnectOptions extends ReconnectOptions {
 /** The filled-in bounds. */
 export type ReconnectQueueBound = Required<ReconnectQueueOptions>;
 
+/** The default `queue` bounds: 1,000 messages and 1 MiB. */
 export const RECONNECT_QUEUE_DEFAULTS: ReconnectQueueBound = Object.freeze({ maxMessages: 1_000, maxBytes: 1024 * 1024 });
 
 /**

@@ -48,6 +48,7 @@ export interface ResumeStateOptions {
   readonly maxUnackedBytes?: number;
 }
 
+/** The defaults of {@link ResumeStateOptions}: `maxUnacked` 1,000 sends, `maxUnackedBytes` 1 MiB. */
 export const RESUME_STATE_DEFAULTS = Object.freeze({ maxUnacked: 1_000, maxUnackedBytes: 1024 * 1024 });
 
 /** Where a new subscription starts. */
@@ -108,7 +109,15 @@ type Request = { readonly kind: 'sub' | 'unsub'; readonly topic: string };
 
 const NONE: readonly ResumeEvent[] = Object.freeze([]);
 
+/**
+ * The client side of `fullduplex.resume.v1`, sans-I/O: what a resuming client keeps across connections
+ * (per topic the last position seen; the session and the unacked sends) and what it says on each. The
+ * caller owns the socket: `onOpen()`, `onMessage(data)`, `onClose()`; `subscribe`, `unsubscribe` and
+ * `send` return what to send now. Messages reach the application once per offset; every hole the server
+ * reports is a `gap`; an unreported one is a {@link ResumeError} (FD_ERR_RESUME_UNREPORTED_GAP, close 1002).
+ */
 export class ResumeState {
+  /** The session id (the `session` option, or 16 random bytes in base64url): with a send's seq, its idempotency key. */
   readonly session: string;
   private readonly maxUnacked: number;
   private readonly maxUnackedBytes: number;

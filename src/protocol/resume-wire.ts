@@ -106,6 +106,7 @@ export type ResumeGapReason = 'epoch' | 'trimmed';
 
 /** A position in a topic (the same shape as `Position` of src/node/history.ts). */
 export interface ResumePosition {
+  /** The epoch of the topic's history (1 to MAX_TOKEN_LENGTH visible ASCII characters; a new one: the history was replaced). */
   readonly epoch: string;
   /** 1 for the first message of the epoch; 0 for "before the first". */
   readonly offset: number;
@@ -113,32 +114,105 @@ export interface ResumePosition {
 
 /** Where a `sub` asks to resume: after `offset` of `epoch` (null: the topic's current epoch). */
 export interface ResumeFrom {
+  /** The epoch of the position, or null for the topic's current epoch. */
   readonly epoch: string | null;
+  /** Resume after this offset (`{ epoch: null, offset: 0 }`: everything still kept). */
   readonly offset: number;
 }
 
-export interface HelloMessage { readonly t: 'hello'; readonly v: typeof RESUME_VERSION; readonly session: string }
-export interface SubMessage { readonly t: 'sub'; readonly id: number; readonly topic: string; readonly from?: ResumeFrom }
-export interface UnsubMessage { readonly t: 'unsub'; readonly id: number; readonly topic: string }
+/** Client → server, first message of every connection: `{"t":"hello","v":1,"session":S}`. */
+export interface HelloMessage {
+  /** The message type. */
+  readonly t: 'hello';
+  /** The subprotocol version, {@link RESUME_VERSION}. */
+  readonly v: typeof RESUME_VERSION;
+  /** The session id: the scope of the sends' idempotency keys (the same on every connection of a client). */
+  readonly session: string;
+}
+/** Client → server: subscribe to `topic`, live only or resuming `from` a position. */
+export interface SubMessage {
+  /** The message type. */
+  readonly t: 'sub';
+  /** The request id, echoed by `subscribed` or `error`. */
+  readonly id: number;
+  /** The topic. */
+  readonly topic: string;
+  /** Resume after this position; absent: live only. */
+  readonly from?: ResumeFrom;
+}
+/** Client → server: unsubscribe from `topic`. */
+export interface UnsubMessage {
+  /** The message type. */
+  readonly t: 'unsub';
+  /** The request id, echoed by `unsubscribed` or `error`. */
+  readonly id: number;
+  /** The topic. */
+  readonly topic: string;
+}
 /** A control message a client sends. */
 export type ClientControl = HelloMessage | SubMessage | UnsubMessage;
 
-export interface WelcomeMessage { readonly t: 'welcome'; readonly v: typeof RESUME_VERSION; readonly session: string }
+/** Server → client, the answer to `hello` (echoes its session). */
+export interface WelcomeMessage {
+  /** The message type. */
+  readonly t: 'welcome';
+  /** The subprotocol version, {@link RESUME_VERSION}. */
+  readonly v: typeof RESUME_VERSION;
+  /** The session of the `hello`. */
+  readonly session: string;
+}
+/** Server → client, the answer to `sub`: the topic's data frames that follow continue after (`epoch`, `offset`). */
 export interface SubscribedMessage {
+  /** The message type. */
   readonly t: 'subscribed';
+  /** The id of the `sub`. */
   readonly id: number;
+  /** The topic. */
   readonly topic: string;
+  /** The number the topic's data frames carry (server-wide, never reused for another topic within a server process). */
   readonly alias: number;
+  /** The epoch of the topic's history. */
   readonly epoch: string;
   /** The frames that follow continue after this offset. */
   readonly offset: number;
   /** How many of the frames that follow are replayed from history. */
   readonly replay: number;
+  /** Null when nothing between `from` and the stream is missing; else why (`epoch`: that history is gone; `trimmed`: no longer kept). */
   readonly gap: ResumeGapReason | null;
 }
-export interface UnsubscribedMessage { readonly t: 'unsubscribed'; readonly id: number; readonly topic: string }
-export interface ResetMessage { readonly t: 'reset'; readonly alias: number; readonly epoch: string; readonly offset: number; readonly reason: ResumeGapReason }
-export interface ErrorMessage { readonly t: 'error'; readonly id?: number; readonly code: string; readonly message: string }
+/** Server → client, the answer to `unsub`. */
+export interface UnsubscribedMessage {
+  /** The message type. */
+  readonly t: 'unsubscribed';
+  /** The id of the `unsub`. */
+  readonly id: number;
+  /** The topic. */
+  readonly topic: string;
+}
+/** Server → client: the history of a live subscription changed; frames continue after (`epoch`, `offset`) and messages were missed. */
+export interface ResetMessage {
+  /** The message type. */
+  readonly t: 'reset';
+  /** The topic's alias (from `subscribed`). */
+  readonly alias: number;
+  /** The epoch the frames continue in. */
+  readonly epoch: string;
+  /** The frames continue after this offset. */
+  readonly offset: number;
+  /** `epoch`: a new history; `trimmed`: a hole that could not be filled. */
+  readonly reason: ResumeGapReason;
+}
+/** Server → client: a request refused, or an error about no request. */
+export interface ErrorMessage {
+  /** The message type. */
+  readonly t: 'error';
+  /** The id of the refused request; absent when about no request. */
+  readonly id?: number;
+  /** A stable code: 1 to MAX_ERROR_CODE_LENGTH of A–Z, 0–9, `_` (e.g. `FD_ERR_RESUME_FORBIDDEN`). */
+  readonly code: string;
+  /** A human-readable explanation, at most MAX_ERROR_MESSAGE_LENGTH characters. */
+  readonly message: string;
+}
 /** A control message a server sends. */
 export type ServerControl = WelcomeMessage | SubscribedMessage | UnsubscribedMessage | ResetMessage | ErrorMessage;
 
@@ -149,9 +223,13 @@ export type ServerFrame =
 
 /** A binary frame a server receives. `payload` is a view of the received bytes (no copy). */
 export interface SendFrame {
+  /** The frame kind. */
   readonly kind: 'send';
+  /** The send's sequence number in its session (1, 2, 3...): with the session, its idempotency key. */
   readonly seq: number;
+  /** Whether the payload is binary (false: UTF-8 text). */
   readonly binary: boolean;
+  /** The message. */
   readonly payload: Uint8Array;
 }
 
@@ -184,8 +262,15 @@ const CLOSE_CODES: Readonly<Record<ResumeErrorCode, number | undefined>> = {
  * with), or a local limit (`closeCode` undefined: nothing is wrong with the connection).
  */
 export class ResumeError extends Error {
+  /** Always `'ResumeError'`. */
   override readonly name = 'ResumeError';
+  /** The stable code ({@link ResumeErrorCode}). */
   readonly code: ResumeErrorCode;
+  /**
+   * The close code to fail the connection with (RFC 6455 §7.4.1): 1003 for UNKNOWN_TYPE, 1007 for
+   * BAD_JSON and BAD_TEXT, 1010 for NOT_SELECTED, 1002 for the others; undefined for UNACKED_FULL (a
+   * local limit).
+   */
   readonly closeCode: number | undefined;
 
   constructor(code: ResumeErrorCode, message: string) {

@@ -11,9 +11,16 @@
 
 /** Told once when a shared frame it waits for is settled. */
 export interface SharedFrameWaiter {
+  /** The frame was made (`chunks`) or could not be (`error`). */
   sharedFrameSettled(): void;
 }
 
+/**
+ * A frame that many connections send, whose bytes may not exist yet: a published message compressed once
+ * for every subscriber with the same compression parameters (correct only without context takeover, RFC
+ * 7692 §7.1.1.1). Each connection queues it in its send order at once; whoever makes the bytes settles
+ * it (`complete` or `fail`), and every waiting connection then writes it and what queued behind it.
+ */
 export class SharedFrame {
   /** The whole frame (header and payload) once made; null until then. */
   chunks: readonly Buffer[] | null = null;
@@ -30,6 +37,7 @@ export class SharedFrame {
     this.size = size;
   }
 
+  /** Whether `complete` or `fail` was called. */
   get settled(): boolean {
     return this.chunks !== null || this.error !== null;
   }
@@ -39,12 +47,16 @@ export class SharedFrame {
     (this.waiters ??= []).push(waiter);
   }
 
+  /** Settle with the whole frame's bytes (header and payload), and tell the waiters; no effect once settled. */
   complete(chunks: readonly Buffer[]): void {
     if (this.settled) return;
     this.chunks = chunks;
     this.wake();
   }
 
+  /**
+   * Settle with the error that kept the frame from being made (each waiting connection fails), and tell the waiters; no effect once settled.
+   */
   fail(error: Error): void {
     if (this.settled) return;
     this.error = error;

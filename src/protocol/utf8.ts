@@ -78,6 +78,7 @@ export class Utf8Validator {
     return this.state === ACCEPT;
   }
 
+  /** Validate the next piece; false as soon as the text so far cannot begin any valid UTF-8 text (RFC 3629). */
   write(data: Uint8Array): boolean {
     let state = this.state;
     if (state === REJECT) return false;

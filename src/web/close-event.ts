@@ -8,11 +8,17 @@ import { toDOMString, toUnsignedShort, toUSVString } from './webidl.js';
 
 /** `CloseEventInit` (WebSockets Standard §6): `wasClean` false, `code` 0 and `reason` "" by default. */
 export interface CloseEventInit {
+  /** As `EventInit.bubbles` (DOM Standard). Default false. */
   bubbles?: boolean;
+  /** As `EventInit.cancelable`. Default false. */
   cancelable?: boolean;
+  /** As `EventInit.composed`. Default false. */
   composed?: boolean;
+  /** The event's `wasClean`. Default false. */
   wasClean?: boolean;
+  /** The event's `code` (an unsigned short). Default 0. */
   code?: number;
+  /** The event's `reason`. Default "". */
   reason?: string;
 }
 
@@ -26,8 +32,13 @@ export interface CloseEvent extends Event {
   readonly reason: string;
 }
 
+/** The type of the `CloseEvent` class: `new CloseEvent(type, init?)`. */
 export interface CloseEventConstructor {
+  /** The prototype of every `CloseEvent`. */
   readonly prototype: CloseEvent;
+  /**
+   * Create a `CloseEvent` of the given type (§6 constructor; the init dictionary's defaults are in {@link CloseEventInit}).
+   */
   new (type: string, eventInitDict?: CloseEventInit | null): CloseEvent;
 }
 

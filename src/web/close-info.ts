@@ -8,7 +8,13 @@ import { MAX_REASON_BYTES } from '../protocol/web-constants.js';
 
 /** What `close()` and `new WebSocketError(message, init)` accept. */
 export interface WebSocketCloseInfo {
+  /**
+   * The close code: 1000 or 3000–4999 (others are an "InvalidAccessError"). Absent: none (1000 when a reason is given).
+   */
   closeCode?: number;
+  /**
+   * The close reason, at most 123 UTF-8 bytes (RFC 6455 §5.5: a control frame's payload is at most 125 bytes). Default "".
+   */
   reason?: string;
 }
 

@@ -15,13 +15,21 @@ export type MessageEventSource = MessagePort;
 
 /** HTML `MessageEventInit`. */
 export interface MessageEventInit<T = unknown> {
+  /** As `EventInit.bubbles` (DOM Standard). Default false. */
   bubbles?: boolean;
+  /** As `EventInit.cancelable`. Default false. */
   cancelable?: boolean;
+  /** As `EventInit.composed`. Default false. */
   composed?: boolean;
+  /** The event's `data`. Default null. */
   data?: T;
+  /** The event's `origin`. Default "". */
   origin?: string;
+  /** The event's `lastEventId`. Default "". */
   lastEventId?: string;
+  /** The event's `source`: a `MessagePort` or null (the default). */
   source?: MessageEventSource | null;
+  /** The event's `ports`. Default none. */
   ports?: Iterable<MessagePort>;
 }
 
@@ -31,9 +39,13 @@ export interface MessageEvent<T = unknown> extends Event {
   readonly data: T;
   /** For a WebSocket, the serialization of its URL's origin. */
   readonly origin: string;
+  /** For a WebSocket, "" (it is for server-sent events). */
   readonly lastEventId: string;
+  /** For a WebSocket, null. */
   readonly source: MessageEventSource | null;
+  /** For a WebSocket, empty (a frozen array). */
   readonly ports: readonly MessagePort[];
+  /** The legacy initializer (HTML §9.3): sets the event's fields, when it has not been dispatched yet. */
   initMessageEvent(
     type: string,
     bubbles?: boolean,
@@ -46,8 +58,11 @@ export interface MessageEvent<T = unknown> extends Event {
   ): void;
 }
 
+/** The type of the `MessageEvent` class: `new MessageEvent(type, init?)`. */
 export interface MessageEventConstructor {
+  /** The prototype of every `MessageEvent`. */
   readonly prototype: MessageEvent;
+  /** Create a `MessageEvent` of the given type (HTML §9.3 constructor; defaults in {@link MessageEventInit}). */
   new <T = unknown>(type: string, eventInitDict?: MessageEventInit<T> | null): MessageEvent<T>;
 }
 

@@ -11,11 +11,19 @@ import {
 import { platformWebSocket } from './platform-websocket.js';
 import type { WebSocketOptions } from './websocket.js';
 
+/**
+ * The options of fullduplex/browser's `ReconnectingWebSocket`, and `connectOptions` for fullduplex/web's `WebSocket`.
+ */
 export interface ReconnectingWebSocketOptions extends BrowserOptions {
   /** fullduplex/web's `WebSocket` options, for every connection (ignored when `WebSocket` is given). */
   readonly connectOptions?: WebSocketOptions;
 }
 
+/**
+ * fullduplex/browser's `ReconnectingWebSocket` (same events and semantics), connecting with fullduplex/web's
+ * `WebSocket`, so that one class serves a page and a Node process. `connectOptions` (headers, TLS
+ * options, `origin`...) applies to every connection.
+ */
 export class ReconnectingWebSocket extends BrowserReconnectingWebSocket {
   constructor(url: string | URL, protocols?: string | string[], options: ReconnectingWebSocketOptions = {}) {
     const { connectOptions, ...rest } = options;

@@ -10,11 +10,17 @@ import { ResumingWebSocket as BrowserResumingWebSocket, type ResumingWebSocketOp
 import { platformWebSocket } from './platform-websocket.js';
 import type { WebSocketOptions } from './websocket.js';
 
+/** The options of fullduplex/browser's `ResumingWebSocket`, and `connectOptions` for fullduplex/web's `WebSocket`. */
 export interface ResumingWebSocketOptions extends BrowserOptions {
   /** fullduplex/web's `WebSocket` options, for every connection (ignored when `WebSocket` is given). */
   readonly connectOptions?: WebSocketOptions;
 }
 
+/**
+ * fullduplex/browser's `ResumingWebSocket` (the resume subprotocol's client; same events and semantics),
+ * connecting with fullduplex/web's `WebSocket`. `connectOptions` (headers, TLS options, `origin`...)
+ * applies to every connection.
+ */
 export class ResumingWebSocket extends BrowserResumingWebSocket {
   constructor(url: string | URL, options: ResumingWebSocketOptions = {}) {
     const { connectOptions, ...rest } = options;

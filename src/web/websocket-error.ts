@@ -12,6 +12,12 @@ import { defineInterfaceShape } from './interface.js';
 let unvalidated: { code: number | null; reason: string } | null = null;
 let brandCheck: (value: unknown) => boolean;
 
+/**
+ * The WHATWG `WebSocketError` (WebSockets Standard, "The WebSocketError interface"): a `DOMException`
+ * named "WebSocketError" with a `closeCode` and `reason`. `WebSocketStream` rejects its promises and
+ * errors its streams with one when the connection fails (`closeCode` 1006) or closes uncleanly; given to
+ * `writable.abort()` or `readable.cancel()`, its code and reason are sent in the close frame.
+ */
 export class WebSocketError extends DOMException {
   readonly #closeCode: number | null;
   readonly #reason: string;

@@ -48,13 +48,19 @@ export interface WebSocketOpenInfo {
   extensions: string;
   /** The subprotocol the server selected ("" when none). */
   protocol: string;
+  /** The incoming messages (strings for text, `Uint8Array`s for binary); cancelling it closes the connection. */
   readable: ReadableStream<WebSocketStreamMessage>;
+  /**
+   * Write messages here (strings as text, `BufferSource`s as binary), with backpressure; closing it starts the closing handshake.
+   */
   writable: WritableStream<WebSocketStreamWriteData>;
 }
 
 /** What `closed` resolves with: the close code and reason the connection closed with. */
 export interface WebSocketStreamCloseInfo {
+  /** The close code the peer sent (1005 when its close frame had none). */
   closeCode: number;
+  /** The close reason the peer sent ("" when none). */
   reason: string;
 }
 
@@ -114,6 +120,13 @@ function deferred<T>(): Deferred<T> {
 /** Set by `toWebSocketStream` for the constructor it calls: adopt this connection instead of connecting. */
 let adopting: { ws: NodeWebSocket; options: ReadableSideOptions } | null = null;
 
+/**
+ * The WHATWG `WebSocketStream` (WebSockets Standard, "The WebSocketStream interface"): a WebSocket client
+ * with promises and streams. `opened` resolves with a readable and a writable stream, with backpressure
+ * both ways; `closed` resolves with the close code and reason; `close()` closes. A non-standard third
+ * argument takes Node client options ({@link WebSocketStreamNodeOptions}); `toWebSocketStream` gives the
+ * same interface over a connection a `WebSocketServer` accepted.
+ */
 export class WebSocketStream {
   readonly #url: string;
   readonly #opened = deferred<WebSocketOpenInfo>();
@@ -139,10 +152,10 @@ export class WebSocketStream {
    * `DOMException` for a bad URL or subprotocol list, a TypeError for a bad options object), then
    * connects in the background.
    *
-   * @param url `ws:`, `wss:`, `http:` or `https:` (mapped to the first two), no fragment; relative only
+   * @param url - `ws:`, `wss:`, `http:` or `https:` (mapped to the first two), no fragment; relative only
    *   with a base URL (`nodeOptions.baseURL`, else `globalThis.location`). A bad port fails the connection.
-   * @param options the standard's options: `protocols` (a sequence of strings) and `signal`.
-   * @param nodeOptions non-standard: Node client options and `readableHighWaterMark`.
+   * @param options - the standard's options: `protocols` (a sequence of strings) and `signal`.
+   * @param nodeOptions - non-standard: Node client options and `readableHighWaterMark`.
    */
   constructor(url: string | URL, options?: WebSocketStreamOptions | null, nodeOptions?: WebSocketStreamNodeOptions) {
     const context = "Failed to construct 'WebSocketStream'";

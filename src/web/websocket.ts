@@ -28,14 +28,21 @@ export type MessageEventData = string | Blob | ArrayBuffer;
 
 /** The `message` event: a `MessageEvent` whose `data` is typed (§4 "handle a WebSocket message"). */
 export interface WebSocketMessageEvent extends MessageEvent {
+  /** The message: a string for text; for binary, a `Blob` or an `ArrayBuffer` as `binaryType` says. */
   readonly data: MessageEventData;
 }
 
 /** The events a `WebSocket` fires, by type (§3.1 event handlers, §4). */
 export interface WebSocketEventMap {
+  /** The connection is established (§4: after the 101 response). */
   open: Event;
+  /** A message arrived ({@link WebSocketMessageEvent}). */
   message: WebSocketMessageEvent;
+  /**
+   * The connection failed (RFC 6455 §7.1.7 "fail the WebSocket connection", or the handshake failed); `close` follows.
+   */
   error: Event;
+  /** The connection is closed (always the last event): a {@link (CloseEvent:interface)} with `code`, `reason`, `wasClean`. */
   close: CloseEvent;
 }
 
@@ -72,30 +79,53 @@ interface HandlerSlot {
   readonly listener: (event: Event) => void;
 }
 
+/**
+ * The typed `addEventListener`/`removeEventListener` of {@link (WebSocket:class)} (declaration merging), by {@link WebSocketEventMap}.
+ */
 export interface WebSocket {
+  /**
+   * Add a listener for one of the WebSocket's events (typed by {@link WebSocketEventMap}); as `EventTarget.addEventListener`.
+   */
   addEventListener<K extends keyof WebSocketEventMap>(
     type: K,
     listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | { handleEvent(event: WebSocketEventMap[K]): unknown } | null,
     options?: AddListenerOptions,
   ): void;
+  /** Add a listener for any event type, as `EventTarget.addEventListener`. */
   addEventListener(type: string, listener: ListenerArgument | null, options?: AddListenerOptions): void;
+  /** Remove a listener added with `addEventListener`; as `EventTarget.removeEventListener`. */
   removeEventListener<K extends keyof WebSocketEventMap>(
     type: K,
     listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | { handleEvent(event: WebSocketEventMap[K]): unknown } | null,
     options?: RemoveListenerOptions,
   ): void;
+  /** Remove a listener for any event type, as `EventTarget.removeEventListener`. */
   removeEventListener(type: string, listener: ListenerArgument | null, options?: RemoveListenerOptions): void;
 }
 
+/**
+ * The WHATWG `WebSocket` (https://websockets.spec.whatwg.org/ §3.1) on Node, so that code written for
+ * browsers runs unchanged: `new WebSocket(url, protocols?)`, `send`, `close`, `binaryType`, events
+ * `open`, `message`, `error`, `close` ({@link WebSocketEventMap}). A non-standard third argument takes
+ * Node client options ({@link WebSocketOptions}).
+ */
 export class WebSocket extends EventTarget {
-  /** §3.1 ready state constants (also on the prototype; defined below as Web IDL constants are). */
+  // §3.1 ready state constants (also on the prototype; defined below as Web IDL constants are).
+  /** `readyState` while connecting: 0. */
   declare static readonly CONNECTING: 0;
+  /** `readyState` while open: 1. */
   declare static readonly OPEN: 1;
+  /** `readyState` during the closing handshake: 2. */
   declare static readonly CLOSING: 2;
+  /** `readyState` once closed: 3. */
   declare static readonly CLOSED: 3;
+  /** 0, as `WebSocket.CONNECTING`. */
   declare readonly CONNECTING: 0;
+  /** 1, as `WebSocket.OPEN`. */
   declare readonly OPEN: 1;
+  /** 2, as `WebSocket.CLOSING`. */
   declare readonly CLOSING: 2;
+  /** 3, as `WebSocket.CLOSED`. */
   declare readonly CLOSED: 3;
 
   readonly #inner: NodeWebSocket;
@@ -126,11 +156,11 @@ export class WebSocket extends EventTarget {
    * §3.1 `new WebSocket(url, protocols)`: checks its arguments (throwing a "SyntaxError"
    * `DOMException`), then connects in the background.
    *
-   * @param url `ws:`, `wss:`, `http:` or `https:` (mapped to the first two), without a fragment;
+   * @param url - `ws:`, `wss:`, `http:` or `https:` (mapped to the first two), without a fragment;
    *   relative only with a base URL (`options.baseURL`, else `globalThis.location` where defined).
    *   A bad port (fetch standard) does not throw: the connection fails (`error`, `close` 1006).
-   * @param protocols one subprotocol or a list of them, distinct HTTP tokens.
-   * @param options non-standard: Node client options, passed through (see `WebSocketOptions`).
+   * @param protocols - one subprotocol or a list of them, distinct HTTP tokens.
+   * @param options - non-standard: Node client options, passed through (see `WebSocketOptions`).
    */
   constructor(url: string | URL, protocols?: string | Iterable<string>, options?: WebSocketOptions) {
     super();
@@ -200,16 +230,14 @@ export class WebSocket extends EventTarget {
     return WebSocket.#check(this).#protocol;
   }
 
-  /** §3.1: how binary messages are delivered: "blob" (the default) or "arraybuffer". */
+  /** §3.1: how binary messages are delivered: "blob" (the default) or "arraybuffer"; other values are ignored. */
   get binaryType(): BinaryType {
     return WebSocket.#check(this).#binaryType;
   }
 
-  /**
-   * §3.1 sets the binary type to the given value; since the attribute is a Web IDL enumeration, a
-   * value that is not one of its strings is ignored without an exception (Web IDL §3.7.6, attribute
-   * setter steps for enumeration types).
-   */
+  // §3.1 sets the binary type to the given value; since the attribute is a Web IDL enumeration, a
+  // value that is not one of its strings is ignored without an exception (Web IDL §3.7.6, attribute
+  // setter steps for enumeration types).
   set binaryType(value: BinaryType) {
     WebSocket.#check(this);
     const type = toDOMString(value, "Failed to set 'binaryType'");
@@ -218,6 +246,7 @@ export class WebSocket extends EventTarget {
 
   // --- event handler attributes (§3.1 table; HTML §8.1.8.1) -----------------------------------------
 
+  /** The `open` event handler attribute (§3.1; HTML "event handlers"). */
   get onopen(): EventHandler<Event> {
     return WebSocket.#check(this).#getHandler('open') as EventHandler<Event>;
   }
@@ -225,6 +254,7 @@ export class WebSocket extends EventTarget {
     WebSocket.#check(this).#setHandler('open', value);
   }
 
+  /** The `message` event handler attribute. */
   get onmessage(): EventHandler<WebSocketMessageEvent> {
     return WebSocket.#check(this).#getHandler('message') as EventHandler<WebSocketMessageEvent>;
   }
@@ -232,6 +262,7 @@ export class WebSocket extends EventTarget {
     WebSocket.#check(this).#setHandler('message', value);
   }
 
+  /** The `error` event handler attribute. */
   get onerror(): EventHandler<Event> {
     return WebSocket.#check(this).#getHandler('error') as EventHandler<Event>;
   }
@@ -239,6 +270,7 @@ export class WebSocket extends EventTarget {
     WebSocket.#check(this).#setHandler('error', value);
   }
 
+  /** The `close` event handler attribute. */
   get onclose(): EventHandler<CloseEvent> {
     return WebSocket.#check(this).#getHandler('close') as EventHandler<CloseEvent>;
   }

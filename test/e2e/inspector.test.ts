@@ -12,7 +12,7 @@
  * chat and inspector feed, with the new connection's handshake shown.
  *
  * Screenshots go to test-results/inspector/. With UPDATE_DOCS_SCREENSHOT=1 the test also writes
- * docs/inspector.png (the picture in the README).
+ * docs/inspector.png (the picture in docs/cli.md).
  *
  * Skips (with the Debian package to install) when Chromium is not installed.
  */

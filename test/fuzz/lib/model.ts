@@ -3,8 +3,8 @@
  * whole-buffer decoder written from RFC 6455 (§5.1–5.5, §7.4, §8.1) and RFC 3629, sharing no code with
  * the library. The fuzzer checks the library against it event by event (a differential oracle).
  *
- * Where the RFC leaves a choice, the model follows the library's documented behaviour (README,
- * "Behaviour"): framing errors fail with 1002, invalid UTF-8 with 1007 as soon as a byte makes the text
+ * Where the RFC leaves a choice, the model follows the library's documented behaviour (docs/protocol.md,
+ * "Behaviour on bad input"): framing errors fail with 1002, invalid UTF-8 with 1007 as soon as a byte makes the text
  * invalid (even inside a fragment), a message over `maxPayload` with 1009 as soon as a frame header
  * announces it, and a 64-bit length of 2^53 or more (unrepresentable, beyond any limit) with 1009.
  * Compressed messages (RFC 7692) are decoded by `model-deflate.ts`.
